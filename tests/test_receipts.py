@@ -1,0 +1,197 @@
+"""Tests for storage.receipts: format, entropy, tolerant entry, argon2id hashing."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import argon2
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from storage.receipts import (
+    ALPHABET,
+    RECEIPT_PATTERN,
+    ReceiptHasher,
+    new_receipt,
+    normalise_receipt,
+)
+
+FORMAT = re.compile(r"^[A-Z0-9]{4}(-[A-Z0-9]{4}){3}$")
+LOOK_ALIKE_GROUPS = [{"0", "O"}, {"1", "I", "L"}]
+RECEIPT = "K7QX-M2PA-X9TB-4RWE"
+
+
+def widen(text: str) -> str:
+    """Turn ASCII into its full-width form, as Chinese input methods type it."""
+    return "".join(chr(ord(char) + 0xFEE0) if "!" <= char <= "~" else char for char in text)
+
+
+receipts = st.text(alphabet=ALPHABET, min_size=16, max_size=16).map(
+    lambda symbols: "-".join(symbols[i : i + 4] for i in range(0, 16, 4))
+)
+
+
+@st.composite
+def typed_variants(draw: st.DrawFn, receipt: str) -> str:
+    """The receipt as a person might type it: any case, widths, separators and O for 0."""
+    typed = []
+    for char in receipt.replace("-", ""):
+        if char == "0" and draw(st.booleans()):
+            char = draw(st.sampled_from("Oo"))
+        if draw(st.booleans()):
+            char = char.lower()
+        if draw(st.booleans()):
+            char = widen(char)
+        typed.append(char)
+        typed.append(draw(st.sampled_from(["", "", " ", "-", "—", "－", "_", ".", "　", "\u200b"])))
+    return draw(st.sampled_from(["", " ", "\n"])) + "".join(typed)
+
+
+class TestAlphabet:
+    def test_exactly_32_distinct_symbols_without_ambiguous_pairs(self) -> None:
+        assert len(ALPHABET) == len(set(ALPHABET)) == 32
+        assert set(ALPHABET) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        for group in LOOK_ALIKE_GROUPS:
+            assert len(group & set(ALPHABET)) <= 1, group
+
+    def test_entropy_is_at_least_64_bits(self) -> None:
+        assert len(ALPHABET) ** 16 >= 2**64
+        assert len(ALPHABET) ** 16 == 2**80
+
+
+class TestNewReceipt:
+    def test_format_and_symbols(self) -> None:
+        for _ in range(200):
+            receipt = new_receipt()
+            assert FORMAT.match(receipt) and RECEIPT_PATTERN.match(receipt)
+            assert set(receipt.replace("-", "")) <= set(ALPHABET)
+            assert normalise_receipt(receipt) == receipt
+
+    def test_every_symbol_appears_at_every_position(self) -> None:
+        """With 2000 receipts a missing symbol at a position has probability about e**-62."""
+        columns = [Counter[str]() for _ in range(16)]
+        for _ in range(2000):
+            for position, symbol in enumerate(new_receipt().replace("-", "")):
+                columns[position][symbol] += 1
+        assert all(set(column) == set(ALPHABET) for column in columns)
+
+    def test_pattern_rejects_non_receipts(self) -> None:
+        for text in [
+            "K7QX-M2PA-X9TB-4RW",
+            "K7QX-M2PA-X9TB-4RWE\n",
+            "K7QXM2PAX9TB4RWE",
+            "K7QX-M2PA-X9TB-4RWO",
+        ]:
+            assert not RECEIPT_PATTERN.match(text)
+
+
+class TestNormalise:
+    @pytest.mark.parametrize(
+        "typed",
+        [
+            "K7QX-M2PA-X9TB-4RWE",
+            "k7qx-m2pa-x9tb-4rwe",
+            "K7QX M2PA X9TB 4RWE",
+            "K7QXM2PAX9TB4RWE",
+            "  k7 qx_m2.pa—x9tb – 4rwe \n",
+            "Ｋ７ＱＸ－Ｍ２ＰＡ－Ｘ９ＴＢ－４ＲＷＥ",
+            "ｋ７ｑｘ　ｍ２ｐａ　ｘ９ｔｂ　４ｒｗｅ",
+            "K7QX\u200b-M2PA-X9TB-4RWE",
+        ],
+    )
+    def test_accepts_how_people_type(self, typed: str) -> None:
+        assert normalise_receipt(typed) == RECEIPT
+
+    def test_accepts_widened_input(self) -> None:
+        assert widen("k7qx-m2pa-x9tb-4rwe") != "k7qx-m2pa-x9tb-4rwe"
+        assert normalise_receipt(widen("k7qx-m2pa-x9tb-4rwe")) == RECEIPT
+
+    def test_letter_o_is_read_as_zero(self) -> None:
+        assert normalise_receipt("O7QX-M2PA-X9TB-4RWo") == "07QX-M2PA-X9TB-4RW0"
+
+    @pytest.mark.parametrize(
+        "typed",
+        [
+            "",
+            "K7QX-M2PA-X9TB-4RW",
+            "K7QX-M2PA-X9TB-4RWEE",
+            "K7QX-M2PA-X9TB-4RW1",
+            "K7QX-M2PA-X9TB-4RWI",
+            "K7QX-M2PA-X9TB-4RWL",
+            "K7QX-M2PA-X9TB-4RW骚",
+            "K7QX-M2PA-X9TB-4RW!",
+            "K7QX-M2PA-X9TB-4RWÉ",
+            "K7QX-" * 100,
+        ],
+    )
+    def test_rejects_wrong_length_and_foreign_symbols(self, typed: str) -> None:
+        assert normalise_receipt(typed) is None
+
+    @given(st.data(), receipts)
+    def test_typed_variants_normalise_to_the_receipt(self, data: st.DataObject, receipt: str) -> None:
+        assert normalise_receipt(data.draw(typed_variants(receipt))) == receipt
+
+    @given(st.text(max_size=60))
+    def test_result_is_none_or_canonical(self, text: str) -> None:
+        result = normalise_receipt(text)
+        assert result is None or (RECEIPT_PATTERN.match(result) and normalise_receipt(result) == result)
+
+
+@pytest.fixture(scope="module")
+def hasher() -> ReceiptHasher:
+    return ReceiptHasher()
+
+
+class TestHasher:
+    def test_right_receipt_verifies_and_wrong_does_not(self, hasher: ReceiptHasher) -> None:
+        stored = hasher.hash(RECEIPT)
+        assert hasher.verify(stored, RECEIPT)
+        assert hasher.verify(stored, "k7qx m2pa x9tb 4rwe")
+        assert not hasher.verify(stored, "K7QX-M2PA-X9TB-4RWF")
+        assert not hasher.verify(stored, "not a receipt")
+        assert not hasher.verify(stored, "")
+
+    def test_malformed_hash_is_false_not_an_error(self, hasher: ReceiptHasher) -> None:
+        for stored in ["", "garbage", "$argon2id$v=19$m=65536,t=3,p=4$bad", "$2b$12$" + "a" * 53]:
+            assert hasher.verify(stored, RECEIPT) is False
+
+    def test_hash_is_salted_argon2id_and_hides_the_receipt(self, hasher: ReceiptHasher) -> None:
+        stored = hasher.hash(RECEIPT)
+        assert stored != hasher.hash(RECEIPT)
+        assert stored.startswith("$argon2id$")
+        for form in (RECEIPT, RECEIPT.replace("-", ""), RECEIPT.lower(), RECEIPT.replace("-", "").lower()):
+            assert form not in stored
+        assert argon2.extract_parameters(stored) == argon2.profiles.RFC_9106_LOW_MEMORY
+        assert not hasher.needs_rehash(stored)
+
+    def test_hash_rejects_non_receipts(self, hasher: ReceiptHasher) -> None:
+        with pytest.raises(ValueError) as raised:
+            hasher.hash("K7QX-M2PA-X9TB-4RW1")
+        assert "K7QX" not in str(raised.value)
+
+    @pytest.mark.parametrize(
+        "weak",
+        [
+            argon2.PasswordHasher(time_cost=1),
+            argon2.PasswordHasher(memory_cost=1024),
+            argon2.PasswordHasher(type=argon2.Type.I),
+            argon2.PasswordHasher(hash_len=8),
+        ],
+        ids=["time", "memory", "argon2i", "hash-length"],
+    )
+    def test_weaker_hashers_are_refused(self, weak: argon2.PasswordHasher) -> None:
+        with pytest.raises(ValueError):
+            ReceiptHasher(weak)
+
+    def test_weak_stored_hash_needs_rehash(self, hasher: ReceiptHasher) -> None:
+        old = argon2.PasswordHasher(time_cost=1, memory_cost=1024).hash(RECEIPT)
+        assert hasher.verify(old, RECEIPT) and hasher.needs_rehash(old)
+        assert hasher.needs_rehash("garbage")
+
+    async def test_async_variants(self, hasher: ReceiptHasher) -> None:
+        stored = await hasher.hash_async(RECEIPT)
+        assert await hasher.verify_async(stored, "k7qx-m2pa-x9tb-4rwe")
+        assert not await hasher.verify_async(stored, "K7QX-M2PA-X9TB-4RWF")
+        assert hasher.verify(stored, RECEIPT)
