@@ -1,0 +1,156 @@
+"""Turn worker text into search tokens: jieba words, light English stems, synonym groups, bigrams.
+
+Workers write colloquially, mix Chinese and English, misspell and tell stories. Each step
+here answers one of those: jieba segments Chinese, the stemmer folds "touched"/"touching",
+synonym groups make 拉长 meet 主管 and "boss", a small typo index maps "harrasment" to a word
+the content uses, and Chinese character bigrams catch words jieba splits differently.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+from collections.abc import Iterable
+
+import jieba
+
+from handlers.faq.synonyms import SynonymTable
+
+GROUP_PREFIX = "~"
+_CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_CJK_RUN_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_EN_WORD_RE = re.compile(r"[a-z0-9]+")
+_SPACE_RE = re.compile(r"\s+")
+
+ZH_STOPWORDS = frozenset(
+    """的 了 吗 呢 啊 吧 呀 嘛 哦 哈 啦 么 嗯 呃 哎 唉 是 我 你 您 他 她 它 我们 你们 他们 她们 咱们 人家
+    在 有 也 都 就 还 又 和 跟 与 或 或者 这 那 这个 那个 这些 那些 这样 那样 这种 那种 一个 个 些 一些 一下
+    什么 啥 怎么 怎么办 怎样 怎么样 如何 为什么 为啥 可以 可不可以 能 能不能 会 会不会 要 要不要 想 应该 该
+    请问 请 一直 老是 总是 很 太 好 被 把 给 让 对 到 从 说 知道 觉得 自己 就是 还是 但是 可是 而且 因为 所以
+    如果 要是 然后 的话 之前 之后 已经 没有 不 没 吗 得 地 着 过 上 下 里 里面 中 时候
+    事 事情 问题 一 二 两 多
+    真的 其实 比较 非常 特别 有点 有些 一点 点 那么 这么 吧 哪 哪里 哪儿 怎 是不是 有没有""".split()
+)
+EN_STOPWORDS = frozenset(
+    """a an the i im me my mine myself you your yours he him his she her hers it its we us our they them their
+    is are was were be been being am do does did doing done to of in on at for with and or but if so that this
+    these those what how can could will would should shall may might must there here about from by as
+    just get got any some very really too also then than into out up down over again like want wanna
+    please pls plz hi hello ok okay dear sir madam yes know tell thing things one much many more
+    when where which while whom whose why""".split()
+)
+"""Words that carry no topic; 'no', 'not', 'now' and 'help' stay because they do (consent, danger)."""
+
+
+def normalize(text: str) -> str:
+    """Fold full-width letters, case and runs of spaces so that typing habits do not matter."""
+    return _SPACE_RE.sub(
+        " ", unicodedata.normalize("NFKC", text).lower().replace("'", "").replace("’", "")
+    ).strip()
+
+
+def detect_language(text: str) -> str:
+    """'zh' when Chinese characters outnumber English words (a CJK character is about a word)."""
+    normalized = normalize(text)
+    cjk = len(_CJK_RE.findall(normalized))
+    english = len(_EN_WORD_RE.findall(_CJK_RE.sub(" ", normalized)))
+    return "zh" if cjk and cjk >= english else "en"
+
+
+def stem(word: str) -> str:
+    """A deliberately small English stemmer: enough to fold plurals and -ed/-ing, never clever."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    for suffix, replacement in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "s" and word.endswith(("ss", "us", "is")):
+                return word
+            if suffix == "es" and not word.endswith(("ches", "shes", "xes", "sses")):
+                continue
+            base = word[: len(word) - len(suffix)] + replacement
+            if suffix in ("ing", "ed") and len(base) >= 4 and base[-1] == base[-2] and base[-1] not in "lsz":
+                base = base[:-1]
+            return base
+    return word
+
+
+def _deletions(word: str, depth: int) -> set[str]:
+    found = {word}
+    frontier = {word}
+    for _ in range(depth):
+        frontier = {w[:i] + w[i + 1 :] for w in frontier for i in range(len(w))}
+        found |= frontier
+    return found
+
+
+class Analyzer:
+    """Tokenizer for one content snapshot: knows its synonyms and its English vocabulary."""
+
+    def __init__(self, synonyms: SynonymTable) -> None:
+        self._zh_terms: list[tuple[str, str]] = []
+        self._en_terms: dict[tuple[str, ...], list[str]] = {}
+        self._max_phrase = 1
+        for group, members in synonyms.groups.items():
+            token = GROUP_PREFIX + group
+            for member in members:
+                if _CJK_RE.search(member):
+                    self._zh_terms.append((member, token))
+                else:
+                    key = tuple(stem(w) for w in _EN_WORD_RE.findall(normalize(member)))
+                    if key:
+                        self._en_terms.setdefault(key, []).append(token)
+                        self._max_phrase = max(self._max_phrase, len(key))
+        self._typo_index: dict[str, str] = {}
+
+    def learn_vocabulary(self, words: Iterable[str]) -> None:
+        """Index the content's English words so a misspelt query word can be mapped to one of them."""
+        ordered = sorted({w for w in words if len(w) >= 4 and w.isalpha()})
+        for word in ordered:
+            for variant in _deletions(word, 2 if len(word) >= 7 else 1):
+                self._typo_index.setdefault(variant, word)
+
+    def correct(self, word: str, known: frozenset[str] | set[str]) -> str:
+        """The content word closest to an unknown English ``word`` (or ``word`` itself)."""
+        if word in known or len(word) < 4 or not word.isalpha():
+            return word
+        for variant in sorted(_deletions(word, 2 if len(word) >= 7 else 1), key=len, reverse=True):
+            match = self._typo_index.get(variant)
+            if match is not None:
+                return match
+        return word
+
+    def analyze(self, text: str, known: frozenset[str] | set[str] | None = None) -> list[str]:
+        """Words and synonym groups of ``text``; with ``known``, unknown English words are corrected."""
+        normalized = normalize(text)
+        tokens: list[str] = []
+        english: list[str] = []
+        for piece in jieba.cut_for_search(normalized, HMM=False):
+            if _CJK_RE.search(piece):
+                if piece not in ZH_STOPWORDS:
+                    tokens.append(piece)
+            elif _EN_WORD_RE.fullmatch(piece):
+                word = stem(piece)
+                if known is not None:
+                    word = self.correct(word, known)
+                english.append(word)
+        tokens.extend(w for w in english if w not in EN_STOPWORDS)
+        tokens.extend(self._groups(normalized, english))
+        return tokens
+
+    def _groups(self, normalized: str, english: list[str]) -> list[str]:
+        groups = [token for term, token in self._zh_terms if term in normalized]
+        for size in range(1, min(self._max_phrase, len(english)) + 1):
+            for start in range(len(english) - size + 1):
+                groups.extend(self._en_terms.get(tuple(english[start : start + size]), ()))
+        return groups
+
+    @staticmethod
+    def bigrams(text: str) -> list[str]:
+        """Chinese character bigrams (single characters for one-character runs)."""
+        grams: list[str] = []
+        for run in _CJK_RUN_RE.findall(normalize(text)):
+            if len(run) == 1:
+                grams.append(run)
+            grams.extend(a + b for a, b in itertools.pairwise(run))
+        return grams

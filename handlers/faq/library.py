@@ -1,0 +1,122 @@
+"""The live FAQ: an immutable snapshot that requests read, replaced whole when content changes.
+
+A request takes ``library.snapshot`` once and uses only that object, so a reload that swaps
+in new content mid-request cannot mix old and new entries. A reload that finds any problem
+swaps nothing: workers keep getting the last good answers while admins fix the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+
+import jieba
+
+from handlers.faq.analyzer import Analyzer
+from handlers.faq.check import FactsBySite, check_directory
+from handlers.faq.loader import Content
+from handlers.faq.model import Entry, Problem
+from handlers.faq.search import SearchHit, SearchIndex, is_confident
+
+_jieba_ready = threading.Lock()
+_jieba_initialised = False
+
+
+def initialise_segmenter() -> None:
+    """Load jieba's dictionary once per process (about half a second), quietly."""
+    global _jieba_initialised
+    with _jieba_ready:
+        if not _jieba_initialised:
+            jieba.setLogLevel(logging.WARNING)
+            logging.getLogger("jieba").setLevel(logging.WARNING)
+            jieba.initialize()
+            _jieba_initialised = True
+
+
+class ContentError(Exception):
+    """The content cannot be served; ``problems`` says where and how to fix it."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class FaqSnapshot:
+    """One consistent version of the content with its search index."""
+
+    def __init__(self, content: Content, version: str) -> None:
+        analyzer = Analyzer(content.synonyms)
+        self.entries: Mapping[str, Entry] = MappingProxyType(dict(content.entries))
+        self.overrides: Mapping[str, Mapping[str, Entry]] = MappingProxyType(
+            {site: MappingProxyType(dict(entries)) for site, entries in content.overrides.items()}
+        )
+        self.version = version
+        self._index = SearchIndex(self.entries, analyzer)
+
+    def search(self, question: str, lang: str | None = None, limit: int = 3) -> list[SearchHit]:
+        """Best entries for a worker's question (``lang`` None: detected from the text)."""
+        return self._index.search(question, lang, limit)
+
+    def is_confident(self, hits: Sequence[SearchHit]) -> bool:
+        """Whether to answer the top hit directly rather than offer the choices and HR."""
+        return is_confident(hits)
+
+    def entry_for_site(self, entry_id: str, site_id: str | None) -> Entry:
+        """The entry as shown at ``site_id``: its override if the site has one."""
+        if site_id is not None:
+            override = self.overrides.get(site_id, {}).get(entry_id)
+            if override is not None:
+                return override
+        return self.entries[entry_id]
+
+
+def content_version(directory: Path) -> str:
+    """A short hash of every content file's path and bytes, for logs and change detection."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*.yaml") if p.is_file()):
+        digest.update(str(path.relative_to(directory)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def build_snapshot(
+    directory: Path, facts_by_site: FactsBySite | None = None
+) -> tuple[FaqSnapshot | None, list[Problem]]:
+    """Load, validate and index ``directory``; no snapshot when anything is wrong."""
+    initialise_segmenter()
+    version = content_version(directory) if directory.is_dir() else "missing"
+    content = check_directory(directory, facts_by_site)
+    if content.problems:
+        return None, list(content.problems)
+    return FaqSnapshot(content, version), []
+
+
+class FaqLibrary:
+    """Holds the snapshot being served and swaps it atomically on a successful reload."""
+
+    def __init__(self, directory: Path, facts_by_site: FactsBySite | None = None) -> None:
+        """Load at start-up; raise ``ContentError`` (fail loudly) if the content has problems."""
+        self.directory = directory
+        self.facts_by_site = facts_by_site
+        self._reload_lock = threading.Lock()
+        snapshot, problems = build_snapshot(directory, facts_by_site)
+        if snapshot is None:
+            raise ContentError(problems)
+        self._snapshot = snapshot
+
+    @property
+    def snapshot(self) -> FaqSnapshot:
+        """The current content; take it once per request and keep using that object."""
+        return self._snapshot
+
+    def reload(self) -> list[Problem]:
+        """Build new content beside the old and swap it in; on problems keep the old and return them."""
+        with self._reload_lock:
+            snapshot, problems = build_snapshot(self.directory, self.facts_by_site)
+            if snapshot is not None:
+                self._snapshot = snapshot
+            return problems

@@ -1,0 +1,188 @@
+"""Read an admin-edited YAML file and keep the line of every value.
+
+Admins edit these files in Notepad, WPS or a phone app. The mistakes they really make
+(a GBK-saved file, a full-width colon, a tab, no space after a colon) confuse the YAML
+parser into errors on the wrong line, so they are caught here first and reported on the
+line where the admin has to look.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from handlers.faq.model import Problem
+
+_BLOCK_START_RE = re.compile(r"^(\s*)(?:-\s+)?[^#\s][^#]*:\s*[|>][-+0-9]*\s*(?:#.*)?$")
+_FULLWIDTH_KEY_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_-]*)\s*：")
+_NO_SPACE_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_-]*):(?![\s/])(\S)")
+SCHEMA_KEYS = frozenset({"id", "title", "answer", "questions", "keywords", "related", "zh", "en", "groups"})
+"""Keys of our files; a missing space after one of these is certainly a mistake, not text."""
+_NULL_TAG = "tag:yaml.org,2002:null"
+
+
+@dataclass
+class YNode:
+    """A YAML value with the 1-based line it starts on (mappings also keep their keys' lines)."""
+
+    value: str | list[YNode] | dict[str, YNode] | None
+    line: int
+    key_lines: dict[str, int] = field(default_factory=dict)
+
+    def key_line(self, key: str) -> int:
+        """Line of ``key`` in this mapping, or of the mapping itself when the key is absent."""
+        return self.key_lines.get(key, self.line)
+
+
+def read_text(path: Path) -> tuple[str | None, list[Problem]]:
+    """Decode ``path`` as UTF-8 (with or without BOM); explain a GBK/ANSI file instead of failing."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        return None, [Problem(path, 1, f"cannot read the file ({error.strerror}); check that it exists")]
+    try:
+        return raw.decode("utf-8-sig"), []
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+    try:
+        raw.decode("gb18030")
+        looks_like = "it looks like GBK/ANSI, the Chinese Windows default"
+    except UnicodeDecodeError:
+        looks_like = "its encoding is not recognised"
+    return None, [
+        Problem(
+            path,
+            line,
+            f"this file is not saved as UTF-8 ({looks_like}); open it and save as UTF-8 "
+            "(in Notepad: File > Save as > Encoding: UTF-8)",
+        )
+    ]
+
+
+def lint_lines(path: Path, text: str) -> list[Problem]:
+    """Find tabs, full-width colons and missing spaces where YAML needs ``key: value``."""
+    problems: list[Problem] = []
+    block_indent: int | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.lstrip(" \t")
+        indent_text = line[: len(line) - len(stripped)]
+        if block_indent is not None:
+            if not stripped or len(indent_text.expandtabs(1)) > block_indent:
+                if "\t" in indent_text:
+                    problems.append(_tab_problem(path, number))
+                continue
+            block_indent = None
+        if not stripped or stripped.startswith("#"):
+            continue
+        if "\t" in indent_text:
+            problems.append(_tab_problem(path, number))
+        fullwidth = _FULLWIDTH_KEY_RE.match(line)
+        if fullwidth:
+            problems.append(
+                Problem(
+                    path,
+                    number,
+                    f"'{fullwidth.group(1)}' is followed by a Chinese full-width colon '：'; "
+                    "type an English colon and a space instead, like 'key: value'",
+                )
+            )
+            continue
+        no_space = _NO_SPACE_RE.match(line)
+        if no_space and no_space.group(1) in SCHEMA_KEYS:
+            problems.append(
+                Problem(
+                    path,
+                    number,
+                    f"no space after the colon of '{no_space.group(1)}'; write '{no_space.group(1)}: ' "
+                    "with a space after the colon",
+                )
+            )
+        block = _BLOCK_START_RE.match(line)
+        if block:
+            block_indent = len(block.group(1).expandtabs(1))
+    return problems
+
+
+def _tab_problem(path: Path, line: int) -> Problem:
+    return Problem(
+        path, line, "a tab is used for indentation; YAML needs spaces: replace the tab with spaces"
+    )
+
+
+def parse_yaml(path: Path, text: str) -> tuple[YNode | None, list[Problem]]:
+    """Parse ``text`` into line-annotated nodes, reporting YAML errors at their own line."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        what = error.problem or "invalid YAML"
+        return None, [
+            Problem(
+                path,
+                line,
+                f"the file is not valid YAML ({what}); check the indentation and the "
+                "'key: value' layout on this line and the line above",
+            )
+        ]
+    except yaml.YAMLError as error:
+        return None, [Problem(path, 1, f"the file is not valid YAML ({error}); check its layout")]
+    if root is None:
+        return None, [Problem(path, 1, "the file is empty; write the entry or delete the file")]
+    problems: list[Problem] = []
+    return _convert(path, root, problems), problems
+
+
+def _convert(path: Path, node: yaml.Node, problems: list[Problem]) -> YNode:
+    line = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        mapping: dict[str, YNode] = {}
+        key_lines: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            key_line = key_node.start_mark.line + 1
+            if key in mapping:
+                problems.append(
+                    Problem(
+                        path,
+                        key_line,
+                        f"'{key}' appears twice in the same place (first on line {key_lines[key]}); "
+                        "keep only one",
+                    )
+                )
+                continue
+            mapping[key] = _convert(path, value_node, problems)
+            key_lines[key] = key_line
+        return YNode(mapping, line, key_lines)
+    if isinstance(node, yaml.SequenceNode):
+        return YNode([_convert(path, item, problems) for item in node.value], line)
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == _NULL_TAG and node.value in ("", "~", "null", "Null", "NULL"):
+            return YNode(None, line)
+        return YNode(str(node.value), line)
+    return YNode(None, line)
+
+
+def load_yaml_file(path: Path) -> tuple[YNode | None, list[Problem]]:
+    """Read, lint and parse one file; a lint problem stops parsing so only the real cause is shown."""
+    text, problems = read_text(path)
+    if text is None:
+        return None, problems
+    problems = lint_lines(path, text)
+    if problems:
+        return None, problems
+    return parse_yaml(path, text)
+
+
+def find_line(path: Path, needle: str, start_line: int) -> int:
+    """First line at or after ``start_line`` that contains ``needle`` (``start_line`` if none)."""
+    text, _ = read_text(path)
+    if text is None:
+        return start_line
+    for number, line in enumerate(text.splitlines(), start=1):
+        if number >= start_line and needle in line:
+            return number
+    return start_line
