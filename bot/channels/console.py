@@ -1,0 +1,146 @@
+"""The console channel: the real conversation in a terminal, for people and for scripts.
+
+Interactive mode prints choices as numbered lines (type the number or the text). ``--json`` mode
+reads one JSON object a line (``{"text": ...}`` or ``{"choice": ...}``) and writes one JSON object
+per bot reply (``{"text": ..., "choices": [{"id": ..., "label": ...}]}``); stdout carries nothing
+else, logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, BinaryIO, TextIO
+
+from handlers.dispatcher import Dispatcher
+from handlers.events import Channel, Incoming, Outcome, Reply
+from storage.crypto import Crypto, Purpose
+
+
+class InputError(ValueError):
+    """A JSON-mode line that is not a valid request; ``code`` is machine-readable."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def console_user_key(crypto: Crypto, user: str) -> str:
+    return crypto.pseudonym(Purpose.CONVERSATION, f"{Channel.CONSOLE.value}:{user}")
+
+
+def parse_json_line(raw: bytes) -> tuple[str | None, str | None]:
+    """``(text, choice)`` from one JSON-mode input line, or an InputError saying what is wrong."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("invalid_utf8", "input line is not valid UTF-8") from None
+    try:
+        request = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise InputError("invalid_json", f"input line is not JSON ({error.msg} at column {error.colno})") from None
+    if not isinstance(request, dict):
+        raise InputError("invalid_input", 'expected an object like {"text": "..."} or {"choice": "..."}')
+    unknown = set(request) - {"text", "choice"}
+    if unknown:
+        raise InputError("invalid_input", f"unknown keys {sorted(unknown)}; use 'text' or 'choice'")
+    text, choice = request.get("text"), request.get("choice")
+    if (text is None) == (choice is None):
+        raise InputError("invalid_input", "give exactly one of 'text' or 'choice'")
+    if not isinstance(text or choice, str):
+        raise InputError("invalid_input", "'text' and 'choice' must be strings")
+    return text, choice
+
+
+def reply_json(reply: Reply) -> str:
+    return json.dumps(
+        {"text": reply.text, "choices": [{"id": c.id, "label": c.label} for c in reply.choices]},
+        ensure_ascii=False,
+    )
+
+
+def render_numbered(reply: Reply) -> str:
+    lines = [reply.text]
+    lines.extend(f"  {number}. {choice.label}" for number, choice in enumerate(reply.choices, start=1))
+    return "\n".join(lines)
+
+
+class ConsoleChannel:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        crypto: Crypto,
+        clock: Callable[[], datetime],
+        *,
+        user: str = "console",
+        language: str | None = None,
+        site: str | None = None,
+    ) -> None:
+        self._dispatcher = dispatcher
+        self._user = user
+        self._user_key = console_user_key(crypto, user)
+        self._clock = clock
+        self._language = language
+        self._site = site
+
+    def incoming(self, text: str | None = None, choice: str | None = None) -> Incoming:
+        site, self._site = self._site, None  # like a deep link: only on the first message
+        return Incoming(
+            channel=Channel.CONSOLE,
+            user_key=self._user_key,
+            chat=self._user,
+            received_at=self._clock(),
+            text=text,
+            choice=choice,
+            language_hint=self._language,
+            site=site,
+        )
+
+    async def send(self, text: str | None = None, choice: str | None = None) -> Outcome:
+        """Hands one message to the core; the caller shows the replies, then confirms receipts."""
+        return await self._dispatcher.handle(self.incoming(text, choice))
+
+    async def _confirm(self, outcome: Outcome) -> None:
+        if outcome.needs_delivery_confirmation:
+            await self._dispatcher.confirm_delivery(self._user_key)
+
+    async def run_json(self, stdin: BinaryIO, stdout: TextIO) -> None:
+        while True:
+            raw = await asyncio.to_thread(stdin.readline)
+            if not raw:
+                return
+            if not raw.strip():
+                continue
+            try:
+                text, choice = parse_json_line(raw.rstrip(b"\r\n"))
+            except InputError as error:
+                stdout.write(json.dumps({"text": str(error), "choices": [], "error": error.code}) + "\n")
+                stdout.flush()
+                continue
+            outcome = await self.send(text, choice)
+            for reply in outcome.replies:
+                stdout.write(reply_json(reply) + "\n")
+            stdout.flush()
+            await self._confirm(outcome)
+
+    async def run_interactive(self, stdin: TextIO, stdout: TextIO) -> None:
+        outcome = await self.send("/start")
+        while True:
+            for reply in outcome.replies:
+                stdout.write(render_numbered(reply) + "\n\n")
+            stdout.flush()
+            await self._confirm(outcome)
+            stdout.write("> ")
+            stdout.flush()
+            line = await asyncio.to_thread(stdin.readline)
+            if not line:
+                stdout.write("\n")
+                return
+            outcome = await self.send(line.rstrip("\n"))
+
+
+def describe(outcome: Outcome) -> list[dict[str, Any]]:
+    """Replies as plain data (tests and benchmarks)."""
+    return [json.loads(reply_json(reply)) for reply in outcome.replies]

@@ -1,0 +1,146 @@
+"""``hapbot``: run the bot, chat on the console, manage keys and check content."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from storage.keys import KeyFileError, add_master_key, create_key_file
+
+from .config import Config, ConfigError, find_config_path, load_config
+from .logs import configure_logging
+
+log = logging.getLogger("hapbot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hapbot", description="HAP Bot: anonymous harassment reporting")
+    parser.add_argument("--config", help="config file (default: $HAPBOT_CONFIG or ./config.toml if present)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("run", help="start the channels the config enables (the console when none is)")
+
+    chat = commands.add_parser("chat", help="talk to the bot in this terminal")
+    chat.add_argument("--json", action="store_true", help="JSON lines on stdin/stdout, for scripts")
+    chat.add_argument("--user", default="console", help="simulate a distinct worker")
+    chat.add_argument("--lang", choices=["zh", "en"], help="language of a new conversation")
+    chat.add_argument("--site", help="site id, as a deep link or QR code would give it")
+
+    commands.add_parser("check-config", help="validate the config and print nothing else on success")
+
+    keys = commands.add_parser("keys", help="create or rotate encryption keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    init = key_commands.add_parser("init", help="create a new key file")
+    init.add_argument("--file", required=True, type=Path)
+    init.add_argument("--force", action="store_true", help="overwrite (destroys access to existing data)")
+    rotate = key_commands.add_parser("rotate", help="add a new current master key")
+    rotate.add_argument("--file", required=True, type=Path)
+
+    faq = commands.add_parser("faq", help="check and try the policy FAQ")
+    faq_commands = faq.add_subparsers(dest="faq_command", required=True)
+    check = faq_commands.add_parser("check", help="validate FAQ files")
+    check.add_argument("directory", nargs="?", type=Path)
+    ask = faq_commands.add_parser("ask", help="rank FAQ topics for a question")
+    ask.add_argument("question")
+    ask.add_argument("--lang", choices=["zh", "en"])
+    ask.add_argument("--json", action="store_true")
+    evaluate = faq_commands.add_parser("eval", help="accuracy and latency over a JSONL file")
+    evaluate.add_argument("file", type=Path)
+    evaluate.add_argument("--json", action="store_true")
+    return parser
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(find_config_path(args.config))
+
+
+async def _chat(config: Config, args: argparse.Namespace) -> None:
+    from .channels.console import ConsoleChannel
+    from .runtime import build_runtime
+
+    runtime = await build_runtime(config)
+    try:
+        channel = ConsoleChannel(
+            runtime.dispatcher,
+            runtime.crypto,
+            runtime.services.clock,
+            user=args.user,
+            language=args.lang,
+            site=args.site,
+        )
+        if args.json:
+            await channel.run_json(sys.stdin.buffer, sys.stdout)
+        else:
+            await channel.run_interactive(sys.stdin, sys.stdout)
+    finally:
+        await runtime.close()
+
+
+def _run(config: Config, args: argparse.Namespace) -> int:
+    enabled = [name for name in ("telegram", "wechat") if getattr(config, name).enabled]
+    if enabled:
+        log.error("channels %s are not available in this version yet; disable them to use the console", enabled)
+        return 2
+    log.info("no channel enabled in the config: starting the console channel")
+    args.user, args.lang, args.site, args.json = "console", None, None, False
+    asyncio.run(_chat(config, args))
+    return 0
+
+
+def _faq(config: Config, args: argparse.Namespace) -> int:
+    from faq import CONTENT_DIR
+
+    from . import faq_cli
+    from .runtime import handler_settings
+
+    if args.faq_command == "check":
+        sites = handler_settings(config).sites
+        facts = {site_id: dict(site.facts) for site_id, site in sites.items()}
+        return faq_cli.run_check(args.directory or CONTENT_DIR, facts, sys.stdout)
+    if args.faq_command == "ask":
+        return faq_cli.run_ask(args.question, args.lang, args.json, CONTENT_DIR, sys.stdout)
+    return faq_cli.run_eval(args.file, args.json, CONTENT_DIR, sys.stdout)
+
+
+def _keys(args: argparse.Namespace) -> int:
+    if args.keys_command == "init":
+        create_key_file(args.file, overwrite=args.force)
+        print(f"created {args.file} (keep it secret, back it up apart from the database)", file=sys.stderr)
+    else:
+        key_id = add_master_key(args.file)
+        print(f"added master key {key_id} to {args.file}", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = _config(args)
+    except ConfigError as error:
+        print(f"hapbot: {error}", file=sys.stderr)
+        return 2
+    configure_logging(config.bot.log_level)
+    try:
+        if args.command == "run":
+            return _run(config, args)
+        if args.command == "chat":
+            asyncio.run(_chat(config, args))
+            return 0
+        if args.command == "check-config":
+            return 0
+        if args.command == "keys":
+            return _keys(args)
+        return _faq(config, args)
+    except KeyFileError as error:
+        print(f"hapbot: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""One validated TOML file with environment overrides for secrets.
+
+Start-up fails with every problem at once, each naming its key and how to fix it, because the
+people who deploy the bot are HR and IT staff at a factory, not the developers. Secrets are
+``SecretStr`` so they print as ``**********`` in reprs, logs and errors.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+ENV_PREFIX = "HAPBOT_"
+# Variables with a meaning of their own, not overrides of a config key.
+RESERVED_ENV = {"HAPBOT_CONFIG", "HAPBOT_KEYS", "HAPBOT_KEYS_FILE", "HAPBOT_TEST_PG"}
+SITE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+
+LocalText = str | dict[Literal["zh", "en"], str]
+
+
+class ConfigError(Exception):
+    """Bad configuration; ``str()`` is ready to show to the person who deploys the bot."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BotSection(_Section):
+    operator: LocalText = Field(
+        default={"zh": "本厂人力资源部", "en": "the HR department of this factory"},
+        description="Who operates the bot; named in the privacy notice.",
+    )
+    default_language: Literal["zh", "en"] = "zh"
+    draft_ttl_hours: int = Field(default=24, ge=1, le=720)
+    conversation_ttl_days: int = Field(default=30, ge=1, le=365)
+    retention_days: int = Field(default=730, ge=30, le=3650)
+    status_session_minutes: int = Field(default=10, ge=1, le=120)
+    data_dir: Path = Path("data")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class StorageSection(_Section):
+    url: SecretStr = SecretStr("")
+    keys_file: Path | None = None
+
+    def resolved_url(self, data_dir: Path) -> str:
+        url = self.url.get_secret_value()
+        return url or f"sqlite+aiosqlite:///{data_dir / 'hapbot.sqlite3'}"
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if url and not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
+                "(for example postgresql+asyncpg://hapbot@127.0.0.1:5432/hapbot)"
+            )
+        return value
+
+
+class SiteSection(_Section):
+    name: LocalText
+    hr_chats: list[str] = Field(default_factory=list)
+    board_chats: list[str] = Field(default_factory=list)
+    wecom_webhook_url: SecretStr | None = None
+    contacts: dict[str, LocalText] = Field(default_factory=dict)
+    facts: dict[str, LocalText] = Field(default_factory=dict)
+    emergency_phone: str | None = Field(default=None, pattern=r"^[0-9+\- ]{3,20}$")
+
+    @field_validator("hr_chats", "board_chats")
+    @classmethod
+    def _chat_addresses(cls, chats: list[str]) -> list[str]:
+        for chat in chats:
+            kind, _, rest = chat.partition(":")
+            if kind not in {"telegram", "wecom"} or not rest:
+                raise ValueError(f"{chat!r} must look like 'telegram:-1001234567890' or 'wecom:<robot name>'")
+        return chats
+
+
+class TelegramSection(_Section):
+    enabled: bool = False
+    token: SecretStr | None = None
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str | None = None
+    secret_token: SecretStr | None = None
+    proxy: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _needs_token(self) -> TelegramSection:
+        if self.enabled and not self.token:
+            raise ValueError("token: required when [telegram] enabled = true (or set HAPBOT_TELEGRAM_TOKEN)")
+        if self.enabled and self.mode == "webhook" and not (self.webhook_url and self.secret_token):
+            raise ValueError("webhook mode needs webhook_url and secret_token (HAPBOT_TELEGRAM_SECRET_TOKEN)")
+        return self
+
+
+class WechatSection(_Section):
+    enabled: bool = False
+    token: SecretStr | None = None
+    encoding_aes_key: SecretStr | None = None
+    app_id: str | None = None
+    app_secret: SecretStr | None = None
+    mode: Literal["safe", "compatible", "plaintext"] = "safe"
+    allow_insecure_mode: bool = False
+
+    @model_validator(mode="after")
+    def _needs_credentials(self) -> WechatSection:
+        if not self.enabled:
+            return self
+        missing = [k for k in ("token", "encoding_aes_key", "app_id", "app_secret") if not getattr(self, k)]
+        if missing:
+            raise ValueError(f"missing {', '.join(missing)} (set them here or as HAPBOT_WECHAT_<KEY>)")
+        if self.mode != "safe" and not self.allow_insecure_mode:
+            raise ValueError("mode must be 'safe' in production; set allow_insecure_mode = true only for development")
+        return self
+
+
+class WebSection(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+
+
+def _default_sites() -> dict[str, SiteSection]:
+    return {"main": SiteSection(name={"zh": "本厂", "en": "this factory"})}
+
+
+class Config(_Section):
+    bot: BotSection = Field(default_factory=BotSection)
+    storage: StorageSection = Field(default_factory=StorageSection)
+    default_site: Annotated[str, Field(pattern=SITE_ID_PATTERN)] = "main"
+    sites: dict[Annotated[str, Field(pattern=SITE_ID_PATTERN)], SiteSection] = Field(default_factory=_default_sites)
+    telegram: TelegramSection = Field(default_factory=TelegramSection)
+    wechat: WechatSection = Field(default_factory=WechatSection)
+    web: WebSection = Field(default_factory=WebSection)
+
+    @model_validator(mode="after")
+    def _default_site_exists(self) -> Config:
+        if self.default_site not in self.sites:
+            known = ", ".join(sorted(self.sites)) or "none"
+            raise ValueError(f"default_site {self.default_site!r} is not one of [sites.*] ({known})")
+        return self
+
+    @property
+    def storage_url(self) -> str:
+        return self.storage.resolved_url(self.bot.data_dir)
+
+
+def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """Overlay ``HAPBOT_SECTION_KEY`` (or ``HAPBOT_A__B__C`` for nested keys) onto the TOML data."""
+    sections = set(Config.model_fields)
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV:
+            continue
+        rest = name[len(ENV_PREFIX) :]
+        if "__" in rest:
+            path = [part.lower() for part in rest.split("__")]
+        else:
+            head, _, tail = rest.lower().partition("_")
+            path = [head, tail] if head in sections and tail else [rest.lower()]
+        node = raw
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{name}: config key {'.'.join(path[:-1])} is not a table")
+        node[path[-1]] = value
+    return raw
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    location = ".".join(str(part) for part in error["loc"] if not str(part).startswith("function-"))
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key; check its spelling against config.example.toml or remove it"
+    elif error["type"] == "missing":
+        message = "required; add it (see config.example.toml)"
+    return f"{location or '(top level)'}: {message}"
+
+
+def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Config:
+    """Read, overlay environment overrides and validate; with no file the defaults serve a newcomer."""
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    source = str(path) if path else "defaults"
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: not found; copy config.example.toml to {path} and edit it") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not UTF-8; save the file as UTF-8") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{path}: {error}; fix the TOML syntax there") from None
+    raw = _apply_env(raw, env)
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as error:
+        problems = "\n".join(f"  {source}: {_describe(e)}" for e in error.errors())
+        raise ConfigError(f"invalid configuration:\n{problems}") from None
+
+
+def find_config_path(explicit: str | None, env: Mapping[str, str] | None = None) -> Path | None:
+    """The config file to read: the option, then HAPBOT_CONFIG, then ./config.toml when it exists."""
+    env = os.environ if env is None else env
+    if explicit:
+        return Path(explicit)
+    if env.get("HAPBOT_CONFIG"):
+        return Path(env["HAPBOT_CONFIG"])
+    default = Path("config.toml")
+    return default if default.exists() else None

@@ -1,0 +1,67 @@
+"""Whole-message commands in Chinese and English, and typed answers to numbered choices.
+
+WeChat has no buttons in passive replies and many workers type rather than tap, so a command is
+recognised from the whole message (``取消``, ``/cancel``, ``cancel``) and a choice from its number
+or its label.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+MENU_CHOICES = ("report", "status", "faq", "quiz", "language", "help")
+
+_COMMAND_WORDS: dict[str, tuple[str, ...]] = {
+    "start": ("/start", "开始", "start"),
+    "menu": ("/menu", "菜单", "menu", "主菜单"),
+    "help": ("/help", "帮助", "help", "?", "？"),
+    "cancel": ("/cancel", "取消", "cancel"),
+    "report": ("/report", "举报", "report", "报告", "投诉"),
+    "status": ("/status", "查询", "status", "查进度"),
+    "faq": ("/faq", "问答", "faq", "常见问题"),
+    "quiz": ("/quiz", "测验", "quiz", "培训"),
+    "language": ("/language", "语言", "language", "english", "中文"),
+}
+_COMMANDS = {word: command for command, words in _COMMAND_WORDS.items() for word in words}
+
+EMERGENCY_WORDS = frozenset(
+    {"danger", "sos", "/sos", "help me", "emergency", "危险", "救命", "有危险", "紧急", "我有危险", "报警"}
+)
+
+_TRAILING = re.compile(r"[\s。.!！,，、~～]+$")
+
+
+def normalise(text: str) -> str:
+    """Fold full-width forms, case and surrounding punctuation so '  取消。' and 'CANCEL' match."""
+    folded = unicodedata.normalize("NFKC", text).strip().casefold()
+    return _TRAILING.sub("", folded)
+
+
+def parse_command(text: str) -> tuple[str, str | None] | None:
+    """The command a whole message names, with a ``/start`` payload if any; None for other text."""
+    word = normalise(text)
+    if word.startswith("/"):
+        head, _, payload = word.partition(" ")
+        head = head.split("@", 1)[0]
+        command = _COMMANDS.get(head)
+        return (command, payload.strip() or None) if command else None
+    command = _COMMANDS.get(word)
+    return (command, None) if command else None
+
+
+def is_emergency(text: str) -> bool:
+    return normalise(text) in EMERGENCY_WORDS
+
+
+def typed_choice(text: str, offered: list[str], labels: dict[str, str], *, numbers: bool) -> str | None:
+    """The offered choice a typed message picks: its number (1-based, where the channel shows
+    numbers), its id or its label."""
+    word = normalise(text)
+    if numbers and word.isdigit():
+        index = int(word) - 1
+        return offered[index] if 0 <= index < len(offered) else None
+    for choice_id in offered:
+        if word == choice_id or word == normalise(labels.get(choice_id, "")):
+            return choice_id
+    return None

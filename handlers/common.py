@@ -1,0 +1,227 @@
+"""Start, menu, help, language, cancel and emergency help: what works at any moment."""
+
+from __future__ import annotations
+
+from .commands import MENU_CHOICES
+from .context import Context
+from .conversation import State
+from .i18n import N_
+from .router import Router
+from .settings import pick
+
+router = Router()
+
+MENU_LABELS = {
+    "report": N_("Report harassment (anonymous)"),
+    "status": N_("Check my report (receipt)"),
+    "faq": N_("Questions about the policy"),
+    "quiz": N_("Refresher quiz"),
+    "language": N_("语言 / Language"),
+    "help": N_("Help"),
+}
+
+
+def menu_choices(ctx: Context) -> list:  # type: ignore[type-arg]
+    return [ctx.choice(choice_id, MENU_LABELS[choice_id]) for choice_id in MENU_CHOICES]
+
+
+@router.asks(State.MENU)
+async def ask_menu(ctx: Context) -> None:
+    """Shows the main menu."""
+    ctx.say(ctx.t("What would you like to do? Choose a number or tap a button."), menu_choices(ctx))
+
+
+@router.on(State.MENU)
+async def on_menu(ctx: Context) -> None:
+    """Starts the chosen item; free text is a question for the FAQ; otherwise shows the menu again."""
+    if ctx.choice_id in MENU_CHOICES:
+        await menu_choice(ctx, ctx.choice_id)
+        return
+    if ctx.text and ctx.services.faq is not None:
+        from .faq_flow import answer_question
+
+        await answer_question(ctx, ctx.text)
+        return
+    ctx.say(ctx.t("Sorry, I did not understand that."))
+    await ctx.go(State.MENU)
+
+
+async def welcome(ctx: Context) -> None:
+    """Greets, says in one line what the bot is for, and shows the menu; keeps any draft."""
+    site = ctx.site
+    ctx.say(
+        ctx.t(
+            "Hello. This is the anti-harassment helper of {site}. You can report harassment "
+            "anonymously, check a report you made, or read the policy. Nobody here knows your name "
+            "unless you write it.",
+            site=pick(site.name, ctx.language),
+        )
+    )
+    await ctx.go(State.MENU)
+
+
+async def show_help(ctx: Context) -> None:
+    """Explains the commands; the current question is asked again afterwards by the caller."""
+    ctx.say(
+        ctx.t(
+            "How to use this bot:\n"
+            "• 举报 / report: report harassment anonymously\n"
+            "• 查询 / status: check your report with your receipt\n"
+            "• 问答 / faq: questions about the anti-harassment policy\n"
+            "• 语言 / language: 中文 or English\n"
+            "• 取消 / cancel: stop what you are doing\n"
+            "• 救命 / danger: emergency help at any time\n"
+            "Choices can be answered with their number."
+        )
+    )
+
+
+async def emergency(ctx: Context) -> None:
+    """Shows emergency numbers at once, marks an open report as urgent, then repeats the question."""
+    site = ctx.site
+    lines = [
+        ctx.t("If you are in danger now:"),
+        ctx.t("• Call 110 (police). For an injury call 120 (ambulance)."),
+        ctx.t("• Go to a safe place with other people around you."),
+    ]
+    if site.emergency_phone:
+        lines.append(ctx.t("• Factory security: {phone}", phone=site.emergency_phone))
+    lines.append(ctx.t("• Women's rights hotline: 12338. Labour hotline: 12333."))
+    draft = ctx.conversation.draft
+    if draft is not None and ctx.conversation.state.startswith("report."):
+        draft["urgency"] = "danger_now"
+        lines.append(ctx.t("Your report is marked as urgent: HR will be alerted as soon as you submit it."))
+    ctx.say("\n".join(lines))
+    await ctx.router.ask(ctx)
+
+
+async def stale_choice(ctx: Context) -> None:
+    """Refuses a choice that was not offered by the latest question and asks it again."""
+    ctx.say(ctx.t("That choice is not available here. Please answer the latest question."))
+    await ctx.router.ask(ctx)
+
+
+async def busy_in_flow(ctx: Context) -> None:
+    """Explains that the menu waits until the current flow ends, and asks the question again."""
+    ctx.say(
+        ctx.t(
+            "You are in the middle of something. Your answers so far are kept. "
+            "Send 取消 (cancel) to stop, or /start for the menu."
+        )
+    )
+    await ctx.router.ask(ctx)
+
+
+async def command(ctx: Context, name: str) -> None:
+    """Runs a whole-message command; menu commands inside a flow only explain how to leave it."""
+    conversation = ctx.conversation
+    if name in ("start", "menu"):
+        conversation.end_case_session()
+        await welcome(ctx) if name == "start" else await ctx.go(State.MENU)
+    elif name == "help":
+        await show_help(ctx)
+        await ctx.router.ask(ctx)
+    elif name == "cancel":
+        await ask_cancel(ctx)
+    elif name == "language":
+        conversation.return_to = conversation.state
+        await ctx.go(State.LANGUAGE)
+    elif conversation.in_flow:
+        await busy_in_flow(ctx)
+    else:
+        await menu_choice(ctx, name)
+
+
+async def menu_choice(ctx: Context, choice_id: str) -> None:
+    """Starts what a menu choice names."""
+    conversation = ctx.conversation
+    conversation.end_case_session()
+    if choice_id == "report":
+        has_draft = conversation.draft is not None
+        await ctx.go(State.REPORT_RESUME if has_draft else State.REPORT_NOTICE)
+    elif choice_id == "status":
+        await ctx.go(State.STATUS_RECEIPT)
+    elif choice_id == "faq":
+        if ctx.services.faq is None:
+            ctx.say(ctx.t("Policy questions are coming soon."))
+            await ctx.go(State.MENU)
+        else:
+            await ctx.go(State.FAQ_QUESTION)
+    elif choice_id == "quiz":
+        ctx.say(ctx.t("Refresher quizzes are coming soon."))
+        await ctx.go(State.MENU)
+    elif choice_id == "language":
+        conversation.return_to = State.MENU
+        await ctx.go(State.LANGUAGE)
+    else:
+        await show_help(ctx)
+        await ctx.go(State.MENU)
+
+
+async def ask_cancel(ctx: Context) -> None:
+    """Asks to confirm cancelling the flow in progress, or says there is nothing to cancel."""
+    conversation = ctx.conversation
+    if not conversation.in_flow:
+        conversation.end_case_session()
+        ctx.say(ctx.t("There is nothing to cancel."))
+        await ctx.go(State.MENU)
+        return
+    if conversation.state != State.CONFIRM_CANCEL:
+        conversation.return_to = conversation.state
+    await ctx.go(State.CONFIRM_CANCEL)
+
+
+@router.asks(State.CONFIRM_CANCEL)
+async def ask_confirm_cancel(ctx: Context) -> None:
+    """Asks whether to really cancel; for a report, says the draft will be deleted."""
+    is_report = (ctx.conversation.return_to or "").startswith("report.")
+    question = (
+        ctx.t("Cancel this report? Everything you wrote in it will be deleted.")
+        if is_report
+        else ctx.t("Cancel what you are doing?")
+    )
+    ctx.say(
+        question,
+        [ctx.choice("cancel_yes", N_("Yes, cancel")), ctx.choice("cancel_no", N_("No, continue"))],
+    )
+
+
+@router.on(State.CONFIRM_CANCEL)
+async def on_confirm_cancel(ctx: Context) -> None:
+    """Deletes the draft on yes and shows the menu; on no, returns to the question it interrupted."""
+    conversation = ctx.conversation
+    back = conversation.return_to or State.MENU
+    conversation.return_to = None
+    if ctx.choice_id == "cancel_yes":
+        if back.startswith("report."):
+            conversation.draft = None
+            conversation.draft_expires_at = None
+            ctx.say(ctx.t("Cancelled. Your draft report has been deleted."))
+        else:
+            conversation.end_case_session()
+            ctx.say(ctx.t("Cancelled."))
+        await ctx.go(State.MENU)
+    elif ctx.choice_id == "cancel_no":
+        await ctx.go(back)
+    else:
+        await ask_confirm_cancel(ctx)
+
+
+@router.asks(State.LANGUAGE)
+async def ask_language(ctx: Context) -> None:
+    """Offers the two languages, each labelled in itself."""
+    ctx.say("请选择语言 / Choose a language", [ctx.choice("zh", N_("中文")), ctx.choice("en", N_("English"))])
+
+
+@router.on(State.LANGUAGE)
+async def on_language(ctx: Context) -> None:
+    """Stores the language and returns to where the worker was."""
+    if ctx.choice_id not in ("zh", "en"):
+        await ask_language(ctx)
+        return
+    conversation = ctx.conversation
+    conversation.language = ctx.choice_id
+    back = conversation.return_to or State.MENU
+    conversation.return_to = None
+    ctx.say(ctx.t("I will speak English from now on."))
+    await ctx.go(back)

@@ -1,0 +1,100 @@
+"""What a conversation step is given (``Context``) and the services it may use (``Services``)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.cases import CaseRepository
+from storage.conversations import SealedDocumentStore
+from storage.crypto import Crypto
+from storage.outbox import Outbox
+from storage.receipts import ReceiptHasher
+
+from .conversation import Conversation
+from .events import Choice, Incoming, Reply
+from .i18n import Language, Translator
+from .settings import Settings, SiteInfo
+
+if TYPE_CHECKING:
+    from .router import Router
+
+
+class FaqService(Protocol):
+    """The FAQ as the conversation sees it; ``handlers.faq`` provides it once content is loaded."""
+
+    def answer(self, question: str, language: str, site: SiteInfo) -> FaqAnswer: ...
+
+    def entry(self, entry_id: str, language: str, site: SiteInfo) -> FaqAnswer: ...
+
+
+@dataclass(frozen=True)
+class FaqAnswer:
+    text: str | None
+    suggestions: tuple[Choice, ...] = ()
+    related: tuple[Choice, ...] = ()
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    crypto: Crypto
+    hasher: ReceiptHasher
+    cases: CaseRepository
+    conversations: SealedDocumentStore
+    throttles: SealedDocumentStore
+    outbox: Outbox
+    translators: Mapping[Language, Translator]
+    clock: Callable[[], datetime]
+    faq: FaqService | None = None
+    rng: random.Random = field(default_factory=random.SystemRandom)
+
+
+@dataclass
+class Context:
+    incoming: Incoming
+    conversation: Conversation
+    session: AsyncSession
+    services: Services
+    router: Router
+    now: datetime
+    text: str | None = None
+    choice_id: str | None = None
+    replies: list[Reply] = field(default_factory=list)
+
+    @property
+    def language(self) -> Language:
+        return "en" if self.conversation.language == "en" else "zh"
+
+    @property
+    def t(self) -> Translator:
+        return self.services.translators[self.language]
+
+    @property
+    def site(self) -> SiteInfo:
+        return self.services.settings.site(self.conversation.site)
+
+    def say(
+        self, text: str, choices: Iterable[Choice] = (), *, carries_receipt: bool = False, keep_offered: bool = False
+    ) -> None:
+        """Queue a reply; the choices it offers become the only ones accepted next, unless
+        ``keep_offered`` says the question before it still stands (an error message)."""
+        offered = tuple(choices)
+        self.replies.append(Reply(text=text, choices=offered, carries_receipt=carries_receipt))
+        if keep_offered:
+            return
+        self.conversation.offered = [choice.id for choice in offered]
+        self.conversation.offered_labels = {choice.id: choice.label for choice in offered}
+
+    def choice(self, choice_id: str, label: str) -> Choice:
+        return Choice(choice_id, self.t(label))
+
+    async def go(self, state: str) -> None:
+        """Move to ``state`` and ask its question."""
+        self.conversation.state = state
+        await self.router.ask(self)

@@ -1,0 +1,93 @@
+"""A worker's conversation: named state, language, site and draft, stored sealed between messages.
+
+Field names are part of the stored format (``VERSION``); a renamed state would strand workers who
+stopped mid-report, so states are strings chosen once, never enum positions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+VERSION = 1
+
+
+class State:
+    MENU = "menu"
+    LANGUAGE = "language"
+    CONFIRM_CANCEL = "confirm_cancel"
+    REPORT_RESUME = "report.resume"
+    REPORT_NOTICE = "report.notice"
+    REPORT_WHAT = "report.what"
+    REPORT_CATEGORY = "report.category"
+    REPORT_WHEN = "report.when"
+    REPORT_WHERE = "report.where"
+    REPORT_INVOLVED = "report.involved"
+    REPORT_WITNESSES = "report.witnesses"
+    REPORT_URGENCY = "report.urgency"
+    REPORT_NOTIFY = "report.notify"
+    REPORT_REVIEW = "report.review"
+    REPORT_EDIT = "report.edit"
+    STATUS_RECEIPT = "status.receipt"
+    STATUS_CASE = "status.case"
+    STATUS_ADD_INFO = "status.add_info"
+    STATUS_WITHDRAW = "status.withdraw"
+    FAQ_QUESTION = "faq.question"
+    FAQ_PICK = "faq.pick"
+
+
+# States in which the worker is in the middle of something that menu choices must not silently end.
+FLOW_STATES = frozenset(
+    {
+        State.CONFIRM_CANCEL,
+        State.REPORT_RESUME,
+        State.REPORT_NOTICE,
+        State.REPORT_WHAT,
+        State.REPORT_CATEGORY,
+        State.REPORT_WHEN,
+        State.REPORT_WHERE,
+        State.REPORT_INVOLVED,
+        State.REPORT_WITNESSES,
+        State.REPORT_URGENCY,
+        State.REPORT_NOTIFY,
+        State.REPORT_REVIEW,
+        State.REPORT_EDIT,
+        State.STATUS_ADD_INFO,
+        State.STATUS_WITHDRAW,
+    }
+)
+
+
+@dataclass
+class Conversation:
+    state: str = State.MENU
+    language: str | None = None
+    site: str | None = None
+    draft: dict[str, Any] | None = None
+    draft_expires_at: float | None = None
+    offered: list[str] = field(default_factory=list)
+    offered_labels: dict[str, str] = field(default_factory=dict)
+    return_to: str | None = None
+    editing: bool = False
+    pending_receipt_case: str | None = None
+    case_session: str | None = None
+    case_session_until: float | None = None
+    scratch: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def in_flow(self) -> bool:
+        return self.state in FLOW_STATES
+
+    def to_document(self) -> dict[str, Any]:
+        return {"v": VERSION, **asdict(self)}
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any] | None) -> Conversation:
+        if not document or document.get("v") != VERSION:
+            return cls()
+        known = {name for name in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in document.items() if k in known})
+
+    def end_case_session(self) -> None:
+        self.case_session = None
+        self.case_session_until = None

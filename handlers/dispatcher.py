@@ -1,0 +1,174 @@
+"""One worker message in, its replies out: the only door into the conversation core.
+
+Each message is handled in one write transaction that first takes the worker's lock, so two
+messages of the same worker never interleave, in one process or across replicas; replies are
+returned only after that transaction committed, so a reply never promises what a crash could undo.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from datetime import datetime
+
+from storage.crypto import DecryptionError
+from storage.database import Database
+
+from . import common
+from .commands import MENU_CHOICES, is_emergency, parse_command, typed_choice
+from .context import Context, Services
+from .conversation import Conversation, State
+from .events import Channel, Incoming, Outcome, Reply
+from .i18n import language_from_hint
+from .report import reissue_receipt
+from .router import Router
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT_CHARS = 10_000
+NUMBERED_CHANNELS = frozenset({Channel.CONSOLE, Channel.WECHAT})
+_ALLOWED_CONTROLS = {"\n", "\t"}
+
+
+def clean_text(text: str | None) -> str | None:
+    """Drops control characters (keeping newlines and tabs) and surrounding blanks; None if nothing is left."""
+    if text is None:
+        return None
+    kept = "".join(c for c in text if c in _ALLOWED_CONTROLS or unicodedata.category(c) != "Cc")
+    kept = kept.strip()
+    return kept or None
+
+
+class Dispatcher:
+    def __init__(self, database: Database, services: Services, router: Router) -> None:
+        self._database = database
+        self._services = services
+        self._router = router
+
+    async def handle(self, incoming: Incoming) -> Outcome:
+        """Routes one message; on an unexpected error the worker gets an apology, never a traceback."""
+        try:
+            async with self._database.transaction() as session:
+                await self._database.lock_user(session, incoming.user_key)
+                conversation = await self._load(session, incoming.user_key)
+                ctx = Context(
+                    incoming=incoming,
+                    conversation=conversation,
+                    session=session,
+                    services=self._services,
+                    router=self._router,
+                    now=self._services.clock(),
+                )
+                await self._route(ctx)
+                await self._services.conversations.save(
+                    session, incoming.user_key, conversation.to_document(), self._expiry_hour(ctx.now)
+                )
+            return Outcome(replies=tuple(ctx.replies))
+        except Exception as error:
+            log.error("handling failed: %s on %s message", type(error).__name__, incoming.channel.value)
+            t = self._services.translators[language_from_hint(incoming.language_hint, "zh")]
+            return Outcome(
+                replies=(Reply(t("Sorry, something went wrong on our side. Please send that again.")),)
+            )
+
+    async def confirm_delivery(self, user_key: str) -> None:
+        """The channel delivered a reply carrying a receipt: forget which case it belonged to."""
+        async with self._database.transaction() as session:
+            await self._database.lock_user(session, user_key)
+            document = await self._services.conversations.load(session, user_key)
+            if document is None or not document.get("pending_receipt_case"):
+                return
+            document["pending_receipt_case"] = None
+            now = self._services.clock()
+            await self._services.conversations.save(session, user_key, document, self._expiry_hour(now))
+
+    async def forget(self, user_key: str) -> None:
+        """Deletes a worker's conversation (unsubscribe, or the worker asked)."""
+        async with self._database.transaction() as session:
+            await self._services.conversations.delete(session, user_key)
+
+    async def _load(self, session: object, user_key: str) -> Conversation:
+        try:
+            document = await self._services.conversations.load(session, user_key)  # type: ignore[arg-type]
+        except (DecryptionError, ValueError, TypeError) as error:
+            log.warning("conversation state unreadable (%s); starting afresh", type(error).__name__)
+            document = None
+        return Conversation.from_document(document)
+
+    def _expiry_hour(self, now: datetime) -> int:
+        return int((now + self._services.settings.conversation_ttl).timestamp() // 3600) + 1
+
+    async def _route(self, ctx: Context) -> None:
+        incoming, conversation = ctx.incoming, ctx.conversation
+        self._expire(ctx)
+        if incoming.site and incoming.site in self._services.settings.sites:
+            conversation.site = incoming.site
+        first_contact = conversation.language is None
+        if first_contact:
+            default = "en" if self._services.settings.default_language == "en" else "zh"
+            conversation.language = language_from_hint(incoming.language_hint, default)
+        if conversation.state not in self._router.states:
+            conversation.state = State.MENU
+        if conversation.pending_receipt_case:
+            await reissue_receipt(ctx)
+
+        if incoming.text is not None and len(incoming.text) > MAX_TEXT_CHARS:
+            ctx.say(
+                ctx.t(
+                    "Your message is too long ({count} characters; the limit is {limit}). "
+                    "Please send it in several shorter messages.",
+                    count=len(incoming.text),
+                    limit=MAX_TEXT_CHARS,
+                ),
+                keep_offered=True,
+            )
+            return
+        ctx.text = clean_text(incoming.text)
+        ctx.choice_id = incoming.choice
+        if ctx.text is None and ctx.choice_id is None and not incoming.attachments:
+            ctx.say(ctx.t("I received an empty message. Please write some text or choose an option."))
+            await self._router.ask(ctx)
+            return
+
+        if ctx.choice_id is None and ctx.text is not None:
+            numbers = incoming.channel in NUMBERED_CHANNELS
+            picked = typed_choice(ctx.text, conversation.offered, conversation.offered_labels, numbers=numbers)
+            if picked is not None:
+                ctx.choice_id, ctx.text = picked, None
+
+        if ctx.choice_id == "danger" or (ctx.text is not None and is_emergency(ctx.text)):
+            await common.emergency(ctx)
+            return
+        command = parse_command(ctx.text) if ctx.text is not None and ctx.choice_id is None else None
+        if command is not None:
+            await common.command(ctx, command[0])
+            return
+        if first_contact and ctx.choice_id not in MENU_CHOICES:
+            await common.welcome(ctx)
+            return
+        if ctx.choice_id is not None and ctx.choice_id not in conversation.offered:
+            if ctx.choice_id in MENU_CHOICES and not conversation.in_flow:
+                await common.menu_choice(ctx, ctx.choice_id)
+            elif ctx.choice_id in MENU_CHOICES:
+                await common.busy_in_flow(ctx)
+            else:
+                await common.stale_choice(ctx)
+            return
+        await self._router.handle(ctx)
+
+    def _expire(self, ctx: Context) -> None:
+        """Drops a draft past its lifetime and ends a status session past its lifetime."""
+        conversation = ctx.conversation
+        now = ctx.now.timestamp()
+        if conversation.draft is not None and (conversation.draft_expires_at or 0) < now:
+            conversation.draft = None
+            conversation.draft_expires_at = None
+            if conversation.state.startswith("report.") or conversation.return_to:
+                conversation.state = State.MENU
+                conversation.return_to = None
+                conversation.editing = False
+                ctx.say(ctx.t("Your unfinished report expired and was deleted, as promised."))
+        if conversation.case_session and (conversation.case_session_until or 0) < now:
+            conversation.end_case_session()
+            if conversation.state.startswith("status."):
+                conversation.state = State.STATUS_RECEIPT

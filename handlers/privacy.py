@@ -1,0 +1,41 @@
+"""The privacy notice shown before every report, generated from the deployment's settings.
+
+It must be short enough to read on a phone and honest about every party that can see something.
+Bump ``NOTICE_VERSION`` when the meaning changes: each case records the version it agreed to.
+"""
+
+from __future__ import annotations
+
+from .context import Context
+from .events import Channel
+from .settings import pick
+
+NOTICE_VERSION = 1
+
+
+def privacy_notice(ctx: Context) -> str:
+    settings = ctx.services.settings
+    site = ctx.site
+    platform = {
+        Channel.WECHAT: ctx.t("WeChat"),
+        Channel.TELEGRAM: ctx.t("Telegram"),
+        Channel.CONSOLE: ctx.t("this computer"),
+    }[ctx.incoming.channel]
+    readers = ctx.t("authorised HR case handlers of {site}", site=pick(site.name, ctx.language))
+    if site.has_board:
+        readers += ctx.t("; if the report is about a supervisor, manager or HR, the advocacy board instead")
+    parts = [
+        ctx.t("Before you report, please read:"),
+        ctx.t("• This service is run by {operator}.", operator=pick(settings.operator, ctx.language)),
+        ctx.t("• You do not need to give your name. I never learn it unless you write it."),
+        ctx.t("• Your report is stored encrypted. Only {readers} can read it, and every reading is recorded.",
+              readers=readers),
+        ctx.t("• It is kept for {days} days after the case is closed, then deleted.",
+              days=settings.retention_days),
+        ctx.t("• {platform} can see messages while they travel to me.", platform=platform),
+        ctx.t("• HR is alerted at a random moment within the hour, so the time does not reveal you; "
+              "if you are in danger now, at once."),
+        ctx.t("• You get a secret receipt to follow up. You can withdraw your report at any time."),
+        ctx.t("Do you want to continue?"),
+    ]
+    return "\n".join(parts)

@@ -1,0 +1,526 @@
+"""The anonymous report: notice and consent, a guided draft, review, submit with a receipt.
+
+A frightened worker must be able to finish this on a phone in two minutes, so every question but
+"what happened" is a tap, optional ones can be skipped, and the draft is saved (sealed) after
+every message so nothing is lost if the phone dies or the bot restarts.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from storage.crypto import Purpose
+from storage.receipts import new_receipt
+
+from .context import Context
+from .conversation import State
+from .events import Alert, Choice
+from .i18n import N_
+from .privacy import NOTICE_VERSION, privacy_notice
+from .router import Router
+
+router = Router()
+
+MAX_WHAT_MESSAGES = 30
+
+CATEGORIES = {
+    "verbal": N_("Words: comments, jokes, sounds"),
+    "physical": N_("Touching or physical acts"),
+    "messages": N_("Messages, pictures or videos"),
+    "quid_pro_quo": N_("Asked for sex or favours in exchange for something"),
+    "other": N_("Something else"),
+}
+WHEN = {
+    "today": N_("Today"),
+    "this_week": N_("This week"),
+    "this_month": N_("This month"),
+    "earlier": N_("Earlier"),
+    "ongoing": N_("It keeps happening"),
+}
+WHERE = {
+    "workshop": N_("Workshop or production line"),
+    "office": N_("Office"),
+    "dormitory": N_("Dormitory"),
+    "canteen": N_("Canteen or rest area"),
+    "commute": N_("On the way to or from work"),
+    "online": N_("Online or by phone"),
+    "elsewhere": N_("Somewhere else"),
+}
+INVOLVED = {
+    "supervisor": N_("Yes: a supervisor, manager or someone in HR"),
+    "coworker": N_("No: a co-worker"),
+    "outsider": N_("No: someone from outside (visitor, driver, client)"),
+    "unsure": N_("I am not sure"),
+}
+URGENCY = {
+    "danger_now": N_("I am in danger now"),
+    "soon": N_("Please act soon (within days)"),
+    "normal": N_("Not urgent"),
+}
+NOTIFY = {
+    "notify_yes": N_("Yes, send me a neutral notice here"),
+    "notify_no": N_("No, I will check with my receipt"),
+}
+EDITABLE = {
+    "edit_what": (N_("What happened"), State.REPORT_WHAT),
+    "edit_category": (N_("Type"), State.REPORT_CATEGORY),
+    "edit_when": (N_("When"), State.REPORT_WHEN),
+    "edit_where": (N_("Where"), State.REPORT_WHERE),
+    "edit_involved": (N_("Who was involved"), State.REPORT_INVOLVED),
+    "edit_witnesses": (N_("Witnesses"), State.REPORT_WITNESSES),
+    "edit_urgency": (N_("Urgency"), State.REPORT_URGENCY),
+    "edit_notify": (N_("Notifications"), State.REPORT_NOTIFY),
+}
+
+
+def _danger(ctx: Context) -> Choice:
+    return ctx.choice("danger", N_("🆘 I am in danger now"))
+
+
+def _options(ctx: Context, labels: dict[str, str], *extra: Choice) -> list[Choice]:
+    return [ctx.choice(key, label) for key, label in labels.items()] + list(extra)
+
+
+def _skip(ctx: Context) -> Choice:
+    return ctx.choice("skip", N_("Skip"))
+
+
+async def _next(ctx: Context, state: str) -> None:
+    """Goes to the next question, or back to the review when the worker was editing one answer."""
+    if ctx.conversation.editing:
+        ctx.conversation.editing = False
+        await ctx.go(State.REPORT_REVIEW)
+    else:
+        await ctx.go(state)
+
+
+def _draft(ctx: Context) -> dict[str, object]:
+    conversation = ctx.conversation
+    if conversation.draft is None:
+        conversation.draft = {"what": []}
+    conversation.draft_expires_at = (ctx.now + ctx.services.settings.draft_ttl).timestamp()
+    conversation.draft["step"] = conversation.state
+    return conversation.draft
+
+
+@router.asks(State.REPORT_RESUME)
+async def ask_resume(ctx: Context) -> None:
+    """Says an unfinished report exists, without showing any of it, and asks what to do."""
+    ctx.say(
+        ctx.t("You have an unfinished report. What would you like to do?"),
+        [
+            ctx.choice("resume", N_("Continue where I stopped")),
+            ctx.choice("review", N_("Show what I wrote")),
+            ctx.choice("discard", N_("Delete it and start again")),
+        ],
+    )
+
+
+@router.on(State.REPORT_RESUME)
+async def on_resume(ctx: Context) -> None:
+    """Continues at the saved step, shows the review, or deletes the draft and starts over."""
+    draft = ctx.conversation.draft or {}
+    if ctx.choice_id == "resume":
+        step = str(draft.get("step") or State.REPORT_NOTICE)
+        await ctx.go(step if step in ctx.router.states else State.REPORT_NOTICE)
+    elif ctx.choice_id == "review":
+        await ctx.go(State.REPORT_REVIEW)
+    elif ctx.choice_id == "discard":
+        ctx.conversation.draft = None
+        ctx.say(ctx.t("Your unfinished report has been deleted."))
+        await ctx.go(State.REPORT_NOTICE)
+    else:
+        await ask_resume(ctx)
+
+
+@router.asks(State.REPORT_NOTICE)
+async def ask_notice(ctx: Context) -> None:
+    """Shows the privacy notice and asks for consent."""
+    ctx.say(
+        privacy_notice(ctx),
+        [ctx.choice("agree", N_("I understand, continue")), ctx.choice("decline", N_("No, go back"))],
+    )
+
+
+@router.on(State.REPORT_NOTICE)
+async def on_notice(ctx: Context) -> None:
+    """Records consent inside the draft (never on the worker) and asks what happened."""
+    if ctx.choice_id == "agree":
+        draft = _draft(ctx)
+        draft["consent"] = {"notice": NOTICE_VERSION, "language": ctx.language}
+        await ctx.go(State.REPORT_WHAT)
+    elif ctx.choice_id == "decline":
+        ctx.conversation.draft = None
+        ctx.say(ctx.t("That is fine. Nothing was saved. You can come back at any time."))
+        await ctx.go(State.MENU)
+    else:
+        await ask_notice(ctx)
+
+
+@router.asks(State.REPORT_WHAT)
+async def ask_what(ctx: Context) -> None:
+    """Asks what happened, in the worker's own words, over as many messages as needed."""
+    count = len(_draft(ctx).get("what") or [])  # type: ignore[arg-type]
+    if count:
+        text = ctx.t("Saved ({count} messages). Add more, or choose Done.", count=count)
+    else:
+        text = ctx.t(
+            "Please tell us what happened, in your own words. You can send several messages. "
+            "Write only what you are comfortable with. When you have finished, choose Done."
+        )
+    ctx.say(text, [ctx.choice("done", N_("Done")), _danger(ctx)])
+
+
+@router.on(State.REPORT_WHAT)
+async def on_what(ctx: Context) -> None:
+    """Stores each message of the account; on Done asks for the category."""
+    draft = _draft(ctx)
+    what: list[str] = draft.setdefault("what", [])  # type: ignore[assignment]
+    if ctx.choice_id == "done":
+        if not what:
+            ctx.say(ctx.t("Please write at least a few words about what happened first."))
+            await ask_what(ctx)
+            return
+        await _next(ctx, State.REPORT_CATEGORY)
+        return
+    if ctx.incoming.attachments:
+        attachments: list[dict[str, str]] = draft.setdefault("attachments", [])  # type: ignore[assignment]
+        attachments.extend({"kind": a.kind, "ref": a.ref} for a in ctx.incoming.attachments)
+    if ctx.text:
+        if len(what) >= MAX_WHAT_MESSAGES:
+            ctx.say(ctx.t("That is the most one report can hold. Please choose Done."))
+        else:
+            what.append(ctx.text)
+    await ask_what(ctx)
+
+
+@router.asks(State.REPORT_CATEGORY)
+async def ask_category(ctx: Context) -> None:
+    """Asks what kind of harassment it was."""
+    ctx.say(ctx.t("What kind of harassment was it?"), _options(ctx, CATEGORIES, _danger(ctx)))
+
+
+@router.on(State.REPORT_CATEGORY)
+async def on_category(ctx: Context) -> None:
+    """Stores the category and asks when it happened."""
+    await _store_choice(ctx, "category", CATEGORIES, State.REPORT_WHEN)
+
+
+@router.asks(State.REPORT_WHEN)
+async def ask_when(ctx: Context) -> None:
+    """Asks roughly when (optional)."""
+    ctx.say(ctx.t("When did it happen? (optional)"), _options(ctx, WHEN, _skip(ctx), _danger(ctx)))
+
+
+@router.on(State.REPORT_WHEN)
+async def on_when(ctx: Context) -> None:
+    """Stores the coarse time and asks where."""
+    await _store_choice(ctx, "when", WHEN, State.REPORT_WHERE)
+
+
+@router.asks(State.REPORT_WHERE)
+async def ask_where(ctx: Context) -> None:
+    """Asks roughly where (optional)."""
+    ctx.say(ctx.t("Where did it happen? (optional)"), _options(ctx, WHERE, _skip(ctx), _danger(ctx)))
+
+
+@router.on(State.REPORT_WHERE)
+async def on_where(ctx: Context) -> None:
+    """Stores the coarse place and asks who was involved."""
+    await _store_choice(ctx, "where", WHERE, State.REPORT_INVOLVED)
+
+
+@router.asks(State.REPORT_INVOLVED)
+async def ask_involved(ctx: Context) -> None:
+    """Asks whether the person is a supervisor, manager or in HR, which changes who is alerted."""
+    ctx.say(
+        ctx.t(
+            "Is the person who did this a supervisor, a manager or someone in HR? "
+            "If so, HR will not be alerted: your report goes to the independent advocacy board instead."
+        ),
+        _options(ctx, INVOLVED, _danger(ctx)),
+    )
+
+
+@router.on(State.REPORT_INVOLVED)
+async def on_involved(ctx: Context) -> None:
+    """Stores who was involved and asks about witnesses."""
+    await _store_choice(ctx, "involved", INVOLVED, State.REPORT_WITNESSES)
+
+
+@router.asks(State.REPORT_WITNESSES)
+async def ask_witnesses(ctx: Context) -> None:
+    """Asks about witnesses (optional free text)."""
+    ctx.say(
+        ctx.t("Did anyone see or hear it? You can describe them in one message, or skip. (optional)"),
+        [_skip(ctx), _danger(ctx)],
+    )
+
+
+@router.on(State.REPORT_WITNESSES)
+async def on_witnesses(ctx: Context) -> None:
+    """Stores the witnesses text (or none) and asks how urgent it is."""
+    draft = _draft(ctx)
+    if ctx.choice_id == "skip":
+        draft["witnesses"] = None
+    elif ctx.text:
+        draft["witnesses"] = ctx.text
+    else:
+        await ask_witnesses(ctx)
+        return
+    await _next(ctx, State.REPORT_URGENCY)
+
+
+@router.asks(State.REPORT_URGENCY)
+async def ask_urgency(ctx: Context) -> None:
+    """Asks how urgent it is."""
+    ctx.say(ctx.t("How urgent is it?"), _options(ctx, URGENCY))
+
+
+@router.on(State.REPORT_URGENCY)
+async def on_urgency(ctx: Context) -> None:
+    """Stores the urgency; "in danger now" shows emergency help at once; asks about notifications."""
+    if ctx.choice_id == "danger_now":
+        from .common import emergency
+
+        _draft(ctx)["urgency"] = "danger_now"
+        ctx.conversation.state = State.REPORT_NOTIFY if not ctx.conversation.editing else State.REPORT_REVIEW
+        ctx.conversation.editing = False
+        await emergency(ctx)
+        return
+    await _store_choice(ctx, "urgency", URGENCY, State.REPORT_NOTIFY)
+
+
+@router.asks(State.REPORT_NOTIFY)
+async def ask_notify(ctx: Context) -> None:
+    """Asks whether the bot may send a neutral notice in this chat when HR replies."""
+    ctx.say(
+        ctx.t(
+            "When HR replies, may I send you a short neutral notice in this chat? It will only say "
+            "\"You have a new message\", never what it is about. If others may see your phone, choose No."
+        ),
+        _options(ctx, NOTIFY),
+    )
+
+
+@router.on(State.REPORT_NOTIFY)
+async def on_notify(ctx: Context) -> None:
+    """Stores the notification choice and shows the review."""
+    await _store_choice(ctx, "notify", NOTIFY, State.REPORT_REVIEW)
+
+
+async def _store_choice(ctx: Context, field: str, options: dict[str, str], next_state: str) -> None:
+    draft = _draft(ctx)
+    allowed = set(options) | ({"skip"} if field in ("when", "where") else set())
+    if ctx.choice_id in allowed:
+        draft[field] = None if ctx.choice_id == "skip" else ctx.choice_id
+        await _next(ctx, next_state)
+    else:
+        ctx.say(ctx.t("Please choose one of the options."))
+        await ctx.router.ask(ctx)
+
+
+def _label(ctx: Context, options: dict[str, str], key: object) -> str:
+    return ctx.t(options[str(key)]) if key in options else ctx.t("(not given)")
+
+
+def review_text(ctx: Context) -> str:
+    draft = ctx.conversation.draft or {}
+    what = "\n".join(f"  {line}" for line in draft.get("what") or [])
+    lines = [
+        ctx.t("Please check your report:"),
+        ctx.t("What happened:") + "\n" + (what or ctx.t("(not given)")),
+        ctx.t("Type: {value}", value=_label(ctx, CATEGORIES, draft.get("category"))),
+        ctx.t("When: {value}", value=_label(ctx, WHEN, draft.get("when"))),
+        ctx.t("Where: {value}", value=_label(ctx, WHERE, draft.get("where"))),
+        ctx.t("Who was involved: {value}", value=_label(ctx, INVOLVED, draft.get("involved"))),
+        ctx.t("Witnesses: {value}", value=draft.get("witnesses") or ctx.t("(not given)")),
+        ctx.t("Urgency: {value}", value=_label(ctx, URGENCY, draft.get("urgency"))),
+        ctx.t("Notifications: {value}", value=_label(ctx, NOTIFY, draft.get("notify"))),
+    ]
+    if draft.get("attachments"):
+        lines.append(ctx.t("Files attached: {count}", count=len(draft["attachments"])))
+    return "\n".join(lines)
+
+
+def _missing_step(draft: dict[str, object]) -> str | None:
+    """The first required answer still missing, so a draft resumed from review cannot skip one."""
+    for field, state in (
+        ("what", State.REPORT_WHAT),
+        ("category", State.REPORT_CATEGORY),
+        ("involved", State.REPORT_INVOLVED),
+        ("urgency", State.REPORT_URGENCY),
+        ("notify", State.REPORT_NOTIFY),
+    ):
+        if not draft.get(field):
+            return state
+    return None
+
+
+@router.asks(State.REPORT_REVIEW)
+async def ask_review(ctx: Context) -> None:
+    """Shows the whole draft and offers submit, edit or cancel."""
+    ctx.say(
+        review_text(ctx),
+        [
+            ctx.choice("submit", N_("Submit the report")),
+            ctx.choice("edit", N_("Change something")),
+            ctx.choice("cancel", N_("Cancel and delete")),
+        ],
+    )
+
+
+@router.on(State.REPORT_REVIEW)
+async def on_review(ctx: Context) -> None:
+    """Submits, asks which answer to change, or asks to confirm cancelling."""
+    if ctx.choice_id == "submit":
+        missing = _missing_step(ctx.conversation.draft or {})
+        if missing is not None:
+            ctx.say(ctx.t("One answer is still missing."))
+            await ctx.go(missing)
+            return
+        await submit(ctx)
+    elif ctx.choice_id == "edit":
+        await ctx.go(State.REPORT_EDIT)
+    elif ctx.choice_id == "cancel":
+        from .common import ask_cancel
+
+        await ask_cancel(ctx)
+    else:
+        await ask_review(ctx)
+
+
+@router.asks(State.REPORT_EDIT)
+async def ask_edit(ctx: Context) -> None:
+    """Asks which answer to change."""
+    choices = [ctx.choice(key, label) for key, (label, _state) in EDITABLE.items()]
+    choices.append(ctx.choice("back", N_("Back to the review")))
+    ctx.say(ctx.t("What would you like to change?"), choices)
+
+
+@router.on(State.REPORT_EDIT)
+async def on_edit(ctx: Context) -> None:
+    """Opens the chosen question; answering it returns to the review."""
+    if ctx.choice_id == "back":
+        await ctx.go(State.REPORT_REVIEW)
+        return
+    target = EDITABLE.get(ctx.choice_id or "")
+    if target is None:
+        await ask_edit(ctx)
+        return
+    if target[1] == State.REPORT_WHAT:
+        ctx.say(ctx.t("Your earlier messages are kept; what you send now is added to them."))
+    ctx.conversation.editing = True
+    await ctx.go(target[1])
+
+
+def _alert_audience(draft: dict[str, object]) -> str:
+    return "board" if draft.get("involved") == "supervisor" else "hr"
+
+
+async def submit(ctx: Context) -> None:
+    """Creates the case, queues a content-free alert and shows the receipt once."""
+    services = ctx.services
+    draft = dict(ctx.conversation.draft or {})
+    receipt = new_receipt()
+    receipt_hash = await services.hasher.hash_async(receipt)
+    contact = (
+        f"{ctx.incoming.channel.value}:{ctx.incoming.chat}" if draft.get("notify") == "notify_yes" else None
+    )
+    site = ctx.site.id
+    report = {
+        "version": 1,
+        "language": ctx.language,
+        "consent": draft.get("consent"),
+        "what": draft.get("what") or [],
+        "category": draft.get("category"),
+        "when": draft.get("when"),
+        "where": draft.get("where"),
+        "involved": draft.get("involved"),
+        "witnesses": draft.get("witnesses"),
+        "urgency": draft.get("urgency"),
+        "notify": draft.get("notify") == "notify_yes",
+        "attachments": draft.get("attachments") or [],
+    }
+    case = await services.cases.create(
+        ctx.session,
+        site=site,
+        report=report,
+        contact=contact,
+        receipt_index=services.crypto.pseudonym(Purpose.RECEIPT_INDEX, receipt),
+        receipt_hash=receipt_hash,
+        now=ctx.now,
+    )
+    alert = Alert(
+        site=site,
+        reference=case.reference,
+        category=str(report["category"]),
+        urgency=str(report["urgency"]),
+        audience="board" if _alert_audience(draft) == "board" else "hr",
+    )
+    await enqueue_alert(ctx, alert)
+    ctx.conversation.draft = None
+    ctx.conversation.draft_expires_at = None
+    ctx.conversation.pending_receipt_case = case.id
+    ctx.say(receipt_message(ctx, case.reference, receipt), carries_receipt=True)
+    await ctx.go(State.MENU)
+
+
+async def enqueue_alert(ctx: Context, alert: Alert) -> None:
+    """Queues an alert; non-urgent ones at a random moment within the hour so time reveals nothing."""
+    delay = timedelta(0)
+    if alert.urgency != "danger_now":
+        max_seconds = int(ctx.services.settings.alert_max_delay.total_seconds())
+        delay = timedelta(seconds=ctx.services.rng.randint(0, max_seconds))
+    payload = {
+        "site": alert.site,
+        "reference": alert.reference,
+        "category": alert.category,
+        "urgency": alert.urgency,
+        "audience": alert.audience,
+    }
+    await ctx.services.outbox.enqueue(ctx.session, "case_alert", payload, ctx.now + delay)
+
+
+def receipt_message(ctx: Context, reference: str, receipt: str) -> str:
+    return "\n".join(
+        [
+            ctx.t("Your report has been submitted. Thank you for speaking up."),
+            ctx.t("Report number (HR sees this): {reference}", reference=reference),
+            ctx.t("Your secret receipt, shown only this once:"),
+            "",
+            receipt,
+            "",
+            ctx.t(
+                "Write it down or save it somewhere only you can see, then delete this message. "
+                "With it you can check your report, read HR's replies and add information from any phone "
+                "(choose 查询 / status). Nobody, not even HR, can recover it, and anyone who has it can "
+                "read your report."
+            ),
+        ]
+    )
+
+
+async def reissue_receipt(ctx: Context) -> None:
+    """The reply with the receipt may never have arrived: a fresh receipt replaces the old hash."""
+    case_id = ctx.conversation.pending_receipt_case
+    if case_id is None:
+        return
+    services = ctx.services
+    case = await services.cases.get(ctx.session, case_id)
+    if case is None:
+        ctx.conversation.pending_receipt_case = None
+        return
+    receipt = new_receipt()
+    await services.cases.replace_receipt(
+        ctx.session,
+        case.id,
+        services.crypto.pseudonym(Purpose.RECEIPT_INDEX, receipt),
+        await services.hasher.hash_async(receipt),
+    )
+    ctx.say(
+        ctx.t("Your last report was saved, but its receipt may not have reached you. Here is a new one;")
+        + "\n"
+        + receipt_message(ctx, case.reference, receipt),
+        carries_receipt=True,
+    )

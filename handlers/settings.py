@@ -1,0 +1,43 @@
+"""What handlers need to know about the deployment, free of the config file's format.
+
+``bot/`` builds these from the validated config; handlers never import ``bot``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+LocalText = Mapping[str, str]  # language -> text
+
+
+def pick(text: LocalText, language: str) -> str:
+    """The text in ``language``, else Chinese, else any."""
+    return text.get(language) or text.get("zh") or next(iter(text.values()), "")
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    id: str
+    name: LocalText
+    contacts: Mapping[str, LocalText] = field(default_factory=dict)
+    facts: Mapping[str, LocalText] = field(default_factory=dict)
+    emergency_phone: str | None = None
+    has_board: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    operator: LocalText
+    default_language: str
+    default_site: str
+    sites: Mapping[str, SiteInfo]
+    draft_ttl: timedelta = timedelta(hours=24)
+    conversation_ttl: timedelta = timedelta(days=30)
+    retention_days: int = 730
+    status_session_ttl: timedelta = timedelta(minutes=10)
+    alert_max_delay: timedelta = timedelta(hours=1)
+
+    def site(self, site_id: str | None) -> SiteInfo:
+        return self.sites.get(site_id or "", self.sites[self.default_site])

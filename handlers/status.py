@@ -1,0 +1,210 @@
+"""Following up a report with its receipt: status, HR's messages, adding information, withdrawing.
+
+The receipt works from any chat or device. Wrong receipts slow down only the worker who sends
+them (growing delays keyed by a rate-limit pseudonym), never everyone: a global lockout would let
+one attacker stop every worker from reaching their case.
+"""
+
+from __future__ import annotations
+
+from storage.cases import Author, CaseStatus, CaseView
+from storage.crypto import Purpose
+from storage.receipts import normalise_receipt
+
+from .context import Context
+from .conversation import State
+from .events import Alert
+from .i18n import N_
+from .report import enqueue_alert
+from .router import Router
+
+router = Router()
+
+FREE_ATTEMPTS = 3
+BASE_DELAY_SECONDS = 5
+MAX_DELAY_SECONDS = 3600
+THROTTLE_KEEP_HOURS = 24
+
+STATUS_LABELS = {
+    CaseStatus.NEW: N_("Received, waiting for HR"),
+    CaseStatus.ACKNOWLEDGED: N_("HR has seen it"),
+    CaseStatus.INVESTIGATING: N_("Being looked into"),
+    CaseStatus.RESOLVED: N_("Resolved"),
+    CaseStatus.CLOSED: N_("Closed"),
+    CaseStatus.WITHDRAWN: N_("Withdrawn by you"),
+}
+OPEN_STATUSES = {CaseStatus.NEW, CaseStatus.ACKNOWLEDGED, CaseStatus.INVESTIGATING}
+
+
+def delay_after(failures: int) -> int:
+    """Seconds to wait after ``failures`` wrong receipts: none at first, then doubling to an hour."""
+    if failures < FREE_ATTEMPTS:
+        return 0
+    return int(min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2 ** (failures - FREE_ATTEMPTS)))
+
+
+def _throttle_key(ctx: Context) -> str:
+    return ctx.services.crypto.pseudonym(Purpose.RATE_LIMIT, ctx.incoming.user_key)
+
+
+def _hour(ctx: Context) -> int:
+    return int(ctx.now.timestamp() // 3600)
+
+
+@router.asks(State.STATUS_RECEIPT)
+async def ask_receipt(ctx: Context) -> None:
+    """Asks for the receipt."""
+    ctx.say(
+        ctx.t("Please send your receipt (16 letters and numbers, like K7QX-M2PA-X9TB-4RWE)."),
+        [ctx.choice("menu", N_("Back to the menu"))],
+    )
+
+
+@router.on(State.STATUS_RECEIPT)
+async def on_receipt(ctx: Context) -> None:
+    """Checks the receipt (unless the worker must wait) and opens the case on a match."""
+    if ctx.choice_id == "menu":
+        await ctx.go(State.MENU)
+        return
+    receipt = normalise_receipt(ctx.text or "")
+    if receipt is None:
+        ctx.say(ctx.t("That does not look like a receipt. A receipt has 16 letters and numbers in 4 groups."))
+        await ask_receipt(ctx)
+        return
+    services = ctx.services
+    key = _throttle_key(ctx)
+    throttle = await services.throttles.load(ctx.session, key) or {"failures": 0, "next_at": 0.0}
+    wait = int(float(throttle["next_at"]) - ctx.now.timestamp())
+    if wait > 0:
+        ctx.say(
+            ctx.t("Too many wrong receipts. Please wait {seconds} seconds and try again.", seconds=wait),
+            keep_offered=True,
+        )
+        return
+    case = await services.cases.by_receipt_index(
+        ctx.session, services.crypto.pseudonym(Purpose.RECEIPT_INDEX, receipt)
+    )
+    if case is None or not await services.hasher.verify_async(case.receipt_hash, receipt):
+        failures = int(throttle["failures"]) + 1
+        next_at = ctx.now.timestamp() + delay_after(failures)
+        await services.throttles.save(
+            ctx.session, key, {"failures": failures, "next_at": next_at}, _hour(ctx) + THROTTLE_KEEP_HOURS
+        )
+        ctx.say(ctx.t("No report matches that receipt. Please check it and try again."))
+        await ask_receipt(ctx)
+        return
+    await services.throttles.delete(ctx.session, key)
+    ctx.conversation.case_session = case.id
+    ctx.conversation.case_session_until = (ctx.now + services.settings.status_session_ttl).timestamp()
+    await ctx.go(State.STATUS_CASE)
+
+
+async def _open_case(ctx: Context) -> CaseView | None:
+    """The case of the current status session, or None (and back to the receipt) when it ended."""
+    case_id = ctx.conversation.case_session
+    until = ctx.conversation.case_session_until or 0.0
+    case = await ctx.services.cases.get(ctx.session, case_id) if case_id else None
+    if case is None or until < ctx.now.timestamp():
+        ctx.conversation.end_case_session()
+        ctx.say(ctx.t("For your safety, please enter your receipt again."))
+        await ctx.go(State.STATUS_RECEIPT)
+        return None
+    return case
+
+
+@router.asks(State.STATUS_CASE)
+async def ask_case(ctx: Context) -> None:
+    """Shows the case status and HR's messages, then offers to add information or withdraw."""
+    case = await _open_case(ctx)
+    if case is None:
+        return
+    services = ctx.services
+    lines = [
+        ctx.t("Report {reference}", reference=case.reference),
+        ctx.t("Status: {status}", status=ctx.t(STATUS_LABELS[case.status])),
+        ctx.t("Submitted: {date}", date=case.created_at.date().isoformat()),
+    ]
+    messages = [m for m in await services.cases.messages(ctx.session, case.id) if m.author is Author.HR]
+    if messages:
+        lines.append(ctx.t("Messages from HR:"))
+        lines.extend(f"— {m.created_at.date().isoformat()}: {m.text}" for m in messages)
+        await services.cases.mark_seen_by_reporter(ctx.session, case.id)
+    else:
+        lines.append(ctx.t("No messages from HR yet."))
+    choices = []
+    if case.status in OPEN_STATUSES:
+        choices += [ctx.choice("add_info", N_("Add information")), ctx.choice("withdraw", N_("Withdraw my report"))]
+    choices.append(ctx.choice("menu", N_("Back to the menu")))
+    ctx.say("\n".join(lines), choices)
+
+
+@router.on(State.STATUS_CASE)
+async def on_case(ctx: Context) -> None:
+    """Opens adding information or withdrawing, or returns to the menu."""
+    if ctx.choice_id == "menu":
+        ctx.conversation.end_case_session()
+        await ctx.go(State.MENU)
+    elif ctx.choice_id in ("add_info", "withdraw"):
+        case = await _open_case(ctx)
+        if case is None:
+            return
+        if case.status not in OPEN_STATUSES:
+            await ask_case(ctx)
+            return
+        await ctx.go(State.STATUS_ADD_INFO if ctx.choice_id == "add_info" else State.STATUS_WITHDRAW)
+    else:
+        await ask_case(ctx)
+
+
+@router.asks(State.STATUS_ADD_INFO)
+async def ask_add_info(ctx: Context) -> None:
+    """Asks for the information to add."""
+    ctx.say(
+        ctx.t("Write what you want to add to your report, in one message."),
+        [ctx.choice("back", N_("Back"))],
+    )
+
+
+@router.on(State.STATUS_ADD_INFO)
+async def on_add_info(ctx: Context) -> None:
+    """Adds the message to the case, alerts HR without content, and shows the case again."""
+    if ctx.choice_id == "back":
+        await ctx.go(State.STATUS_CASE)
+        return
+    if not ctx.text:
+        await ask_add_info(ctx)
+        return
+    case = await _open_case(ctx)
+    if case is None:
+        return
+    await ctx.services.cases.add_message(ctx.session, case.id, Author.REPORTER, ctx.text, ctx.now)
+    await enqueue_alert(ctx, Alert(case.site, case.reference, "added_information", "normal", "hr"))
+    ctx.say(ctx.t("Added to your report. HR will see it."))
+    await ctx.go(State.STATUS_CASE)
+
+
+@router.asks(State.STATUS_WITHDRAW)
+async def ask_withdraw(ctx: Context) -> None:
+    """Asks to confirm withdrawing."""
+    ctx.say(
+        ctx.t("Withdraw your report? HR will be told it was withdrawn. You can still report again later."),
+        [ctx.choice("withdraw_yes", N_("Yes, withdraw it")), ctx.choice("withdraw_no", N_("No, keep it"))],
+    )
+
+
+@router.on(State.STATUS_WITHDRAW)
+async def on_withdraw(ctx: Context) -> None:
+    """Marks the case withdrawn on yes and alerts HR without content; otherwise shows the case."""
+    if ctx.choice_id == "withdraw_yes":
+        case = await _open_case(ctx)
+        if case is None:
+            return
+        await ctx.services.cases.set_status(ctx.session, case.id, CaseStatus.WITHDRAWN, ctx.now)
+        await enqueue_alert(ctx, Alert(case.site, case.reference, "withdrawn", "normal", "hr"))
+        ctx.say(ctx.t("Your report has been withdrawn."))
+        await ctx.go(State.STATUS_CASE)
+    elif ctx.choice_id == "withdraw_no":
+        await ctx.go(State.STATUS_CASE)
+    else:
+        await ask_withdraw(ctx)
+

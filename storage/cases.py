@@ -1,0 +1,218 @@
+"""Cases and their messages, each case sealed under a data key of its own (envelope encryption).
+
+Deleting a case's wrapped key makes everything it sealed unreadable (crypto-shredding). Times that
+a reporter's own action sets are kept to the hour, so they cannot be lined up with activity
+elsewhere (conversation rows, platform logs) to find who reported.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .crypto import Binding, Crypto
+from .models import Case, CaseMessage, random_id
+
+REFERENCE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+REFERENCE_PREFIX = "HAP-"
+
+
+class CaseStatus(StrEnum):
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    INVESTIGATING = "investigating"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    WITHDRAWN = "withdrawn"
+
+
+class Author(StrEnum):
+    REPORTER = "reporter"
+    HR = "hr"
+
+
+@dataclass(frozen=True)
+class CaseView:
+    id: str
+    reference: str
+    site: str
+    status: CaseStatus
+    created_at: datetime
+    updated_at: datetime
+    receipt_hash: str
+
+
+@dataclass(frozen=True, repr=False)
+class MessageView:
+    id: str
+    author: Author
+    text: str
+    created_at: datetime
+    seen_by_reporter: bool
+
+    def __repr__(self) -> str:
+        return f"MessageView(author={self.author.value!r}, chars={len(self.text)})"
+
+
+def to_hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def new_reference() -> str:
+    return REFERENCE_PREFIX + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+
+
+def _view(row: Case) -> CaseView:
+    return CaseView(
+        id=row.id,
+        reference=row.reference,
+        site=row.site,
+        status=CaseStatus(row.status),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        receipt_hash=row.receipt_hash,
+    )
+
+
+class CaseRepository:
+    """Case rows; every method takes the caller's session and never commits."""
+
+    def __init__(self, crypto: Crypto) -> None:
+        self._crypto = crypto
+
+    def _data_key(self, row: Case) -> bytes:
+        return self._crypto.unwrap_data_key(row.wrapped_key, Binding("cases", "wrapped_key", row.id))
+
+    async def create(
+        self,
+        session: AsyncSession,
+        *,
+        site: str,
+        report: dict[str, Any],
+        contact: str | None,
+        receipt_index: str,
+        receipt_hash: str,
+        now: datetime,
+    ) -> CaseView:
+        case_id = random_id()
+        data_key = self._crypto.new_data_key()
+        row = Case(
+            id=case_id,
+            site=site,
+            status=CaseStatus.NEW.value,
+            wrapped_key=self._crypto.wrap_data_key(data_key, Binding("cases", "wrapped_key", case_id)),
+            receipt_index=receipt_index,
+            receipt_hash=receipt_hash,
+            report_ct=self._crypto.seal_json(data_key, report, Binding("cases", "report_ct", case_id)),
+            contact_ct=(
+                self._crypto.seal(data_key, contact.encode(), Binding("cases", "contact_ct", case_id))
+                if contact
+                else None
+            ),
+            created_at=to_hour(now),
+            updated_at=to_hour(now),
+        )
+        for _attempt in range(8):
+            row.reference = new_reference()
+            try:
+                async with session.begin_nested():
+                    session.add(row)
+                    await session.flush()
+                return _view(row)
+            except IntegrityError:
+                # A reference collision (1 in 2e9 per pair); the receipt index cannot collide.
+                continue
+        raise RuntimeError("could not allocate a unique case reference")
+
+    async def get(self, session: AsyncSession, case_id: str) -> CaseView | None:
+        row = await session.get(Case, case_id)
+        return _view(row) if row else None
+
+    async def by_reference(self, session: AsyncSession, reference: str) -> CaseView | None:
+        row = (await session.execute(select(Case).where(Case.reference == reference))).scalar_one_or_none()
+        return _view(row) if row else None
+
+    async def by_receipt_index(self, session: AsyncSession, receipt_index: str) -> CaseView | None:
+        query = select(Case).where(Case.receipt_index == receipt_index)
+        row = (await session.execute(query)).scalar_one_or_none()
+        return _view(row) if row else None
+
+    async def replace_receipt(self, session: AsyncSession, case_id: str, receipt_index: str, receipt_hash: str) -> None:
+        row = await self._row(session, case_id)
+        row.receipt_index = receipt_index
+        row.receipt_hash = receipt_hash
+
+    async def read_report(self, session: AsyncSession, case_id: str) -> dict[str, Any]:
+        row = await self._row(session, case_id)
+        report = self._crypto.open_json(self._data_key(row), row.report_ct, Binding("cases", "report_ct", case_id))
+        if not isinstance(report, dict):
+            raise ValueError("sealed report is not an object")
+        return report
+
+    async def read_contact(self, session: AsyncSession, case_id: str) -> str | None:
+        row = await self._row(session, case_id)
+        if row.contact_ct is None:
+            return None
+        binding = Binding("cases", "contact_ct", case_id)
+        return self._crypto.open(self._data_key(row), row.contact_ct, binding).decode()
+
+    async def set_status(self, session: AsyncSession, case_id: str, status: CaseStatus, now: datetime) -> None:
+        row = await self._row(session, case_id)
+        row.status = status.value
+        row.updated_at = to_hour(now)
+
+    async def add_message(
+        self, session: AsyncSession, case_id: str, author: Author, text: str, now: datetime
+    ) -> str:
+        row = await self._row(session, case_id)
+        message_id = random_id()
+        body = self._crypto.seal(self._data_key(row), text.encode(), Binding("case_messages", "body_ct", message_id))
+        session.add(
+            CaseMessage(
+                id=message_id,
+                case_id=case_id,
+                author=author.value,
+                body_ct=body,
+                created_at=to_hour(now) if author is Author.REPORTER else now,
+                seen_by_reporter=author is Author.REPORTER,
+            )
+        )
+        row.updated_at = to_hour(now)
+        await session.flush()
+        return message_id
+
+    async def messages(self, session: AsyncSession, case_id: str) -> list[MessageView]:
+        row = await self._row(session, case_id)
+        data_key = self._data_key(row)
+        query = select(CaseMessage).where(CaseMessage.case_id == case_id).order_by(CaseMessage.created_at)
+        views = []
+        for message in (await session.execute(query)).scalars():
+            text = self._crypto.open(data_key, message.body_ct, Binding("case_messages", "body_ct", message.id))
+            views.append(
+                MessageView(
+                    id=message.id,
+                    author=Author(message.author),
+                    text=text.decode(),
+                    created_at=message.created_at,
+                    seen_by_reporter=message.seen_by_reporter,
+                )
+            )
+        return views
+
+    async def mark_seen_by_reporter(self, session: AsyncSession, case_id: str) -> None:
+        query = select(CaseMessage).where(CaseMessage.case_id == case_id, CaseMessage.seen_by_reporter.is_(False))
+        for message in (await session.execute(query)).scalars():
+            message.seen_by_reporter = True
+
+    async def _row(self, session: AsyncSession, case_id: str) -> Case:
+        row = await session.get(Case, case_id)
+        if row is None:
+            raise LookupError("no such case")
+        return row

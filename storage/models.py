@@ -1,0 +1,115 @@
+"""Database schema.
+
+Two rules shape every table, and ``tests/test_schema_unlinkability.py`` enforces them:
+
+* A table keyed by a worker pseudonym (a column whose name ends in ``user_key``) holds no
+  timestamp finer than an hour and no reference to a case, so nobody with database access can
+  join a worker to a report, or line up report times with conversation activity.
+* Everything a worker wrote, and everything that describes a report, is a ciphertext
+  (``*_ct`` columns) sealed by :mod:`storage.crypto` and bound to its table, column and row.
+
+Row ids are random, never sequential, so insertion order does not leak across tables.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def random_id() -> str:
+    """A 128-bit random row id."""
+    return secrets.token_hex(16)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Conversation(Base):
+    """A worker's conversation state and draft, sealed; keyed by the conversation pseudonym."""
+
+    __tablename__ = "conversations"
+
+    user_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_hour: Mapped[int] = mapped_column(Integer, index=True)
+
+
+class StatusThrottle(Base):
+    """Failed receipt attempts of one worker (rate-limit pseudonym); the timing is inside the ciphertext."""
+
+    __tablename__ = "status_throttles"
+
+    user_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_hour: Mapped[int] = mapped_column(Integer, index=True)
+
+
+class Case(Base):
+    """One report. The report itself is sealed under the case's own data key (``wrapped_key``)."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    site: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    receipt_index: Mapped[str] = mapped_column(String(64), unique=True)
+    receipt_hash: Mapped[str] = mapped_column(String(200))
+    report_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    contact_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CaseMessage(Base):
+    """A message between HR and the reporter, or information the reporter added later."""
+
+    __tablename__ = "case_messages"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(8))
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    seen_by_reporter: Mapped[bool] = mapped_column(default=False)
+
+
+class OutboxItem(Base):
+    """A push waiting to be delivered (HR alerts now; replies and reminders later); payload sealed."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    kind: Mapped[str] = mapped_column(String(32))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    payload_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    __table_args__ = (Index("ix_outbox_due", "due_at"),)
+
+
+class AuditEntry(Base):
+    """Who read or changed a case, and when; HR staff are not anonymous, reporters are never named."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32))
+    case_reference: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
