@@ -23,6 +23,10 @@ SITE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 LocalText = str | dict[Literal["zh", "en"], str]
 
 
+def _default_operator() -> LocalText:
+    return {"zh": "本厂人力资源部", "en": "the HR department of this factory"}
+
+
 class ConfigError(Exception):
     """Bad configuration; ``str()`` is ready to show to the person who deploys the bot."""
 
@@ -33,7 +37,7 @@ class _Section(BaseModel):
 
 class BotSection(_Section):
     operator: LocalText = Field(
-        default={"zh": "本厂人力资源部", "en": "the HR department of this factory"},
+        default_factory=_default_operator,
         description="Who operates the bot; named in the privacy notice.",
     )
     default_language: Literal["zh", "en"] = "zh"

@@ -9,7 +9,18 @@ from __future__ import annotations
 import logging
 import sys
 
-QUIET = ("httpx", "httpcore", "telegram", "apscheduler", "sqlalchemy", "aiosqlite", "asyncio", "jieba", "uvicorn.access")
+QUIET = (
+    "httpx",
+    "httpcore",
+    "telegram",
+    "apscheduler",
+    "sqlalchemy",
+    "aiosqlite",
+    "asyncio",
+    "jieba",
+    "uvicorn.access",
+    "alembic",
+)
 
 
 def configure_logging(level: str = "INFO") -> None:

@@ -13,8 +13,8 @@ from handlers.app import build_router
 from handlers.context import FaqService, Services
 from handlers.dispatcher import Dispatcher
 from handlers.i18n import load_translators
-from handlers.settings import SiteInfo
 from handlers.settings import Settings as HandlerSettings
+from handlers.settings import SiteInfo
 from storage.cases import CaseRepository
 from storage.conversations import conversation_store, throttle_store
 from storage.crypto import Crypto, KeyRing
@@ -36,7 +36,7 @@ def utc_now() -> datetime:
 
 
 def _local(text: LocalText) -> dict[str, str]:
-    return {"zh": text, "en": text} if isinstance(text, str) else dict(text)
+    return {"zh": text, "en": text} if isinstance(text, str) else {str(k): v for k, v in text.items()}
 
 
 def handler_settings(config: Config) -> HandlerSettings:

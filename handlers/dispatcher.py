@@ -19,7 +19,7 @@ from .commands import MENU_CHOICES, is_emergency, parse_command, typed_choice
 from .context import Context, Services
 from .conversation import Conversation, State
 from .events import Channel, Incoming, Outcome, Reply
-from .i18n import language_from_hint
+from .i18n import Language, language_from_hint
 from .report import reissue_receipt
 from .router import Router
 
@@ -100,17 +100,20 @@ class Dispatcher:
 
     async def _route(self, ctx: Context) -> None:
         incoming, conversation = ctx.incoming, ctx.conversation
-        self._expire(ctx)
+        interrupted = self._expire(ctx)
         if incoming.site and incoming.site in self._services.settings.sites:
             conversation.site = incoming.site
         first_contact = conversation.language is None
         if first_contact:
-            default = "en" if self._services.settings.default_language == "en" else "zh"
+            default: Language = "en" if self._services.settings.default_language == "en" else "zh"
             conversation.language = language_from_hint(incoming.language_hint, default)
         if conversation.state not in self._router.states:
             conversation.state = State.MENU
         if conversation.pending_receipt_case:
             await reissue_receipt(ctx)
+        if interrupted:
+            await self._router.ask(ctx)
+            return
 
         if incoming.text is not None and len(incoming.text) > MAX_TEXT_CHARS:
             ctx.say(
@@ -156,19 +159,24 @@ class Dispatcher:
             return
         await self._router.handle(ctx)
 
-    def _expire(self, ctx: Context) -> None:
-        """Drops a draft past its lifetime and ends a status session past its lifetime."""
+    def _expire(self, ctx: Context) -> bool:
+        """Drops a draft and ends a status session past their lifetimes; True when that moved the
+        worker out of what they were doing (the message is then not acted on)."""
         conversation = ctx.conversation
         now = ctx.now.timestamp()
+        moved = False
         if conversation.draft is not None and (conversation.draft_expires_at or 0) < now:
             conversation.draft = None
             conversation.draft_expires_at = None
-            if conversation.state.startswith("report.") or conversation.return_to:
-                conversation.state = State.MENU
-                conversation.return_to = None
-                conversation.editing = False
-                ctx.say(ctx.t("Your unfinished report expired and was deleted, as promised."))
+            in_report = conversation.state.startswith("report.") or (conversation.return_to or "").startswith("report.")
+            if in_report:
+                conversation.state, conversation.return_to, conversation.editing = State.MENU, None, False
+                moved = True
+            ctx.say(ctx.t("Your unfinished report expired and was deleted, as promised."))
         if conversation.case_session and (conversation.case_session_until or 0) < now:
             conversation.end_case_session()
-            if conversation.state.startswith("status."):
-                conversation.state = State.STATUS_RECEIPT
+            if conversation.state.startswith("status.") or (conversation.return_to or "").startswith("status."):
+                conversation.state, conversation.return_to = State.STATUS_RECEIPT, None
+                ctx.say(ctx.t("For your safety, please enter your receipt again."))
+                moved = True
+        return moved

@@ -12,18 +12,19 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .crypto import Binding, Crypto
-from .models import Conversation, StatusThrottle
+from .models import Conversation, SealedDocumentRow, StatusThrottle
 
 
 class SealedDocumentStore:
     """Load and save sealed JSON documents keyed by a pseudonym, in one table of that shape."""
 
-    def __init__(self, crypto: Crypto, model: type[Conversation] | type[StatusThrottle]) -> None:
+    def __init__(self, crypto: Crypto, model: type[SealedDocumentRow]) -> None:
         self._crypto = crypto
         self._model = model
+        self._table: str = getattr(model, "__tablename__")  # noqa: B009
 
     def _binding(self, user_key: str) -> Binding:
-        return Binding(self._model.__tablename__, "state_ct", user_key)
+        return Binding(self._table, "state_ct", user_key)
 
     async def load(self, session: AsyncSession, user_key: str) -> dict[str, Any] | None:
         row = await session.get(self._model, user_key)
@@ -36,12 +37,14 @@ class SealedDocumentStore:
 
     async def save(self, session: AsyncSession, user_key: str, document: dict[str, Any], expires_hour: int) -> None:
         sealed = self._crypto.seal_internal_json(document, self._binding(user_key))
-        row = await session.get(self._model, user_key)
-        if row is None:
-            session.add(self._model(user_key=user_key, state_ct=sealed, expires_hour=expires_hour))
+        existing = await session.get(self._model, user_key)
+        if existing is None:
+            row = self._model()
+            row.user_key, row.state_ct, row.expires_hour = user_key, sealed, expires_hour
+            session.add(row)
         else:
-            row.state_ct = sealed
-            row.expires_hour = expires_hour
+            existing.state_ct = sealed
+            existing.expires_hour = expires_hour
 
     async def delete(self, session: AsyncSession, user_key: str) -> None:
         await session.execute(delete(self._model).where(self._model.user_key == user_key))

@@ -37,24 +37,24 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class Conversation(Base):
+class SealedDocumentRow:
+    """A sealed JSON document keyed by a pseudonym, with a coarse plaintext expiry hour."""
+
+    user_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_hour: Mapped[int] = mapped_column(Integer, index=True)
+
+
+class Conversation(SealedDocumentRow, Base):
     """A worker's conversation state and draft, sealed; keyed by the conversation pseudonym."""
 
     __tablename__ = "conversations"
 
-    user_key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    state_ct: Mapped[bytes] = mapped_column(LargeBinary)
-    expires_hour: Mapped[int] = mapped_column(Integer, index=True)
 
-
-class StatusThrottle(Base):
+class StatusThrottle(SealedDocumentRow, Base):
     """Failed receipt attempts of one worker (rate-limit pseudonym); the timing is inside the ciphertext."""
 
     __tablename__ = "status_throttles"
-
-    user_key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    state_ct: Mapped[bytes] = mapped_column(LargeBinary)
-    expires_hour: Mapped[int] = mapped_column(Integer, index=True)
 
 
 class Case(Base):

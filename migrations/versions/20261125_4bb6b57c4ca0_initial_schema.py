@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 4bb6b57c4ca0
-Revises: 
+Revises: (none)
 Create Date: 2026-11-25 17:01:57.414247
 """
 

@@ -1,0 +1,154 @@
+"""Durability and safety of the conversation core: restarts, expiry, receipts, throttling."""
+
+from __future__ import annotations
+
+from bot.runtime import Runtime, build_runtime
+from bot.config import Config
+from handlers.conversation import State
+from storage.crypto import KeyRing
+
+from .conftest import Clock, Worker
+from .flows import receipt_in, reference_in, report_script
+
+
+async def start_report(worker: Worker, *story: str) -> None:
+    await worker.send("/start")
+    await worker.choose("report")
+    await worker.choose("agree")
+    for line in story:
+        await worker.send(line)
+
+
+async def conversation_state(runtime: Runtime, worker: Worker) -> dict[str, object]:
+    async with runtime.database.transaction(write=False) as session:
+        document = await runtime.services.conversations.load(session, worker.user_key)
+    assert document is not None
+    return document
+
+
+async def file_report(worker: Worker, story: str = "he touched me") -> str:
+    await worker.send("/start")
+    for line in report_script([story]):
+        await worker.send(line.get("text"), choice=line.get("choice"))
+    return receipt_in(worker.text)
+
+
+async def test_draft_survives_a_restart_and_is_shown_only_when_asked(
+    config: Config, keyring: KeyRing, clock: Clock
+) -> None:
+    first = await build_runtime(config, keyring=keyring, clock=clock)
+    await start_report(Worker(first, "w"), "The driver grabbed my arm on the bus")
+    await first.close()
+
+    second = await build_runtime(config, keyring=keyring, clock=clock)
+    try:
+        worker = Worker(second, "w")
+        await worker.send("/start")
+        await worker.choose("report")
+        assert worker.choices == ["resume", "review", "discard"]
+        assert "driver" not in worker.text
+        await worker.choose("resume")
+        assert "Saved (1 messages)" in worker.text
+        assert "driver" not in worker.text
+        await worker.send("It happened twice")
+        await worker.choose("done")
+        assert "What kind of harassment" in worker.text
+        await worker.send("/start")
+        await worker.choose("report")
+        await worker.choose("review")
+        assert "driver grabbed my arm" in worker.text and "It happened twice" in worker.text
+    finally:
+        await second.close()
+
+
+async def test_draft_expires_after_its_lifetime(runtime: Runtime, worker: Worker, clock: Clock) -> None:
+    await start_report(worker, "a secret story")
+    clock.advance(hours=23)
+    await worker.send("more")
+    assert (await conversation_state(runtime, worker))["draft"] is not None
+    clock.advance(hours=24, seconds=1)
+    await worker.send("even more")
+    assert "expired and was deleted" in worker.text
+    state = await conversation_state(runtime, worker)
+    assert state["draft"] is None and state["state"] == State.MENU
+
+
+async def test_unconfirmed_receipt_is_replaced_by_a_fresh_one(runtime: Runtime, worker: Worker) -> None:
+    worker.confirm_receipts = False  # the reply with the receipt never reached the worker
+    first = await file_report(worker)
+    reference = reference_in(worker.text)
+    worker.confirm_receipts = True
+    await worker.send("/start")
+    second = receipt_in(worker.text)
+    assert second != first and reference in worker.text
+    await worker.send("/start")
+    assert "receipt" not in worker.text.lower(), "a confirmed receipt must not be shown again"
+
+    other = Worker(runtime, "other-phone")
+    await other.choose("status")
+    await other.send(first)
+    assert "No report matches" in other.text
+    await other.send(second)
+    assert reference in other.text
+
+
+async def test_wrong_receipts_slow_down_only_the_sender(runtime: Runtime, clock: Clock) -> None:
+    receipt = await file_report(Worker(runtime, "reporter"))
+    attacker, victim = Worker(runtime, "attacker"), Worker(runtime, "victim")
+    await attacker.choose("status")
+    for _ in range(3):
+        await attacker.send("2222-3333-4444-5555")
+        assert "No report matches" in attacker.text
+    await attacker.send(receipt)
+    assert "Too many wrong receipts" in attacker.text and "HAP-" not in attacker.text
+
+    await victim.choose("status")
+    await victim.send(receipt)
+    assert "HAP-" in victim.text, "another worker must not be locked out"
+
+    clock.advance(seconds=6)
+    await attacker.send("2222-3333-4444-6666")
+    await attacker.send(receipt)
+    assert "Too many wrong receipts" in attacker.text, "the delay must grow after another failure"
+    clock.advance(seconds=11)
+    await attacker.send(receipt)
+    assert "HAP-" in attacker.text
+
+
+async def test_status_session_ends_after_its_lifetime(runtime: Runtime, clock: Clock) -> None:
+    receipt = await file_report(Worker(runtime, "reporter"))
+    reader = Worker(runtime, "reader")
+    await reader.choose("status")
+    await reader.send(receipt)
+    clock.advance(minutes=11)
+    await reader.choose("add_info")
+    assert "enter your receipt again" in reader.text
+    state = await conversation_state(runtime, reader)
+    assert state["case_session"] is None
+
+
+async def test_edit_from_review_returns_to_review(runtime: Runtime, worker: Worker) -> None:
+    await worker.send("/start")
+    for line in report_script(["story"])[:-1]:
+        await worker.send(line.get("text"), choice=line.get("choice"))
+    assert "submit" in worker.choices
+    await worker.choose("edit")
+    await worker.choose("edit_category")
+    await worker.choose("physical")
+    assert "Type: Touching or physical acts" in worker.text and "submit" in worker.choices
+
+
+async def test_danger_at_any_step_shows_emergency_numbers_and_marks_urgent(runtime: Runtime, worker: Worker) -> None:
+    await start_report(worker, "he is outside my dormitory")
+    await worker.choose("done")
+    await worker.choose("danger")
+    assert "110" in worker.text and "0755-1234567" in worker.text
+    assert "What kind of harassment" in worker.text, "the question is asked again"
+    assert (await conversation_state(runtime, worker))["draft"]["urgency"] == "danger_now"  # type: ignore[index]
+
+
+async def test_submitted_report_leaves_no_trace_in_the_conversation(runtime: Runtime, worker: Worker) -> None:
+    await file_report(worker, "a story that must not stay in the conversation")
+    state = await conversation_state(runtime, worker)
+    assert state["draft"] is None and state["pending_receipt_case"] is None
+    assert "story" not in repr(state)

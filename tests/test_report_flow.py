@@ -1,0 +1,111 @@
+"""The whole report flow and the status lookup through the console channel's JSON mode."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from bot.channels.console import ConsoleChannel
+from bot.runtime import Runtime
+from storage.cases import CaseStatus
+from storage.outbox import Outbox
+
+from .flows import receipt_in, reference_in, report_script
+
+
+async def chat_json(runtime: Runtime, user: str, lines: list[object], language: str) -> list[dict[str, object]]:
+    """Runs ``hapbot chat --json`` in-process on the given input lines; returns the reply objects."""
+    channel = ConsoleChannel(runtime.dispatcher, runtime.crypto, runtime.services.clock, user=user, language=language)
+    stdin = io.BytesIO(b"".join(json.dumps(line, ensure_ascii=False).encode() + b"\n" for line in lines))
+    stdout = io.StringIO()
+    await channel.run_json(stdin, stdout)
+    return [json.loads(line) for line in stdout.getvalue().splitlines()]
+
+
+STORIES = {
+    "zh": (["组长老是在没人的时候说一些下流的话", "昨天他还把手放在我腰上"], "状态", "提交日期"),
+    "en": (["My line leader keeps making dirty jokes about me", "Yesterday he grabbed my waist"], "Status", "Submitted"),
+}
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+async def test_report_then_status_from_another_chat(runtime: Runtime, language: str) -> None:
+    story, status_word, submitted_word = STORIES[language]
+    replies = await chat_json(runtime, "worker-a", [{"text": "/start"}, *report_script(story)], language)
+
+    assert all(set(reply) == {"text", "choices"} for reply in replies)
+    final = "\n".join(str(reply["text"]) for reply in replies[-2:])
+    receipt = receipt_in(final)
+    reference = reference_in(final)
+    assert [c["id"] for c in replies[-1]["choices"]] == ["report", "status", "faq", "quiz", "language", "help"]
+
+    async with runtime.database.transaction(write=False) as session:
+        case = await runtime.services.cases.by_reference(session, reference)
+        assert case is not None and case.status is CaseStatus.NEW and case.site == "main"
+        report = await runtime.services.cases.read_report(session, case.id)
+        assert report["what"] == story
+        assert report["category"] == "verbal" and report["involved"] == "coworker"
+        assert report["consent"]["notice"] >= 1
+        alerts = await Outbox(runtime.crypto).pending(session, "case_alert")
+        assert len(alerts) == 1
+        payload = Outbox(runtime.crypto).open_payload(alerts[0])
+        assert payload == {
+            "site": "main", "reference": reference, "category": "verbal", "urgency": "normal", "audience": "hr"
+        }
+
+    # A different chat (another user key) types the receipt sloppily: lowercase, spaces, no dashes.
+    sloppy = receipt.replace("-", " ").lower()
+    status = await chat_json(runtime, "other-phone", [{"choice": "status"}, {"text": sloppy}], language)
+    shown = status[-1]
+    assert reference in str(shown["text"])
+    assert status_word in str(shown["text"]) and submitted_word in str(shown["text"])
+    assert story[0] not in str(shown["text"]), "status must not echo the report"
+    assert {c["id"] for c in shown["choices"]} == {"add_info", "withdraw", "menu"}
+
+
+async def test_add_information_and_withdraw(runtime: Runtime) -> None:
+    replies = await chat_json(runtime, "w", report_script(["He follows me to the dormitory"]), "en")
+    receipt = receipt_in(str(replies[-2]["text"]))
+    lines = [
+        {"choice": "status"},
+        {"text": receipt},
+        {"choice": "add_info"},
+        {"text": "It happened again on Monday"},
+        {"choice": "withdraw"},
+        {"choice": "withdraw_yes"},
+    ]
+    follow_up = await chat_json(runtime, "w2", lines, "en")
+    assert "Added to your report" in str(follow_up[-4]["text"]) or any(
+        "Added to your report" in str(r["text"]) for r in follow_up
+    )
+    assert any("withdrawn" in str(r["text"]) for r in follow_up)
+    reference = reference_in(str(replies[-2]["text"]))
+    async with runtime.database.transaction(write=False) as session:
+        case = await runtime.services.cases.by_reference(session, reference)
+        assert case is not None and case.status is CaseStatus.WITHDRAWN
+        messages = await runtime.services.cases.messages(session, case.id)
+        assert [m.text for m in messages] == ["It happened again on Monday"]
+        kinds = [Outbox(runtime.crypto).open_payload(i)["category"] for i in await Outbox(runtime.crypto).pending(session)]
+        assert sorted(kinds) == ["added_information", "verbal", "withdrawn"]
+
+
+async def test_report_about_a_manager_alerts_the_board_only(runtime: Runtime) -> None:
+    replies = await chat_json(runtime, "w", report_script(["经理叫我去办公室"], involved="supervisor"), "zh")
+    reference = reference_in(str(replies[-2]["text"]))
+    async with runtime.database.transaction(write=False) as session:
+        outbox = Outbox(runtime.crypto)
+        payloads = [outbox.open_payload(item) for item in await outbox.pending(session)]
+    assert [(p["reference"], p["audience"]) for p in payloads] == [(reference, "board")]
+
+
+async def test_danger_now_alert_is_due_at_once_and_others_within_the_hour(runtime: Runtime, clock: object) -> None:
+    await chat_json(runtime, "a", report_script(["he is waiting outside"], urgency="danger_now"), "en")
+    await chat_json(runtime, "b", report_script(["rude comments"]), "en")
+    now = runtime.services.clock()
+    async with runtime.database.transaction(write=False) as session:
+        outbox = Outbox(runtime.crypto)
+        due = {outbox.open_payload(i)["urgency"]: i.due_at for i in await outbox.pending(session)}
+    assert due["danger_now"].timestamp() == pytest.approx(now.timestamp(), abs=1)
+    assert now.timestamp() <= due["normal"].timestamp() <= now.timestamp() + 3600
