@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.channels.console import ConsoleChannel, console_user_key
+from bot.channels.console import ConsoleChannel
 from bot.config import Config, load_config
 from bot.runtime import Runtime, build_runtime
 from handlers.events import Outcome
@@ -129,7 +129,7 @@ class Worker:
             runtime.dispatcher, runtime.crypto, runtime.services.clock, user=name, language=language, site=site
         )
         self.runtime = runtime
-        self.user_key = console_user_key(runtime.crypto, name)
+        self.user_key = self.channel.user_key
         self.last: Outcome = Outcome()
         self.confirm_receipts = True
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.runtime import Runtime, build_runtime
 from bot.config import Config
+from bot.runtime import Runtime, build_runtime
 from handlers.conversation import State
 from storage.crypto import KeyRing
 

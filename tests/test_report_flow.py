@@ -17,7 +17,8 @@ from .flows import receipt_in, reference_in, report_script
 
 async def chat_json(runtime: Runtime, user: str, lines: list[object], language: str) -> list[dict[str, object]]:
     """Runs ``hapbot chat --json`` in-process on the given input lines; returns the reply objects."""
-    channel = ConsoleChannel(runtime.dispatcher, runtime.crypto, runtime.services.clock, user=user, language=language)
+    services = runtime.services
+    channel = ConsoleChannel(runtime.dispatcher, runtime.crypto, services.clock, user=user, language=language)
     stdin = io.BytesIO(b"".join(json.dumps(line, ensure_ascii=False).encode() + b"\n" for line in lines))
     stdout = io.StringIO()
     await channel.run_json(stdin, stdout)
@@ -26,7 +27,11 @@ async def chat_json(runtime: Runtime, user: str, lines: list[object], language: 
 
 STORIES = {
     "zh": (["组长老是在没人的时候说一些下流的话", "昨天他还把手放在我腰上"], "状态", "提交日期"),
-    "en": (["My line leader keeps making dirty jokes about me", "Yesterday he grabbed my waist"], "Status", "Submitted"),
+    "en": (
+        ["My line leader keeps making dirty jokes about me", "Yesterday he grabbed my waist"],
+        "Status",
+        "Submitted",
+    ),
 }
 
 
@@ -87,7 +92,8 @@ async def test_add_information_and_withdraw(runtime: Runtime) -> None:
         assert case is not None and case.status is CaseStatus.WITHDRAWN
         messages = await runtime.services.cases.messages(session, case.id)
         assert [m.text for m in messages] == ["It happened again on Monday"]
-        kinds = [Outbox(runtime.crypto).open_payload(i)["category"] for i in await Outbox(runtime.crypto).pending(session)]
+        outbox = Outbox(runtime.crypto)
+        kinds = [outbox.open_payload(item)["category"] for item in await outbox.pending(session)]
         assert sorted(kinds) == ["added_information", "verbal", "withdrawn"]
 
 

@@ -25,7 +25,9 @@ def is_precise_time(column_type: TypeEngine[Any]) -> bool:
     return isinstance(column_type, DateTime) or "TIMESTAMP" in str(column_type).upper()
 
 
-def violations(tables: Mapping[str, Sequence[Mapping[str, Any]]], foreign_keys: Mapping[str, Iterable[str]]) -> list[str]:
+def violations(
+    tables: Mapping[str, Sequence[Mapping[str, Any]]], foreign_keys: Mapping[str, Iterable[str]]
+) -> list[str]:
     """Problems in a schema given as {table: [{"name", "type"}]} and {table: [referred tables]}."""
     found = []
     for table, columns in tables.items():

@@ -7,6 +7,7 @@ Without the per-worker lock, their read-modify-write of the sealed state would l
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -55,7 +56,7 @@ async def test_two_processes_never_lose_a_message_of_one_worker(tmp_path: Path) 
         for tag in ("alpha", "beta"):
             mine = [line for line in what if line.startswith(tag)]
             assert mine == [f"{tag}-{i}" for i in range(PER_PROCESS)], "one process's messages out of order"
-        interleaved = any(a.split("-")[0] != b.split("-")[0] for a, b in zip(what, what[1:], strict=False))
+        interleaved = any(a.split("-")[0] != b.split("-")[0] for a, b in itertools.pairwise(what))
         assert interleaved, "the processes did not overlap, so the test proved nothing; raise PER_PROCESS"
     finally:
         await drop_pg_database(url)

@@ -85,6 +85,10 @@ class ConsoleChannel:
         self._language = language
         self._site = site
 
+    @property
+    def user_key(self) -> str:
+        return self._user_key
+
     def incoming(self, text: str | None = None, choice: str | None = None) -> Incoming:
         site, self._site = self._site, None  # like a deep link: only on the first message
         return Incoming(
