@@ -12,6 +12,7 @@ import itertools
 import re
 import unicodedata
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import jieba
 
@@ -22,6 +23,10 @@ _CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _CJK_RUN_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _EN_WORD_RE = re.compile(r"[a-z0-9]+")
 _SPACE_RE = re.compile(r"\s+")
+_STOP_CHARS = frozenset(
+    "的了吗呢啊吧呀嘛么我你他她它们是在有也都就还又和这那个些什"
+    "怎样会能要想该很太好被把给让对到从说一不没人啥哪里"
+)
 
 ZH_STOPWORDS = frozenset(
     """的 了 吗 呢 啊 吧 呀 嘛 哦 哈 啦 么 嗯 呃 哎 唉 是 我 你 您 他 她 它 我们 你们 他们 她们 咱们 人家
@@ -43,11 +48,20 @@ EN_STOPWORDS = frozenset(
 """Words that carry no topic; 'no', 'not', 'now' and 'help' stay because they do (consent, danger)."""
 
 
+class Analysis(NamedTuple):
+    """What a text says: its own words, and the concepts (synonym groups) they belong to.
+
+    They are scored as separate fields, so a synonym counts as a hint towards a topic
+    without doubling the weight of a word that is both itself and its group.
+    """
+
+    words: list[str]
+    concepts: list[str]
+
+
 def normalize(text: str) -> str:
     """Fold full-width letters, case and runs of spaces so that typing habits do not matter."""
-    return _SPACE_RE.sub(
-        " ", unicodedata.normalize("NFKC", text).lower().replace("'", "").replace("’", "")
-    ).strip()
+    return _SPACE_RE.sub(" ", unicodedata.normalize("NFKC", text).lower().replace("'", "").replace("’", "")).strip()
 
 
 def detect_language(text: str) -> str:
@@ -58,10 +72,60 @@ def detect_language(text: str) -> str:
     return "zh" if cjk and cjk >= english else "en"
 
 
+IRREGULAR: dict[str, str] = {
+    "said": "say",
+    "saw": "see",
+    "seen": "see",
+    "told": "tell",
+    "lied": "lie",
+    "lying": "lie",
+    "took": "take",
+    "taken": "take",
+    "sent": "send",
+    "felt": "feel",
+    "made": "make",
+    "gave": "give",
+    "given": "give",
+    "got": "get",
+    "went": "go",
+    "gone": "go",
+    "came": "come",
+    "left": "leave",
+    "kept": "keep",
+    "caught": "catch",
+    "spoke": "speak",
+    "spoken": "speak",
+    "knew": "know",
+    "known": "know",
+    "thought": "think",
+    "held": "hold",
+    "stole": "steal",
+    "stolen": "steal",
+    "wrote": "write",
+    "written": "write",
+    "forgot": "forget",
+    "forgotten": "forget",
+    "lost": "lose",
+    "paid": "pay",
+    "men": "man",
+    "women": "woman",
+    "children": "child",
+    "people": "person",
+}
+"""Irregular English forms the suffix rules cannot fold."""
+
+
 def stem(word: str) -> str:
     """A deliberately small English stemmer: enough to fold plurals and -ed/-ing, never clever."""
+    if word in IRREGULAR:
+        return IRREGULAR[word]
     if len(word) <= 3 or not word.isalpha():
         return word
+    base = _strip_suffix(word)
+    return base[:-1] if base.endswith("e") and len(base) > 4 else base
+
+
+def _strip_suffix(word: str) -> str:
     for suffix, replacement in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             if suffix == "s" and word.endswith(("ss", "us", "is")):
@@ -120,7 +184,7 @@ class Analyzer:
                 return match
         return word
 
-    def analyze(self, text: str, known: frozenset[str] | set[str] | None = None) -> list[str]:
+    def analyze(self, text: str, known: frozenset[str] | set[str] | None = None) -> Analysis:
         """Words and synonym groups of ``text``; with ``known``, unknown English words are corrected."""
         normalized = normalize(text)
         tokens: list[str] = []
@@ -130,13 +194,15 @@ class Analyzer:
                 if piece not in ZH_STOPWORDS:
                     tokens.append(piece)
             elif _EN_WORD_RE.fullmatch(piece):
+                if piece in EN_STOPWORDS:
+                    english.append(piece)
+                    continue
                 word = stem(piece)
                 if known is not None:
                     word = self.correct(word, known)
                 english.append(word)
-        tokens.extend(w for w in english if w not in EN_STOPWORDS)
-        tokens.extend(self._groups(normalized, english))
-        return tokens
+                tokens.append(word)
+        return Analysis(tokens, self._groups(normalized, english))
 
     def _groups(self, normalized: str, english: list[str]) -> list[str]:
         groups = [token for term, token in self._zh_terms if term in normalized]
@@ -144,6 +210,11 @@ class Analyzer:
             for start in range(len(english) - size + 1):
                 groups.extend(self._en_terms.get(tuple(english[start : start + size]), ()))
         return groups
+
+    @staticmethod
+    def characters(text: str) -> list[str]:
+        """Meaningful single Chinese characters: one mistyped character still leaves the other."""
+        return [c for run in _CJK_RUN_RE.findall(normalize(text)) for c in run if c not in _STOP_CHARS]
 
     @staticmethod
     def bigrams(text: str) -> list[str]:

@@ -9,22 +9,31 @@ survive segmentation differences and some typos. Field scores are added with wei
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import bm25s
 import numpy as np
 import numpy.typing as npt
 
-from handlers.faq.analyzer import Analyzer, detect_language
+from handlers.faq.analyzer import Analysis, Analyzer, detect_language
 from handlers.faq.model import LANGS, PLACEHOLDER_RE, Entry
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
-FIELD_WEIGHTS: Mapping[str, float] = {"questions": 1.0, "keywords": 0.7, "answer": 0.25, "bigrams": 0.35}
-MIN_CONFIDENT_SCORE = 6.0
+FIELD_WEIGHTS: Mapping[str, float] = {
+    "question_words": 1.0,
+    "question_concepts": 1.0,
+    "short_words": 0.7,
+    "short_concepts": 0.4,
+    "answer": 0.5,
+    "bigrams": 0.6,
+    "characters": 0.1,
+}
+"""How much each field counts; example questions matter most, synonyms and answer text less."""
+MIN_CONFIDENT_SCORE = 8.0
 """Below this the best match shares too few words with the question to answer it outright."""
-MIN_CONFIDENT_RATIO = 1.25
+MIN_CONFIDENT_RATIO = 1.3
 """The best entry must beat the runner-up by this factor, or the worker chooses among the top three."""
 
 FloatArray = npt.NDArray[np.float32]
@@ -44,52 +53,74 @@ def _bm25(documents: list[list[str]]) -> bm25s.BM25:
     return retriever
 
 
+def _merge(parts: Iterable[Analysis]) -> Analysis:
+    words: list[str] = []
+    concepts: list[str] = []
+    for part in parts:
+        words += part.words
+        concepts += part.concepts
+    return Analysis(words, concepts)
+
+
 class SearchIndex:
     """Immutable per-snapshot index; safe to share between threads once built."""
 
     def __init__(self, entries: Mapping[str, Entry], analyzer: Analyzer) -> None:
         self._ids: tuple[str, ...] = tuple(sorted(entries))
         self._analyzer = analyzer
-        question_docs: list[list[str]] = []
+        questions: list[Analysis] = []
         starts: list[int] = []
-        keyword_docs: list[list[str]] = []
-        answer_docs: dict[str, list[list[str]]] = {lang: [] for lang in LANGS}
+        short: list[Analysis] = []
+        answers: dict[str, list[Analysis]] = {lang: [] for lang in LANGS}
         bigram_docs: list[list[str]] = []
+        char_docs: list[list[str]] = []
         for entry_id in self._ids:
             entry = entries[entry_id]
-            starts.append(len(question_docs))
-            questions = [q for lang in LANGS for q in entry.questions.get(lang, ())]
-            question_docs.extend(analyzer.analyze(q) for q in questions or [entry.title("zh")])
+            starts.append(len(questions))
+            texts = [q for lang in LANGS for q in entry.questions.get(lang, ())] or [entry.title("zh")]
+            questions.extend(analyzer.analyze(q) for q in texts)
             short_texts = [entry.titles.get(lang, "") for lang in LANGS]
             short_texts += [k for lang in LANGS for k in entry.keywords.get(lang, ())]
-            keyword_docs.append([t for text in short_texts for t in analyzer.analyze(text)])
+            short.append(_merge(analyzer.analyze(text) for text in short_texts))
             for lang in LANGS:
-                answer_docs[lang].append(analyzer.analyze(PLACEHOLDER_RE.sub(" ", entry.answer(lang))))
-            bigram_docs.append([g for text in short_texts + questions for g in analyzer.bigrams(text)])
+                answers[lang].append(analyzer.analyze(PLACEHOLDER_RE.sub(" ", entry.answer(lang))))
+            bigram_docs.append([g for text in short_texts + texts for g in analyzer.bigrams(text)])
+            char_docs.append([c for text in short_texts + texts for c in analyzer.characters(text)])
         self._starts = np.array(starts, dtype=np.int64)
-        vocabulary = {
-            t for docs in (question_docs, keyword_docs, *answer_docs.values()) for d in docs for t in d
-        }
+        self._question_count = len(questions)
+        vocabulary = {w for docs in (questions, short, *answers.values()) for doc in docs for w in doc.words}
         self._known = frozenset(vocabulary)
         analyzer.learn_vocabulary(vocabulary)
-        self._questions = _bm25(question_docs)
-        self._keywords = _bm25(keyword_docs)
-        self._answers = {lang: _bm25(docs) for lang, docs in answer_docs.items()}
+        self._question_words = _bm25([a.words for a in questions])
+        self._question_concepts = _bm25([a.concepts for a in questions])
+        self._short_words = _bm25([a.words for a in short])
+        self._short_concepts = _bm25([a.concepts for a in short])
+        self._answers = {lang: _bm25([a.words + a.concepts for a in docs]) for lang, docs in answers.items()}
         self._bigrams = _bm25(bigram_docs)
+        self._characters = _bm25(char_docs)
 
     def scores(self, question: str, lang: str | None = None) -> FloatArray:
         """Weighted field scores of every entry (in ``self.ids`` order) for ``question``."""
-        tokens = self._analyzer.analyze(question, self._known)
+        words, concepts = self._analyzer.analyze(question, self._known)
         grams = self._analyzer.bigrams(question)
         lang = lang if lang in LANGS else detect_language(question)
+        weights = FIELD_WEIGHTS
         total = np.zeros(len(self._ids), dtype=np.float32)
-        if tokens:
-            per_question = self._questions.get_scores(tokens)
-            total += FIELD_WEIGHTS["questions"] * np.maximum.reduceat(per_question, self._starts)
-            total += FIELD_WEIGHTS["keywords"] * self._keywords.get_scores(tokens)
-            total += FIELD_WEIGHTS["answer"] * self._answers[lang].get_scores(tokens)
+        per_question = np.zeros(self._question_count, dtype=np.float32)
+        if words:
+            per_question += weights["question_words"] * self._question_words.get_scores(words)
+            total += weights["short_words"] * self._short_words.get_scores(words)
+        if concepts:
+            per_question += weights["question_concepts"] * self._question_concepts.get_scores(concepts)
+            total += weights["short_concepts"] * self._short_concepts.get_scores(concepts)
+        if words or concepts:
+            total += np.maximum.reduceat(per_question, self._starts)
+            total += weights["answer"] * self._answers[lang].get_scores(words + concepts)
         if grams:
-            total += FIELD_WEIGHTS["bigrams"] * self._bigrams.get_scores(grams)
+            total += weights["bigrams"] * self._bigrams.get_scores(grams)
+        characters = self._analyzer.characters(question)
+        if characters and weights["characters"]:
+            total += weights["characters"] * self._characters.get_scores(characters)
         return total
 
     @property
