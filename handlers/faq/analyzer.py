@@ -24,8 +24,7 @@ _CJK_RUN_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _EN_WORD_RE = re.compile(r"[a-z0-9]+")
 _SPACE_RE = re.compile(r"\s+")
 _STOP_CHARS = frozenset(
-    "的了吗呢啊吧呀嘛么我你他她它们是在有也都就还又和这那个些什"
-    "怎样会能要想该很太好被把给让对到从说一不没人啥哪里"
+    "的了吗呢啊吧呀嘛么我你他她它们是在有也都就还又和这那个些什怎样会能要想该很太好被把给让对到从说一不没人啥哪里"
 )
 
 ZH_STOPWORDS = frozenset(
@@ -43,7 +42,7 @@ EN_STOPWORDS = frozenset(
     these those what how can could will would should shall may might must there here about from by as
     just get got any some very really too also then than into out up down over again like want wanna
     please pls plz hi hello ok okay dear sir madam yes know tell thing things one much many more
-    when where which while whom whose why""".split()
+    when where which while whom whose why dont didnt doesnt cant couldnt wont wouldnt isnt arent wasnt""".split()
 )
 """Words that carry no topic; 'no', 'not', 'now' and 'help' stay because they do (consent, danger)."""
 
@@ -148,6 +147,26 @@ def _deletions(word: str, depth: int) -> set[str]:
     return found
 
 
+def _max_typos(word: str) -> int:
+    """Edits tolerated in a word of this length: none below 4 letters, two from 8."""
+    return 0 if len(word) < 4 else 1 if len(word) < 8 else 2
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Damerau-Levenshtein distance (adjacent swaps count as one edit, as in 'reprot')."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, start=1):
+        current = [i] + [0] * len(b)
+        for j, char_b in enumerate(b, start=1):
+            cost = 0 if char_a == char_b else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and char_a == b[j - 2] and a[i - 2] == char_b:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[len(b)]
+
+
 class Analyzer:
     """Tokenizer for one content snapshot: knows its synonyms and its English vocabulary."""
 
@@ -165,24 +184,37 @@ class Analyzer:
                     if key:
                         self._en_terms.setdefault(key, []).append(token)
                         self._max_phrase = max(self._max_phrase, len(key))
-        self._typo_index: dict[str, str] = {}
+        self._typo_index: dict[str, list[str]] = {}
 
     def learn_vocabulary(self, words: Iterable[str]) -> None:
         """Index the content's English words so a misspelt query word can be mapped to one of them."""
-        ordered = sorted({w for w in words if len(w) >= 4 and w.isalpha()})
-        for word in ordered:
-            for variant in _deletions(word, 2 if len(word) >= 7 else 1):
-                self._typo_index.setdefault(variant, word)
+        for word in sorted({w for w in words if len(w) >= 4 and w.isalpha()}):
+            for variant in _deletions(word, _max_typos(word)):
+                self._typo_index.setdefault(variant, []).append(word)
+
+    def english_terms(self) -> set[str]:
+        """English words of the synonym groups, so they count as known words too."""
+        return {word for key in self._en_terms for word in key}
 
     def correct(self, word: str, known: frozenset[str] | set[str]) -> str:
-        """The content word closest to an unknown English ``word`` (or ``word`` itself)."""
-        if word in known or len(word) < 4 or not word.isalpha():
+        """The content word closest to an unknown English ``word`` (or ``word`` itself).
+
+        Four-letter words are only completed (``chek`` -> ``check``), never changed
+        (``dorm`` stays ``dorm``): short real words are too easily turned into other words.
+        """
+        limit = _max_typos(word)
+        if word in known or not limit or not word.isalpha():
             return word
-        for variant in sorted(_deletions(word, 2 if len(word) >= 7 else 1), key=len, reverse=True):
-            match = self._typo_index.get(variant)
-            if match is not None:
-                return match
-        return word
+        if len(word) == 4:
+            candidates = {c for c in self._typo_index.get(word, ()) if len(c) == 5}
+        else:
+            candidates = {c for v in _deletions(word, limit) for c in self._typo_index.get(v, ())}
+        scored = [
+            (distance, candidate[0] != word[0], candidate)
+            for candidate in candidates
+            if (distance := edit_distance(word, candidate)) <= limit
+        ]
+        return min(scored)[2] if scored else word
 
     def analyze(self, text: str, known: frozenset[str] | set[str] | None = None) -> Analysis:
         """Words and synonym groups of ``text``; with ``known``, unknown English words are corrected."""

@@ -42,9 +42,7 @@ def load_content(directory: Path) -> Content:
     entries_dir = directory / ENTRIES_DIR
     if not entries_dir.is_dir():
         problems.append(
-            Problem(
-                entries_dir, 1, "the folder of FAQ entries is missing; create it and put one .yaml per entry"
-            )
+            Problem(entries_dir, 1, "the folder of FAQ entries is missing; create it and put one .yaml per entry")
         )
     entries = _load_folder(entries_dir, _REQUIRED, problems)
     by_id = _unique_by_id(entries, problems)
@@ -129,9 +127,7 @@ def _check_related(entry: Entry, by_id: Mapping[str, Entry], problems: list[Prob
 def parse_entry(path: Path, root: YNode, required: tuple[str, ...], problems: list[Problem]) -> Entry | None:
     """Check one entry file's structure; return the entry, or None when it cannot be used."""
     if not isinstance(root.value, dict):
-        problems.append(
-            Problem(path, root.line, "an entry must be a list of 'key: value' lines starting with 'id: '")
-        )
+        problems.append(Problem(path, root.line, "an entry must be a list of 'key: value' lines starting with 'id: '"))
         return None
     before = len(problems)
     mapping = root.value
@@ -193,18 +189,14 @@ def _text(path: Path, node: YNode | None, what: str, problems: list[Problem]) ->
     return node.value.strip()
 
 
-def _lang_map(
-    path: Path, root: YNode, key: str, required: bool, problems: list[Problem]
-) -> dict[str, YNode] | None:
+def _lang_map(path: Path, root: YNode, key: str, required: bool, problems: list[Problem]) -> dict[str, YNode] | None:
     assert isinstance(root.value, dict)
     node = root.value.get(key)
     if node is None:
         return None
     if not isinstance(node.value, dict):
         problems.append(
-            Problem(
-                path, node.line, f"'{key}' needs one line per language below it: '  zh: ...' and '  en: ...'"
-            )
+            Problem(path, node.line, f"'{key}' needs one line per language below it: '  zh: ...' and '  en: ...'")
         )
         return None
     for lang in node.value:
@@ -237,9 +229,7 @@ def _per_lang_text(
     return result
 
 
-def _per_lang_list(
-    path: Path, root: YNode, key: str, required: bool, problems: list[Problem]
-) -> dict[str, list[str]]:
+def _per_lang_list(path: Path, root: YNode, key: str, required: bool, problems: list[Problem]) -> dict[str, list[str]]:
     result: dict[str, list[str]] = {}
     for lang, node in (_lang_map(path, root, key, required, problems) or {}).items():
         if lang not in LANGS:
@@ -250,9 +240,7 @@ def _per_lang_list(
             if (value := _text(path, item, f"{key} {lang}", problems)) is not None
         ]
         if required and not items:
-            problems.append(
-                Problem(path, node.line, f"'{key} {lang}' needs at least one line starting with '- '")
-            )
+            problems.append(Problem(path, node.line, f"'{key} {lang}' needs at least one line starting with '- '"))
         result[lang] = items
     return result
 
@@ -262,9 +250,7 @@ def _list_items(path: Path, node: YNode, what: str, problems: list[Problem]) -> 
         return []
     if not isinstance(node.value, list):
         problems.append(
-            Problem(
-                path, node.line, f"'{what}' must be a list: put each item on its own line starting with '- '"
-            )
+            Problem(path, node.line, f"'{what}' must be a list: put each item on its own line starting with '- '")
         )
         return []
     return node.value

@@ -27,13 +27,14 @@ FIELD_WEIGHTS: Mapping[str, float] = {
     "short_words": 0.7,
     "short_concepts": 0.4,
     "answer": 0.5,
-    "bigrams": 0.6,
+    "bigrams": 0.8,
     "characters": 0.1,
+    "title": 0.25,
 }
 """How much each field counts; example questions matter most, synonyms and answer text less."""
 MIN_CONFIDENT_SCORE = 8.0
 """Below this the best match shares too few words with the question to answer it outright."""
-MIN_CONFIDENT_RATIO = 1.3
+MIN_CONFIDENT_RATIO = 1.25
 """The best entry must beat the runner-up by this factor, or the worker chooses among the top three."""
 
 FloatArray = npt.NDArray[np.float32]
@@ -74,12 +75,15 @@ class SearchIndex:
         answers: dict[str, list[Analysis]] = {lang: [] for lang in LANGS}
         bigram_docs: list[list[str]] = []
         char_docs: list[list[str]] = []
+        title_docs: list[list[str]] = []
         for entry_id in self._ids:
             entry = entries[entry_id]
             starts.append(len(questions))
             texts = [q for lang in LANGS for q in entry.questions.get(lang, ())] or [entry.title("zh")]
             questions.extend(analyzer.analyze(q) for q in texts)
             short_texts = [entry.titles.get(lang, "") for lang in LANGS]
+            titles = _merge(analyzer.analyze(text) for text in short_texts)
+            title_docs.append(titles.words + titles.concepts)
             short_texts += [k for lang in LANGS for k in entry.keywords.get(lang, ())]
             short.append(_merge(analyzer.analyze(text) for text in short_texts))
             for lang in LANGS:
@@ -89,6 +93,7 @@ class SearchIndex:
         self._starts = np.array(starts, dtype=np.int64)
         self._question_count = len(questions)
         vocabulary = {w for docs in (questions, short, *answers.values()) for doc in docs for w in doc.words}
+        vocabulary |= analyzer.english_terms()
         self._known = frozenset(vocabulary)
         analyzer.learn_vocabulary(vocabulary)
         self._question_words = _bm25([a.words for a in questions])
@@ -98,6 +103,7 @@ class SearchIndex:
         self._answers = {lang: _bm25([a.words + a.concepts for a in docs]) for lang, docs in answers.items()}
         self._bigrams = _bm25(bigram_docs)
         self._characters = _bm25(char_docs)
+        self._titles = _bm25(title_docs)
 
     def scores(self, question: str, lang: str | None = None) -> FloatArray:
         """Weighted field scores of every entry (in ``self.ids`` order) for ``question``."""
@@ -116,6 +122,7 @@ class SearchIndex:
         if words or concepts:
             total += np.maximum.reduceat(per_question, self._starts)
             total += weights["answer"] * self._answers[lang].get_scores(words + concepts)
+            total += weights["title"] * self._titles.get_scores(words + concepts)
         if grams:
             total += weights["bigrams"] * self._bigrams.get_scores(grams)
         characters = self._analyzer.characters(question)

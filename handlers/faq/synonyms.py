@@ -40,15 +40,11 @@ def _parse(path: Path, root: YNode, problems: list[Problem]) -> tuple[SynonymTab
         return SynonymTable(), problems
     for key in root.value:
         if key != "groups":
-            problems.append(
-                Problem(path, root.key_line(key), f"unknown key '{key}'; only 'groups:' is allowed")
-            )
+            problems.append(Problem(path, root.key_line(key), f"unknown key '{key}'; only 'groups:' is allowed"))
     groups_node = root.value["groups"]
     if not isinstance(groups_node.value, dict):
         problems.append(
-            Problem(
-                path, groups_node.line, "under 'groups:' put one 'name:' line per group, then '- word' lines"
-            )
+            Problem(path, groups_node.line, "under 'groups:' put one 'name:' line per group, then '- word' lines")
         )
         return SynonymTable(), problems
     groups: dict[str, tuple[str, ...]] = {}
@@ -56,16 +52,12 @@ def _parse(path: Path, root: YNode, problems: list[Problem]) -> tuple[SynonymTab
         line = groups_node.key_line(name)
         if not _GROUP_NAME_RE.match(name):
             problems.append(
-                Problem(
-                    path, line, f"group name '{name}' may use only small English letters, digits, '-' and '_'"
-                )
+                Problem(path, line, f"group name '{name}' may use only small English letters, digits, '-' and '_'")
             )
             continue
         if not isinstance(node.value, list) or not node.value:
             problems.append(
-                Problem(
-                    path, line, f"group '{name}' needs its words below it, each on a line starting with '- '"
-                )
+                Problem(path, line, f"group '{name}' needs its words below it, each on a line starting with '- '")
             )
             continue
         words: list[str] = []

@@ -107,9 +107,7 @@ def lint_lines(path: Path, text: str) -> list[Problem]:
 
 
 def _tab_problem(path: Path, line: int) -> Problem:
-    return Problem(
-        path, line, "a tab is used for indentation; YAML needs spaces: replace the tab with spaces"
-    )
+    return Problem(path, line, "a tab is used for indentation; YAML needs spaces: replace the tab with spaces")
 
 
 def parse_yaml(path: Path, text: str) -> tuple[YNode | None, list[Problem]]:
@@ -149,8 +147,7 @@ def _convert(path: Path, node: yaml.Node, problems: list[Problem]) -> YNode:
                     Problem(
                         path,
                         key_line,
-                        f"'{key}' appears twice in the same place (first on line {key_lines[key]}); "
-                        "keep only one",
+                        f"'{key}' appears twice in the same place (first on line {key_lines[key]}); keep only one",
                     )
                 )
                 continue

@@ -1,0 +1,174 @@
+"""Search quality: the dev-set regression, the anti-fitting rule, and questions written for these tests."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.faq_cli import evaluate, read_cases
+from faq import CONTENT_DIR
+from handlers.faq.analyzer import detect_language, normalize, stem
+from handlers.faq.library import FaqSnapshot, build_snapshot
+from handlers.faq.model import LANGS
+from handlers.faq.render import MISSING_FACT, render_answer
+
+DEV_FILE = Path(__file__).resolve().parents[2] / "shared" / "faq-eval" / "dev.jsonl"
+OWN_FILE = Path(__file__).resolve().parent / "data" / "faq_colloquial.jsonl"
+
+
+@pytest.fixture(scope="module")
+def snapshot() -> FaqSnapshot:
+    built, problems = build_snapshot(CONTENT_DIR)
+    assert built is not None, problems
+    return built
+
+
+def trigrams(text: str) -> set[str]:
+    """Character trigrams of the lower-cased text with whitespace collapsed (the string itself if short)."""
+    text = re.sub(r"\s+", " ", text.lower()).strip()
+    return {text} if len(text) < 3 else {text[i : i + 3] for i in range(len(text) - 2)}
+
+
+def content_phrases() -> list[tuple[str, str]]:
+    """Every question and keyword in faq/ (entries, site overrides and synonyms), with its file."""
+    phrases: list[tuple[str, str]] = []
+    for path in sorted(CONTENT_DIR.rglob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if path.name == "synonyms.yaml":
+            phrases += [(path.name, str(w)) for words in data.get("groups", {}).values() for w in words]
+            continue
+        for field in ("questions", "keywords"):
+            for items in (data.get(field) or {}).values():
+                phrases += [(path.name, str(item)) for item in items or ()]
+    return phrases
+
+
+def test_no_content_phrase_copies_a_dev_question() -> None:
+    if not DEV_FILE.exists():
+        pytest.skip(f"dev set not found at {DEV_FILE} (shared/ is expected beside the repository)")
+    dev = [trigrams(json.loads(line)["q"]) for line in DEV_FILE.read_text(encoding="utf-8").splitlines() if line]
+    phrases = content_phrases()
+    assert len(phrases) > 500
+    too_close = []
+    for source, phrase in phrases:
+        grams = trigrams(phrase)
+        for dev_grams in dev:
+            similarity = len(grams & dev_grams) / len(grams | dev_grams)
+            if similarity >= 0.5:
+                too_close.append((source, phrase, round(similarity, 2)))
+    assert not too_close, too_close
+
+
+def test_dev_set_regression(snapshot: FaqSnapshot) -> None:
+    if not DEV_FILE.exists():
+        pytest.skip(f"dev set not found at {DEV_FILE} (shared/ is expected beside the repository)")
+    result = evaluate(snapshot, read_cases(DEV_FILE))
+    for lang in LANGS:
+        scores = result[lang]
+        assert isinstance(scores, dict)
+        assert scores["top1"] >= 0.90, result
+        assert scores["top3"] >= 0.95, result
+
+
+def test_own_colloquial_questions(snapshot: FaqSnapshot) -> None:
+    """Questions written for this test (not in the content, not from dev): zh, en, mixed and typos."""
+    result = evaluate(snapshot, read_cases(OWN_FILE))
+    for lang in LANGS:
+        scores = result[lang]
+        assert isinstance(scores, dict)
+        assert scores["top1"] >= 0.85, result
+        assert scores["top3"] >= 0.95, result
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("拉长天天对我咸猪手 他管我排班", "harasser-is-supervisor"),
+        ("my 组长 keeps touching me and he decides my overtime", "harasser-is-supervisor"),
+        ("车间有人开黄腔 动手动脚", "forms-of-harassment"),
+        ("can i reprot anonimously", "anonymous-reporting"),
+        ("how to chek my case staus with the receipt", "check-case-status"),
+        ("举保 要去哪里", "how-to-report"),
+        ("he is waiting outside my dorm and wont let me go, im scared", "emergency"),
+        ("宿舍门口有人堵我 我好怕", "emergency"),
+        ("有人在wechat上给我发nude照片", "online-harassment"),
+        ("I'm a guy and a woman supervisor touched me, does it count", "anyone-can-be-harassed"),
+        ("收据码丢了", "check-case-status"),
+        ("妇联热线", "support-services"),
+    ],
+)
+def test_colloquial_mixed_and_typo_questions(snapshot: FaqSnapshot, question: str, topic: str) -> None:
+    hits = snapshot.search(question)
+    assert hits and hits[0].entry_id == topic, hits
+
+
+@pytest.mark.parametrize("question", ["今天食堂吃什么菜", "asdf qwer zxcv", "hello", "工牌丢了找谁补办", "what time is lunch", ""])
+def test_weak_or_nonsense_query_is_not_confident(snapshot: FaqSnapshot, question: str) -> None:
+    assert not snapshot.is_confident(snapshot.search(question))
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [("有人一直跟踪我 我现在很危险", "emergency"), ("i lost my receipt, how do i check my case status", "check-case-status")],
+)
+def test_clear_question_is_confident(snapshot: FaqSnapshot, question: str, topic: str) -> None:
+    hits = snapshot.search(question)
+    assert hits[0].entry_id == topic
+    assert snapshot.is_confident(hits)
+
+
+def test_search_returns_at_most_limit_hits_best_first(snapshot: FaqSnapshot) -> None:
+    hits = snapshot.search("骚扰 举报 匿名 证据", limit=3)
+    assert 1 <= len(hits) <= 3
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_language_detection() -> None:
+    assert detect_language("怎么举报") == "zh"
+    assert detect_language("how do I report") == "en"
+    assert detect_language("我的supervisor一直摸我") == "zh"
+    assert detect_language("where to report 骚扰") == "en"
+
+
+def test_normalize_and_stem() -> None:
+    assert normalize("ＨＲ  Ｍａｎａｇｅｒ") == "hr manager"
+    assert stem("touched") == stem("touching") == stem("touches") == "touch"
+    assert stem("accused") == stem("accuse")
+    assert stem("lied") == "lie"
+
+
+SITE_FACTS = {
+    "sz01": {
+        "hr_contact": {"zh": "人事部王姐，电话 0755-0000", "en": "Ms Wang in HR, tel 0755-0000"},
+        "site_name": {"zh": "深圳一厂", "en": "Shenzhen Plant 1"},
+    },
+    "dg02": {"hr_contact": {"zh": "人事部李先生", "en": "Mr Li in HR"}},
+}
+
+
+def test_render_fills_placeholders_per_site_and_language(snapshot: FaqSnapshot) -> None:
+    entry = snapshot.entries["how-to-report"]
+    zh = render_answer(entry, "zh", SITE_FACTS["sz01"])
+    en = render_answer(entry, "en", SITE_FACTS["sz01"])
+    other = render_answer(entry, "en", SITE_FACTS["dg02"])
+    assert "人事部王姐" in zh and "{" not in zh
+    assert "Ms Wang in HR" in en and "人事部王姐" not in en
+    assert "Mr Li in HR" in other and "Ms Wang" not in other
+
+
+def test_render_falls_back_instead_of_showing_a_raw_placeholder(snapshot: FaqSnapshot) -> None:
+    entry = snapshot.entries["advocacy-board"]
+    text = render_answer(entry, "en", {"site_name": {"zh": "深圳一厂"}})
+    assert "{" not in text
+    assert "深圳一厂" in text
+    assert MISSING_FACT["en"] in text
+
+
+def test_answers_cite_exact_hotlines() -> None:
+    text = "\n".join(p.read_text(encoding="utf-8") for p in (CONTENT_DIR / "entries").glob("*.yaml"))
+    numbers = set(re.findall(r"(?<![\dA-Z-])\d{3,5}(?![\d-])", text))
+    assert numbers <= {"110", "120", "12338", "12333", "1010", "2022", "2023"}, numbers
