@@ -235,6 +235,21 @@ async def test_injected_flood_wait_raises_retry_after(
     assert (await bot.send_message(worker["id"], "after waiting")).text == "after waiting"
 
 
+async def test_opt_in_flood_limits_follow_the_emulator_clock(
+    bot: telegram.Bot, emu: TelegramEmulator, worker: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+    emu.enforce_flood_limits()
+    await bot.send_message(worker["id"], "first")
+    with pytest.raises(RetryAfter) as raised:
+        await bot.send_message(worker["id"], "second, too soon")
+    assert raised.value.retry_after == dtm.timedelta(seconds=1)
+    emu.advance_clock(1.0)
+    assert (await bot.send_message(worker["id"], "second")).text == "second"
+    emu.enforce_flood_limits(enabled=False)
+    assert (await bot.send_message(worker["id"], "third")).text == "third"
+
+
 async def test_blocked_user_raises_forbidden(bot: telegram.Bot, emu: TelegramEmulator, worker: dict[str, Any]) -> None:
     stranger = emu.create_user()
     with pytest.raises(Forbidden, match="bot can't initiate conversation with a user"):
@@ -433,6 +448,8 @@ async def test_subprocess_emulator_keeps_unconfirmed_updates_for_a_restarted_bot
             assert again.update_id == seen.update_id
             assert await second_run.get_updates(offset=again.update_id + 1) == ()
         assert [c["method"] for c in remote.calls()].count("getUpdates") == 3
+        with pytest.raises(RuntimeError, match="not visible"):
+            remote.tap_button(user["id"], user["id"], 999, data="x")
 
 
 def test_close_releases_thread_and_port() -> None:

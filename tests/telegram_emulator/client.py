@@ -195,6 +195,19 @@ class ControlSurface:
             self._control("inject_retry_after", retry_after=retry_after, method=method, chat_id=chat_id, times=times)
         )
 
+    def enforce_flood_limits(
+        self,
+        enabled: bool = True,
+        per_chat: tuple[int, float] = (1, 1.0),
+        per_group: tuple[int, float] = (20, 60.0),
+        overall: tuple[int, float] = (30, 1.0),
+    ) -> bool:
+        return bool(
+            self._control(
+                "enforce_flood_limits", enabled=enabled, per_chat=per_chat, per_group=per_group, overall=overall
+            )
+        )
+
     def clear_faults(self) -> int:
         return int(self._control("clear_faults"))
 

@@ -12,6 +12,7 @@ import base64
 from typing import Any
 
 from .files import store_document, store_photo
+from .flood import FloodLimits
 from .formatting import command_entities
 from .state import CallbackQueryRecord, Chat, EmulatorClock, EmulatorState, FaultRule, StoredMessage, User
 
@@ -258,6 +259,18 @@ class EmulatorControls:
             times,
         )
 
+    def enforce_flood_limits(
+        self,
+        enabled: bool = True,
+        per_chat: tuple[int, float] = (1, 1.0),
+        per_group: tuple[int, float] = (20, 60.0),
+        overall: tuple[int, float] = (30, 1.0),
+    ) -> bool:
+        """Answer sends beyond Telegram's limits (count, seconds) with 429, or stop doing so."""
+        limits = FloodLimits(_window(per_chat), _window(per_group), _window(overall))
+        self._state.flood_limits = limits if enabled else None
+        return enabled
+
     def clear_faults(self) -> int:
         count = len(self._state.faults)
         self._state.faults.clear()
@@ -305,6 +318,11 @@ class EmulatorControls:
         if not isinstance(clock, EmulatorClock):
             raise TypeError("the injected clock is not an EmulatorClock: move it directly")
         return clock
+
+
+def _window(pair: tuple[int, float] | list[float]) -> tuple[int, float]:
+    """(count, seconds), also when it arrived over HTTP as a JSON list."""
+    return int(pair[0]), float(pair[1])
 
 
 CONTROL_NAMES = frozenset(name for name in dir(EmulatorControls) if not name.startswith("_"))

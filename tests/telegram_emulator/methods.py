@@ -110,11 +110,11 @@ def inline_markup(params: Params) -> JSON | None:
         raise bad_request('field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays')
     for row in rows:
         for button in row:
-            if not isinstance(button, dict) or not str(button.get("text") or "").strip():
-                raise bad_request(
-                    "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
-                )
-            if not _BUTTON_ACTIONS & set(button):
+            if (
+                not isinstance(button, dict)
+                or not str(button.get("text") or "").strip()
+                or not (_BUTTON_ACTIONS & set(button))
+            ):
                 raise bad_request(
                     "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
                 )
@@ -136,7 +136,8 @@ def _formatted(params: Params, name: str, limit: int, empty_error: str) -> JSON:
     return content
 
 
-def _reply_and_markup(state: EmulatorState, chat: Chat, params: Params, content: JSON) -> JSON:
+def _reply_and_markup(chat: Chat, params: Params, content: JSON) -> JSON:
+    """Add the quoted message and the inline keyboard, as Telegram echoes them in the sent Message."""
     reply = params.structured("reply_parameters", "can't parse reply parameters JSON object") or {}
     reply_to = reply.get("message_id") if isinstance(reply, dict) else None
     reply_to = reply_to or params.integer("reply_to_message_id")
@@ -153,7 +154,10 @@ def _reply_and_markup(state: EmulatorState, chat: Chat, params: Params, content:
 
 
 def _send(state: EmulatorState, chat: Chat, params: Params, content: JSON) -> JSON:
-    return state.store_message(chat, state.bot, _reply_and_markup(state, chat, params, content)).data
+    """Post the bot's message: flood limits (if enforced) first, then store and answer with it."""
+    if state.flood_limits is not None:
+        state.flood_limits.check_and_count(chat.id, chat.type != "private", state.clock.now())
+    return state.store_message(chat, state.bot, _reply_and_markup(chat, params, content)).data
 
 
 @bot_method("getMe")

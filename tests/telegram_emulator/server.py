@@ -17,6 +17,7 @@ import re
 import socket
 import threading
 from collections.abc import AsyncIterator, Callable
+from types import FrameType
 from typing import Any, TypeVar
 
 import uvicorn
@@ -35,6 +36,18 @@ from .updates import Waker, WebhookSender
 
 T = TypeVar("T")
 _TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn that tells the emulator first when asked to exit (by signal or by `stop`)."""
+
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._on_exit()
+        super().handle_exit(sig, frame)
 
 
 def _api_error(error: ApiError) -> JSONResponse:
@@ -75,7 +88,7 @@ class EmulatorServer:
             lifespan=self._lifespan,
         )
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2)
-        self._server = uvicorn.Server(config)
+        self._server = _Uvicorn(config, self._request_closing)
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -93,6 +106,11 @@ class EmulatorServer:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    def _request_closing(self) -> None:
+        """From any thread (or a signal handler): release long-polls before uvicorn drains requests."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._begin_closing)
 
     def _begin_closing(self) -> None:
         """Release long-polls and stop the webhook sender, so shutdown never waits on them."""
@@ -176,9 +194,8 @@ class EmulatorServer:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving, join the thread and close the socket; safe to call twice."""
-        if self._thread is not None and self._thread.is_alive() and self._loop is not None:
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(self._begin_closing)
+        if self._thread is not None and self._thread.is_alive():
+            self._request_closing()
             self._server.should_exit = True
             self._thread.join(timeout)
         self._socket.close()

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .flood import FloodLimits
+
 JSON = dict[str, Any]
 
 DEFAULT_TOKEN = "7000000001:AAHemulator-test-token-not-a-secret00"
@@ -125,8 +127,6 @@ class Chat:
                 data["username"] = self.user.username
         else:
             data["title"] = self.title
-            if self.type == "group":
-                data["all_members_are_administrators"] = False
             if self.username is not None:
                 data["username"] = self.username
         return data
@@ -244,6 +244,7 @@ class EmulatorState:
         self.allowed_updates: frozenset[str] = DEFAULT_UPDATE_TYPES
         self.webhook: Webhook | None = None
         self.faults: list[FaultRule] = []
+        self.flood_limits: FloodLimits | None = None
         self.calls: list[CallRecord] = []
         self.deliveries: list[JSON] = []
         self.callback_queries: dict[str, CallbackQueryRecord] = {}
