@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from handlers.faq.library import FaqLibrary
+from handlers.faq.library import FaqLibrary, content_version
 from handlers.faq.model import Problem
 
 logger = logging.getLogger(__name__)
@@ -67,21 +67,30 @@ async def watch_faq(
 ) -> None:
     """Poll ``library.directory`` forever; reload on change and report problems to ``on_problems``.
 
-    The reload runs in a worker thread so loading and indexing never stall the event loop.
-    A rejected edit is reported once per distinct content, not on every poll.
+    The first poll compares the files with the content the library was built from, so an
+    edit made between start-up and the first poll is not missed. The reload runs in a worker
+    thread so loading and indexing never stall the event loop. A rejected edit is reported
+    once per distinct content, not on every poll.
     """
-    seen = fingerprint(library.directory)
+    seen: Fingerprint = {}
+    attempted = library.snapshot.version
     while True:
-        await asyncio.sleep(interval)
         try:
             current = await asyncio.to_thread(fingerprint, library.directory, seen)
-            if _same_content(current, seen):
-                seen = current
-                continue
+            changed = not _same_content(current, seen)
             seen = current
+            if not changed:
+                await asyncio.sleep(interval)
+                continue
+            version = await asyncio.to_thread(content_version, library.directory)
+            if version == attempted:
+                await asyncio.sleep(interval)
+                continue
+            attempted = version
             problems = await asyncio.to_thread(library.reload)
         except Exception:  # a bad poll must not end the watcher; the last good content keeps serving
             logger.exception("faq reload failed")
+            await asyncio.sleep(interval)
             continue
         if problems:
             logger.warning("faq content rejected", extra={"problems": len(problems)})
@@ -90,3 +99,4 @@ async def watch_faq(
             logger.info("faq content reloaded", extra={"version": library.snapshot.version})
             if on_reloaded is not None:
                 await _call(on_reloaded)
+        await asyncio.sleep(interval)

@@ -33,7 +33,9 @@ def content(tmp_path: Path) -> Path:
     return target
 
 
-def check(directory: Path, facts_by_site: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None) -> tuple[int, str]:
+def check(
+    directory: Path, facts_by_site: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None
+) -> tuple[int, str]:
     out = io.StringIO()
     return run_check(directory, facts_by_site, out), out.getvalue()
 

@@ -106,14 +106,19 @@ def test_colloquial_mixed_and_typo_questions(snapshot: FaqSnapshot, question: st
     assert hits and hits[0].entry_id == topic, hits
 
 
-@pytest.mark.parametrize("question", ["今天食堂吃什么菜", "asdf qwer zxcv", "hello", "工牌丢了找谁补办", "what time is lunch", ""])
+@pytest.mark.parametrize(
+    "question", ["今天食堂吃什么菜", "asdf qwer zxcv", "hello", "工牌丢了找谁补办", "what time is lunch", ""]
+)
 def test_weak_or_nonsense_query_is_not_confident(snapshot: FaqSnapshot, question: str) -> None:
     assert not snapshot.is_confident(snapshot.search(question))
 
 
 @pytest.mark.parametrize(
     ("question", "topic"),
-    [("有人一直跟踪我 我现在很危险", "emergency"), ("i lost my receipt, how do i check my case status", "check-case-status")],
+    [
+        ("有人一直跟踪我 我现在很危险", "emergency"),
+        ("i lost my receipt, how do i check my case status", "check-case-status"),
+    ],
 )
 def test_clear_question_is_confident(snapshot: FaqSnapshot, question: str, topic: str) -> None:
     hits = snapshot.search(question)
