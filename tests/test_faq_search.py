@@ -118,6 +118,8 @@ def test_weak_or_nonsense_query_is_not_confident(snapshot: FaqSnapshot, question
     [
         ("有人一直跟踪我 我现在很危险", "emergency"),
         ("i lost my receipt, how do i check my case status", "check-case-status"),
+        ("he hit me", "emergency"),
+        ("我被打了 好痛", "emergency"),
     ],
 )
 def test_clear_question_is_confident(snapshot: FaqSnapshot, question: str, topic: str) -> None:

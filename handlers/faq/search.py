@@ -37,6 +37,9 @@ MIN_CONFIDENT_SCORE = 8.0
 MIN_CONFIDENT_RATIO = 1.25
 """The best entry must beat the runner-up by this factor, or the worker chooses among the top three."""
 
+URGENT_ENTRY_IDS = frozenset({"emergency"})
+MIN_URGENT_SCORE = 0.5
+
 FloatArray = npt.NDArray[np.float32]
 
 
@@ -145,7 +148,14 @@ class SearchIndex:
 
 
 def is_confident(hits: Sequence[SearchHit]) -> bool:
-    """True when the top hit is strong and clearly ahead, so answering it directly is not a guess."""
-    if not hits or hits[0].score < MIN_CONFIDENT_SCORE:
+    """True when the top hit is strong and clearly ahead, so answering it directly is not a guess.
+
+    Urgent entries need less evidence: showing the police number to someone who did not need
+    it costs little, making someone in danger pick from a list costs a lot.
+    """
+    if not hits:
         return False
-    return len(hits) < 2 or hits[0].score >= MIN_CONFIDENT_RATIO * hits[1].score
+    ahead = len(hits) < 2 or hits[0].score >= MIN_CONFIDENT_RATIO * hits[1].score
+    if hits[0].entry_id in URGENT_ENTRY_IDS:
+        return ahead and hits[0].score >= MIN_URGENT_SCORE
+    return ahead and hits[0].score >= MIN_CONFIDENT_SCORE
