@@ -100,11 +100,13 @@ async def test_button_tap_arrives_as_callback_query(
     sent = await bot.send_message(worker["id"], "What would you like to do?", reply_markup=KEYBOARD)
     assert sent.reply_markup == KEYBOARD
     emu.tap_button(worker["id"], worker["id"], sent.message_id, data="report:start")
+    emu.tap_button(worker["id"], worker["id"], sent.message_id, text="Help")
 
-    (update,) = await bot.get_updates(offset=start.update_id + 1)
+    update, second = await bot.get_updates(offset=start.update_id + 1)
     query = update.callback_query
-    assert query.data == "report:start"
-    assert query.chat_instance and query.chat_instance == str(query.chat_instance)
+    assert query.data == "report:start" and second.callback_query.data == "help"
+    assert isinstance(query.chat_instance, str) and int(query.chat_instance) != 0
+    assert second.callback_query.chat_instance == query.chat_instance
     assert query.from_user.id == worker["id"]
     assert query.message.message_id == sent.message_id and query.message.reply_markup == KEYBOARD
     assert await query.answer("Started") is True
@@ -152,8 +154,7 @@ async def test_newer_poll_ends_older_one_with_conflict(bot: telegram.Bot, emu: T
 
 
 async def test_webhook_posts_updates_with_secret_and_retries(bot: telegram.Bot, emu: TelegramEmulator) -> None:
-    receiver = WebhookReceiver(statuses=[500])
-    try:
+    with WebhookReceiver(statuses=[500]) as receiver:
         user = emu.create_user()
         assert await bot.set_webhook(receiver.url, secret_token="s3cret-Token_1") is True
         emu.send_text(user["id"], "/start")
@@ -169,8 +170,6 @@ async def test_webhook_posts_updates_with_secret_and_retries(bot: telegram.Bot, 
             await bot.get_updates()
         assert await bot.delete_webhook() is True
         assert await bot.get_updates() == ()
-    finally:
-        receiver.close()
 
 
 async def test_redelivered_update_keeps_its_update_id(
@@ -208,6 +207,18 @@ async def test_edits_follow_telegram_rules(bot: telegram.Bot, emu: TelegramEmula
         await bot.send_message(worker["id"], "Done.", parse_mode="MarkdownV2")
     with pytest.raises(BadRequest, match="Message can't be edited"):
         await bot.edit_message_text("x", worker["id"], 1)
+
+
+async def test_parse_mode_becomes_plain_text_with_utf16_entities(
+    bot: telegram.Bot, emu: TelegramEmulator, worker: dict[str, Any]
+) -> None:
+    html = "<b>New</b> message 😀 <i>for you</i> &lt;3"
+    sent = await bot.send_message(worker["id"], f"  {html}\n", parse_mode="HTML")
+    assert sent.text == "New message 😀 for you <3"
+    assert [(e.type, e.offset, e.length) for e in sent.entities] == [("bold", 0, 3), ("italic", 15, 7)]
+    assert sent.text_html == html
+    markdown = await bot.send_message(worker["id"], r"*Case* \#12 _saved_\.", parse_mode="MarkdownV2")
+    assert markdown.text == "Case #12 saved." and markdown.text_markdown_v2 == r"*Case* \#12 _saved_\."
 
 
 async def test_inline_message_edits_answer_true(bot: telegram.Bot, emu: TelegramEmulator) -> None:
@@ -353,7 +364,7 @@ def _replies_parse(bot: telegram.Bot, emu: TelegramEmulator) -> set[str]:
         updates = [Update.de_json(u, bot) for u in call("getUpdates")]
         assert {u.effective_message is not None or u.my_chat_member is not None for u in updates} == {True}
         emu.send_text(user["id"], "back")
-        query_id = updates[-2].callback_query.id
+        query_id = next(u.callback_query.id for u in updates if u.callback_query)
         assert call("answerCallbackQuery", callback_query_id=query_id) is True
         ids = {"message_id": message.message_id, **chat}
         for method, extra in (("editMessageText", {"text": "t2"}), ("editMessageReplyMarkup", markup)):
@@ -423,8 +434,7 @@ async def test_ptb_application_without_updater_processes_webhook_updates(emu: Te
         ApplicationBuilder().token(emu.token).base_url(emu.base_url).updater(None).build()
     )
     app.add_handler(MessageHandler(filters.TEXT, echo))
-    receiver = WebhookReceiver(statuses=[])
-    try:
+    with WebhookReceiver() as receiver:
         async with app:
             await app.bot.set_webhook(receiver.url)
             user = emu.create_user()
@@ -432,8 +442,6 @@ async def test_ptb_application_without_updater_processes_webhook_updates(emu: Te
             await wait_until(lambda: len(receiver.received) == 1)
             await app.process_update(Update.de_json(receiver.received[0][1], app.bot))
         assert emu.visible_messages(user["id"])[-1]["text"] == "QUIET PLEASE"
-    finally:
-        receiver.close()
 
 
 async def test_subprocess_emulator_keeps_unconfirmed_updates_for_a_restarted_bot() -> None:

@@ -18,17 +18,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token", default=DEFAULT_TOKEN, help="the one bot token the emulator accepts")
     parser.add_argument("--bot-username", default="hap_emulated_bot")
     parser.add_argument(
+        "--webhook-max-retry-delay", type=float, default=30.0, help="longest delay between webhook retries"
+    )
+    parser.add_argument(
         "--webhook-retry-delay",
         type=float,
         default=0.5,
-        help="first delay before re-sending a failed webhook delivery, doubling to 30 s",
+        help="first delay before re-sending a failed webhook delivery, doubling each time",
     )
     args = parser.parse_args(argv)
     server = EmulatorServer(
         EmulatorState(args.token, bot_username=args.bot_username),
         port=args.port,
         webhook_retry_delay=args.webhook_retry_delay,
-        webhook_max_retry_delay=30.0,
+        webhook_max_retry_delay=args.webhook_max_retry_delay,
         on_ready=lambda url: print(f"TELEGRAM_EMULATOR_URL={url}", flush=True),
     )
     server.serve_forever()

@@ -300,7 +300,13 @@ class RemoteEmulator(ControlSurface):
 class EmulatorProcess:
     """`python -m tests.telegram_emulator` in a child process, with a RemoteEmulator to drive it."""
 
-    def __init__(self, port: int = 0, token: str = DEFAULT_TOKEN, webhook_retry_delay: float = 0.05) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        token: str = DEFAULT_TOKEN,
+        webhook_retry_delay: float = 0.05,
+        webhook_max_retry_delay: float = 1.0,
+    ) -> None:
         command = [
             sys.executable,
             "-m",
@@ -311,6 +317,8 @@ class EmulatorProcess:
             token,
             "--webhook-retry-delay",
             str(webhook_retry_delay),
+            "--webhook-max-retry-delay",
+            str(webhook_max_retry_delay),
         ]
         self.process = subprocess.Popen(
             command,

@@ -193,6 +193,7 @@ def _parse_markdown(source: str, v2: bool) -> tuple[str, list[JSON]]:
     out: list[str] = []
     length = 0
     open_: dict[str, tuple[int, int]] = {}
+    pre_language = ""
     links: list[tuple[int, int]] = []
     entities: list[JSON] = []
     index = 0
@@ -210,15 +211,18 @@ def _parse_markdown(source: str, v2: bool) -> tuple[str, list[JSON]]:
             if kind in open_:
                 start, _ = open_.pop(kind)
                 if length > start:
-                    entities.append({"type": kind, "offset": start, "length": length - start})
+                    entity: JSON = {"type": kind, "offset": start, "length": length - start}
+                    if kind == "pre" and pre_language:
+                        entity["language"] = pre_language
+                    entities.append(entity)
                 index += len(marker)
                 continue
             open_[kind] = (length, len(source[:index].encode()))
             index += len(marker)
             if kind == "pre":
                 language = re.match(r"([\w+#-]+)\n", source[index:])
-                if language:
-                    index += len(language.group(0))
+                pre_language = language.group(1) if language else ""
+                index += len(language.group(0)) if language else 0
             continue
         if char == "[" and not in_code:
             links.append((length, len(source[:index].encode())))
