@@ -22,7 +22,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, InvalidToken, RetryAfter
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
-from tests.telegram_emulator import EmulatorProcess, TelegramEmulator
+from tests.telegram_emulator import EmulatorClock, EmulatorProcess, TelegramEmulator
 from tests.telegram_emulator.api import METHOD_NAMES
 from tests.telegram_emulator.helpers import WebhookReceiver, png_bytes, wait_until
 
@@ -327,6 +327,17 @@ async def test_call_log_records_methods_and_params(
     assert (delete["method"], delete["error_code"]) == ("deleteMessage", 400)
     assert abs(send["time"] - time.time()) < 5
     assert emu.calls("getMe") == []
+
+
+async def test_injected_clock_dates_messages_in_unix_seconds() -> None:
+    with TelegramEmulator(clock=EmulatorClock(start=1_700_000_000)) as emulator:
+        user = emulator.create_user()
+        update = emulator.send_text(user["id"], "/start")
+        assert 1_700_000_000 <= update["message"]["date"] <= 1_700_000_005
+        async with emulator.make_bot() as real_bot:
+            sent = await real_bot.send_message(user["id"], "dated")
+        assert abs(sent.date - dtm.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dtm.UTC)) < dtm.timedelta(seconds=5)
+        assert emulator.advance_clock(3600) >= 1_700_003_600
 
 
 async def test_commands_round_trip(bot: telegram.Bot) -> None:

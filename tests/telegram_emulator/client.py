@@ -19,7 +19,6 @@ from typing import Any, Self
 
 import httpx
 
-from .controls import EmulatorControls
 from .server import EmulatorServer
 from .state import DEFAULT_TOKEN, Clock, EmulatorState
 
@@ -252,18 +251,17 @@ class TelegramEmulator(ControlSurface):
         bot_username: str = "hap_emulated_bot",
     ) -> None:
         self.token = token
-        self.state = EmulatorState(token, clock, bot_username=bot_username)
+        self._state = EmulatorState(token, clock, bot_username=bot_username)
         self._server = EmulatorServer(
-            self.state,
+            self._state,
             webhook_retry_delay=webhook_retry_delay,
             webhook_max_retry_delay=webhook_max_retry_delay,
         )
-        self._controls = EmulatorControls(self.state)
         self.url = self._server.url
         self._server.start_in_thread()
 
     def _control(self, name: str, **kwargs: Any) -> Any:
-        result = self._server.run_in_loop(getattr(self._controls, name), **kwargs)
+        result = self._server.run_in_loop(getattr(self._server.controls, name), **kwargs)
         return json.loads(json.dumps(result))
 
     def close(self) -> None:

@@ -44,10 +44,19 @@ class _Uvicorn(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None]) -> None:
         super().__init__(config)
         self._on_exit = on_exit
+        self.exit_requested = asyncio.Event()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self._on_exit()
         super().handle_exit(sig, frame)
+
+    async def main_loop(self) -> None:
+        """uvicorn's tick loop, but woken at once by an exit request (tests stop one emulator each)."""
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864_000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.exit_requested.wait(), 0.1)
 
 
 def _api_error(error: ApiError) -> JSONResponse:
@@ -116,6 +125,7 @@ class EmulatorServer:
         """Release long-polls and stop the webhook sender, so shutdown never waits on them."""
         self.state.closing = True
         self.state.notify()
+        self._server.exit_requested.set()
 
     async def _bot_api(self, request: Request) -> Response:
         token, method = request.path_params["token"], request.path_params["method"]
@@ -195,7 +205,7 @@ class EmulatorServer:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving, join the thread and close the socket; safe to call twice."""
         if self._thread is not None and self._thread.is_alive():
-            self._request_closing()
             self._server.should_exit = True
+            self._request_closing()
             self._thread.join(timeout)
         self._socket.close()
