@@ -59,10 +59,15 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 async def _chat(config: Config, args: argparse.Namespace) -> None:
+    from .admin import FaqAdmin
     from .channels.console import ConsoleChannel
-    from .runtime import build_runtime
+    from .faq_watch import watch_faq
+    from .runtime import build_runtime, load_faq
 
-    runtime = await build_runtime(config)
+    faq = load_faq(config, config.bot.faq_dir)
+    runtime = await build_runtime(config, faq=faq)
+    admin = FaqAdmin(faq, runtime.database, runtime.services.outbox, config.bot.admin_chats, runtime.services.clock)
+    watcher = asyncio.create_task(watch_faq(faq.library, admin.report_problems))
     try:
         channel = ConsoleChannel(
             runtime.dispatcher,
@@ -71,12 +76,14 @@ async def _chat(config: Config, args: argparse.Namespace) -> None:
             user=args.user,
             language=args.lang,
             site=args.site,
+            admin=admin,
         )
         if args.json:
             await channel.run_json(sys.stdin.buffer, sys.stdout)
         else:
             await channel.run_interactive(sys.stdin, sys.stdout)
     finally:
+        watcher.cancel()
         await runtime.close()
 
 
@@ -97,13 +104,14 @@ def _faq(config: Config, args: argparse.Namespace) -> int:
     from . import faq_cli
     from .runtime import handler_settings
 
+    directory = config.bot.faq_dir or CONTENT_DIR
     if args.faq_command == "check":
         sites = handler_settings(config).sites
         facts = {site_id: dict(site.facts) for site_id, site in sites.items()}
-        return faq_cli.run_check(args.directory or CONTENT_DIR, facts, sys.stdout)
+        return faq_cli.run_check(args.directory or directory, facts, sys.stdout)
     if args.faq_command == "ask":
-        return faq_cli.run_ask(args.question, args.lang, args.json, CONTENT_DIR, sys.stdout)
-    return faq_cli.run_eval(args.file, args.json, CONTENT_DIR, sys.stdout)
+        return faq_cli.run_ask(args.question, args.lang, args.json, directory, sys.stdout)
+    return faq_cli.run_eval(args.file, args.json, directory, sys.stdout)
 
 
 def _keys(args: argparse.Namespace) -> int:

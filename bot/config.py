@@ -46,6 +46,8 @@ class BotSection(_Section):
     retention_days: int = Field(default=730, ge=30, le=3650)
     status_session_minutes: int = Field(default=10, ge=1, le=120)
     data_dir: Path = Path("data")
+    admin_chats: list[str] = Field(default_factory=list, description="Chats told about refused FAQ edits.")
+    faq_dir: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
@@ -132,7 +134,21 @@ class WebSection(_Section):
 
 
 def _default_sites() -> dict[str, SiteSection]:
-    return {"main": SiteSection(name={"zh": "本厂", "en": "this factory"})}
+    """A site for a newcomer with no config file: generic facts that point to the notice board."""
+    facts: dict[str, LocalText] = {
+        "hr_contact": {
+            "zh": "人事部（联系方式见厂区公告栏）",
+            "en": "the HR office (contact details on the notice board)",
+        },
+        "advocacy_board": {
+            "zh": "员工关爱委员会（成员名单见厂区公告栏）",
+            "en": "the advocacy board (members listed on the notice board)",
+        },
+        "training_schedule": {"zh": "培训时间见厂区公告栏", "en": "see the notice board for training dates"},
+        "handbook_location": {"zh": "员工手册（可向人事部领取）", "en": "the staff handbook (ask HR for a copy)"},
+        "counselling_service": {"zh": "心理咨询服务（请咨询人事部）", "en": "counselling (ask HR how to book)"},
+    }
+    return {"main": SiteSection(name={"zh": "本厂", "en": "this factory"}, facts=facts)}
 
 
 class Config(_Section):
@@ -201,6 +217,9 @@ def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Conf
             raise ConfigError(f"{path}: not UTF-8; save the file as UTF-8") from None
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"{path}: {error}; fix the TOML syntax there") from None
+    if "sites" not in raw:
+        # Environment overrides of a site refine the default site rather than replace it.
+        raw["sites"] = {k: v.model_dump(mode="python") for k, v in _default_sites().items()}
     raw = _apply_env(raw, env)
     try:
         return Config.model_validate(raw)

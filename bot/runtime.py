@@ -12,6 +12,8 @@ from pathlib import Path
 from handlers.app import build_router
 from handlers.context import FaqService, Services
 from handlers.dispatcher import Dispatcher
+from handlers.faq import FaqLibrary, initialise_segmenter
+from handlers.faq.service import LibraryFaqService
 from handlers.i18n import load_translators
 from handlers.settings import Settings as HandlerSettings
 from handlers.settings import SiteInfo
@@ -46,7 +48,7 @@ def handler_settings(config: Config) -> HandlerSettings:
             id=site_id,
             name=_local(site.name),
             contacts={k: _local(v) for k, v in site.contacts.items()},
-            facts={k: _local(v) for k, v in site.facts.items()},
+            facts={"site_name": _local(site.name), **{k: _local(v) for k, v in site.facts.items()}},
             emergency_phone=site.emergency_phone,
             has_board=bool(site.board_chats),
         )
@@ -62,6 +64,16 @@ def handler_settings(config: Config) -> HandlerSettings:
         retention_days=config.bot.retention_days,
         status_session_ttl=timedelta(minutes=config.bot.status_session_minutes),
     )
+
+
+def load_faq(config: Config, directory: Path | None = None) -> LibraryFaqService:
+    """Loads and indexes the FAQ once at start-up; bad content stops the start with file:line problems."""
+    from faq import CONTENT_DIR
+
+    initialise_segmenter()
+    sites = handler_settings(config).sites
+    facts = {site_id: dict(site.facts) for site_id, site in sites.items()}
+    return LibraryFaqService(FaqLibrary(directory or CONTENT_DIR, facts))
 
 
 def load_keys(config: Config, env: dict[str, str] | None = None) -> KeyRing:
@@ -117,6 +129,3 @@ async def build_runtime(
     )
     return Runtime(config, database, crypto, services, Dispatcher(database, services, build_router()))
 
-
-def data_dir(config: Config) -> Path:
-    return config.bot.data_dir

@@ -124,8 +124,7 @@ async def command(ctx: Context, name: str) -> None:
     elif name == "cancel":
         await ask_cancel(ctx)
     elif name == "language":
-        conversation.return_to = conversation.state
-        await ctx.go(State.LANGUAGE)
+        await ask_language_from(ctx, conversation.state)
     elif conversation.in_flow:
         await busy_in_flow(ctx)
     else:
@@ -151,8 +150,7 @@ async def menu_choice(ctx: Context, choice_id: str) -> None:
         ctx.say(ctx.t("Refresher quizzes are coming soon."))
         await ctx.go(State.MENU)
     elif choice_id == "language":
-        conversation.return_to = State.MENU
-        await ctx.go(State.LANGUAGE)
+        await ask_language_from(ctx, State.MENU)
     else:
         await show_help(ctx)
         await ctx.go(State.MENU)
@@ -191,20 +189,29 @@ async def on_confirm_cancel(ctx: Context) -> None:
     """Deletes the draft on yes and shows the menu; on no, returns to the question it interrupted."""
     conversation = ctx.conversation
     back = conversation.return_to or State.MENU
-    conversation.return_to = None
     if ctx.choice_id == "cancel_yes":
+        conversation.return_to = None
         if back.startswith("report."):
             conversation.draft = None
             conversation.draft_expires_at = None
+            conversation.editing = False
             ctx.say(ctx.t("Cancelled. Your draft report has been deleted."))
         else:
             conversation.end_case_session()
             ctx.say(ctx.t("Cancelled."))
         await ctx.go(State.MENU)
     elif ctx.choice_id == "cancel_no":
+        conversation.return_to = None
         await ctx.go(back)
     else:
         await ask_confirm_cancel(ctx)
+
+
+async def ask_language_from(ctx: Context, state: str) -> None:
+    """Asks for the language, remembering where to return (kept apart from a pending cancel)."""
+    if ctx.conversation.state != State.LANGUAGE:
+        ctx.conversation.language_return_to = state
+    await ctx.go(State.LANGUAGE)
 
 
 @router.asks(State.LANGUAGE)
@@ -221,7 +228,7 @@ async def on_language(ctx: Context) -> None:
         return
     conversation = ctx.conversation
     conversation.language = ctx.choice_id
-    back = conversation.return_to or State.MENU
-    conversation.return_to = None
+    back = conversation.language_return_to or State.MENU
+    conversation.language_return_to = None
     ctx.say(ctx.t("I will speak English from now on."))
     await ctx.go(back)

@@ -68,6 +68,7 @@ class Conversation:
     offered: list[str] = field(default_factory=list)
     offered_labels: dict[str, str] = field(default_factory=dict)
     return_to: str | None = None
+    language_return_to: str | None = None
     editing: bool = False
     pending_receipt_case: str | None = None
     case_session: str | None = None

@@ -27,6 +27,20 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 10_000
 NUMBERED_CHANNELS = frozenset({Channel.CONSOLE, Channel.WECHAT})
+REPORT_QUESTIONS = frozenset(
+    {
+        State.REPORT_NOTICE,
+        State.REPORT_WHAT,
+        State.REPORT_CATEGORY,
+        State.REPORT_WHEN,
+        State.REPORT_WHERE,
+        State.REPORT_INVOLVED,
+        State.REPORT_WITNESSES,
+        State.REPORT_URGENCY,
+        State.REPORT_NOTIFY,
+        State.REPORT_REVIEW,
+    }
+)
 _ALLOWED_CONTROLS = {"\n", "\t"}
 
 
@@ -60,6 +74,7 @@ class Dispatcher:
                     now=self._services.clock(),
                 )
                 await self._route(ctx)
+                self._remember_step(conversation)
                 await self._services.conversations.save(
                     session, incoming.user_key, conversation.to_document(), self._expiry_hour(ctx.now)
                 )
@@ -158,6 +173,12 @@ class Dispatcher:
                 await common.stale_choice(ctx)
             return
         await self._router.handle(ctx)
+
+    @staticmethod
+    def _remember_step(conversation: Conversation) -> None:
+        """Records the report question last asked, so a resumed draft continues exactly there."""
+        if conversation.draft is not None and conversation.state in REPORT_QUESTIONS:
+            conversation.draft["step"] = conversation.state
 
     def _expire(self, ctx: Context) -> bool:
         """Drops a draft and ends a status session past their lifetimes; True when that moved the

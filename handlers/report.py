@@ -99,7 +99,6 @@ def _draft(ctx: Context) -> dict[str, object]:
     if conversation.draft is None:
         conversation.draft = {"what": []}
     conversation.draft_expires_at = (ctx.now + ctx.services.settings.draft_ttl).timestamp()
-    conversation.draft["step"] = conversation.state
     return conversation.draft
 
 

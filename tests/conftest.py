@@ -20,7 +20,10 @@ from sqlalchemy.engine import make_url
 from bot.channels.console import ConsoleChannel
 from bot.config import Config, load_config
 from bot.runtime import Runtime, build_runtime
+from faq import CONTENT_DIR
 from handlers.events import Outcome
+from handlers.faq import FaqLibrary, initialise_segmenter
+from handlers.faq.service import LibraryFaqService
 from storage.crypto import KeyRing
 
 PG_URL = os.environ.get("HAPBOT_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -112,9 +115,18 @@ def config(database_url: str, tmp_path: Path) -> Config:
     return make_config(database_url, tmp_path / "data")
 
 
+@pytest.fixture(scope="session")
+def faq_service() -> LibraryFaqService:
+    """The shipped FAQ, loaded and indexed once per test session (jieba takes ~0.5 s to start)."""
+    initialise_segmenter()
+    return LibraryFaqService(FaqLibrary(CONTENT_DIR))
+
+
 @pytest.fixture
-async def runtime(config: Config, keyring: KeyRing, clock: Clock) -> AsyncIterator[Runtime]:
-    built = await build_runtime(config, keyring=keyring, clock=clock)
+async def runtime(
+    config: Config, keyring: KeyRing, clock: Clock, faq_service: LibraryFaqService
+) -> AsyncIterator[Runtime]:
+    built = await build_runtime(config, keyring=keyring, clock=clock, faq=faq_service)
     try:
         yield built
     finally:

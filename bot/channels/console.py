@@ -14,9 +14,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, BinaryIO, TextIO
 
+from bot.admin import FaqAdmin
 from handlers.dispatcher import Dispatcher
 from handlers.events import Channel, Incoming, Outcome, Reply
 from storage.crypto import Crypto, Purpose
+
+MAX_LINE_BYTES = 256 * 1024
 
 
 class InputError(ValueError):
@@ -37,10 +40,15 @@ def parse_json_line(raw: bytes) -> tuple[str | None, str | None]:
         line = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError("invalid_utf8", "input line is not valid UTF-8") from None
+    if len(raw) > MAX_LINE_BYTES:
+        raise InputError("invalid_input", f"input line is longer than {MAX_LINE_BYTES} bytes")
     try:
         request = json.loads(line)
     except json.JSONDecodeError as error:
         raise InputError("invalid_json", f"input line is not JSON ({error.msg} at column {error.colno})") from None
+    except (RecursionError, ValueError):
+        # Nesting too deep for the parser, or an integer past Python's digit limit.
+        raise InputError("invalid_json", "input line is not JSON this program can read") from None
     if not isinstance(request, dict):
         raise InputError("invalid_input", 'expected an object like {"text": "..."} or {"choice": "..."}')
     unknown = set(request) - {"text", "choice"}
@@ -49,7 +57,7 @@ def parse_json_line(raw: bytes) -> tuple[str | None, str | None]:
     text, choice = request.get("text"), request.get("choice")
     if (text is None) == (choice is None):
         raise InputError("invalid_input", "give exactly one of 'text' or 'choice'")
-    if not isinstance(text or choice, str):
+    if not isinstance(text if text is not None else choice, str):
         raise InputError("invalid_input", "'text' and 'choice' must be strings")
     return text, choice
 
@@ -77,8 +85,10 @@ class ConsoleChannel:
         user: str = "console",
         language: str | None = None,
         site: str | None = None,
+        admin: FaqAdmin | None = None,
     ) -> None:
         self._dispatcher = dispatcher
+        self._admin = admin
         self._user = user
         self._user_key = console_user_key(crypto, user)
         self._clock = clock
@@ -103,7 +113,12 @@ class ConsoleChannel:
         )
 
     async def send(self, text: str | None = None, choice: str | None = None) -> Outcome:
-        """Hands one message to the core; the caller shows the replies, then confirms receipts."""
+        """Hands one message to the core; the caller shows the replies, then confirms receipts.
+
+        The person at the console operates the bot, so ``/reload`` (an admin command) works here.
+        """
+        if self._admin is not None and text is not None and text.strip() == "/reload":
+            return Outcome(replies=(Reply(await self._admin.reload()),))
         return await self._dispatcher.handle(self.incoming(text, choice))
 
     async def _confirm(self, outcome: Outcome) -> None:
