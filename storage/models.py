@@ -16,7 +16,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -89,7 +89,12 @@ class CaseMessage(Base):
 
 
 class OutboxItem(Base):
-    """A push waiting to be delivered (HR alerts now; replies and reminders later); payload sealed."""
+    """A push waiting to be delivered (HR alerts now; replies and reminders later); payload sealed.
+
+    A row is claimed for a lease before sending and deleted after; a lease that expires with the
+    row still present means a send may have happened without being recorded (``claims`` > 1 then
+    counts an in-doubt send).
+    """
 
     __tablename__ = "outbox"
 
@@ -101,6 +106,72 @@ class OutboxItem(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     __table_args__ = (Index("ix_outbox_due", "due_at"),)
+
+
+class DeliveryCount(Base):
+    """Counters of delivery outcomes that are not plain successes, by reason (blocked, in_doubt…)."""
+
+    __tablename__ = "delivery_counts"
+
+    reason: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ChatMigration(Base):
+    """A group that became a supergroup: alerts for the old chat id follow the new one."""
+
+    __tablename__ = "chat_migrations"
+
+    old_chat: Mapped[str] = mapped_column(String(64), primary_key=True)
+    new_chat: Mapped[str] = mapped_column(String(64))
+
+
+class InboundUpdate(Base):
+    """The update journal: a platform update committed before it is acknowledged, handled once.
+
+    ``dedup_key`` is a keyed hash of the platform's update id (never the id in plaintext);
+    ``sequence`` orders pending rows by arrival. After handling, the payload is erased, the
+    sequence zeroed, and the row stays as a tombstone until ``expires_hour`` so a redelivered
+    update is recognised and dropped.
+    """
+
+    __tablename__ = "inbound_updates"
+
+    dedup_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    sequence: Mapped[int] = mapped_column(BigInteger, index=True)
+    payload_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    handled: Mapped[bool] = mapped_column(default=False, index=True)
+    expires_hour: Mapped[int] = mapped_column(Integer, index=True)
+
+
+class DraftFile(Base):
+    """A sanitised evidence file received during a draft, sealed until the report is submitted."""
+
+    __tablename__ = "draft_files"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    mime: Mapped[str] = mapped_column(String(64))
+    data_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_hour: Mapped[int] = mapped_column(Integer, index=True)
+
+
+class Evidence(Base):
+    """An evidence file of a case, sealed under the case's data key."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    mime: Mapped[str] = mapped_column(String(64))
+    data_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ChatTrace(SealedDocumentRow, Base):
+    """Ids of messages in a worker's private chat that the bot may delete later (Telegram /hide)."""
+
+    __tablename__ = "chat_traces"
 
 
 class AuditEntry(Base):
