@@ -97,6 +97,9 @@ class TelegramSection(_Section):
     webhook_url: str | None = None
     secret_token: SecretStr | None = None
     proxy: SecretStr | None = None
+    api_base_url: str | None = Field(default=None, description="A local Bot API server (or the test emulator).")
+    api_file_url: str | None = None
+    admin_user_ids: list[int] = Field(default_factory=list, description="Telegram users who may send /reload.")
 
     @model_validator(mode="after")
     def _needs_token(self) -> TelegramSection:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.crypto import DecryptionError
 from storage.database import Database
@@ -53,17 +56,31 @@ def clean_text(text: str | None) -> str | None:
     return kept or None
 
 
+Claim = Callable[[AsyncSession], Awaitable[bool]]
+
+
+class _AlreadyHandled(Exception):
+    """Another worker (process or replica) handled this update first."""
+
+
 class Dispatcher:
     def __init__(self, database: Database, services: Services, router: Router) -> None:
         self._database = database
         self._services = services
         self._router = router
 
-    async def handle(self, incoming: Incoming) -> Outcome:
-        """Routes one message; on an unexpected error the worker gets an apology, never a traceback."""
+    async def handle(self, incoming: Incoming, *, claim: Claim | None = None) -> Outcome:
+        """Routes one message; on an unexpected error the worker gets an apology, never a traceback.
+
+        ``claim`` runs first inside the same transaction (a channel marks its journaled update
+        handled there), so the message's effects and "handled" commit together: exactly once.
+        When it answers False, someone else handled the update and nothing happens.
+        """
         try:
             async with self._database.transaction() as session:
                 await self._database.lock_user(session, incoming.user_key)
+                if claim is not None and not await claim(session):
+                    raise _AlreadyHandled
                 conversation = await self._load(session, incoming.user_key)
                 ctx = Context(
                     incoming=incoming,
@@ -79,8 +96,14 @@ class Dispatcher:
                     session, incoming.user_key, conversation.to_document(), self._expiry_hour(ctx.now)
                 )
             return Outcome(replies=tuple(ctx.replies))
+        except _AlreadyHandled:
+            return Outcome()
         except Exception as error:
             log.error("handling failed: %s on %s message", type(error).__name__, incoming.channel.value)
+            if claim is not None:
+                # The worker gets the apology; the update must not come back forever as a poison pill.
+                async with self._database.transaction() as session:
+                    await claim(session)
             t = self._services.translators[language_from_hint(incoming.language_hint, "zh")]
             return Outcome(
                 replies=(Reply(t("Sorry, something went wrong on our side. Please send that again.")),)
@@ -102,9 +125,9 @@ class Dispatcher:
         async with self._database.transaction() as session:
             await self._services.conversations.delete(session, user_key)
 
-    async def _load(self, session: object, user_key: str) -> Conversation:
+    async def _load(self, session: AsyncSession, user_key: str) -> Conversation:
         try:
-            document = await self._services.conversations.load(session, user_key)  # type: ignore[arg-type]
+            document = await self._services.conversations.load(session, user_key)
         except (DecryptionError, ValueError, TypeError) as error:
             log.warning("conversation state unreadable (%s); starting afresh", type(error).__name__)
             document = None

@@ -62,6 +62,7 @@ class Purpose(StrEnum):
     REMINDER = "reminder"
     RECEIPT_INDEX = "receipt_index"
     DEDUP = "dedup"
+    CALLBACK = "callback"  # tags on button data, so a button cannot be forged or replayed into another chat
 
 
 class Kind(IntEnum):

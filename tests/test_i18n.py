@@ -1,4 +1,4 @@
-"""The Chinese catalog covers every message in ``handlers/``, and switching language mid-flow works."""
+"""The Chinese catalog covers every message in ``handlers/`` and ``bot/``, and switching language mid-flow works."""
 
 from __future__ import annotations
 
@@ -28,13 +28,14 @@ STORY = "My line leader keeps making dirty jokes about me"
 
 
 def extracted() -> dict[str, list[str]]:
-    """Every message marked with ``N_`` or ``t`` in ``handlers/``, with where it is used."""
+    """Every message marked with ``N_`` or ``t`` in ``handlers/`` and ``bot/``, with where it is used."""
     found: dict[str, list[str]] = {}
-    for filename, lineno, message, _comments, _context in extract_from_dir(
-        str(HANDLERS), method_map=[("**.py", "python")], keywords={"N_": None, "t": None}
-    ):
-        assert isinstance(message, str), f"{filename}:{lineno}: plural or odd message {message!r}"
-        found.setdefault(message, []).append(f"handlers/{filename}:{lineno}")
+    for folder in ("handlers", "bot"):
+        for filename, lineno, message, _comments, _context in extract_from_dir(
+            str(REPO / folder), method_map=[("**.py", "python")], keywords={"N_": None, "t": None}
+        ):
+            assert isinstance(message, str), f"{filename}:{lineno}: plural or odd message {message!r}"
+            found.setdefault(message, []).append(f"{folder}/{filename}:{lineno}")
     return found
 
 

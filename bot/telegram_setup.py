@@ -1,0 +1,71 @@
+"""Builds the Telegram channel from the config: the PTB Application (no Updater), the adapter and
+the command menu shown in Telegram's UI."""
+
+from __future__ import annotations
+
+from telegram import BotCommand, BotCommandScopeDefault
+from telegram.ext import Application, ApplicationBuilder
+from telegram.request import HTTPXRequest
+
+from handlers.i18n import N_
+from storage.journal import UpdateJournal
+
+from .channels.telegram import TelegramChannel, traces_store
+from .channels.telegram_adapter import TelegramAdapter
+from .config import TelegramSection
+from .runtime import Runtime
+
+COMMANDS = (
+    ("start", N_("Start and show the menu")),
+    ("report", N_("Report harassment anonymously")),
+    ("status", N_("Check a report with your receipt")),
+    ("faq", N_("Questions about the policy")),
+    ("language", N_("语言 / Language")),
+    ("help", N_("Help")),
+    ("cancel", N_("Cancel what you are doing")),
+    ("hide", N_("Delete this conversation's messages")),
+)
+
+
+def build_application(section: TelegramSection) -> Application:  # type: ignore[type-arg]
+    if section.token is None:
+        raise ValueError("[telegram] token is required")
+    proxy = section.proxy.get_secret_value() if section.proxy else None
+    builder = ApplicationBuilder().token(section.token.get_secret_value()).updater(None)
+    builder = builder.request(HTTPXRequest(proxy=proxy, connection_pool_size=64))
+    builder = builder.get_updates_request(HTTPXRequest(proxy=proxy, read_timeout=60))
+    if section.api_base_url:
+        builder = builder.base_url(section.api_base_url)
+    if section.api_file_url:
+        builder = builder.base_file_url(section.api_file_url)
+    application: Application = builder.build()  # type: ignore[type-arg]
+    return application
+
+
+def build_telegram_channel(runtime: Runtime, section: TelegramSection) -> TelegramChannel:
+    services = runtime.services
+    adapter = TelegramAdapter(runtime.crypto, list(services.settings.sites))
+
+    def hide_notice(language_hint: str | None) -> str:
+        t = services.translators["en" if (language_hint or "").startswith("en") else "zh"]
+        return t("Done: the messages of this conversation that could be deleted are gone.")
+
+    return TelegramChannel(
+        build_application(section),
+        runtime.dispatcher,
+        runtime.database,
+        UpdateJournal(runtime.crypto),
+        adapter,
+        traces_store(runtime.crypto),
+        hide_notice=hide_notice,
+    )
+
+
+async def publish_commands(channel: TelegramChannel, runtime: Runtime) -> None:
+    """The command menu in both languages (Telegram picks by the user's app language)."""
+    for language in ("zh", "en"):
+        translate = runtime.services.translators[language]
+        commands = [BotCommand(name, translate(description)) for name, description in COMMANDS]
+        await channel.bot.set_my_commands(
+            commands, scope=BotCommandScopeDefault(), language_code=None if language == "zh" else "en"
+        )

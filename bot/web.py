@@ -1,0 +1,94 @@
+"""The bot's web app: platform webhooks and a health check, in the bot's own process.
+
+Access logs carry the method, the path and the status only: query strings (WeChat puts the
+worker's OpenID there) and bodies are never logged.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+access_log = logging.getLogger("hapbot.access")
+
+MAX_BODY_BYTES = 1024 * 1024
+TELEGRAM_SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 (a header name)
+
+Ingest = Callable[[list[dict[str, object]]], Awaitable[int]]
+
+
+class AccessLog:
+    """ASGI middleware logging method, path (no query string) and status."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            access_log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed)
+
+
+async def read_limited(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | None:
+    """The body, or None when it is larger than ``limit`` (read no further than that)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def telegram_route(secret_token: str, ingest: Ingest) -> Route:
+    """``POST /telegram``: checks the secret in constant time, journals the update, then answers 200."""
+    expected = secret_token.encode()
+
+    async def webhook(request: Request) -> Response:
+        given = request.headers.get(TELEGRAM_SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, expected):
+            return PlainTextResponse("forbidden", status_code=403)
+        body = await read_limited(request)
+        if body is None:
+            return PlainTextResponse("too large", status_code=413)
+        try:
+            update = json.loads(body)
+        except ValueError:
+            return PlainTextResponse("bad request", status_code=400)
+        if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+            return PlainTextResponse("bad request", status_code=400)
+        await ingest([update])
+        return PlainTextResponse("ok")
+
+    return Route("/telegram", webhook, methods=["POST"])
+
+
+def build_web_app(routes: list[Route]) -> ASGIApp:
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    app = Starlette(routes=[Route("/healthz", healthz), *routes])
+    return AccessLog(app)

@@ -1,0 +1,114 @@
+"""The update journal: platform updates are committed here before they are acknowledged.
+
+An update is journaled (one transaction for a whole batch: group commit), then acknowledged to
+the platform (the polling offset advances, or the webhook answers 200), then handled. Handling
+marks the row handled *inside the same transaction* as its effects, so an update is handled
+exactly once: a crash before that commit leaves it pending for the next start, a crash after it
+leaves a tombstone that drops any redelivery.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .crypto import Binding, Crypto, Purpose
+from .models import InboundUpdate
+
+TOMBSTONE_HOURS = 48  # Telegram keeps unconfirmed updates 24 h; WeChat retries within seconds
+
+
+@dataclass(frozen=True, repr=False)
+class JournalEntry:
+    key: str
+    payload: dict[str, Any]
+
+    def __repr__(self) -> str:
+        return "JournalEntry(…)"
+
+
+class UpdateJournal:
+    def __init__(self, crypto: Crypto) -> None:
+        self._crypto = crypto
+
+    def key(self, channel: str, platform_id: str) -> str:
+        """The keyed, irreversible dedup key of a platform update id."""
+        return self._crypto.pseudonym(Purpose.DEDUP, f"{channel}:{platform_id}")
+
+    async def record(
+        self, session: AsyncSession, channel: str, items: Sequence[tuple[str, dict[str, Any]]], now_hour: int
+    ) -> list[str]:
+        """Journals updates not seen before; returns the keys of the new ones (redeliveries are dropped)."""
+        if not items:
+            return []
+        rows, keys = [], []
+        base = time.time_ns()
+        for offset, (platform_id, payload) in enumerate(items):
+            key = self.key(channel, platform_id)
+            if key in keys:
+                continue
+            sealed = self._crypto.seal_internal_json(payload, Binding("inbound_updates", "payload_ct", key))
+            rows.append(
+                {
+                    "dedup_key": key,
+                    "channel": channel,
+                    "sequence": base + offset,
+                    "payload_ct": sealed,
+                    "handled": False,
+                    "expires_hour": now_hour + TOMBSTONE_HOURS,
+                }
+            )
+            keys.append(key)
+        existing = set(
+            (await session.execute(select(InboundUpdate.dedup_key).where(InboundUpdate.dedup_key.in_(keys)))).scalars()
+        )
+        fresh = [row for row in rows if row["dedup_key"] not in existing]
+        if fresh:
+            dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+            insert = pg_insert if dialect == "postgresql" else sqlite_insert
+            statement = insert(InboundUpdate).values(fresh).on_conflict_do_nothing(index_elements=["dedup_key"])
+            await session.execute(statement)
+        return [str(row["dedup_key"]) for row in fresh]
+
+    async def pending(self, session: AsyncSession, channel: str, limit: int = 500) -> list[JournalEntry]:
+        """Unhandled updates in arrival order."""
+        query = (
+            select(InboundUpdate)
+            .where(InboundUpdate.channel == channel, InboundUpdate.handled.is_(False))
+            .order_by(InboundUpdate.sequence)
+            .limit(limit)
+        )
+        entries = []
+        for row in (await session.execute(query)).scalars():
+            if row.payload_ct is None:
+                continue
+            binding = Binding("inbound_updates", "payload_ct", row.dedup_key)
+            payload = self._crypto.open_internal_json(row.payload_ct, binding)
+            entries.append(JournalEntry(row.dedup_key, payload))
+        return entries
+
+    async def mark_handled(self, session: AsyncSession, key: str) -> bool:
+        """Erases the payload and keeps a tombstone; False when another worker already handled it."""
+        result = await session.execute(
+            update(InboundUpdate)
+            .where(InboundUpdate.dedup_key == key, InboundUpdate.handled.is_(False))
+            .values(handled=True, payload_ct=None, sequence=0)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def count_pending(self, session: AsyncSession, channel: str) -> int:
+        query = select(func.count()).where(InboundUpdate.channel == channel, InboundUpdate.handled.is_(False))
+        return int((await session.execute(query)).scalar_one())
+
+    async def purge_expired(self, session: AsyncSession, now_hour: int) -> int:
+        result = await session.execute(
+            delete(InboundUpdate).where(InboundUpdate.handled.is_(True), InboundUpdate.expires_hour < now_hour)
+        )
+        return int(getattr(result, "rowcount", 0))

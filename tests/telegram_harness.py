@@ -1,0 +1,107 @@
+"""Runs our Telegram channel against the Bot API emulator, as a worker in Telegram would see it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from bot.channels.telegram import TelegramChannel
+from bot.config import Config
+from bot.runtime import Runtime
+from bot.telegram_setup import build_telegram_channel
+
+from .telegram_emulator import TelegramEmulator
+from .telegram_emulator.helpers import wait_until
+
+
+def with_telegram(config: Config, emu: TelegramEmulator) -> Config:
+    raw = config.model_dump(mode="python")
+    raw["storage"]["url"] = config.storage.url.get_secret_value()
+    raw["telegram"] = {
+        "enabled": True,
+        "token": emu.token,
+        "api_base_url": emu.base_url,
+        "api_file_url": emu.base_file_url,
+    }
+    return Config.model_validate(raw)
+
+
+@asynccontextmanager
+async def running_channel(runtime: Runtime, emu: TelegramEmulator, *, polling: bool = True) -> AsyncIterator[TelegramChannel]:
+    config = with_telegram(runtime.config, emu)
+    channel = build_telegram_channel(runtime, config.telegram)
+    await channel.application.initialize()
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(channel.run_processor(stop, idle_seconds=0.2))]
+    if polling:
+        tasks.append(asyncio.create_task(channel.poll(stop, long_poll_seconds=1)))
+    try:
+        yield channel
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await channel.application.shutdown()
+
+
+class TelegramWorker:
+    """A person in Telegram: writes, taps buttons, reads what the bot shows in their chat."""
+
+    def __init__(self, emu: TelegramEmulator, name: str = "Mei", language: str = "en") -> None:
+        self.emu = emu
+        self.user = emu.create_user(name, language_code=language)
+        self.id: int = self.user["id"]
+
+    def messages(self) -> list[dict[str, Any]]:
+        try:
+            return self.emu.visible_messages(self.id)
+        except Exception:
+            return []
+
+    def bot_messages(self) -> list[dict[str, Any]]:
+        return [m for m in self.messages() if m.get("from", {}).get("is_bot")]
+
+    def last_text(self) -> str:
+        messages = self.bot_messages()
+        return str(messages[-1].get("text", "")) if messages else ""
+
+    def all_text(self) -> str:
+        return "\n".join(str(m.get("text", "")) for m in self.bot_messages())
+
+    async def _await_reply(self, before: int, seconds: float = 10.0) -> None:
+        await wait_until(lambda: self._bot_calls() > before, seconds)
+        await asyncio.sleep(0.05)
+
+    def _bot_calls(self) -> int:
+        return len([c for c in self.emu.calls("sendMessage") if str(c["params"].get("chat_id")) == str(self.id)])
+
+    async def say(self, text: str) -> None:
+        before = self._bot_calls()
+        self.emu.send_text(self.id, text)
+        await self._await_reply(before)
+
+    async def tap(self, label: str) -> None:
+        """Taps the button with this label on the newest bot message that has it."""
+        before = self._bot_calls()
+        for message in reversed(self.bot_messages()):
+            rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+            if any(button.get("text") == label for row in rows for button in row):
+                self.emu.tap_button(self.id, chat_id=self.id, message_id=message["message_id"], text=label)
+                await self._await_reply(before)
+                return
+        raise AssertionError(f"no button {label!r} in the chat; last message: {self.last_text()!r}")
+
+    async def send_photo(self, data: bytes, caption: str | None = None) -> None:
+        before = self._bot_calls()
+        self.emu.send_photo(self.id, data, caption=caption)
+        await self._await_reply(before)
+
+    def buttons(self) -> list[str]:
+        messages = self.bot_messages()
+        if not messages:
+            return []
+        rows = messages[-1].get("reply_markup", {}).get("inline_keyboard", [])
+        return [button["text"] for row in rows for button in row]

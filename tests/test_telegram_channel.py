@@ -1,0 +1,98 @@
+"""The Telegram channel end to end: the real PTB stack over HTTP against the Bot API emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.runtime import Runtime
+from storage.cases import CaseStatus
+from storage.journal import UpdateJournal
+from storage.models import Case
+
+from .flows import RECEIPT_LINE, receipt_in, reference_in
+from .telegram_emulator import TelegramEmulator
+from .telegram_emulator.helpers import wait_until
+from .telegram_harness import TelegramWorker, running_channel
+
+
+@pytest.fixture
+def emu() -> Iterator[TelegramEmulator]:
+    with TelegramEmulator() as emulator:
+        yield emulator
+
+
+async def file_report(worker: TelegramWorker, *, involved: str = "No: a co-worker") -> str:
+    await worker.tap("Report harassment (anonymous)")
+    assert "Before you report" in worker.last_text()
+    await worker.tap("I understand, continue")
+    await worker.say("The line leader keeps touching my shoulders")
+    await worker.tap("Done")
+    await worker.tap("Touching or physical acts")
+    await worker.tap("This week")
+    await worker.tap("Workshop or production line")
+    await worker.tap(involved)
+    await worker.tap("Skip")
+    await worker.tap("Not urgent")
+    await worker.tap("No, I will check with my receipt")
+    assert "Please check your report" in worker.last_text()
+    await worker.tap("Submit the report")
+    return worker.all_text()
+
+
+async def test_deep_link_report_receipt_and_status_from_another_chat(runtime: Runtime, emu: TelegramEmulator) -> None:
+    async with running_channel(runtime, emu):
+        mei = TelegramWorker(emu, "Mei")
+        await mei.say("/start north")
+        assert "North Plant" in mei.all_text()
+        assert mei.buttons()[0] == "Report harassment (anonymous)"
+        shown = await file_report(mei)
+        receipt, reference = receipt_in(shown), reference_in(shown)
+
+        async with runtime.database.transaction(write=False) as session:
+            case = await runtime.services.cases.by_reference(session, reference)
+        assert case is not None and case.site == "north" and case.status is CaseStatus.NEW
+
+        # The report's own messages are deleted from the chat; the receipt message stays until /hide.
+        def visible() -> str:
+            return "\n".join(str(m.get("text", "")) for m in mei.messages())
+
+        await wait_until(lambda: "touching my shoulders" not in visible(), 10)
+        assert receipt in visible()
+        assert "Please check your report" not in visible()
+
+        other = TelegramWorker(emu, "Lin")
+        await other.say("/status")
+        await other.say(receipt.lower().replace("-", " "))
+        assert reference in other.last_text() and "Received, waiting for HR" in other.last_text()
+
+        await mei.say("/hide")
+        await wait_until(lambda: receipt not in visible(), 10)
+
+
+async def test_same_update_three_times_makes_one_case(runtime: Runtime, emu: TelegramEmulator) -> None:
+    async with running_channel(runtime, emu) as channel:
+        mei = TelegramWorker(emu, "Mei")
+        await mei.say("/start")
+        await mei.tap("Report harassment (anonymous)")
+        await mei.tap("I understand, continue")
+        await mei.say("story")
+        for label in ("Done", "Words: comments, jokes, sounds", "Skip", "Skip", "No: a co-worker", "Skip",
+                      "Not urgent", "No, I will check with my receipt"):
+            await mei.tap(label)
+        review = mei.bot_messages()[-1]
+        before = len(emu.calls("sendMessage"))
+        submit = emu.tap_button(mei.id, chat_id=mei.id, message_id=review["message_id"], text="Submit the report")
+        await wait_until(lambda: len(emu.calls("sendMessage")) > before, 10)
+        # Telegram delivers the same update again (twice), as it does when unsure we received it.
+        emu.redeliver(submit["update_id"])
+        emu.redeliver(submit["update_id"])
+        await wait_until(lambda: not emu.pending_updates(), 10)
+        await channel.process_pending()
+        async with runtime.database.transaction(write=False) as session:
+            cases = (await session.execute(select(func.count()).select_from(Case))).scalar_one()
+            pending = await UpdateJournal(runtime.crypto).count_pending(session, "telegram")
+        assert cases == 1 and pending == 0
+        assert len(RECEIPT_LINE.findall(mei.all_text())) == 1, "the duplicate must not show a second receipt"
