@@ -88,10 +88,14 @@ async def _chat(config: Config, args: argparse.Namespace) -> None:
 
 
 def _run(config: Config, args: argparse.Namespace) -> int:
-    enabled = [name for name in ("telegram", "wechat") if getattr(config, name).enabled]
-    if enabled:
-        log.error("channels %s are not available in this version yet; disable them to use the console", enabled)
+    if config.wechat.enabled:
+        log.error("the WeChat channel is not available in this version yet; set [wechat] enabled = false")
         return 2
+    if config.telegram.enabled:
+        from .serve import serve
+
+        asyncio.run(serve(config))
+        return 0
     log.info("no channel enabled in the config: starting the console channel")
     args.user, args.lang, args.site, args.json = "console", None, None, False
     asyncio.run(_chat(config, args))

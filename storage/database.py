@@ -33,7 +33,7 @@ SQLITE_PRAGMAS: dict[str, str] = {
 }
 
 
-def _lock_id(user_key: str) -> int:
+def advisory_lock_id(user_key: str) -> int:
     """A signed 64-bit advisory lock id derived from a pseudonym (already uniformly random)."""
     digest = hashlib.sha256(user_key.encode("ascii")).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
@@ -106,7 +106,7 @@ class Database:
     async def lock_user(self, session: AsyncSession, user_key: str) -> None:
         """Serialise work on one pseudonym until the transaction ends (no-op need on SQLite)."""
         if self.dialect == "postgresql":
-            await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _lock_id(user_key)})
+            await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": advisory_lock_id(user_key)})
 
     async def pragmas(self) -> dict[str, str]:
         """The PRAGMAs in force (SQLite) or the server settings that matter (PostgreSQL), for benchmarks."""

@@ -29,7 +29,9 @@ def with_telegram(config: Config, emu: TelegramEmulator) -> Config:
 
 
 @asynccontextmanager
-async def running_channel(runtime: Runtime, emu: TelegramEmulator, *, polling: bool = True) -> AsyncIterator[TelegramChannel]:
+async def running_channel(
+    runtime: Runtime, emu: TelegramEmulator, *, polling: bool = True
+) -> AsyncIterator[TelegramChannel]:
     config = with_telegram(runtime.config, emu)
     channel = build_telegram_channel(runtime, config.telegram)
     await channel.application.initialize()
@@ -54,6 +56,11 @@ class TelegramWorker:
         self.emu = emu
         self.user = emu.create_user(name, language_code=language)
         self.id: int = self.user["id"]
+
+    def user_key_for(self, runtime: Runtime) -> str:
+        from storage.crypto import Purpose
+
+        return runtime.crypto.pseudonym(Purpose.CONVERSATION, f"telegram:{self.id}")
 
     def messages(self) -> list[dict[str, Any]]:
         try:

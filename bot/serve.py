@@ -1,0 +1,80 @@
+"""``hapbot run`` with channels enabled: one asyncio process serving them all until SIGTERM/SIGINT.
+
+Start order: config → keys → database (migrated) → FAQ → channels → web app → background work
+(journal processor, polling, outbox sender, scheduler, FAQ watcher). Stop order is the reverse,
+and everything committed survives: pending updates and pushes resume at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Coroutine
+from typing import Any
+
+from starlette.routing import Route
+
+from .admin import FaqAdmin
+from .config import Config
+from .faq_watch import watch_faq
+from .runtime import build_runtime, load_faq
+from .web import build_web_app, telegram_route
+from .webserver import serving
+
+log = logging.getLogger(__name__)
+
+
+async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+
+    faq = load_faq(config, config.bot.faq_dir)
+    runtime = await build_runtime(config, faq=faq)
+    admin = FaqAdmin(faq, runtime.database, runtime.services.outbox, config.bot.admin_chats, runtime.services.clock)
+    background: list[Coroutine[Any, Any, None]] = [watch_faq(faq.library, admin.report_problems)]
+    routes: list[Route] = []
+    telegram = None
+    if config.telegram.enabled:
+        from .telegram_setup import build_telegram_channel, publish_commands
+
+        telegram = build_telegram_channel(runtime, config.telegram)
+        await telegram.application.initialize()
+        await publish_commands(telegram, runtime)
+        background.append(telegram.run_processor(stop))
+        if config.telegram.mode == "webhook":
+            secret = config.telegram.secret_token.get_secret_value() if config.telegram.secret_token else ""
+            routes.append(telegram_route(secret, telegram.ingest))
+        else:
+            background.append(telegram.poll(stop))
+    background.extend(_delivery_work(config, runtime, telegram, stop))
+
+    tasks = [asyncio.create_task(work) for work in background]
+    try:
+        async with serving(build_web_app(routes), config.web.host, config.web.port) as port:
+            if telegram is not None and config.telegram.mode == "webhook" and config.telegram.webhook_url:
+                token = config.telegram.secret_token
+                await telegram.bot.set_webhook(
+                    config.telegram.webhook_url,
+                    secret_token=token.get_secret_value() if token else None,
+                    allowed_updates=["message", "callback_query"],
+                )
+            log.info("serving on %s:%d", config.web.host, port)
+            await stop.wait()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if telegram is not None:
+            await telegram.application.shutdown()
+        await runtime.close()
+
+
+def _delivery_work(config: Config, runtime: Any, telegram: Any, stop: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
+    """The outbox sender and the scheduler, when the delivery package is available."""
+    del config, runtime, telegram, stop
+    return []

@@ -1,0 +1,71 @@
+"""Webhook mode: Telegram posts updates to our web app, which checks the secret and journals them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from bot.runtime import Runtime
+from bot.web import build_web_app, telegram_route
+from bot.webserver import serving
+from storage.models import InboundUpdate
+
+from .flows import receipt_in
+from .telegram_emulator import TelegramEmulator
+from .telegram_harness import TelegramWorker, running_channel
+
+SECRET = "s3cret-token-for-tests_only"
+
+
+@pytest.fixture
+def emu() -> Iterator[TelegramEmulator]:
+    with TelegramEmulator() as emulator:
+        yield emulator
+
+
+async def journal_rows(runtime: Runtime) -> int:
+    async with runtime.database.transaction(write=False) as session:
+        return int((await session.execute(select(func.count()).select_from(InboundUpdate))).scalar_one())
+
+
+async def test_report_through_the_webhook(runtime: Runtime, emu: TelegramEmulator) -> None:
+    async with running_channel(runtime, emu, polling=False) as channel:
+        app = build_web_app([telegram_route(SECRET, channel.ingest)])
+        async with serving(app, "127.0.0.1", 0) as port:
+            await channel.bot.set_webhook(f"http://127.0.0.1:{port}/telegram", secret_token=SECRET)
+            mei = TelegramWorker(emu, "Mei")
+            await mei.say("/start")
+            await mei.tap("Report harassment (anonymous)")
+            await mei.tap("I understand, continue")
+            await mei.say("He sends me pictures at night")
+            for label in ("Done", "Messages, pictures or videos", "Skip", "Online or by phone", "No: a co-worker",
+                          "Skip", "Not urgent", "No, I will check with my receipt", "Submit the report"):
+                await mei.tap(label)
+            assert receipt_in(mei.all_text())
+            deliveries = emu.webhook_deliveries()
+            assert deliveries and all(d["ok"] and d["error"] is None for d in deliveries)
+
+
+async def test_wrong_or_missing_secret_is_refused_and_nothing_stored(runtime: Runtime, emu: TelegramEmulator) -> None:
+    async with running_channel(runtime, emu, polling=False) as channel:
+        app = build_web_app([telegram_route(SECRET, channel.ingest)])
+        async with serving(app, "127.0.0.1", 0) as port, httpx.AsyncClient() as client:
+            update = {"update_id": 1001, "message": {"message_id": 1, "date": 0, "chat": {"id": 5, "type": "private"},
+                                                     "from": {"id": 5, "is_bot": False, "first_name": "X"},
+                                                     "text": "/start"}}
+            url = f"http://127.0.0.1:{port}/telegram"
+            for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"},
+                            {"X-Telegram-Bot-Api-Secret-Token": SECRET[:-1]}):
+                response = await client.post(url, json=update, headers=headers)
+                assert response.status_code == 403
+            assert await journal_rows(runtime) == 0
+            assert emu.calls("sendMessage") == []
+            ok = await client.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+            assert ok.status_code == 200 and await journal_rows(runtime) == 1
+            bad = await client.post(url, content=b"{not json", headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+            assert bad.status_code == 400
+            health = await client.get(f"http://127.0.0.1:{port}/healthz")
+            assert health.json() == {"status": "ok"}
