@@ -21,6 +21,7 @@ from storage.cases import CaseRepository
 from storage.conversations import conversation_store, throttle_store
 from storage.crypto import Crypto, KeyRing
 from storage.database import Database
+from storage.evidence import EvidenceRepository
 from storage.keys import ensure_development_keys, load_keyring_from_env_or_file
 from storage.migrate import upgrade_to_head
 from storage.outbox import Outbox
@@ -126,6 +127,7 @@ async def build_runtime(
         translators=load_translators(),
         clock=clock,
         faq=faq,
+        evidence=EvidenceRepository(crypto),
     )
     return Runtime(config, database, crypto, services, Dispatcher(database, services, build_router()))
 

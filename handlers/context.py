@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.cases import CaseRepository
 from storage.conversations import SealedDocumentStore
 from storage.crypto import Crypto
+from storage.evidence import EvidenceRepository
 from storage.outbox import Outbox
 from storage.receipts import ReceiptHasher
 
@@ -52,6 +53,7 @@ class Services:
     translators: Mapping[Language, Translator]
     clock: Callable[[], datetime]
     faq: FaqService | None = None
+    evidence: EvidenceRepository | None = None
     rng: random.Random = field(default_factory=random.SystemRandom)
 
 

@@ -450,6 +450,11 @@ async def submit(ctx: Context) -> None:
         receipt_hash=receipt_hash,
         now=ctx.now,
     )
+    attachments = draft.get("attachments")
+    if services.evidence is not None and isinstance(attachments, list):
+        # Photos wait as sealed draft files; in this same transaction they move under the case key.
+        images = [a.get("ref") for a in attachments if isinstance(a, dict) and a.get("kind") == "image"]
+        await services.evidence.adopt(ctx.session, case.id, [r for r in images if isinstance(r, str)], ctx.now)
     alert = Alert(
         site=site,
         reference=case.reference,
