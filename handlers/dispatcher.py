@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,10 +57,11 @@ def clean_text(text: str | None) -> str | None:
 
 
 Claim = Callable[[AsyncSession], Awaitable[bool]]
+BatchClaim = Callable[[AsyncSession], Awaitable[Sequence[bool]]]
 
 
-class _AlreadyHandled(Exception):
-    """Another worker (process or replica) handled this update first."""
+class _RetryIsolated(Exception):
+    """A message of a batch failed: run the batch again with a savepoint per message."""
 
 
 class Dispatcher:
@@ -70,44 +71,83 @@ class Dispatcher:
         self._router = router
 
     async def handle(self, incoming: Incoming, *, claim: Claim | None = None) -> Outcome:
-        """Routes one message; on an unexpected error the worker gets an apology, never a traceback.
+        """Routes one message; see :meth:`handle_many`."""
 
-        ``claim`` runs first inside the same transaction (a channel marks its journaled update
-        handled there), so the message's effects and "handled" commit together: exactly once.
-        When it answers False, someone else handled the update and nothing happens.
+        async def claim_one(session: AsyncSession) -> list[bool]:
+            return [await claim(session)] if claim is not None else [True]
+
+        return (await self.handle_many([incoming], claim=claim_one))[0]
+
+    async def handle_many(self, items: Sequence[Incoming], *, claim: BatchClaim | None = None) -> list[Outcome]:
+        """Routes a batch of messages in arrival order within ONE transaction (group commit).
+
+        Every worker in the batch is locked first (in a fixed order, so replicas cannot deadlock).
+        ``claim`` runs first in the same transaction and says, per message, whether this
+        transaction owns it (a channel marks its journaled updates handled there), so messages'
+        effects and "handled" commit together: exactly once; unowned messages are skipped.
+
+        The batch runs without savepoints; if any message fails, the whole transaction is rolled
+        back and the batch runs again with a savepoint per message, so the failing one is rolled
+        back alone and its worker gets an apology (never a traceback) while the others commit.
         """
+        if not items:
+            return []
         try:
-            async with self._database.transaction() as session:
-                await self._database.lock_user(session, incoming.user_key)
-                if claim is not None and not await claim(session):
-                    raise _AlreadyHandled
-                conversation = await self._load(session, incoming.user_key)
+            return await self._run_batch(items, claim, isolate=False)
+        except _RetryIsolated:
+            return await self._run_batch(items, claim, isolate=True)
+
+    async def _run_batch(self, items: Sequence[Incoming], claim: BatchClaim | None, *, isolate: bool) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        async with self._database.transaction() as session:
+            await self._database.lock_users(session, [incoming.user_key for incoming in items])
+            owned = list(await claim(session)) if claim is not None else [True] * len(items)
+            conversations = await self._load_many(session, sorted({incoming.user_key for incoming in items}))
+            touched: set[str] = set()
+            now = self._services.clock()
+            for incoming, mine in zip(items, owned, strict=True):
+                if not mine:
+                    outcomes.append(Outcome())
+                    continue
+                conversation = conversations[incoming.user_key]
                 ctx = Context(
                     incoming=incoming,
                     conversation=conversation,
                     session=session,
                     services=self._services,
                     router=self._router,
-                    now=self._services.clock(),
+                    now=now,
                 )
-                await self._route(ctx)
-                self._remember_step(conversation)
-                await self._services.conversations.save(
-                    session, incoming.user_key, conversation.to_document(), self._expiry_hour(ctx.now)
-                )
-            return Outcome(replies=tuple(ctx.replies))
-        except _AlreadyHandled:
-            return Outcome()
-        except Exception as error:
-            log.error("handling failed: %s on %s message", type(error).__name__, incoming.channel.value)
-            if claim is not None:
-                # The worker gets the apology; the update must not come back forever as a poison pill.
-                async with self._database.transaction() as session:
-                    await claim(session)
-            t = self._services.translators[language_from_hint(incoming.language_hint, "zh")]
-            return Outcome(
-                replies=(Reply(t("Sorry, something went wrong on our side. Please send that again.")),)
+                if not isolate:
+                    try:
+                        await self._route(ctx)
+                    except Exception as error:
+                        raise _RetryIsolated from error
+                    self._remember_step(conversation)
+                    touched.add(incoming.user_key)
+                    outcomes.append(Outcome(replies=tuple(ctx.replies)))
+                    continue
+                before = conversation.to_document()
+                try:
+                    async with session.begin_nested():
+                        await self._route(ctx)
+                        self._remember_step(conversation)
+                    outcomes.append(Outcome(replies=tuple(ctx.replies)))
+                except Exception as error:
+                    log.error("handling failed: %s on %s message", type(error).__name__, incoming.channel.value)
+                    conversations[incoming.user_key] = Conversation.from_document(before)
+                    outcomes.append(self._apology(incoming))
+                touched.add(incoming.user_key)
+            await self._services.conversations.save_many(
+                session,
+                {key: conversations[key].to_document() for key in touched},
+                self._expiry_hour(now),
             )
+        return outcomes
+
+    def _apology(self, incoming: Incoming) -> Outcome:
+        t = self._services.translators[language_from_hint(incoming.language_hint, "zh")]
+        return Outcome(replies=(Reply(t("Sorry, something went wrong on our side. Please send that again.")),))
 
     async def confirm_delivery(self, user_key: str) -> None:
         """The channel delivered a reply carrying a receipt: forget which case it belonged to."""
@@ -125,13 +165,21 @@ class Dispatcher:
         async with self._database.transaction() as session:
             await self._services.conversations.delete(session, user_key)
 
-    async def _load(self, session: AsyncSession, user_key: str) -> Conversation:
+    async def _load_many(self, session: AsyncSession, keys: Sequence[str]) -> dict[str, Conversation]:
         try:
-            document = await self._services.conversations.load(session, user_key)
+            documents = await self._services.conversations.load_many(session, keys)
         except (DecryptionError, ValueError, TypeError) as error:
-            log.warning("conversation state unreadable (%s); starting afresh", type(error).__name__)
-            document = None
-        return Conversation.from_document(document)
+            # One unreadable row must not block the others: read them one by one.
+            log.warning("conversation state unreadable (%s); reading one by one", type(error).__name__)
+            documents = {}
+            for key in keys:
+                try:
+                    document = await self._services.conversations.load(session, key)
+                except (DecryptionError, ValueError, TypeError):
+                    document = None
+                if document is not None:
+                    documents[key] = document
+        return {key: Conversation.from_document(documents.get(key)) for key in keys}
 
     def _expiry_hour(self, now: datetime) -> int:
         return int((now + self._services.settings.conversation_ttl).timestamp() // 3600) + 1

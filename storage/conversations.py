@@ -6,9 +6,12 @@ coarse expiry hour in plaintext so a cleaning job can delete abandoned rows with
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .crypto import Binding, Crypto
@@ -45,6 +48,43 @@ class SealedDocumentStore:
         else:
             existing.state_ct = sealed
             existing.expires_hour = expires_hour
+
+    async def load_many(self, session: AsyncSession, user_keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Documents of several pseudonyms in one query (absent ones are left out)."""
+        keys = list(user_keys)
+        if not keys:
+            return {}
+        model = self._model
+        rows = await session.execute(select(model.user_key, model.state_ct).where(model.user_key.in_(keys)))
+        documents = {}
+        for user_key, sealed in rows:
+            document = self._crypto.open_internal_json(sealed, self._binding(user_key))
+            if isinstance(document, dict):
+                documents[user_key] = document
+        return documents
+
+    async def save_many(
+        self, session: AsyncSession, documents: Mapping[str, dict[str, Any]], expires_hour: int
+    ) -> None:
+        """Upserts several documents in one statement (group commit of a batch of messages)."""
+        if not documents:
+            return
+        values = [
+            {
+                "user_key": user_key,
+                "state_ct": self._crypto.seal_internal_json(document, self._binding(user_key)),
+                "expires_hour": expires_hour,
+            }
+            for user_key, document in documents.items()
+        ]
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(self._model)
+        statement = statement.on_conflict_do_update(
+            index_elements=["user_key"],
+            set_={"state_ct": statement.excluded.state_ct, "expires_hour": statement.excluded.expires_hour},
+        )
+        await session.execute(statement, values)
 
     async def delete(self, session: AsyncSession, user_key: str) -> None:
         await session.execute(delete(self._model).where(self._model.user_key == user_key))

@@ -13,7 +13,7 @@ import asyncio
 import base64
 import hashlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -107,6 +107,11 @@ class Database:
         """Serialise work on one pseudonym until the transaction ends (no-op need on SQLite)."""
         if self.dialect == "postgresql":
             await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": advisory_lock_id(user_key)})
+
+    async def lock_users(self, session: AsyncSession, user_keys: Sequence[str]) -> None:
+        """Locks several pseudonyms, always in sorted order so that two batches never deadlock."""
+        for user_key in sorted(set(user_keys)):
+            await self.lock_user(session, user_key)
 
     async def pragmas(self) -> dict[str, str]:
         """The PRAGMAs in force (SQLite) or the server settings that matter (PostgreSQL), for benchmarks."""

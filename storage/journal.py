@@ -103,6 +103,19 @@ class UpdateJournal:
         )
         return bool(getattr(result, "rowcount", 0))
 
+    async def claim_many(self, session: AsyncSession, keys: Sequence[str]) -> set[str]:
+        """Marks a batch handled in one statement; returns the keys this transaction claimed
+        (the others were handled by someone else and must be skipped)."""
+        if not keys:
+            return set()
+        result = await session.execute(
+            update(InboundUpdate)
+            .where(InboundUpdate.dedup_key.in_(list(keys)), InboundUpdate.handled.is_(False))
+            .values(handled=True, payload_ct=None, sequence=0)
+            .returning(InboundUpdate.dedup_key)
+        )
+        return set(result.scalars())
+
     async def count_pending(self, session: AsyncSession, channel: str) -> int:
         query = select(func.count()).where(InboundUpdate.channel == channel, InboundUpdate.handled.is_(False))
         return int((await session.execute(query)).scalar_one())

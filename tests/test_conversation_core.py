@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.config import Config
 from bot.runtime import Runtime, build_runtime
+from handlers.context import Context
 from handlers.conversation import State
 from storage.crypto import KeyRing
 
@@ -152,3 +155,29 @@ async def test_submitted_report_leaves_no_trace_in_the_conversation(runtime: Run
     state = await conversation_state(runtime, worker)
     assert state["draft"] is None and state["pending_receipt_case"] is None
     assert "story" not in repr(state)
+
+
+async def test_a_failing_message_in_a_batch_is_rolled_back_alone(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workers = [Worker(runtime, f"batch-{i}") for i in range(3)]
+    for worker in workers:
+        await start_report(worker)
+    import handlers.report as report_module
+
+    original = report_module.on_what
+
+    async def explode_on_poison(ctx: Context) -> None:
+        if ctx.text == "POISON":
+            raise RuntimeError("a bug in a handler")
+        await original(ctx)
+
+    monkeypatch.setitem(runtime.dispatcher._router._on, State.REPORT_WHAT, explode_on_poison)
+    texts = ["first story", "POISON", "third story"]
+    incomings = [w.channel.incoming(text) for w, text in zip(workers, texts, strict=True)]
+    outcomes = await runtime.dispatcher.handle_many(incomings)
+    assert "Saved (1 messages)" in outcomes[0].replies[0].text
+    assert "went wrong" in outcomes[1].replies[0].text and "Traceback" not in outcomes[1].replies[0].text
+    assert "Saved (1 messages)" in outcomes[2].replies[0].text
+    states = [await conversation_state(runtime, w) for w in workers]
+    assert [s["draft"]["what"] for s in states] == [["first story"], [], ["third story"]]  # type: ignore[index]

@@ -14,6 +14,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,6 +66,7 @@ class TelegramChannel:
         self._hide_notice = hide_notice or (lambda _language: "🙂")
         self._kick = asyncio.Event()
         self._processing = asyncio.Lock()
+        self._collecting: _Batch | None = None
         application.add_handler(TypeHandler(Update, self._on_update))
 
     @property
@@ -117,7 +119,12 @@ class TelegramChannel:
             self._kick.clear()
 
     async def process_pending(self) -> int:
-        """Handles every pending update: one worker's updates in order, different workers concurrently."""
+        """Handles every pending update, a journal batch at a time (group commit).
+
+        Each batch runs through PTB's ``Application.process_update`` (our one handler collects
+        the events), then through the core in one transaction, then the replies go out: one
+        worker's replies in order, different workers concurrently.
+        """
         handled = 0
         async with self._processing:
             while True:
@@ -125,57 +132,93 @@ class TelegramChannel:
                     entries = await self._journal.pending(session, CHANNEL)
                 if not entries:
                     return handled
-                by_sender: dict[object, list[dict[str, Any]]] = defaultdict(list)
-                for entry in entries:
-                    by_sender[_sender(entry.payload)].append(entry.payload)
-                await asyncio.gather(*(self._process_in_order(batch) for batch in by_sender.values()))
+                batch = _Batch()
+                self._collecting = batch
+                try:
+                    for entry in entries:
+                        await self.application.process_update(Update.de_json(entry.payload, self.bot))
+                finally:
+                    self._collecting = None
+                await self._run_batch(batch)
                 handled += len(entries)
 
-    async def _process_in_order(self, payloads: list[dict[str, Any]]) -> None:
-        for payload in payloads:
-            update = Update.de_json(payload, self.bot)
-            await self.application.process_update(update)
-
-    def _claim(self, update: Update) -> Callable[[AsyncSession], Awaitable[bool]]:
-        key = self._journal.key(CHANNEL, str(update.update_id))
-        return lambda session: self._journal.mark_handled(session, key)
-
-    async def _skip(self, update: Update) -> None:
+    async def _skip(self, updates: Sequence[Update]) -> None:
+        if not updates:
+            return
         async with self._database.transaction() as session:
-            await self._claim(update)(session)
+            await self._journal.claim_many(session, [self._journal.key(CHANNEL, str(u.update_id)) for u in updates])
 
     async def _on_update(self, update: object, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        """The one PTB handler: turns the update into an event, dispatches it, sends the replies."""
+        """The one PTB handler: sorts each update of the batch being collected."""
         assert isinstance(update, Update)
+        batch = self._collecting
+        if batch is None:  # an update PTB was given directly, outside process_pending
+            batch = _Batch()
+            self._collecting = batch
+            try:
+                self._sort(update, batch)
+            finally:
+                self._collecting = None
+            await self._run_batch(batch)
+            return
+        self._sort(update, batch)
+
+    def _sort(self, update: Update, batch: _Batch) -> None:
         try:
             event = self._adapter.to_event(update)
         except ForgedCallback:
             log.warning("refused button data that does not belong to its sender")
-            if update.callback_query is not None:
-                await _quietly(update.callback_query.answer())
-            await self._skip(update)
+            batch.skipped.append(update)
+            batch.refused_queries.append(update)
             return
         if event is None:
-            await self._skip(update)
-            return
-        if event.callback_query_id is not None and update.callback_query is not None:
-            await _quietly(update.callback_query.answer())
-        if event.incoming.text is not None and event.incoming.text.strip() in ("/hide", "/hide@"):
+            batch.skipped.append(update)
+        elif event.incoming.text is not None and event.incoming.text.strip() == "/hide":
+            batch.hides.append((update, event))
+        else:
+            batch.events.append((update, event))
+
+    async def _run_batch(self, batch: _Batch) -> None:
+        await self._skip(batch.skipped)
+        await asyncio.gather(*(_quietly(u.callback_query.answer()) for u in batch.refused_queries if u.callback_query))
+        events = [(update, await self._with_evidence(update, event)) for update, event in batch.events]
+        keys = [self._journal.key(CHANNEL, str(update.update_id)) for update, _ in events]
+
+        async def claim(session: AsyncSession) -> list[bool]:
+            claimed = await self._journal.claim_many(session, keys)
+            return [key in claimed for key in keys]
+
+        outcomes = await self._dispatcher.handle_many([event.incoming for _, event in events], claim=claim)
+        await asyncio.gather(
+            *(_quietly(u.callback_query.answer()) for u, e in events if e.callback_query_id and u.callback_query)
+        )
+        per_worker: dict[str, list[tuple[Update, TelegramEvent, Outcome]]] = defaultdict(list)
+        for (update, event), outcome in zip(events, outcomes, strict=True):
+            per_worker[event.incoming.user_key].append((update, event, outcome))
+        sent = await asyncio.gather(*(self._reply_in_order(items) for items in per_worker.values()))
+        await self._record_traces([item for worker in sent for item in worker])
+        for update, event in batch.hides:
             await self._hide(event, update)
-            return
-        if event.photo_file_id is not None:
-            ref = await self._download_evidence(event.photo_file_id)
-            refreshed = self._adapter.to_event(update, attachment_ref=ref) if ref else None
-            event = refreshed or event
-        outcome = await self._dispatcher.handle(event.incoming, claim=self._claim(update))
-        if not outcome.replies:
-            return
-        if event.callback_query_id is not None and update.callback_query is not None:
-            message = update.callback_query.message
-            if message is not None:
-                await _quietly(self.bot.edit_message_reply_markup(event.chat_id, message.message_id))
-        sent = await self._send(event, outcome)
-        await self._after_send(event, outcome, sent)
+
+    async def _with_evidence(self, update: Update, event: TelegramEvent) -> TelegramEvent:
+        if event.photo_file_id is None:
+            return event
+        ref = await self._download_evidence(event.photo_file_id)
+        return (self._adapter.to_event(update, attachment_ref=ref) if ref else None) or event
+
+    async def _reply_in_order(
+        self, items: list[tuple[Update, TelegramEvent, Outcome]]
+    ) -> list[tuple[TelegramEvent, Outcome, list[tuple[int, bool]]]]:
+        results = []
+        for update, event, outcome in items:
+            if not outcome.replies:
+                continue
+            if event.callback_query_id is not None and update.callback_query is not None:
+                message = update.callback_query.message
+                if message is not None:
+                    await _quietly(self.bot.edit_message_reply_markup(event.chat_id, message.message_id))
+            results.append((event, outcome, await self._send(event, outcome)))
+        return results
 
     async def _download_evidence(self, file_id: str) -> str | None:
         if self._store_evidence is None:
@@ -214,27 +257,44 @@ class TelegramChannel:
                 await asyncio.sleep(0.5)
         return None
 
-    async def _after_send(self, event: TelegramEvent, outcome: Outcome, sent: list[tuple[int, bool]]) -> None:
-        """Remembers message ids for /hide; after a receipt, deletes the report's messages but that one."""
-        user_key = event.incoming.user_key
-        new = ([event.message_id] if event.message_id is not None else []) + [mid for mid, _ in sent]
-        receipt_ids = [mid for mid, carries in sent if carries]
-        if outcome.needs_delivery_confirmation and receipt_ids:
-            await self._dispatcher.confirm_delivery(user_key)
-            traced = await self._load_traces(user_key)
-            keep = set(receipt_ids)
-            doomed = [mid for mid, _ in traced if mid not in keep] + [mid for mid in new if mid not in keep]
-            await self._delete(event.chat_id, doomed)
-            await self._save_traces(user_key, [(mid, time.time()) for mid in receipt_ids])
+    async def _record_traces(self, sent: Sequence[tuple[TelegramEvent, Outcome, list[tuple[int, bool]]]]) -> None:
+        """Remembers message ids for /hide (one transaction for the batch); after a receipt,
+        deletes the report's messages except the receipt's own."""
+        if not sent:
             return
-        traced = await self._load_traces(user_key)
         now = time.time()
-        traced.extend((mid, now) for mid in new)
-        await self._save_traces(user_key, traced[-MAX_TRACED:])
+        cutoff = now - DELETE_WINDOW_SECONDS
+        keys = sorted({event.incoming.user_key for event, _, _ in sent})
+        async with self._database.transaction() as session:
+            documents = await self._traces.load_many(session, keys)
+            traced = {k: [(int(m), float(t)) for m, t in documents.get(k, {}).get("m", []) if float(t) > cutoff]
+                      for k in keys}
+            doomed: list[tuple[int, list[int]]] = []
+            receipts: list[str] = []
+            for event, outcome, messages in sent:
+                key = event.incoming.user_key
+                new = ([event.message_id] if event.message_id is not None else []) + [mid for mid, _ in messages]
+                receipt_ids = [mid for mid, carries in messages if carries]
+                if outcome.needs_delivery_confirmation and receipt_ids:
+                    keep = set(receipt_ids)
+                    gone = [mid for mid, _ in traced[key]] + new
+                    doomed.append((event.chat_id, [mid for mid in gone if mid not in keep]))
+                    traced[key] = [(mid, now) for mid in receipt_ids]
+                    receipts.append(key)
+                else:
+                    traced[key].extend((mid, now) for mid in new)
+            expires = int(now // 3600) + 49
+            await self._traces.save_many(
+                session, {k: {"m": [[m, t] for m, t in v[-MAX_TRACED:]]} for k, v in traced.items()}, expires
+            )
+        for key in receipts:
+            await self._dispatcher.confirm_delivery(key)
+        for chat_id, message_ids in doomed:
+            await self._delete(chat_id, message_ids)
 
     async def _hide(self, event: TelegramEvent, update: Update) -> None:
         """/hide: deletes every message of this conversation the bot still may, then says so neutrally."""
-        await self._skip(update)
+        await self._skip([update])
         traced = await self._load_traces(event.incoming.user_key)
         ids = [mid for mid, _ in traced] + ([event.message_id] if event.message_id is not None else [])
         await self._delete(event.chat_id, ids)
@@ -260,6 +320,16 @@ class TelegramChannel:
         expires = int(time.time() // 3600) + 49
         async with self._database.transaction() as session:
             await self._traces.save(session, user_key, {"m": [[m, t] for m, t in traced]}, expires)
+
+
+@dataclass
+class _Batch:
+    """The updates of one journal batch, sorted by what must happen to them."""
+
+    events: list[tuple[Update, TelegramEvent]] = field(default_factory=list)
+    skipped: list[Update] = field(default_factory=list)
+    refused_queries: list[Update] = field(default_factory=list)
+    hides: list[tuple[Update, TelegramEvent]] = field(default_factory=list)
 
 
 def traces_store(crypto: Any) -> SealedDocumentStore:
