@@ -3,16 +3,20 @@ the command menu shown in Telegram's UI."""
 
 from __future__ import annotations
 
+import asyncio
+
 from telegram import BotCommand, BotCommandScopeDefault
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
 from handlers.i18n import N_
+from storage.evidence import hour_number
 from storage.journal import UpdateJournal
 
-from .channels.telegram import TelegramChannel, traces_store
+from .channels.telegram import EvidenceStore, TelegramChannel, traces_store
 from .channels.telegram_adapter import TelegramAdapter
 from .config import TelegramSection
+from .images import sanitise_image
 from .runtime import Runtime
 
 COMMANDS = (
@@ -42,6 +46,22 @@ def build_application(section: TelegramSection) -> Application:  # type: ignore[
     return application
 
 
+def evidence_store(runtime: Runtime) -> EvidenceStore | None:
+    """Sanitises a downloaded picture off the event loop and seals it as a draft file."""
+    services = runtime.services
+    repository = services.evidence
+    if repository is None:
+        return None
+
+    async def store(data: bytes) -> str:
+        image = await asyncio.to_thread(sanitise_image, data)
+        expires = hour_number(services.clock() + services.settings.draft_ttl) + 1
+        async with runtime.database.transaction() as session:
+            return await repository.store_draft_file(session, image.data, image.mime, expires)
+
+    return store
+
+
 def build_telegram_channel(runtime: Runtime, section: TelegramSection) -> TelegramChannel:
     services = runtime.services
     adapter = TelegramAdapter(runtime.crypto, list(services.settings.sites))
@@ -57,6 +77,7 @@ def build_telegram_channel(runtime: Runtime, section: TelegramSection) -> Telegr
         UpdateJournal(runtime.crypto),
         adapter,
         traces_store(runtime.crypto),
+        store_evidence=evidence_store(runtime),
         hide_notice=hide_notice,
     )
 

@@ -22,6 +22,7 @@ from .router import Router
 router = Router()
 
 MAX_WHAT_MESSAGES = 30
+MAX_ATTACHMENTS = 10
 
 CATEGORIES = {
     "verbal": N_("Words: comments, jokes, sounds"),
@@ -184,7 +185,11 @@ async def on_what(ctx: Context) -> None:
         return
     if ctx.incoming.attachments:
         attachments: list[dict[str, str]] = draft.setdefault("attachments", [])  # type: ignore[assignment]
-        attachments.extend({"kind": a.kind, "ref": a.ref} for a in ctx.incoming.attachments)
+        room = MAX_ATTACHMENTS - len(attachments)
+        kept = [a for a in ctx.incoming.attachments if a.kind == "image"][: max(room, 0)]
+        attachments.extend({"kind": a.kind, "ref": a.ref} for a in kept)
+        if len(kept) < len([a for a in ctx.incoming.attachments if a.kind == "image"]):
+            ctx.say(ctx.t("That is the most pictures one report can hold."), keep_offered=True)
     if ctx.text:
         if len(what) >= MAX_WHAT_MESSAGES:
             ctx.say(ctx.t("That is the most one report can hold. Please choose Done."))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 
 import pytest
+from PIL import Image
 from sqlalchemy import func, select
 
 from bot.runtime import Runtime
@@ -16,6 +18,7 @@ from .flows import RECEIPT_LINE, receipt_in, reference_in
 from .telegram_emulator import TelegramEmulator
 from .telegram_emulator.helpers import wait_until
 from .telegram_harness import TelegramWorker, running_channel
+from .test_images import canaries_in, loaded_jpeg, loaded_png, planted_in
 
 
 @pytest.fixture
@@ -96,3 +99,33 @@ async def test_same_update_three_times_makes_one_case(runtime: Runtime, emu: Tel
             pending = await UpdateJournal(runtime.crypto).count_pending(session, "telegram")
         assert cases == 1 and pending == 0
         assert len(RECEIPT_LINE.findall(mei.all_text())) == 1, "the duplicate must not show a second receipt"
+
+
+@pytest.mark.parametrize("make", [loaded_jpeg, loaded_png], ids=["jpeg", "png"])
+async def test_photo_evidence_keeps_no_metadata(runtime: Runtime, emu: TelegramEmulator, make: object) -> None:
+    original = make()  # type: ignore[operator]
+    assert planted_in(original), "the test picture must carry metadata to strip"
+    async with running_channel(runtime, emu):
+        mei = TelegramWorker(emu, "Mei")
+        await mei.say("/start")
+        await mei.tap("Report harassment (anonymous)")
+        await mei.tap("I understand, continue")
+        await mei.say("He sent me this picture")
+        await mei.send_photo(original)
+        for label in ("Done", "Messages, pictures or videos", "Skip", "Skip", "No: a co-worker", "Skip",
+                      "Not urgent", "No, I will check with my receipt"):
+            await mei.tap(label)
+        assert "Files attached: 1" in mei.last_text()
+        await mei.tap("Submit the report")
+        reference = reference_in(mei.all_text())
+    evidence = runtime.services.evidence
+    assert evidence is not None
+    async with runtime.database.transaction(write=False) as session:
+        case = await runtime.services.cases.by_reference(session, reference)
+        assert case is not None
+        files = await evidence.files(session, case.id)
+    assert len(files) == 1
+    mime, data = files[0]
+    assert mime == "image/jpeg" and not canaries_in(data)
+    with Image.open(io.BytesIO(data)) as stored:
+        assert not {"exif", "icc_profile", "xmp", "comment"} & set(stored.info)
