@@ -184,3 +184,29 @@ class AuditEntry(Base):
     actor: Mapped[str] = mapped_column(String(128))
     action: Mapped[str] = mapped_column(String(32))
     case_reference: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+
+
+class PlatformToken(Base):
+    """A platform access token shared by every replica (WeChat allows one valid token at a time)."""
+
+    __tablename__ = "platform_tokens"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SeenNonce(Base):
+    """A keyed hash of a signed request's (timestamp, nonce), kept through the freshness window so
+    a replayed request is refused."""
+
+    __tablename__ = "seen_nonces"
+
+    nonce_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_hour: Mapped[int] = mapped_column(Integer, index=True)
+
+
+class PendingNotice(SealedDocumentRow, Base):
+    """Notices waiting for a worker's next message (WeChat forbids most pushes after 48 hours)."""
+
+    __tablename__ = "pending_notices"

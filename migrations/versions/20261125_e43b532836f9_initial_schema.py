@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: bb305f5d5381
+Revision ID: e43b532836f9
 Revises: (none)
-Create Date: 2026-11-25 17:22:01.694082
+Create Date: 2026-11-25 17:34:19.269921
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = 'bb305f5d5381'
+revision: str = 'e43b532836f9'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -114,6 +114,29 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_due', ['due_at'], unique=False)
 
+    op.create_table('pending_notices',
+    sa.Column('user_key', sa.String(length=64), nullable=False),
+    sa.Column('state_ct', sa.LargeBinary(), nullable=False),
+    sa.Column('expires_hour', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('user_key', name=op.f('pk_pending_notices'))
+    )
+    with op.batch_alter_table('pending_notices', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_pending_notices_expires_hour'), ['expires_hour'], unique=False)
+
+    op.create_table('platform_tokens',
+    sa.Column('name', sa.String(length=32), nullable=False),
+    sa.Column('token_ct', sa.LargeBinary(), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_platform_tokens'))
+    )
+    op.create_table('seen_nonces',
+    sa.Column('nonce_key', sa.String(length=64), nullable=False),
+    sa.Column('expires_hour', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('nonce_key', name=op.f('pk_seen_nonces'))
+    )
+    with op.batch_alter_table('seen_nonces', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_seen_nonces_expires_hour'), ['expires_hour'], unique=False)
+
     op.create_table('status_throttles',
     sa.Column('user_key', sa.String(length=64), nullable=False),
     sa.Column('state_ct', sa.LargeBinary(), nullable=False),
@@ -165,6 +188,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_status_throttles_expires_hour'))
 
     op.drop_table('status_throttles')
+    with op.batch_alter_table('seen_nonces', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_seen_nonces_expires_hour'))
+
+    op.drop_table('seen_nonces')
+    op.drop_table('platform_tokens')
+    with op.batch_alter_table('pending_notices', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_pending_notices_expires_hour'))
+
+    op.drop_table('pending_notices')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_due')
 
