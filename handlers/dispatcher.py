@@ -149,6 +149,30 @@ class Dispatcher:
         t = self._services.translators[language_from_hint(incoming.language_hint, "zh")]
         return Outcome(replies=(Reply(t("Sorry, something went wrong on our side. Please send that again.")),))
 
+    async def replay(self, incoming: Incoming) -> Outcome:
+        """An equivalent answer for a platform retry of a message already handled: a fresh receipt if
+        the receipt may not have arrived (never the old one: it is not stored), else the question
+        the worker is at now. Nothing the message did is done again."""
+        async with self._database.transaction() as session:
+            await self._database.lock_user(session, incoming.user_key)
+            conversation = (await self._load_many(session, [incoming.user_key]))[incoming.user_key]
+            ctx = Context(
+                incoming=incoming,
+                conversation=conversation,
+                session=session,
+                services=self._services,
+                router=self._router,
+                now=self._services.clock(),
+            )
+            if conversation.pending_receipt_case:
+                await reissue_receipt(ctx)
+            else:
+                await self._router.ask(ctx)
+            await self._services.conversations.save_many(
+                session, {incoming.user_key: conversation.to_document()}, self._expiry_hour(ctx.now)
+            )
+        return Outcome(replies=tuple(ctx.replies))
+
     async def confirm_delivery(self, user_key: str) -> None:
         """The channel delivered a reply carrying a receipt: forget which case it belonged to."""
         async with self._database.transaction() as session:
@@ -214,6 +238,14 @@ class Dispatcher:
             return
         ctx.text = clean_text(incoming.text)
         ctx.choice_id = incoming.choice
+        kinds = {attachment.kind for attachment in incoming.attachments}
+        if ctx.text is None and ctx.choice_id is None and kinds and kinds <= {"voice", "other"}:
+            if "voice" in kinds:
+                ctx.say(ctx.t("I cannot listen to voice messages. Please type your message instead."))
+            else:
+                ctx.say(ctx.t("I can only read text and pictures. Please type your message instead."))
+            await self._router.ask(ctx)
+            return
         if ctx.text is None and ctx.choice_id is None and not incoming.attachments:
             ctx.say(ctx.t("I received an empty message. Please write some text or choose an option."))
             await self._router.ask(ctx)

@@ -24,7 +24,7 @@ class Channel(StrEnum):
 class Attachment:
     """A file the worker sent; ``ref`` is an opaque platform handle the channel can fetch later."""
 
-    kind: Literal["image", "document", "voice"]
+    kind: Literal["image", "document", "voice", "other"]
     ref: str
     mime: str | None = None
     recognition: str | None = None

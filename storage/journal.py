@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .crypto import Binding, Crypto, Purpose
-from .models import InboundUpdate
+from .models import InboundUpdate, SeenNonce
 
 TOMBSTONE_HOURS = 48  # Telegram keeps unconfirmed updates 24 h; WeChat retries within seconds
 
@@ -115,6 +115,24 @@ class UpdateJournal:
             .returning(InboundUpdate.dedup_key)
         )
         return set(result.scalars())
+
+    async def state(self, session: AsyncSession, key: str) -> str | None:
+        """"pending", "handled" or None (never seen)."""
+        handled = (
+            await session.execute(select(InboundUpdate.handled).where(InboundUpdate.dedup_key == key))
+        ).scalar_one_or_none()
+        return None if handled is None else ("handled" if handled else "pending")
+
+    async def remember_nonce(
+        self, session: AsyncSession, channel: str, timestamp: str, nonce: str, now_hour: int
+    ) -> bool:
+        """Records a signed request's (timestamp, nonce); False when it was seen before (a replay)."""
+        key = self._crypto.pseudonym(Purpose.DEDUP, f"{channel}-nonce:{timestamp}:{nonce}")
+        if await session.get(SeenNonce, key) is not None:
+            return False
+        session.add(SeenNonce(nonce_key=key, expires_hour=now_hour + 1))
+        await session.flush()
+        return True
 
     async def count_pending(self, session: AsyncSession, channel: str) -> int:
         query = select(func.count()).where(InboundUpdate.channel == channel, InboundUpdate.handled.is_(False))

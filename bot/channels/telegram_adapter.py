@@ -101,8 +101,9 @@ class TelegramAdapter:
             photo_id = message.document.file_id
         if attachment_ref is not None:
             attachments = (Attachment("image", attachment_ref),)
-        if text is None and not attachments and photo_id is None:
-            text = ""  # a sticker, voice note or other kind: the core answers with a clear message
+        elif text is None and photo_id is None:
+            # Voice notes, stickers, videos…: the core answers with a clear message.
+            attachments = (Attachment("voice" if message.voice is not None else "other", ""),)
         event = self._event(update, message.from_user.id, message.chat.id, message.message_id, text=text,
                             language=message.from_user.language_code, site=site, attachments=attachments)
         return TelegramEvent(event.incoming, event.user_id, event.chat_id, event.message_id, None, photo_id)

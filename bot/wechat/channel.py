@@ -1,0 +1,188 @@
+"""The WeChat channel: the ``/wechat`` callback, deduplication of WeChat's retries, the 5-second rule.
+
+A genuine message is journaled (with its nonce, in one transaction), handled in the same
+transaction as the journal mark, and answered with a passive reply when that takes well under
+WeChat's 5 seconds. Otherwise the answer is ``success`` and the replies follow as customer-service
+messages through the outbox. WeChat retries a message it got no answer for (same MsgId, new
+nonce): a retry is never handled again; it gets an equivalent reply, and a fresh receipt if the
+first may not have arrived (receipts are never stored to be replayed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from wechatpy.replies import TextReply
+
+from handlers.events import Outcome
+from storage.journal import UpdateJournal
+
+from ..runtime import Runtime
+from ..web import read_limited
+from .adapter import UNSUBSCRIBED, WeChatAdapter, WeChatEvent, pack
+from .callback import MAX_BODY_BYTES, CallbackVerifier, Refused
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "wechat"
+PASSIVE_SECONDS = 4.0  # WeChat waits 5 s; leave room for the network
+CONFIRM_AFTER_SECONDS = 30.0  # WeChat's three tries are over by then
+DELIVER = "deliver"
+
+MediaStore = Callable[[str], Awaitable[str | None]]
+"""Fetches a WeChat media id, sanitises the picture and seals it as a draft file; returns its id."""
+
+
+class WeChatChannel:
+    def __init__(
+        self,
+        runtime: Runtime,
+        verifier: CallbackVerifier,
+        *,
+        store_media: MediaStore | None = None,
+        passive_seconds: float = PASSIVE_SECONDS,
+        confirm_after_seconds: float = CONFIRM_AFTER_SECONDS,
+    ) -> None:
+        self._runtime = runtime
+        self._verifier = verifier
+        self._adapter = WeChatAdapter(runtime.crypto, list(runtime.services.settings.sites))
+        self._journal = UpdateJournal(runtime.crypto)
+        self._store_media = store_media
+        self._passive_seconds = passive_seconds
+        self._confirm_after = confirm_after_seconds
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def route(self) -> Route:
+        return Route("/wechat", self.endpoint, methods=["GET", "POST"])
+
+    async def endpoint(self, request: Request) -> Response:
+        query = dict(request.query_params)
+        try:
+            if request.method == "GET":
+                return PlainTextResponse(self._verifier.check_url(query))
+            body = await read_limited(request, MAX_BODY_BYTES)
+            if body is None:
+                raise Refused("too_large")
+            return await self._message(query, body)
+        except Refused as refusal:
+            log.warning("wechat callback refused: %s", refusal.reason)
+            return PlainTextResponse("forbidden", status_code=403)
+
+    async def _message(self, query: Mapping[str, str], body: bytes) -> Response:
+        verified = self._verifier.check_message(query, body)
+        try:
+            event = self._adapter.to_event(verified.xml)
+        except Exception:
+            raise Refused("unparseable_message") from None
+        key = self._journal.key(CHANNEL, event.platform_id)
+        hour = int(time.time() // 3600)
+        async with self._runtime.database.transaction() as session:
+            if not await self._journal.remember_nonce(session, CHANNEL, verified.timestamp, verified.nonce, hour):
+                raise Refused("replayed_nonce")
+            seen = await self._journal.state(session, key)
+            if seen is None:
+                await self._journal.record(session, CHANNEL, [(event.platform_id, {"xml": verified.xml})], hour)
+        if seen == "handled" and event.incoming is not None:
+            outcome = await self._runtime.dispatcher.replay(event.incoming)
+            return self._passive(event, outcome, verified.nonce, verified.timestamp)
+        if seen is not None:
+            return PlainTextResponse("success")  # the first delivery is still being answered
+        task = asyncio.create_task(self._handle(event, key))
+        try:
+            outcome = await asyncio.wait_for(asyncio.shield(task), self._passive_seconds)
+        except TimeoutError:
+            self._keep(asyncio.create_task(self._deliver_late(event, task)))
+            return PlainTextResponse("success")
+        return self._passive(event, outcome, verified.nonce, verified.timestamp)
+
+    async def _handle(self, event: WeChatEvent, key: str) -> Outcome:
+        async def claim(session: AsyncSession) -> bool:
+            return await self._journal.mark_handled(session, key)
+
+        if event.kind == UNSUBSCRIBED:
+            await self._runtime.dispatcher.forget(self._adapter.user_key(event.openid))
+            async with self._runtime.database.transaction() as session:
+                await claim(session)
+            return Outcome()
+        if event.incoming is None:
+            async with self._runtime.database.transaction() as session:
+                await claim(session)
+            return Outcome()
+        if event.media_id is not None:
+            ref = await self._media(event.media_id)
+            event = self._adapter.with_attachment(event, ref)
+        assert event.incoming is not None
+        return await self._runtime.dispatcher.handle(event.incoming, claim=claim)
+
+    async def _media(self, media_id: str) -> str | None:
+        if self._store_media is None:
+            return None
+        try:
+            return await self._store_media(media_id)
+        except Exception as error:  # a picture that cannot be kept must not lose the message
+            log.warning("wechat picture not kept: %s", type(error).__name__)
+            return None
+
+    def _passive(self, event: WeChatEvent, outcome: Outcome, nonce: str, timestamp: str) -> Response:
+        if not outcome.replies:
+            return PlainTextResponse("success")
+        text, rest = pack(outcome.replies)
+        if rest:
+            self._keep(asyncio.create_task(self._enqueue(event.openid, rest)))
+        if outcome.needs_delivery_confirmation and event.incoming is not None:
+            self._keep(asyncio.create_task(self._confirm_later(event.incoming.user_key)))
+        reply = TextReply(content=text, source=event.account, target=event.openid, time=int(timestamp))
+        xml = self._verifier.encrypt_reply(reply.render(), nonce, timestamp)
+        return Response(xml, media_type="application/xml")
+
+    async def _deliver_late(self, event: WeChatEvent, task: asyncio.Task[Outcome]) -> None:
+        """The 5-second rule: the answer was ``success``; the replies go as customer-service messages.
+
+        A receipt is not stored to be sent later: the worker is told to send any message, and the
+        next message brings a fresh receipt (the conversation still knows it is undelivered).
+        """
+        try:
+            outcome = await task
+        except Exception as error:
+            log.error("late wechat handling failed: %s", type(error).__name__)
+            return
+        texts: list[str] = []
+        for reply in outcome.replies:
+            if reply.carries_receipt:
+                t = self._runtime.services.translators["zh"]
+                texts.append(t("Your report has been saved. Send any message to see your receipt."))
+            else:
+                texts.append(pack([reply])[0])
+        await self._enqueue(event.openid, texts)
+
+    async def _enqueue(self, openid: str, texts: list[str]) -> None:
+        services = self._runtime.services
+        now = services.clock()
+        async with self._runtime.database.transaction() as session:
+            for index, text in enumerate(texts):
+                due = now + timedelta(milliseconds=index)  # keeps their order
+                await services.outbox.enqueue(session, DELIVER, {"chat": f"wechat:{openid}", "text": text}, due)
+
+    async def _confirm_later(self, user_key: str) -> None:
+        await asyncio.sleep(self._confirm_after)
+        await self._runtime.dispatcher.confirm_delivery(user_key)
+
+    def _keep(self, task: asyncio.Task[None]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
