@@ -53,6 +53,7 @@ class Services:
     translators: Mapping[Language, Translator]
     clock: Callable[[], datetime]
     faq: FaqService | None = None
+    notices: SealedDocumentStore | None = None
     evidence: EvidenceRepository | None = None
     rng: random.Random = field(default_factory=random.SystemRandom)
 

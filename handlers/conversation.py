@@ -74,6 +74,7 @@ class Conversation:
     case_session: str | None = None
     case_session_until: float | None = None
     scratch: dict[str, Any] = field(default_factory=dict)
+    last_seen: float | None = None
 
     @property
     def in_flow(self) -> bool:

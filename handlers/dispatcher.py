@@ -22,7 +22,7 @@ from .commands import MENU_CHOICES, is_emergency, parse_command, typed_choice
 from .context import Context, Services
 from .conversation import Conversation, State
 from .events import Channel, Incoming, Outcome, Reply
-from .i18n import Language, language_from_hint
+from .i18n import N_, Language, language_from_hint
 from .report import reissue_receipt
 from .router import Router
 
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 10_000
 NUMBERED_CHANNELS = frozenset({Channel.CONSOLE, Channel.WECHAT})
+NEW_MESSAGE_NOTICE = N_("You have a new message about your report. Send 查询 (status) and your receipt to read it.")
 REPORT_QUESTIONS = frozenset(
     {
         State.REPORT_NOTICE,
@@ -102,7 +103,9 @@ class Dispatcher:
         async with self._database.transaction() as session:
             await self._database.lock_users(session, [incoming.user_key for incoming in items])
             owned = list(await claim(session)) if claim is not None else [True] * len(items)
-            conversations = await self._load_many(session, sorted({incoming.user_key for incoming in items}))
+            keys = sorted({incoming.user_key for incoming in items})
+            conversations = await self._load_many(session, keys)
+            notices = await self._take_notices(session, keys)
             touched: set[str] = set()
             now = self._services.clock()
             for incoming, mine in zip(items, owned, strict=True):
@@ -118,6 +121,11 @@ class Dispatcher:
                     router=self._router,
                     now=now,
                 )
+                notice: tuple[Reply, ...] = ()
+                if incoming.user_key in notices:
+                    notices.discard(incoming.user_key)
+                    notice = (Reply(ctx.t(NEW_MESSAGE_NOTICE)),)
+                conversation.last_seen = now.timestamp()
                 if not isolate:
                     try:
                         await self._route(ctx)
@@ -125,18 +133,18 @@ class Dispatcher:
                         raise _RetryIsolated from error
                     self._remember_step(conversation)
                     touched.add(incoming.user_key)
-                    outcomes.append(Outcome(replies=tuple(ctx.replies)))
+                    outcomes.append(Outcome(replies=notice + tuple(ctx.replies)))
                     continue
                 before = conversation.to_document()
                 try:
                     async with session.begin_nested():
                         await self._route(ctx)
                         self._remember_step(conversation)
-                    outcomes.append(Outcome(replies=tuple(ctx.replies)))
+                    outcomes.append(Outcome(replies=notice + tuple(ctx.replies)))
                 except Exception as error:
                     log.error("handling failed: %s on %s message", type(error).__name__, incoming.channel.value)
                     conversations[incoming.user_key] = Conversation.from_document(before)
-                    outcomes.append(self._apology(incoming))
+                    outcomes.append(Outcome(replies=notice + self._apology(incoming).replies))
                 touched.add(incoming.user_key)
             await self._services.conversations.save_many(
                 session,
@@ -144,6 +152,17 @@ class Dispatcher:
                 self._expiry_hour(now),
             )
         return outcomes
+
+    async def _take_notices(self, session: AsyncSession, keys: Sequence[str]) -> set[str]:
+        """Workers with a notice held for their next message (pushes a platform would not allow);
+        the notices are deleted in this transaction, so each is shown exactly once."""
+        store = self._services.notices
+        if store is None:
+            return set()
+        held = await store.load_many(session, keys)
+        for key in held:
+            await store.delete(session, key)
+        return set(held)
 
     def _apology(self, incoming: Incoming) -> Outcome:
         t = self._services.translators[language_from_hint(incoming.language_hint, "zh")]

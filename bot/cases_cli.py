@@ -1,0 +1,81 @@
+"""``hapbot cases``: HR case handlers read and answer cases from a terminal. Every command names
+the handler (``--as``), who must be listed in ``[hr] handlers``, and leaves an audit entry."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TextIO
+
+from handlers.hr import CaseDesk, NotAuthorised, UnknownCase
+from storage.cases import CaseStatus
+from storage.crypto import KeyRing
+
+from .config import Config
+from .runtime import build_runtime
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    cases = commands.add_parser("cases", help="HR: list, read and answer cases (audited)")
+    cases.add_argument("--as", dest="actor", required=True, help="your name as listed in [hr] handlers")
+    actions = cases.add_subparsers(dest="cases_command", required=True)
+    listing = actions.add_parser("list", help="open cases (references, sites, statuses, dates)")
+    listing.add_argument("--site")
+    listing.add_argument("--all", action="store_true", help="include closed and withdrawn cases")
+    show = actions.add_parser("show", help="read one case (recorded in the audit log)")
+    show.add_argument("reference")
+    reply = actions.add_parser("reply", help="write to the reporter (they get a neutral notice)")
+    reply.add_argument("reference")
+    reply.add_argument("text")
+    status = actions.add_parser("status", help="change a case's status")
+    status.add_argument("reference")
+    status.add_argument("status", choices=[s.value for s in CaseStatus if s is not CaseStatus.WITHDRAWN])
+    audit = actions.add_parser("audit", help="who read or changed a case, and when")
+    audit.add_argument("reference")
+
+
+async def run(config: Config, args: argparse.Namespace, out: TextIO, *, keyring: KeyRing | None = None) -> int:
+    runtime = await build_runtime(config, keyring=keyring)
+    services = runtime.services
+    desk = CaseDesk(services.cases, services.outbox, config.hr.handlers)
+    now = services.clock()
+    try:
+        async with runtime.database.transaction() as session:
+            if args.cases_command == "list":
+                for case in await desk.list_cases(session, args.actor, now, site=args.site, open_only=not args.all):
+                    out.write(f"{case.reference}  {case.site:<12} {case.status.value:<13} {case.created_at:%Y-%m-%d}\n")
+            elif args.cases_command == "show":
+                file = await desk.read(session, args.actor, args.reference, now)
+                out.write(json.dumps(
+                    {
+                        "reference": file.case.reference,
+                        "site": file.case.site,
+                        "status": file.case.status.value,
+                        "submitted": file.case.created_at.isoformat(),
+                        "report": file.report,
+                        "messages": [
+                            {"from": m.author.value, "at": m.created_at.isoformat(), "text": m.text}
+                            for m in file.messages
+                        ],
+                    },
+                    ensure_ascii=False,
+                    indent=2,
+                ) + "\n")
+            elif args.cases_command == "reply":
+                case = await desk.reply(session, args.actor, args.reference, args.text, now)
+                out.write(f"{case.reference}: reply stored; the reporter sees it with their receipt\n")
+            elif args.cases_command == "status":
+                case = await desk.set_status(session, args.actor, args.reference, CaseStatus(args.status), now)
+                out.write(f"{case.reference}: {case.status.value}\n")
+            else:
+                for at, actor, action in await desk.audit_trail(session, args.reference.strip().upper()):
+                    out.write(f"{at:%Y-%m-%d %H:%M:%S}  {actor:<20} {action}\n")
+    except NotAuthorised:
+        out.write(f"hapbot: {args.actor!r} is not listed in [hr] handlers of the config\n")
+        return 2
+    except UnknownCase:
+        out.write(f"hapbot: no case {args.reference!r}\n")
+        return 2
+    finally:
+        await runtime.close()
+    return 0

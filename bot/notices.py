@@ -1,0 +1,70 @@
+"""Neutral notices to reporters ("you have a new message about your report"), routed per platform.
+
+Telegram may push at any time. WeChat allows customer-service messages only within 48 hours of
+the worker's last message, so outside that window (and on the console, which cannot push) the
+notice waits for the worker's next message, where the core shows it first; the content itself is
+only ever shown after the worker enters the receipt.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.dispatcher import NEW_MESSAGE_NOTICE
+from handlers.events import Channel
+from handlers.hr import REPORTER_NOTICE
+from storage.crypto import Purpose
+from storage.models import OutboxItem
+
+from .runtime import Runtime
+
+DELIVER = "deliver"
+WECHAT_WINDOW = timedelta(hours=48)
+WINDOW_MARGIN = timedelta(minutes=10)
+
+
+class ReporterNotices:
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    async def route_due(self, session: AsyncSession, now: datetime, limit: int = 100) -> int:
+        """Turns due reporter notices into pushes or held notices; returns how many were routed."""
+        services = self._runtime.services
+        query = (
+            select(OutboxItem)
+            .where(OutboxItem.kind == REPORTER_NOTICE, OutboxItem.due_at <= now)
+            .order_by(OutboxItem.due_at)
+            .limit(limit)
+        )
+        if session.bind is not None and session.bind.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        items = list((await session.execute(query)).scalars())
+        for item in items:
+            contact = str(services.outbox.open_payload(item).get("contact", ""))
+            await self._route(session, contact, now)
+            await session.delete(item)
+        return len(items)
+
+    async def _route(self, session: AsyncSession, contact: str, now: datetime) -> None:
+        services = self._runtime.services
+        channel, _, chat = contact.partition(":")
+        user_key = services.crypto.pseudonym(Purpose.CONVERSATION, contact)
+        conversation = await services.conversations.load(session, user_key) or {}
+        language = "en" if conversation.get("language") == "en" else "zh"
+        text = services.translators[language](NEW_MESSAGE_NOTICE)
+        if channel == Channel.TELEGRAM.value:
+            await services.outbox.enqueue(session, DELIVER, {"chat": contact, "text": text}, now)
+            return
+        last_seen = conversation.get("last_seen")
+        in_window = last_seen is not None and now.timestamp() - float(last_seen) < (
+            WECHAT_WINDOW - WINDOW_MARGIN
+        ).total_seconds()
+        if channel == Channel.WECHAT.value and in_window and chat:
+            await services.outbox.enqueue(session, DELIVER, {"chat": contact, "text": text}, now)
+            return
+        if services.notices is not None:
+            expires = int((now + timedelta(days=90)).timestamp() // 3600)
+            await services.notices.save(session, user_key, {"notice": True}, expires)

@@ -1,0 +1,118 @@
+"""What HR case handlers may do with a case: list, read, reply, change status. Every call names
+the handler and leaves an audit entry; a read of a report is itself recorded, so reporters can
+be told truthfully that every reading is on record.
+
+The reporter is never identified: a reply becomes a neutral notice ("you have a new message"),
+pushed only if the reporter agreed to notifications, and its content is shown only after the
+reporter enters the receipt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.cases import Author, CaseRepository, CaseStatus, CaseView, MessageView
+from storage.models import AuditEntry, Case
+from storage.outbox import Outbox
+
+REPORTER_NOTICE = "reporter_notice"
+
+
+class NotAuthorised(Exception):
+    """The named person is not one of the configured case handlers."""
+
+
+class UnknownCase(Exception):
+    """No case has that reference."""
+
+
+@dataclass(frozen=True, repr=False)
+class CaseFile:
+    case: CaseView
+    report: dict[str, Any]
+    messages: list[MessageView]
+
+    def __repr__(self) -> str:
+        return f"CaseFile({self.case.reference})"
+
+
+class CaseDesk:
+    def __init__(self, cases: CaseRepository, outbox: Outbox, handlers: Sequence[str]) -> None:
+        self._cases = cases
+        self._outbox = outbox
+        self._handlers = frozenset(handlers)
+
+    def _authorise(self, actor: str) -> None:
+        if actor not in self._handlers:
+            raise NotAuthorised(actor)
+
+    async def _audit(
+        self, session: AsyncSession, actor: str, action: str, reference: str | None, now: datetime
+    ) -> None:
+        session.add(AuditEntry(at=now, actor=actor, action=action, case_reference=reference))
+
+    async def _case(self, session: AsyncSession, reference: str) -> CaseView:
+        case = await self._cases.by_reference(session, reference.strip().upper())
+        if case is None:
+            raise UnknownCase(reference)
+        return case
+
+    async def list_cases(
+        self, session: AsyncSession, actor: str, now: datetime, *, site: str | None = None, open_only: bool = True
+    ) -> list[CaseView]:
+        """References, sites, statuses and dates only: listing reveals nothing of any report."""
+        self._authorise(actor)
+        query = select(Case.reference)
+        if site:
+            query = query.where(Case.site == site)
+        if open_only:
+            open_statuses = [CaseStatus.NEW.value, CaseStatus.ACKNOWLEDGED.value, CaseStatus.INVESTIGATING.value]
+            query = query.where(Case.status.in_(open_statuses))
+        references = list((await session.execute(query.order_by(Case.created_at))).scalars())
+        await self._audit(session, actor, "list", None, now)
+        views = [await self._case(session, reference) for reference in references]
+        return views
+
+    async def read(self, session: AsyncSession, actor: str, reference: str, now: datetime) -> CaseFile:
+        self._authorise(actor)
+        case = await self._case(session, reference)
+        await self._audit(session, actor, "read", case.reference, now)
+        if case.status is CaseStatus.NEW:
+            await self._cases.set_status(session, case.id, CaseStatus.ACKNOWLEDGED, now)
+            case = await self._case(session, reference)
+        report = await self._cases.read_report(session, case.id)
+        return CaseFile(case, report, await self._cases.messages(session, case.id))
+
+    async def reply(self, session: AsyncSession, actor: str, reference: str, text: str, now: datetime) -> CaseView:
+        """Adds HR's message and, if the reporter agreed, queues a neutral notice for them."""
+        self._authorise(actor)
+        if not text.strip():
+            raise ValueError("an empty reply")
+        case = await self._case(session, reference)
+        await self._cases.add_message(session, case.id, Author.HR, text.strip(), now)
+        if case.status is CaseStatus.NEW:
+            await self._cases.set_status(session, case.id, CaseStatus.ACKNOWLEDGED, now)
+        await self._audit(session, actor, "reply", case.reference, now)
+        contact = await self._cases.read_contact(session, case.id)
+        if contact:
+            await self._outbox.enqueue(session, REPORTER_NOTICE, {"contact": contact, "site": case.site}, now)
+        return case
+
+    async def set_status(
+        self, session: AsyncSession, actor: str, reference: str, status: CaseStatus, now: datetime
+    ) -> CaseView:
+        self._authorise(actor)
+        case = await self._case(session, reference)
+        await self._cases.set_status(session, case.id, status, now)
+        await self._audit(session, actor, f"status:{status.value}", case.reference, now)
+        return await self._case(session, reference)
+
+    async def audit_trail(self, session: AsyncSession, reference: str) -> list[tuple[datetime, str, str]]:
+        query = select(AuditEntry).where(AuditEntry.case_reference == reference).order_by(AuditEntry.at)
+        return [(entry.at, entry.actor, entry.action) for entry in (await session.execute(query)).scalars()]

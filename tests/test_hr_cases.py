@@ -1,0 +1,98 @@
+"""HR reads and answers cases through audited commands; the reporter sees a neutral notice at
+their next message and the content only with the receipt."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+
+import pytest
+
+from bot.cases_cli import run as run_cases
+from bot.config import Config
+from bot.notices import ReporterNotices
+from bot.runtime import Runtime
+from handlers.hr import CaseDesk, NotAuthorised
+from storage.cases import CaseStatus
+from storage.crypto import KeyRing
+
+from .conftest import Clock, Worker
+from .flows import receipt_in, reference_in, report_script
+
+
+async def file_report(worker: Worker, notify: str = "notify_yes") -> tuple[str, str]:
+    await worker.send("/start")
+    for line in report_script(["The cook keeps cornering me"], notify=notify):
+        await worker.send(line.get("text"), choice=line.get("choice"))
+    return receipt_in(worker.text), reference_in(worker.text)
+
+
+def desk(runtime: Runtime) -> CaseDesk:
+    return CaseDesk(runtime.services.cases, runtime.services.outbox, ["wang"])
+
+
+async def test_reply_reaches_the_reporter_as_a_neutral_notice_then_content_with_the_receipt(
+    runtime: Runtime, clock: Clock
+) -> None:
+    mei = Worker(runtime, "mei")
+    receipt, reference = await file_report(mei)
+    async with runtime.database.transaction() as session:
+        await desk(runtime).reply(session, "wang", reference, "Thank you. Can we talk on Tuesday? Reply here.",
+                                  clock())
+        routed = await ReporterNotices(runtime).route_due(session, clock())
+    assert routed == 1
+    clock.advance(minutes=5)
+    await mei.send("hello")
+    assert "You have a new message about your report" in mei.last.replies[0].text
+    assert "Tuesday" not in mei.text, "the content waits for the receipt"
+    await mei.send("hello again")
+    assert "new message" not in mei.text, "a notice is shown once"
+    await mei.choose("status")
+    await mei.send(receipt)
+    assert "Tuesday" in mei.text and "HR has seen it" in mei.text
+
+
+async def test_no_notice_without_consent(runtime: Runtime, clock: Clock) -> None:
+    mei = Worker(runtime, "mei")
+    _, reference = await file_report(mei, notify="notify_no")
+    async with runtime.database.transaction() as session:
+        await desk(runtime).reply(session, "wang", reference, "A reply", clock())
+        assert await ReporterNotices(runtime).route_due(session, clock()) == 0
+    await mei.send("hello")
+    assert "new message" not in mei.text
+
+
+async def test_every_read_and_change_is_audited_and_strangers_are_refused(runtime: Runtime, clock: Clock) -> None:
+    _, reference = await file_report(Worker(runtime, "mei"), notify="notify_no")
+    hr = desk(runtime)
+    async with runtime.database.transaction() as session:
+        with pytest.raises(NotAuthorised):
+            await hr.read(session, "mallory", reference, clock())
+        listed = await hr.list_cases(session, "wang", clock())
+        assert [c.reference for c in listed] == [reference]
+        file = await hr.read(session, "wang", reference, clock())
+        assert file.report["what"] == ["The cook keeps cornering me"]
+        assert file.case.status is CaseStatus.ACKNOWLEDGED
+        await hr.set_status(session, "wang", reference, CaseStatus.INVESTIGATING, clock())
+        trail = await hr.audit_trail(session, reference)
+    assert [(actor, action) for _, actor, action in trail] == [("wang", "read"), ("wang", "status:investigating")]
+
+
+async def test_cases_cli_shows_a_case_only_to_listed_handlers(
+    runtime: Runtime, config: Config, keyring: KeyRing
+) -> None:
+    _, reference = await file_report(Worker(runtime, "mei"), notify="notify_no")
+    raw = config.model_dump(mode="python")
+    raw["storage"]["url"] = config.storage.url.get_secret_value()
+    raw["hr"] = {"handlers": ["wang"]}
+    hr_config = Config.model_validate(raw)
+    out = io.StringIO()
+    show = argparse.Namespace(actor="wang", cases_command="show", reference=reference.lower())
+    assert await run_cases(hr_config, show, out, keyring=keyring) == 0
+    shown = json.loads(out.getvalue())
+    assert shown["reference"] == reference and shown["report"]["what"] == ["The cook keeps cornering me"]
+    refused = io.StringIO()
+    stranger = argparse.Namespace(actor="eve", cases_command="show", reference=reference)
+    assert await run_cases(hr_config, stranger, refused, keyring=keyring) == 2
+    assert "not listed" in refused.getvalue()
