@@ -1,0 +1,92 @@
+"""The Telegram sink: python-telegram-bot's ``Bot.send_message`` with its errors made typed.
+
+PTB raises ``BadRequest`` as a subclass of ``NetworkError``, so the order of the ``except``
+clauses matters: a bad request is permanent, a network error is not.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from datetime import timedelta
+
+import telegram
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.warnings import PTBDeprecationWarning
+
+from .sinks import ChatMoved, PermanentFailure, RetryLater, TransientFailure
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT_UTF16 = 4096  # Telegram's limit for one message, counted in UTF-16 code units
+
+
+def retry_seconds(error: RetryAfter) -> float:
+    """``retry_after`` as seconds, whether PTB gives an int or (with ``PTB_TIMEDELTA``) a timedelta."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value: object = error.retry_after
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return float(value) if isinstance(value, int | float) else 1.0
+
+
+def fit_text(text: str) -> str:
+    """Cut text that Telegram would refuse as too long (admin notices can be), marking the cut."""
+    data = text.encode("utf-16-le")
+    if len(data) <= MAX_TEXT_UTF16 * 2:
+        return text
+    # A cut through a surrogate pair leaves half a character, which the decoder drops.
+    return data[: (MAX_TEXT_UTF16 - 1) * 2].decode("utf-16-le", errors="ignore") + "…"
+
+
+def _chat(chat_id: str) -> int | str:
+    """Numeric ids as ints; ``@channelname`` stays a string."""
+    try:
+        return int(chat_id)
+    except ValueError:
+        return chat_id
+
+
+class TelegramSink:
+    """Sends outbox messages through a PTB ``Bot`` that the caller has initialised and owns.
+
+    The sender runs up to ``concurrency`` sends at once, so the bot's request pool must allow as
+    many (PTB's default request allows 256; only its getUpdates request is limited to one).
+    """
+
+    def __init__(self, bot: telegram.Bot) -> None:
+        self._bot = bot
+
+    async def send(self, chat_id: str, text: str) -> None:
+        try:
+            await self._bot.send_message(chat_id=_chat(chat_id), text=fit_text(text))
+        except RetryAfter as error:
+            raise RetryLater(retry_seconds(error)) from error
+        except ChatMigrated as error:
+            raise ChatMoved(str(error.new_chat_id)) from error
+        except Forbidden as error:
+            # "bot is not a member of the group chat" / "bot was kicked": an operator must re-add it.
+            text_lower = str(error).lower()
+            reason = "not_member" if ("not a member" in text_lower or "kicked" in text_lower) else "blocked"
+            raise PermanentFailure(reason) from error
+        except BadRequest as error:
+            if "chat not found" in str(error).lower():
+                raise PermanentFailure("chat_not_found") from error
+            raise PermanentFailure("bad_request") from error
+        except InvalidToken as error:
+            log.error("Telegram refuses the bot token; alerts wait until [telegram] token is fixed")
+            raise TransientFailure("invalid_token") from error
+        except (TimedOut, NetworkError) as error:
+            raise TransientFailure(type(error).__name__) from error
+        except TelegramError as error:
+            raise TransientFailure(type(error).__name__) from error

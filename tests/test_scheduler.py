@@ -1,0 +1,146 @@
+"""The scheduler only ticks: jobs with fixed ids, raised misfire grace, coalescing, one instance;
+and the hourly cleaning job deletes exactly the rows whose expiry hour has passed."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import func, select
+
+from bot.runtime import Runtime
+from bot.scheduler import CLEANING_JOB_ID, SENDER_JOB_ID, DueWorkScheduler, ExpiredRowCleaner, run_due_work
+from storage.models import (
+    ChatTrace,
+    Conversation,
+    DraftFile,
+    InboundUpdate,
+    PendingNotice,
+    SeenNonce,
+    StatusThrottle,
+)
+
+from .conftest import Clock
+
+
+class CountingPass:
+    def __init__(self, hold: float = 0.0) -> None:
+        self.runs = 0
+        self.running = 0
+        self.most_at_once = 0
+        self.hold = hold
+
+    async def run_once(self) -> int:
+        self.running += 1
+        self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            await asyncio.sleep(self.hold)
+            self.runs += 1
+            return 0
+        finally:
+            self.running -= 1
+
+
+async def test_jobs_have_fixed_ids_raised_grace_coalescing_and_one_instance() -> None:
+    scheduler = DueWorkScheduler(CountingPass(), CountingPass())
+    jobs = {job.id: job for job in scheduler.scheduler.get_jobs()}
+    assert set(jobs) == {SENDER_JOB_ID, CLEANING_JOB_ID}
+    for job in jobs.values():
+        assert job.coalesce is True and job.max_instances == 1
+        assert job.misfire_grace_time >= 3600, "APScheduler's 1 s default silently skips late runs"
+        assert job.args == () and job.kwargs == {}, "jobs carry no payloads"
+        assert isinstance(job.trigger, IntervalTrigger)
+    assert jobs[SENDER_JOB_ID].trigger.interval == timedelta(seconds=1)
+    assert jobs[CLEANING_JOB_ID].trigger.interval == timedelta(hours=1)
+
+
+async def test_ticks_drive_the_sender_one_pass_at_a_time_and_stop_cleanly() -> None:
+    sender = CountingPass(hold=0.03)
+    scheduler = DueWorkScheduler(sender, CountingPass(), tick=timedelta(seconds=0.01))
+    scheduler.start()
+    try:
+        for _ in range(300):
+            if sender.runs >= 3:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await scheduler.stop()
+    assert sender.runs >= 3 and sender.most_at_once == 1
+    assert sender.running == 0, "stop lets a running pass finish"
+    assert not scheduler.scheduler.running
+
+
+async def test_a_failing_pass_is_logged_and_the_next_tick_runs() -> None:
+    class Failing(CountingPass):
+        async def run_once(self) -> int:
+            self.runs += 1
+            raise RuntimeError("database away")
+
+    sender = Failing()
+    scheduler = DueWorkScheduler(sender, CountingPass(), tick=timedelta(seconds=0.01))
+    scheduler.start()
+    try:
+        for _ in range(300):
+            if sender.runs >= 2:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await scheduler.stop()
+    assert sender.runs >= 2
+
+
+async def test_cleaning_deletes_only_expired_rows(runtime: Runtime, clock: Clock) -> None:
+    hour = int(clock().timestamp() // 3600)
+    crypto = runtime.services
+    async with runtime.database.transaction() as session:
+        for n, expires in enumerate((hour - 1, hour, hour + 5)):
+            await crypto.conversations.save(session, f"conv{n}", {"n": n}, expires)
+            await crypto.throttles.save(session, f"thr{n}", {"n": n}, expires)
+            session.add(ChatTrace(user_key=f"trace{n}", state_ct=b"sealed", expires_hour=expires))
+            session.add(DraftFile(mime="image/jpeg", data_ct=b"sealed", expires_hour=expires))
+            session.add(PendingNotice(user_key=f"notice{n}", state_ct=b"sealed", expires_hour=expires))
+            session.add(SeenNonce(nonce_key=f"nonce{n}", expires_hour=expires))
+            for handled in (True, False):
+                session.add(
+                    InboundUpdate(
+                        dedup_key=f"u{n}{handled}",
+                        channel="telegram",
+                        sequence=n,
+                        payload_ct=b"sealed",
+                        handled=handled,
+                        expires_hour=expires,
+                    )
+                )
+    deleted = await ExpiredRowCleaner(runtime.database, clock).run_once()
+    assert deleted == {
+        "conversations": 1,
+        "status_throttles": 1,
+        "draft_files": 1,
+        "chat_traces": 1,
+        "pending_notices": 1,
+        "seen_nonces": 1,
+        "inbound_updates": 1,
+    }
+    async with runtime.database.transaction(write=False) as session:
+        for model in (Conversation, StatusThrottle, ChatTrace, DraftFile, PendingNotice, SeenNonce):
+            assert (await session.execute(select(func.min(model.expires_hour)))).scalar_one() == hour
+        kept = (await session.execute(select(InboundUpdate.dedup_key))).scalars()
+        assert sorted(kept) == ["u0False", "u1False", "u1True", "u2False", "u2True"], (
+            "an unhandled update is a worker's message: never cleaned away"
+        )
+    clock.advance(hours=6)
+    deleted = await ExpiredRowCleaner(runtime.database, clock).run_once()
+    assert deleted["conversations"] == 2 and deleted["inbound_updates"] == 2
+
+
+async def test_run_due_work_runs_until_stop() -> None:
+    sender, stop = CountingPass(), asyncio.Event()
+    task = asyncio.create_task(run_due_work(sender, CountingPass(), stop, tick=timedelta(seconds=0.01)))
+    for _ in range(300):
+        if sender.runs >= 1:
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(task, 2)
+    assert sender.runs >= 1 and sender.running == 0
