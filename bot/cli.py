@@ -11,6 +11,7 @@ from pathlib import Path
 
 from storage.keys import KeyFileError, add_master_key, create_key_file
 
+from . import cases_cli
 from .config import Config, ConfigError, find_config_path, load_config
 from .logs import configure_logging
 
@@ -39,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--force", action="store_true", help="overwrite (destroys access to existing data)")
     rotate = key_commands.add_parser("rotate", help="add a new current master key")
     rotate.add_argument("--file", required=True, type=Path)
+
+    cases_cli.add_commands(commands)
+
+    wechat = commands.add_parser("wechat", help="WeChat official account set-up")
+    wechat_commands = wechat.add_subparsers(dest="wechat_command", required=True)
+    wechat_commands.add_parser("menu", help="create the account's custom menu (举报 / 查询 / 更多)")
 
     faq = commands.add_parser("faq", help="check and try the policy FAQ")
     faq_commands = faq.add_subparsers(dest="faq_command", required=True)
@@ -118,6 +125,22 @@ def _faq(config: Config, args: argparse.Namespace) -> int:
     return faq_cli.run_eval(args.file, args.json, directory, sys.stdout)
 
 
+async def _wechat_menu(config: Config) -> int:
+    from .runtime import build_runtime
+    from .wechat.menu import publish_menu
+
+    if not config.wechat.enabled:
+        print("hapbot: [wechat] enabled = false; configure the official account first", file=sys.stderr)
+        return 2
+    runtime = await build_runtime(config)
+    try:
+        await publish_menu(runtime, config.wechat)
+    finally:
+        await runtime.close()
+    print("menu created", file=sys.stderr)
+    return 0
+
+
 def _keys(args: argparse.Namespace) -> int:
     if args.keys_command == "init":
         create_key_file(args.file, overwrite=args.force)
@@ -146,6 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "keys":
             return _keys(args)
+        if args.command == "cases":
+            return asyncio.run(cases_cli.run(config, args, sys.stdout))
+        if args.command == "wechat":
+            return asyncio.run(_wechat_menu(config))
         return _faq(config, args)
     except KeyFileError as error:
         print(f"hapbot: {error}", file=sys.stderr)

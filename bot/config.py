@@ -118,6 +118,11 @@ class WechatSection(_Section):
     app_secret: SecretStr | None = None
     mode: Literal["safe", "compatible", "plaintext"] = "safe"
     allow_insecure_mode: bool = False
+    api_base_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^?#]+$",
+        description="The WeChat API server without /cgi-bin (default https://api.weixin.qq.com; tests use a fake).",
+    )
 
     @model_validator(mode="after")
     def _needs_credentials(self) -> WechatSection:
@@ -129,6 +134,12 @@ class WechatSection(_Section):
         if self.mode != "safe" and not self.allow_insecure_mode:
             raise ValueError("mode must be 'safe' in production; set allow_insecure_mode = true only for development")
         return self
+
+
+class HrSection(_Section):
+    handlers: list[str] = Field(
+        default_factory=list, description="Names of the people allowed to read and answer cases (`--as NAME`)."
+    )
 
 
 class WebSection(_Section):
@@ -162,6 +173,7 @@ class Config(_Section):
     telegram: TelegramSection = Field(default_factory=TelegramSection)
     wechat: WechatSection = Field(default_factory=WechatSection)
     web: WebSection = Field(default_factory=WebSection)
+    hr: HrSection = Field(default_factory=HrSection)
 
     @model_validator(mode="after")
     def _default_site_exists(self) -> Config:

@@ -11,15 +11,19 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from starlette.routing import Route
 
 from .admin import FaqAdmin
+from .channels.telegram import TelegramChannel
 from .config import Config
+from .delivery import OutboxSender, Sink, build_sender
 from .faq_watch import watch_faq
-from .runtime import build_runtime, load_faq
+from .notices import ReporterNotices
+from .runtime import Runtime, build_runtime, load_faq
+from .scheduler import ExpiredRowCleaner, run_due_work
 from .web import build_web_app, telegram_route
 from .webserver import serving
 
@@ -38,7 +42,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     admin = FaqAdmin(faq, runtime.database, runtime.services.outbox, config.bot.admin_chats, runtime.services.clock)
     background: list[Coroutine[Any, Any, None]] = [watch_faq(faq.library, admin.report_problems)]
     routes: list[Route] = []
-    telegram = None
+    telegram: TelegramChannel | None = None
     if config.telegram.enabled:
         from .telegram_setup import build_telegram_channel, publish_commands
 
@@ -51,7 +55,15 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
             routes.append(telegram_route(secret, telegram.ingest))
         else:
             background.append(telegram.poll(stop))
-    background.extend(_delivery_work(config, runtime, telegram, stop))
+    other_sinks: dict[str, Sink] = {}
+    wechat = None
+    if config.wechat.enabled:
+        from .wechat_setup import build_wechat
+
+        wechat, wechat_sinks = await build_wechat(runtime, config)
+        routes.append(wechat.route())
+        other_sinks.update(wechat_sinks)
+    background.extend(_delivery_work(runtime, telegram, other_sinks, stop))
 
     tasks = [asyncio.create_task(work) for work in background]
     try:
@@ -71,10 +83,30 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
         if telegram is not None:
             await telegram.application.shutdown()
+        if wechat is not None:
+            await wechat.close()
         await runtime.close()
 
 
-def _delivery_work(config: Config, runtime: Any, telegram: Any, stop: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
-    """The outbox sender and the scheduler, when the delivery package is available."""
-    del config, runtime, telegram, stop
-    return []
+class DueWork:
+    """One pass of due work: reporter notices routed first (they become pushes or held notices),
+    then the outbox sender's pass (alert fan-out and deliveries)."""
+
+    def __init__(self, runtime: Runtime, sender: OutboxSender) -> None:
+        self._runtime = runtime
+        self._notices = ReporterNotices(runtime)
+        self._sender = sender
+
+    async def run_once(self) -> int:
+        async with self._runtime.database.transaction() as session:
+            await self._notices.route_due(session, self._runtime.services.clock())
+        return await self._sender.run_once()
+
+
+def _delivery_work(
+    runtime: Runtime, telegram: TelegramChannel | None, other_sinks: Mapping[str, Sink], stop: asyncio.Event
+) -> list[Coroutine[Any, Any, None]]:
+    """The outbox sender and the hourly cleaning, driven by APScheduler over our due-work table."""
+    sender = build_sender(runtime, telegram_bot=telegram.bot if telegram else None, other_sinks=other_sinks)
+    cleaner = ExpiredRowCleaner(runtime.database, runtime.services.clock)
+    return [run_due_work(DueWork(runtime, sender), cleaner, stop)]

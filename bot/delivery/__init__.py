@@ -11,6 +11,7 @@ Wiring (``hapbot run``), as one background task::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from .ratelimit import Limit, RateLimiter
@@ -24,7 +25,13 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 
-def build_sender(runtime: Runtime, *, telegram_bot: telegram.Bot | None = None, concurrency: int = 4) -> OutboxSender:
+def build_sender(
+    runtime: Runtime,
+    *,
+    telegram_bot: telegram.Bot | None = None,
+    other_sinks: Mapping[str, Sink] | None = None,
+    concurrency: int = 4,
+) -> OutboxSender:
     """The sender for this process: routes from the config, the runtime's outbox, translators
     and clock, and a Telegram sink when a bot is given (other platforms' rows wait until their
     sink exists)."""
@@ -34,6 +41,7 @@ def build_sender(runtime: Runtime, *, telegram_bot: telegram.Bot | None = None, 
     sinks: dict[str, Sink] = {}
     if telegram_bot is not None:
         sinks["telegram"] = TelegramSink(telegram_bot)
+    sinks.update(other_sinks or {})
     router = AlertRouter(services.outbox, routes_from_config(runtime.config), services.translators)
     return OutboxSender(
         runtime.database, services.outbox, sinks, services.clock, router=router, concurrency=concurrency
