@@ -20,6 +20,9 @@ QUIET = (
     "jieba",
     "uvicorn.access",
     "alembic",
+    "urllib3",
+    "requests",
+    "wechatpy",
 )
 
 

@@ -53,8 +53,8 @@ class ReporterNotices:
         channel, _, chat = contact.partition(":")
         user_key = services.crypto.pseudonym(Purpose.CONVERSATION, contact)
         conversation = await services.conversations.load(session, user_key) or {}
-        language = "en" if conversation.get("language") == "en" else "zh"
-        text = services.translators[language](NEW_MESSAGE_NOTICE)
+        language = conversation.get("language")
+        text = services.translators["en" if language == "en" else "zh"](NEW_MESSAGE_NOTICE)
         if channel == Channel.TELEGRAM.value:
             await services.outbox.enqueue(session, DELIVER, {"chat": contact, "text": text}, now)
             return

@@ -14,6 +14,7 @@ import signal
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
+import httpx
 from starlette.routing import Route
 
 from .admin import FaqAdmin
@@ -55,12 +56,13 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
             routes.append(telegram_route(secret, telegram.ingest))
         else:
             background.append(telegram.poll(stop))
-    other_sinks: dict[str, Sink] = {}
+    from .wechat_setup import build_wechat, wecom_sinks
+
+    http = httpx.AsyncClient(timeout=10)
+    other_sinks: dict[str, Sink] = wecom_sinks(config, http)
     wechat = None
     if config.wechat.enabled:
-        from .wechat_setup import build_wechat
-
-        wechat, wechat_sinks = await build_wechat(runtime, config)
+        wechat, wechat_sinks = await build_wechat(runtime, config, http)
         routes.append(wechat.route())
         other_sinks.update(wechat_sinks)
     background.extend(_delivery_work(runtime, telegram, other_sinks, stop))
@@ -85,6 +87,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
             await telegram.application.shutdown()
         if wechat is not None:
             await wechat.close()
+        await http.aclose()
         await runtime.close()
 
 

@@ -103,6 +103,20 @@ class UpdateJournal:
         )
         return bool(getattr(result, "rowcount", 0))
 
+    async def record_handled(self, session: AsyncSession, channel: str, platform_id: str, now_hour: int) -> None:
+        """A tombstone for an update handled in this very transaction (nothing to replay later)."""
+        session.add(
+            InboundUpdate(
+                dedup_key=self.key(channel, platform_id),
+                channel=channel,
+                sequence=0,
+                payload_ct=None,
+                handled=True,
+                expires_hour=now_hour + TOMBSTONE_HOURS,
+            )
+        )
+        await session.flush()
+
     async def claim_many(self, session: AsyncSession, keys: Sequence[str]) -> set[str]:
         """Marks a batch handled in one statement; returns the keys this transaction claimed
         (the others were handled by someone else and must be skipped)."""

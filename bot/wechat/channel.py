@@ -26,6 +26,7 @@ from wechatpy.replies import TextReply
 from handlers.events import Outcome
 from storage.journal import UpdateJournal
 
+from ..group_commit import GroupCommit
 from ..runtime import Runtime
 from ..web import read_limited
 from .adapter import UNSUBSCRIBED, WeChatAdapter, WeChatEvent, pack
@@ -60,6 +61,7 @@ class WeChatChannel:
         self._passive_seconds = passive_seconds
         self._confirm_after = confirm_after_seconds
         self._tasks: set[asyncio.Task[None]] = set()
+        self._group = GroupCommit(runtime.dispatcher)
 
     def route(self) -> Route:
         return Route("/wechat", self.endpoint, methods=["GET", "POST"])
@@ -83,45 +85,46 @@ class WeChatChannel:
             event = self._adapter.to_event(verified.xml)
         except Exception:
             raise Refused("unparseable_message") from None
-        key = self._journal.key(CHANNEL, event.platform_id)
+        verdict: dict[str, str] = {}
         hour = int(time.time() // 3600)
-        async with self._runtime.database.transaction() as session:
+
+        async def claim(session: AsyncSession) -> bool:
+            """In the group-commit transaction: refuse a replayed nonce, skip a retried message,
+            else record the message as handled together with its effects."""
             if not await self._journal.remember_nonce(session, CHANNEL, verified.timestamp, verified.nonce, hour):
-                raise Refused("replayed_nonce")
-            seen = await self._journal.state(session, key)
-            if seen is None:
-                await self._journal.record(session, CHANNEL, [(event.platform_id, {"xml": verified.xml})], hour)
-        if seen == "handled" and event.incoming is not None:
-            outcome = await self._runtime.dispatcher.replay(event.incoming)
-            return self._passive(event, outcome, verified.nonce, verified.timestamp)
-        if seen is not None:
-            return PlainTextResponse("success")  # the first delivery is still being answered
-        task = asyncio.create_task(self._handle(event, key))
+                verdict["result"] = "replayed"
+                return False
+            if await self._journal.state(session, self._journal.key(CHANNEL, event.platform_id)) is not None:
+                verdict["result"] = "duplicate"
+                return False
+            await self._journal.record_handled(session, CHANNEL, event.platform_id, hour)
+            verdict["result"] = "new"
+            return True
+
+        task = asyncio.create_task(self._handle(event, claim))
         try:
             outcome = await asyncio.wait_for(asyncio.shield(task), self._passive_seconds)
         except TimeoutError:
             self._keep(asyncio.create_task(self._deliver_late(event, task)))
             return PlainTextResponse("success")
+        if verdict.get("result") == "replayed":
+            raise Refused("replayed_nonce")
+        if verdict.get("result") == "duplicate" and event.incoming is not None:
+            outcome = await self._runtime.dispatcher.replay(event.incoming)
         return self._passive(event, outcome, verified.nonce, verified.timestamp)
 
-    async def _handle(self, event: WeChatEvent, key: str) -> Outcome:
-        async def claim(session: AsyncSession) -> bool:
-            return await self._journal.mark_handled(session, key)
-
-        if event.kind == UNSUBSCRIBED:
-            await self._runtime.dispatcher.forget(self._adapter.user_key(event.openid))
+    async def _handle(self, event: WeChatEvent, claim: Callable[[AsyncSession], Awaitable[bool]]) -> Outcome:
+        if event.kind == UNSUBSCRIBED or event.incoming is None:
             async with self._runtime.database.transaction() as session:
-                await claim(session)
-            return Outcome()
-        if event.incoming is None:
-            async with self._runtime.database.transaction() as session:
-                await claim(session)
+                claimed = await claim(session)
+            if claimed and event.kind == UNSUBSCRIBED:
+                await self._runtime.dispatcher.forget(self._adapter.user_key(event.openid))
             return Outcome()
         if event.media_id is not None:
             ref = await self._media(event.media_id)
             event = self._adapter.with_attachment(event, ref)
         assert event.incoming is not None
-        return await self._runtime.dispatcher.handle(event.incoming, claim=claim)
+        return await self._group.handle(event.incoming, claim)
 
     async def _media(self, media_id: str) -> str | None:
         if self._store_media is None:

@@ -1,0 +1,62 @@
+"""Group commit for channels whose messages arrive one HTTP request at a time (WeChat webhooks).
+
+Requests arriving within a few milliseconds of each other are handled together: one transaction,
+one commit (SQLite's single writer and PostgreSQL's fsync are paid once per batch, not once per
+message), each request awaiting its own outcome. Each reply still leaves only after its effects
+are committed, and messages keep their arrival order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.dispatcher import Claim, Dispatcher
+from handlers.events import Incoming, Outcome
+
+MAX_BATCH = 64
+MAX_WAIT_SECONDS = 0.002
+
+
+class GroupCommit:
+    def __init__(
+        self, dispatcher: Dispatcher, *, max_batch: int = MAX_BATCH, max_wait: float = MAX_WAIT_SECONDS
+    ) -> None:
+        self._dispatcher = dispatcher
+        self._max_batch = max_batch
+        self._max_wait = max_wait
+        self._waiting: list[tuple[Incoming, Claim | None, asyncio.Future[Outcome]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def handle(self, incoming: Incoming, claim: Claim | None = None) -> Outcome:
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._waiting.append((incoming, claim, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            if len(self._waiting) < self._max_batch:
+                await asyncio.sleep(self._max_wait)  # let the requests arriving now join this batch
+            batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
+            await self._run(batch)
+
+    async def _run(self, batch: Sequence[tuple[Incoming, Claim | None, asyncio.Future[Outcome]]]) -> None:
+        claims = [claim for _, claim, _ in batch]
+
+        async def claim_all(session: AsyncSession) -> list[bool]:
+            return [True if claim is None else await claim(session) for claim in claims]
+
+        try:
+            outcomes = await self._dispatcher.handle_many([incoming for incoming, _, _ in batch], claim=claim_all)
+        except Exception as error:
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for (_, _, future), outcome in zip(batch, outcomes, strict=True):
+            if not future.done():
+                future.set_result(outcome)

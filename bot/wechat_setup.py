@@ -1,0 +1,51 @@
+"""Builds the WeChat channel and the WeChat / WeCom delivery sinks from the config."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from storage.evidence import hour_number
+
+from .config import Config
+from .delivery.sinks import Sink
+from .images import sanitise_image
+from .runtime import Runtime
+from .wechat.api import build_api
+from .wechat.callback import CallbackVerifier
+from .wechat.channel import WeChatChannel
+from .wechat.sinks import WeChatCustomerServiceSink
+from .wecom import WeComRobotSink, webhooks_from_config
+
+
+def wecom_sinks(config: Config, http: httpx.AsyncClient) -> dict[str, Sink]:
+    """The WeCom group robot sink, whenever a site has a robot (with or without an official account)."""
+    return {"wecom": WeComRobotSink.from_config(config, http)} if webhooks_from_config(config) else {}
+
+
+async def build_wechat(
+    runtime: Runtime, config: Config, http: httpx.AsyncClient
+) -> tuple[WeChatChannel, dict[str, Sink]]:
+    section = config.wechat
+    if section.token is None or not section.app_id:
+        raise ValueError("[wechat] token and app_id are required")
+    api = build_api(runtime.database, runtime.crypto, section, http, runtime.services.clock)
+    aes_key = section.encoding_aes_key.get_secret_value() if section.encoding_aes_key else None
+    token = section.token.get_secret_value()
+    safe = section.mode == "safe"
+    verifier = CallbackVerifier(token, aes_key, section.app_id, runtime.services.clock, safe_mode=safe)
+    services = runtime.services
+
+    async def store_media(media_id: str) -> str | None:
+        """Fetches a picture by its media id (never its URL), strips it to pixels and seals it."""
+        if services.evidence is None:
+            return None
+        data = await api.download_media(media_id)
+        image = await asyncio.to_thread(sanitise_image, data)
+        expires = hour_number(services.clock() + services.settings.draft_ttl) + 1
+        async with runtime.database.transaction() as session:
+            return await services.evidence.store_draft_file(session, image.data, image.mime, expires)
+
+    channel = WeChatChannel(runtime, verifier, store_media=store_media)
+    return channel, {"wechat": WeChatCustomerServiceSink(api)}
