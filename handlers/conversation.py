@@ -71,6 +71,8 @@ class Conversation:
     language_return_to: str | None = None
     editing: bool = False
     pending_receipt_case: str | None = None
+    recent_receipt_case: str | None = None
+    recent_receipt_until: float | None = None
     case_session: str | None = None
     case_session_until: float | None = None
     scratch: dict[str, Any] = field(default_factory=dict)

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 10_000
 NUMBERED_CHANNELS = frozenset({Channel.CONSOLE, Channel.WECHAT})
+RECENT_RECEIPT_SECONDS = 60
 NEW_MESSAGE_NOTICE = N_("You have a new message about your report. Send 查询 (status) and your receipt to read it.")
 REPORT_QUESTIONS = frozenset(
     {
@@ -183,6 +184,11 @@ class Dispatcher:
                 router=self._router,
                 now=self._services.clock(),
             )
+            recent = conversation.recent_receipt_case
+            if recent and (conversation.recent_receipt_until or 0) > ctx.now.timestamp():
+                # The platform retries the message whose reply showed the receipt: it may never
+                # have arrived, so the retry gets a fresh one (the old one is not stored).
+                conversation.pending_receipt_case = conversation.pending_receipt_case or recent
             if conversation.pending_receipt_case:
                 await reissue_receipt(ctx)
             else:
@@ -193,14 +199,20 @@ class Dispatcher:
         return Outcome(replies=tuple(ctx.replies))
 
     async def confirm_delivery(self, user_key: str) -> None:
-        """The channel delivered a reply carrying a receipt: forget which case it belonged to."""
+        """The channel delivered a reply carrying a receipt: the next message needs no new one.
+
+        For a minute the case is still remembered (sealed) so that a platform *retry* of the very
+        message that showed the receipt gets a fresh one; then it is forgotten for good.
+        """
         async with self._database.transaction() as session:
             await self._database.lock_user(session, user_key)
             document = await self._services.conversations.load(session, user_key)
             if document is None or not document.get("pending_receipt_case"):
                 return
-            document["pending_receipt_case"] = None
             now = self._services.clock()
+            document["recent_receipt_case"] = document["pending_receipt_case"]
+            document["recent_receipt_until"] = now.timestamp() + RECENT_RECEIPT_SECONDS
+            document["pending_receipt_case"] = None
             await self._services.conversations.save(session, user_key, document, self._expiry_hour(now))
 
     async def forget(self, user_key: str) -> None:
@@ -316,6 +328,9 @@ class Dispatcher:
                 conversation.state, conversation.return_to, conversation.editing = State.MENU, None, False
                 moved = True
             ctx.say(ctx.t("Your unfinished report expired and was deleted, as promised."))
+        if conversation.recent_receipt_case and (conversation.recent_receipt_until or 0) < now:
+            conversation.recent_receipt_case = None
+            conversation.recent_receipt_until = None
         if conversation.case_session and (conversation.case_session_until or 0) < now:
             conversation.end_case_session()
             if conversation.state.startswith("status.") or (conversation.return_to or "").startswith("status."):

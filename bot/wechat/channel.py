@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "wechat"
 PASSIVE_SECONDS = 4.0  # WeChat waits 5 s; leave room for the network
-CONFIRM_AFTER_SECONDS = 30.0  # WeChat's three tries are over by then
 DELIVER = "deliver"
 
 MediaStore = Callable[[str], Awaitable[str | None]]
@@ -51,7 +51,6 @@ class WeChatChannel:
         *,
         store_media: MediaStore | None = None,
         passive_seconds: float = PASSIVE_SECONDS,
-        confirm_after_seconds: float = CONFIRM_AFTER_SECONDS,
     ) -> None:
         self._runtime = runtime
         self._verifier = verifier
@@ -59,7 +58,6 @@ class WeChatChannel:
         self._journal = UpdateJournal(runtime.crypto)
         self._store_media = store_media
         self._passive_seconds = passive_seconds
-        self._confirm_after = confirm_after_seconds
         self._tasks: set[asyncio.Task[None]] = set()
         self._group = GroupCommit(runtime.dispatcher)
 
@@ -141,11 +139,14 @@ class WeChatChannel:
         text, rest = pack(outcome.replies)
         if rest:
             self._keep(asyncio.create_task(self._enqueue(event.openid, rest)))
+        background = None
         if outcome.needs_delivery_confirmation and event.incoming is not None:
-            self._keep(asyncio.create_task(self._confirm_later(event.incoming.user_key)))
+            # Runs once the reply has been written to WeChat; a retry after that still gets a
+            # fresh receipt (see Dispatcher.replay).
+            background = BackgroundTask(self._runtime.dispatcher.confirm_delivery, event.incoming.user_key)
         reply = TextReply(content=text, source=event.account, target=event.openid, time=int(timestamp))
         xml = self._verifier.encrypt_reply(reply.render(), nonce, timestamp)
-        return Response(xml, media_type="application/xml")
+        return Response(xml, media_type="application/xml", background=background)
 
     async def _deliver_late(self, event: WeChatEvent, task: asyncio.Task[Outcome]) -> None:
         """The 5-second rule: the answer was ``success``; the replies go as customer-service messages.
@@ -174,10 +175,6 @@ class WeChatChannel:
             for index, text in enumerate(texts):
                 due = now + timedelta(milliseconds=index)  # keeps their order
                 await services.outbox.enqueue(session, DELIVER, {"chat": f"wechat:{openid}", "text": text}, due)
-
-    async def _confirm_later(self, user_key: str) -> None:
-        await asyncio.sleep(self._confirm_after)
-        await self._runtime.dispatcher.confirm_delivery(user_key)
 
     def _keep(self, task: asyncio.Task[None]) -> None:
         self._tasks.add(task)
