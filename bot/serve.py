@@ -47,7 +47,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     if config.telegram.enabled:
         from .telegram_setup import build_telegram_channel, publish_commands
 
-        telegram = build_telegram_channel(runtime, config.telegram)
+        telegram = build_telegram_channel(runtime, config.telegram, admin_reload=admin.reload)
         await telegram.application.initialize()
         await publish_commands(telegram, runtime)
         background.append(telegram.run_processor(stop))

@@ -4,6 +4,7 @@ the command menu shown in Telegram's UI."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from telegram import BotCommand, BotCommandScopeDefault
 from telegram.ext import Application, ApplicationBuilder
@@ -62,7 +63,9 @@ def evidence_store(runtime: Runtime) -> EvidenceStore | None:
     return store
 
 
-def build_telegram_channel(runtime: Runtime, section: TelegramSection) -> TelegramChannel:
+def build_telegram_channel(
+    runtime: Runtime, section: TelegramSection, *, admin_reload: Callable[[], Awaitable[str]] | None = None
+) -> TelegramChannel:
     services = runtime.services
     adapter = TelegramAdapter(runtime.crypto, list(services.settings.sites))
 
@@ -79,6 +82,8 @@ def build_telegram_channel(runtime: Runtime, section: TelegramSection) -> Telegr
         traces_store(runtime.crypto),
         store_evidence=evidence_store(runtime),
         hide_notice=hide_notice,
+        admin_reload=admin_reload,
+        admin_user_ids=section.admin_user_ids,
     )
 
 

@@ -216,9 +216,13 @@ class Dispatcher:
             await self._services.conversations.save(session, user_key, document, self._expiry_hour(now))
 
     async def forget(self, user_key: str) -> None:
-        """Deletes a worker's conversation (unsubscribe, or the worker asked)."""
+        """Deletes what is kept about a worker's chat (unsubscribe): conversation, draft, held notices.
+        Their reports stay (they are the worker's, reachable with the receipt, and not linked here)."""
         async with self._database.transaction() as session:
+            await self._database.lock_user(session, user_key)
             await self._services.conversations.delete(session, user_key)
+            if self._services.notices is not None:
+                await self._services.notices.delete(session, user_key)
 
     async def _load_many(self, session: AsyncSession, keys: Sequence[str]) -> dict[str, Conversation]:
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,7 +16,7 @@ from .telegram_emulator import TelegramEmulator
 from .telegram_emulator.helpers import wait_until
 
 
-def with_telegram(config: Config, emu: TelegramEmulator) -> Config:
+def with_telegram(config: Config, emu: TelegramEmulator, admin_ids: Sequence[int] = ()) -> Config:
     raw = config.model_dump(mode="python")
     raw["storage"]["url"] = config.storage.url.get_secret_value()
     raw["telegram"] = {
@@ -24,16 +24,22 @@ def with_telegram(config: Config, emu: TelegramEmulator) -> Config:
         "token": emu.token,
         "api_base_url": emu.base_url,
         "api_file_url": emu.base_file_url,
+        "admin_user_ids": list(admin_ids),
     }
     return Config.model_validate(raw)
 
 
 @asynccontextmanager
 async def running_channel(
-    runtime: Runtime, emu: TelegramEmulator, *, polling: bool = True
+    runtime: Runtime,
+    emu: TelegramEmulator,
+    *,
+    polling: bool = True,
+    admin_reload: Callable[[], Awaitable[str]] | None = None,
+    admin_ids: Sequence[int] = (),
 ) -> AsyncIterator[TelegramChannel]:
-    config = with_telegram(runtime.config, emu)
-    channel = build_telegram_channel(runtime, config.telegram)
+    config = with_telegram(runtime.config, emu, admin_ids)
+    channel = build_telegram_channel(runtime, config.telegram, admin_reload=admin_reload)
     await channel.application.initialize()
     stop = asyncio.Event()
     tasks = [asyncio.create_task(channel.run_processor(stop, idle_seconds=0.2))]

@@ -129,3 +129,19 @@ async def test_photo_evidence_keeps_no_metadata(runtime: Runtime, emu: TelegramE
     assert mime == "image/jpeg" and not canaries_in(data)
     with Image.open(io.BytesIO(data)) as stored:
         assert not {"exif", "icc_profile", "xmp", "comment"} & set(stored.info)
+
+
+async def test_reload_works_for_configured_admins_only(runtime: Runtime, emu: TelegramEmulator) -> None:
+    reloads: list[int] = []
+
+    async def reload() -> str:
+        reloads.append(1)
+        return "FAQ reloaded: the new content is live."
+
+    admin = TelegramWorker(emu, "Admin")
+    async with running_channel(runtime, emu, admin_reload=reload, admin_ids=[admin.id]):
+        await admin.say("/reload")
+        assert reloads == [1] and "FAQ reloaded" in admin.last_text()
+        worker = TelegramWorker(emu, "Worker")
+        await worker.say("/reload")
+        assert reloads == [1], "a worker cannot reload the content"

@@ -55,6 +55,8 @@ class TelegramChannel:
         *,
         store_evidence: EvidenceStore | None = None,
         hide_notice: Callable[[str | None], str] | None = None,
+        admin_reload: Callable[[], Awaitable[str]] | None = None,
+        admin_user_ids: Sequence[int] = (),
     ) -> None:
         self.application = application
         self._dispatcher = dispatcher
@@ -64,6 +66,8 @@ class TelegramChannel:
         self._traces = traces
         self._store_evidence = store_evidence
         self._hide_notice = hide_notice or (lambda _language: "🙂")
+        self._admin_reload = admin_reload
+        self._admin_ids = frozenset(admin_user_ids)
         self._kick = asyncio.Event()
         self._processing = asyncio.Lock()
         self._collecting: _Batch | None = None
@@ -175,6 +179,10 @@ class TelegramChannel:
             batch.skipped.append(update)
         elif event.incoming.text is not None and event.incoming.text.strip() == "/hide":
             batch.hides.append((update, event))
+        elif event.incoming.text is not None and event.incoming.text.strip() == "/reload" and (
+            event.user_id in self._admin_ids and self._admin_reload is not None
+        ):
+            batch.reloads.append((update, event))
         else:
             batch.events.append((update, event))
 
@@ -199,6 +207,10 @@ class TelegramChannel:
         await self._record_traces([item for worker in sent for item in worker])
         for update, event in batch.hides:
             await self._hide(event, update)
+        for update, event in batch.reloads:
+            await self._skip([update])
+            if self._admin_reload is not None:
+                await _quietly(self.bot.send_message(event.chat_id, await self._admin_reload()))
 
     async def _with_evidence(self, update: Update, event: TelegramEvent) -> TelegramEvent:
         if event.photo_file_id is None:
@@ -330,6 +342,7 @@ class _Batch:
     skipped: list[Update] = field(default_factory=list)
     refused_queries: list[Update] = field(default_factory=list)
     hides: list[tuple[Update, TelegramEvent]] = field(default_factory=list)
+    reloads: list[tuple[Update, TelegramEvent]] = field(default_factory=list)
 
 
 def traces_store(crypto: Any) -> SealedDocumentStore:
