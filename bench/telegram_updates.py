@@ -182,11 +182,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 async def main(args: argparse.Namespace) -> None:
     keyring = KeyRing.generate()
     with tempfile.TemporaryDirectory() as directory:
-        await telegram_rows("sqlite", f"sqlite+aiosqlite:///{Path(directory) / 'bench.sqlite3'}", Path(directory),
-                            keyring, args)
+        url = args.database or f"sqlite+aiosqlite:///{Path(directory) / 'bench.sqlite3'}"
+        await telegram_rows("postgresql" if args.database else "sqlite", url, Path(directory), keyring, args)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
+    parser.add_argument("--database", help="a postgresql+asyncpg:// URL instead of a temporary SQLite file")
     asyncio.run(main(parser.parse_args()))
