@@ -10,7 +10,7 @@ leaves a tombstone that drops any redelivery.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,25 +73,41 @@ class UpdateJournal:
         if fresh:
             dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
             insert = pg_insert if dialect == "postgresql" else sqlite_insert
-            statement = insert(InboundUpdate).values(fresh).on_conflict_do_nothing(index_elements=["dedup_key"])
-            await session.execute(statement)
+            # executemany of one cached statement, not a VALUES list compiled anew for every batch size
+            statement = insert(InboundUpdate).on_conflict_do_nothing(index_elements=["dedup_key"])
+            await session.execute(statement, fresh)
         return [str(row["dedup_key"]) for row in fresh]
 
-    async def pending(self, session: AsyncSession, channel: str, limit: int = 500) -> list[JournalEntry]:
-        """Unhandled updates in arrival order."""
-        query = (
-            select(InboundUpdate)
-            .where(InboundUpdate.channel == channel, InboundUpdate.handled.is_(False))
-            .order_by(InboundUpdate.sequence)
-            .limit(limit)
+    async def pending(
+        self, session: AsyncSession, channel: str, limit: int = 500, known: Mapping[str, dict[str, Any]] | None = None
+    ) -> list[JournalEntry]:
+        """Unhandled updates in arrival order. Payloads this process journaled itself (``known``)
+        are taken from memory; only those from before a restart are read back and unsealed."""
+        known = known or {}
+        keys = list(
+            (
+                await session.execute(
+                    select(InboundUpdate.dedup_key)
+                    .where(InboundUpdate.channel == channel, InboundUpdate.handled.is_(False))
+                    .order_by(InboundUpdate.sequence)
+                    .limit(limit)
+                )
+            ).scalars()
         )
+        missing = [key for key in keys if key not in known]
+        sealed: dict[str, bytes | None] = {}
+        if missing:
+            rows = await session.execute(
+                select(InboundUpdate.dedup_key, InboundUpdate.payload_ct).where(InboundUpdate.dedup_key.in_(missing))
+            )
+            sealed = {key: payload for key, payload in rows}
         entries = []
-        for row in (await session.execute(query)).scalars():
-            if row.payload_ct is None:
-                continue
-            binding = Binding("inbound_updates", "payload_ct", row.dedup_key)
-            payload = self._crypto.open_internal_json(row.payload_ct, binding)
-            entries.append(JournalEntry(row.dedup_key, payload))
+        for key in keys:
+            if key in known:
+                entries.append(JournalEntry(key, known[key]))
+            elif (ciphertext := sealed.get(key)) is not None:
+                binding = Binding("inbound_updates", "payload_ct", key)
+                entries.append(JournalEntry(key, self._crypto.open_internal_json(ciphertext, binding)))
         return entries
 
     async def mark_handled(self, session: AsyncSession, key: str) -> bool:

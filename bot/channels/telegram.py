@@ -71,6 +71,7 @@ class TelegramChannel:
         self._kick = asyncio.Event()
         self._processing = asyncio.Lock()
         self._collecting: _Batch | None = None
+        self._journaled: dict[str, dict[str, Any]] = {}  # payloads journaled by this process, not yet handled
         application.add_handler(TypeHandler(Update, self._on_update))
 
     @property
@@ -87,6 +88,8 @@ class TelegramChannel:
         async with self._database.transaction() as session:
             fresh = await self._journal.record(session, CHANNEL, items, hour)
         if fresh:
+            keys = {self._journal.key(CHANNEL, platform_id): payload for platform_id, payload in items}
+            self._journaled.update({key: keys[key] for key in fresh})
             self._kick.set()
         return len(fresh)
 
@@ -133,8 +136,9 @@ class TelegramChannel:
         async with self._processing:
             while True:
                 async with self._database.transaction(write=False) as session:
-                    entries = await self._journal.pending(session, CHANNEL)
+                    entries = await self._journal.pending(session, CHANNEL, known=self._journaled)
                 if not entries:
+                    self._journaled.clear()
                     return handled
                 batch = _Batch()
                 self._collecting = batch
@@ -144,6 +148,8 @@ class TelegramChannel:
                 finally:
                     self._collecting = None
                 await self._run_batch(batch)
+                for entry in entries:
+                    self._journaled.pop(entry.key, None)
                 handled += len(entries)
 
     async def _skip(self, updates: Sequence[Update]) -> None:
