@@ -9,30 +9,43 @@ are committed, and messages keep their arrival order.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.dispatcher import Claim, Dispatcher
+from handlers.dispatcher import Dispatcher
 from handlers.events import Incoming, Outcome
+
+Ticket = TypeVar("Ticket")
+ClaimBatch = Callable[[AsyncSession, Sequence[Ticket]], Awaitable[Sequence[bool]]]
 
 MAX_BATCH = 64
 MAX_WAIT_SECONDS = 0.002
 
 
-class GroupCommit:
+class GroupCommit(Generic[Ticket]):
+    """``claim_batch`` says, inside the batch's transaction, which messages this process owns
+    (a channel's dedup and replay checks, done for the whole batch at once)."""
+
     def __init__(
-        self, dispatcher: Dispatcher, *, max_batch: int = MAX_BATCH, max_wait: float = MAX_WAIT_SECONDS
+        self,
+        dispatcher: Dispatcher,
+        claim_batch: ClaimBatch[Ticket],
+        *,
+        max_batch: int = MAX_BATCH,
+        max_wait: float = MAX_WAIT_SECONDS,
     ) -> None:
         self._dispatcher = dispatcher
+        self._claim_batch = claim_batch
         self._max_batch = max_batch
         self._max_wait = max_wait
-        self._waiting: list[tuple[Incoming, Claim | None, asyncio.Future[Outcome]]] = []
+        self._waiting: list[tuple[Incoming, Ticket, asyncio.Future[Outcome]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def handle(self, incoming: Incoming, claim: Claim | None = None) -> Outcome:
+    async def handle(self, incoming: Incoming, ticket: Ticket) -> Outcome:
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._waiting.append((incoming, claim, future))
+        self._waiting.append((incoming, ticket, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         return await future
@@ -44,11 +57,11 @@ class GroupCommit:
             batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
             await self._run(batch)
 
-    async def _run(self, batch: Sequence[tuple[Incoming, Claim | None, asyncio.Future[Outcome]]]) -> None:
-        claims = [claim for _, claim, _ in batch]
+    async def _run(self, batch: Sequence[tuple[Incoming, Ticket, asyncio.Future[Outcome]]]) -> None:
+        tickets = [ticket for _, ticket, _ in batch]
 
-        async def claim_all(session: AsyncSession) -> list[bool]:
-            return [True if claim is None else await claim(session) for claim in claims]
+        async def claim_all(session: AsyncSession) -> Sequence[bool]:
+            return await self._claim_batch(session, tickets)
 
         try:
             outcomes = await self._dispatcher.handle_many([incoming for incoming, _, _ in batch], claim=claim_all)

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -152,6 +152,46 @@ class UpdateJournal:
             await session.execute(select(InboundUpdate.handled).where(InboundUpdate.dedup_key == key))
         ).scalar_one_or_none()
         return None if handled is None else ("handled" if handled else "pending")
+
+    def nonce_key(self, channel: str, timestamp: str, nonce: str) -> str:
+        return self._crypto.pseudonym(Purpose.DEDUP, f"{channel}-nonce:{timestamp}:{nonce}")
+
+    async def claim_fresh(
+        self, session: AsyncSession, channel: str, items: Sequence[tuple[str, str]], now_hour: int
+    ) -> list[str]:
+        """For a batch of (nonce key, dedup key) pairs: "replayed" when the nonce was seen before,
+        "duplicate" when the message was, else "new" — and then both are recorded, in this
+        transaction, with the message as handled (a tombstone). Three statements for the batch."""
+        nonce_keys = [nonce for nonce, _ in items]
+        dedup_keys = [key for _, key in items]
+        seen_nonces = set(
+            (await session.execute(select(SeenNonce.nonce_key).where(SeenNonce.nonce_key.in_(nonce_keys)))).scalars()
+        )
+        seen_keys = set(
+            (await session.execute(select(InboundUpdate.dedup_key).where(InboundUpdate.dedup_key.in_(dedup_keys))))
+            .scalars()
+        )
+        verdicts, new_nonces, tombstones = [], [], []
+        for nonce, key in items:
+            if nonce in seen_nonces:
+                verdicts.append("replayed")
+                continue
+            seen_nonces.add(nonce)
+            new_nonces.append({"nonce_key": nonce, "expires_hour": now_hour + 1})
+            if key in seen_keys:
+                verdicts.append("duplicate")
+                continue
+            seen_keys.add(key)
+            verdicts.append("new")
+            tombstones.append(
+                {"dedup_key": key, "channel": channel, "sequence": 0, "payload_ct": None, "handled": True,
+                 "expires_hour": now_hour + TOMBSTONE_HOURS}
+            )
+        if new_nonces:
+            await session.execute(insert(SeenNonce), new_nonces)
+        if tombstones:
+            await session.execute(insert(InboundUpdate), tombstones)
+        return verdicts
 
     async def remember_nonce(
         self, session: AsyncSession, channel: str, timestamp: str, nonce: str, now_hour: int

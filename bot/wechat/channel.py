@@ -14,7 +14,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,6 +44,15 @@ MediaStore = Callable[[str], Awaitable[str | None]]
 """Fetches a WeChat media id, sanitises the picture and seals it as a draft file; returns its id."""
 
 
+@dataclass(repr=False)
+class _Ticket:
+    """A message's keys for the batch claim, and what the claim found ("new", "duplicate", "replayed")."""
+
+    nonce_key: str
+    dedup_key: str
+    verdict: str | None = None
+
+
 class WeChatChannel:
     def __init__(
         self,
@@ -59,7 +69,7 @@ class WeChatChannel:
         self._store_media = store_media
         self._passive_seconds = passive_seconds
         self._tasks: set[asyncio.Task[None]] = set()
-        self._group = GroupCommit(runtime.dispatcher)
+        self._group: GroupCommit[_Ticket] = GroupCommit(runtime.dispatcher, self._claim)
 
     def route(self) -> Route:
         return Route("/wechat", self.endpoint, methods=["GET", "POST"])
@@ -83,38 +93,37 @@ class WeChatChannel:
             event = self._adapter.to_event(verified.xml)
         except Exception:
             raise Refused("unparseable_message") from None
-        verdict: dict[str, str] = {}
-        hour = int(time.time() // 3600)
-
-        async def claim(session: AsyncSession) -> bool:
-            """In the group-commit transaction: refuse a replayed nonce, skip a retried message,
-            else record the message as handled together with its effects."""
-            if not await self._journal.remember_nonce(session, CHANNEL, verified.timestamp, verified.nonce, hour):
-                verdict["result"] = "replayed"
-                return False
-            if await self._journal.state(session, self._journal.key(CHANNEL, event.platform_id)) is not None:
-                verdict["result"] = "duplicate"
-                return False
-            await self._journal.record_handled(session, CHANNEL, event.platform_id, hour)
-            verdict["result"] = "new"
-            return True
-
-        task = asyncio.create_task(self._handle(event, claim))
+        ticket = _Ticket(
+            self._journal.nonce_key(CHANNEL, verified.timestamp, verified.nonce),
+            self._journal.key(CHANNEL, event.platform_id),
+        )
+        task = asyncio.create_task(self._handle(event, ticket))
         try:
             outcome = await asyncio.wait_for(asyncio.shield(task), self._passive_seconds)
         except TimeoutError:
             self._keep(asyncio.create_task(self._deliver_late(event, task)))
             return PlainTextResponse("success")
-        if verdict.get("result") == "replayed":
+        if ticket.verdict == "replayed":
             raise Refused("replayed_nonce")
-        if verdict.get("result") == "duplicate" and event.incoming is not None:
+        if ticket.verdict == "duplicate" and event.incoming is not None:
             outcome = await self._runtime.dispatcher.replay(event.incoming)
         return self._passive(event, outcome, verified.nonce, verified.timestamp)
 
-    async def _handle(self, event: WeChatEvent, claim: Callable[[AsyncSession], Awaitable[bool]]) -> Outcome:
+    async def _claim(self, session: AsyncSession, tickets: Sequence[_Ticket]) -> list[bool]:
+        """In the group-commit transaction: refuse replayed nonces, skip retried messages, record
+        the rest as handled together with their effects."""
+        hour = int(time.time() // 3600)
+        verdicts = await self._journal.claim_fresh(
+            session, CHANNEL, [(t.nonce_key, t.dedup_key) for t in tickets], hour
+        )
+        for ticket, verdict in zip(tickets, verdicts, strict=True):
+            ticket.verdict = verdict
+        return [verdict == "new" for verdict in verdicts]
+
+    async def _handle(self, event: WeChatEvent, ticket: _Ticket) -> Outcome:
         if event.kind == UNSUBSCRIBED or event.incoming is None:
             async with self._runtime.database.transaction() as session:
-                claimed = await claim(session)
+                (claimed,) = await self._claim(session, [ticket])
             if claimed and event.kind == UNSUBSCRIBED:
                 await self._runtime.dispatcher.forget(self._adapter.user_key(event.openid))
             return Outcome()
@@ -122,7 +131,7 @@ class WeChatChannel:
             ref = await self._media(event.media_id)
             event = self._adapter.with_attachment(event, ref)
         assert event.incoming is not None
-        return await self._group.handle(event.incoming, claim)
+        return await self._group.handle(event.incoming, ticket)
 
     async def _media(self, media_id: str) -> str | None:
         if self._store_media is None:
