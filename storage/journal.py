@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -161,37 +161,57 @@ class UpdateJournal:
     ) -> list[str]:
         """For a batch of (nonce key, dedup key) pairs: "replayed" when the nonce was seen before,
         "duplicate" when the message was, else "new" — and then both are recorded, in this
-        transaction, with the message as handled (a tombstone). Three statements for the batch."""
-        nonce_keys = [nonce for nonce, _ in items]
-        dedup_keys = [key for _, key in items]
-        seen_nonces = set(
-            (await session.execute(select(SeenNonce.nonce_key).where(SeenNonce.nonce_key.in_(nonce_keys)))).scalars()
+        transaction, with the message as handled (a tombstone).
+
+        Two ``INSERT … ON CONFLICT DO NOTHING RETURNING`` statements decide it, so a replica
+        racing for the same retry waits for the other's commit and then sees it as a duplicate.
+        """
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        nonces = list(dict.fromkeys(nonce for nonce, _ in items))
+        inserted = set(
+            (
+                await session.execute(
+                    insert(SeenNonce).on_conflict_do_nothing(index_elements=["nonce_key"]).returning(SeenNonce.nonce_key),
+                    [{"nonce_key": nonce, "expires_hour": now_hour + 1} for nonce in nonces],
+                )
+            ).scalars()
         )
-        seen_keys = set(
-            (await session.execute(select(InboundUpdate.dedup_key).where(InboundUpdate.dedup_key.in_(dedup_keys))))
-            .scalars()
-        )
-        verdicts, new_nonces, tombstones = [], [], []
+        verdicts: list[str] = []
+        fresh: list[str] = []
         for nonce, key in items:
-            if nonce in seen_nonces:
+            if nonce not in inserted:
                 verdicts.append("replayed")
                 continue
-            seen_nonces.add(nonce)
-            new_nonces.append({"nonce_key": nonce, "expires_hour": now_hour + 1})
-            if key in seen_keys:
-                verdicts.append("duplicate")
-                continue
-            seen_keys.add(key)
-            verdicts.append("new")
-            tombstones.append(
-                {"dedup_key": key, "channel": channel, "sequence": 0, "payload_ct": None, "handled": True,
-                 "expires_hour": now_hour + TOMBSTONE_HOURS}
+            inserted.discard(nonce)  # a second message with the same nonce in this batch is a replay
+            verdicts.append(key)
+            fresh.append(key)
+        claimed: set[str] = set()
+        if fresh:
+            claimed = set(
+                (
+                    await session.execute(
+                        insert(InboundUpdate)
+                        .on_conflict_do_nothing(index_elements=["dedup_key"])
+                        .returning(InboundUpdate.dedup_key),
+                        [
+                            {"dedup_key": key, "channel": channel, "sequence": 0, "payload_ct": None,
+                             "handled": True, "expires_hour": now_hour + TOMBSTONE_HOURS}
+                            for key in dict.fromkeys(fresh)
+                        ],
+                    )
+                ).scalars()
             )
-        if new_nonces:
-            await session.execute(insert(SeenNonce), new_nonces)
-        if tombstones:
-            await session.execute(insert(InboundUpdate), tombstones)
-        return verdicts
+        result = []
+        for verdict in verdicts:
+            if verdict == "replayed":
+                result.append(verdict)
+            elif verdict in claimed:
+                claimed.discard(verdict)  # the first of two identical messages in a batch wins
+                result.append("new")
+            else:
+                result.append("duplicate")
+        return result
 
     async def remember_nonce(
         self, session: AsyncSession, channel: str, timestamp: str, nonce: str, now_hour: int
