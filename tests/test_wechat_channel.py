@@ -14,6 +14,8 @@ from wechatpy.crypto import WeChatCrypto
 from bot.images import sanitise_image
 from bot.logs import QUIET
 from bot.runtime import Runtime
+from bot.wechat.adapter import pack
+from handlers.events import Choice, Reply
 from storage.cases import CaseStatus
 from storage.database import sqlite_path
 from storage.evidence import hour_number
@@ -205,3 +207,26 @@ async def database_bytes(runtime: Runtime) -> bytes:
             for row in (await session.execute(select(table))).all():
                 chunks.extend(v if isinstance(v, bytes) else str(v).encode() for v in row)
     return b"\n".join(chunks)
+
+
+async def test_menu_clicks_voice_without_text_and_other_kinds_get_clear_answers(runtime: Runtime) -> None:
+    async with wechat_server(runtime) as (server, _):
+        mei = WeChatUser(server)
+        await mei.event("subscribe")
+        assert "举报前请阅读" in await mei.event("CLICK", "report")
+        no_text = await mei.send_xml("voice", MediaId="v1", Format="amr", MsgId="7700000000000000001")
+        assert "听不了语音" in no_text and "举报前请阅读" in no_text, "asks to type, then repeats the question"
+        location = await mei.send_xml("location", Location_X="22.5", Location_Y="113.9", Scale="15",
+                                      Label="somewhere", MsgId="7700000000000000002")
+        assert "只能看懂文字和图片" in location
+
+
+def test_long_replies_are_split_within_2048_bytes_and_receipts_stay_whole() -> None:
+    long_answer = Reply("\n".join(f"第{i}段：" + "这是一段很长的政策说明。" * 12 for i in range(12)))
+    receipt = Reply("你的秘密回执：\n\nK7QX-M2PA-X9TB-4RWE\n\n请保存好。", carries_receipt=True)
+    passive, rest = pack([long_answer, receipt, Reply("菜单", (Choice("report", "举报"),))])
+    assert "K7QX-M2PA-X9TB-4RWE" in passive, "the receipt is always in the passive reply, whole"
+    assert len(passive.encode()) <= 2048 and all(len(text.encode()) <= 2048 for text in rest)
+    joined = passive + "".join(rest)
+    for index in range(12):
+        assert f"第{index}段" in joined, "nothing is lost when splitting"

@@ -120,6 +120,13 @@ class WeChatUser:
 
 
 @asynccontextmanager
+async def serving_channel(runtime: Runtime, channel: WeChatChannel) -> AsyncIterator[WeChatServer]:
+    async with serving(build_web_app([channel.route()]), "127.0.0.1", 0) as port, httpx.AsyncClient() as client:
+        yield WeChatServer(client, f"http://127.0.0.1:{port}/wechat", runtime)
+    await channel.close()
+
+
+@asynccontextmanager
 async def wechat_server(
     runtime: Runtime, *, store_media: MediaStore | None = None, passive_seconds: float = 4.0
 ) -> AsyncIterator[tuple[WeChatServer, WeChatChannel]]:
