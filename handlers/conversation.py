@@ -37,10 +37,9 @@ class State:
 
 
 # States in which the worker is in the middle of something that menu choices must not silently end.
-FLOW_STATES = frozenset(
+# The report's questions, in order; a resumed draft continues at the one last asked.
+REPORT_QUESTIONS = frozenset(
     {
-        State.CONFIRM_CANCEL,
-        State.REPORT_RESUME,
         State.REPORT_NOTICE,
         State.REPORT_WHAT,
         State.REPORT_CATEGORY,
@@ -51,11 +50,15 @@ FLOW_STATES = frozenset(
         State.REPORT_URGENCY,
         State.REPORT_NOTIFY,
         State.REPORT_REVIEW,
-        State.REPORT_EDIT,
-        State.STATUS_ADD_INFO,
-        State.STATUS_WITHDRAW,
     }
 )
+FLOW_STATES = REPORT_QUESTIONS | {
+    State.CONFIRM_CANCEL,
+    State.REPORT_RESUME,
+    State.REPORT_EDIT,
+    State.STATUS_ADD_INFO,
+    State.STATUS_WITHDRAW,
+}
 
 
 @dataclass

@@ -20,7 +20,7 @@ from storage.database import Database
 from . import common
 from .commands import MENU_CHOICES, is_emergency, parse_command, typed_choice
 from .context import Context, Services
-from .conversation import Conversation, State
+from .conversation import REPORT_QUESTIONS, Conversation, State
 from .events import Channel, Incoming, Outcome, Reply
 from .i18n import N_, Language, language_from_hint
 from .report import reissue_receipt
@@ -32,20 +32,6 @@ MAX_TEXT_CHARS = 10_000
 NUMBERED_CHANNELS = frozenset({Channel.CONSOLE, Channel.WECHAT})
 RECENT_RECEIPT_SECONDS = 60
 NEW_MESSAGE_NOTICE = N_("You have a new message about your report. Send 查询 (status) and your receipt to read it.")
-REPORT_QUESTIONS = frozenset(
-    {
-        State.REPORT_NOTICE,
-        State.REPORT_WHAT,
-        State.REPORT_CATEGORY,
-        State.REPORT_WHEN,
-        State.REPORT_WHERE,
-        State.REPORT_INVOLVED,
-        State.REPORT_WITNESSES,
-        State.REPORT_URGENCY,
-        State.REPORT_NOTIFY,
-        State.REPORT_REVIEW,
-    }
-)
 _ALLOWED_CONTROLS = {"\n", "\t"}
 
 

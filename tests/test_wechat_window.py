@@ -44,6 +44,19 @@ async def hr_replies(runtime: Runtime, reference: str, clock: Clock) -> None:
         )
 
 
+async def deliver_due_work(runtime: Runtime, fake: FakeWeChat, http: httpx.AsyncClient) -> None:
+    """One pass of hapbot run's due work, with the real WeChat customer-service sink."""
+    tokens = AccessTokenManager(
+        runtime.database, runtime.crypto, fake.app_id, fake.app_secret, http, runtime.services.clock, fake.base_url
+    )
+    api = WeChatApi(tokens, fake.base_url)
+    try:
+        sender = build_sender(runtime, other_sinks={"wechat": WeChatCustomerServiceSink(api)})
+        await DueWork(runtime, sender).run_once()
+    finally:
+        api.close()
+
+
 async def test_push_inside_the_window_is_a_neutral_customer_service_message(
     runtime: Runtime, fake: FakeWeChat, clock: Clock
 ) -> None:
@@ -52,11 +65,7 @@ async def test_push_inside_the_window_is_a_neutral_customer_service_message(
         _, reference = await report_with_notifications(mei)
         clock.advance(hours=47)
         await hr_replies(runtime, reference, clock)
-        api = WeChatApi(AccessTokenManager(runtime.database, runtime.crypto, fake.app_id, fake.app_secret, http,
-                                           runtime.services.clock, fake.base_url), fake.base_url)
-        sender = build_sender(runtime, other_sinks={"wechat": WeChatCustomerServiceSink(api)})
-        await DueWork(runtime, sender).run_once()
-        api.close()
+        await deliver_due_work(runtime, fake, http)
     sent = fake.texts(mei.openid)
     assert len(sent) == 1 and "新消息" in sent[0] and "面谈" not in sent[0], "neutral, never the content"
 
@@ -69,11 +78,7 @@ async def test_outside_the_window_the_next_message_shows_the_notice_then_the_con
         receipt, reference = await report_with_notifications(mei)
         clock.advance(hours=49)
         await hr_replies(runtime, reference, clock)
-        api = WeChatApi(AccessTokenManager(runtime.database, runtime.crypto, fake.app_id, fake.app_secret, http,
-                                           runtime.services.clock, fake.base_url), fake.base_url)
-        sender = build_sender(runtime, other_sinks={"wechat": WeChatCustomerServiceSink(api)})
-        await DueWork(runtime, sender).run_once()
-        api.close()
+        await deliver_due_work(runtime, fake, http)
         assert fake.texts(mei.openid) == [], "no customer-service message outside the window"
         first = await mei.say("你好")
         assert "你的举报有一条新消息" in first and "面谈" not in first
