@@ -8,18 +8,21 @@ only ever shown after the worker enters the receipt.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.dispatcher import NEW_MESSAGE_NOTICE
+from handlers.dispatcher import PUSH_NOTICE
 from handlers.events import Channel
 from handlers.hr import REPORTER_NOTICE
 from storage.crypto import Purpose
 from storage.models import OutboxItem
 
 from .runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 DELIVER = "deliver"
 WECHAT_WINDOW = timedelta(hours=48)
@@ -43,8 +46,12 @@ class ReporterNotices:
             query = query.with_for_update(skip_locked=True)
         items = list((await session.execute(query)).scalars())
         for item in items:
-            contact = str(services.outbox.open_payload(item).get("contact", ""))
-            await self._route(session, contact, now)
+            try:
+                contact = str(services.outbox.open_payload(item).get("contact", ""))
+                async with session.begin_nested():
+                    await self._route(session, contact, now)
+            except Exception as error:  # one bad row must not hold up every other push
+                log.error("reporter notice dropped: %s", type(error).__name__)
             await session.delete(item)
         return len(items)
 
@@ -54,7 +61,7 @@ class ReporterNotices:
         user_key = services.crypto.pseudonym(Purpose.CONVERSATION, contact)
         conversation = await services.conversations.load(session, user_key) or {}
         language = conversation.get("language")
-        text = services.translators["en" if language == "en" else "zh"](NEW_MESSAGE_NOTICE)
+        text = services.translators["en" if language == "en" else "zh"](PUSH_NOTICE)
         if channel == Channel.TELEGRAM.value:
             await services.outbox.enqueue(session, DELIVER, {"chat": contact, "text": text}, now)
             return

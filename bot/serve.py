@@ -101,8 +101,11 @@ class DueWork:
         self._sender = sender
 
     async def run_once(self) -> int:
-        async with self._runtime.database.transaction() as session:
-            await self._notices.route_due(session, self._runtime.services.clock())
+        try:
+            async with self._runtime.database.transaction() as session:
+                await self._notices.route_due(session, self._runtime.services.clock())
+        except Exception as error:  # notices must never hold up HR alerts
+            log.error("routing reporter notices failed: %s", type(error).__name__)
         return await self._sender.run_once()
 
 

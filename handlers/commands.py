@@ -26,7 +26,8 @@ _COMMAND_WORDS: dict[str, tuple[str, ...]] = {
 _COMMANDS = {word: command for command, words in _COMMAND_WORDS.items() for word in words}
 
 EMERGENCY_WORDS = frozenset(
-    {"danger", "sos", "/sos", "help me", "emergency", "危险", "救命", "有危险", "紧急", "我有危险", "报警"}
+    {"danger", "sos", "/sos", "help me", "emergency", "110", "120",
+     "危险", "救命", "救我", "有危险", "紧急", "我有危险", "报警", "快报警"}
 )
 
 _TRAILING = re.compile(r"[\s。.!！,，、~～]+$")

@@ -10,6 +10,7 @@ from .router import Router
 from .settings import pick
 
 router = Router()
+LANGUAGE_PROMPT = N_("请选择语言 / Choose a language")  # the same in both: the reader may not know either yet
 
 MENU_LABELS = {
     "report": N_("Report harassment (anonymous)"),
@@ -217,7 +218,7 @@ async def ask_language_from(ctx: Context, state: str) -> None:
 @router.asks(State.LANGUAGE)
 async def ask_language(ctx: Context) -> None:
     """Offers the two languages, each labelled in itself."""
-    ctx.say("请选择语言 / Choose a language", [ctx.choice("zh", N_("中文")), ctx.choice("en", N_("English"))])
+    ctx.say(ctx.t(LANGUAGE_PROMPT), [ctx.choice("zh", N_("中文")), ctx.choice("en", N_("English"))])
 
 
 @router.on(State.LANGUAGE)

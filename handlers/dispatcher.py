@@ -32,6 +32,8 @@ MAX_TEXT_CHARS = 10_000
 NUMBERED_CHANNELS = frozenset({Channel.CONSOLE, Channel.WECHAT})
 RECENT_RECEIPT_SECONDS = 60
 NEW_MESSAGE_NOTICE = N_("You have a new message about your report. Send 查询 (status) and your receipt to read it.")
+# Pushed to lock screens and shared phones: it must not say what it is about.
+PUSH_NOTICE = N_("You have a new message. Send 查询 (status) to read it.")
 _ALLOWED_CONTROLS = {"\n", "\t"}
 
 
@@ -242,6 +244,9 @@ class Dispatcher:
             conversation.state = State.MENU
         if conversation.pending_receipt_case:
             await reissue_receipt(ctx)
+        if incoming.choice == "danger" or (incoming.text is not None and is_emergency(incoming.text[:100])):
+            await common.emergency(ctx)  # before anything else, whatever state the worker was in
+            return
         if interrupted:
             await self._router.ask(ctx)
             return

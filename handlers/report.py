@@ -7,6 +7,7 @@ every message so nothing is lost if the phone dies or the bot restarts.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 
 from storage.crypto import Purpose
@@ -14,7 +15,7 @@ from storage.receipts import new_receipt
 
 from .context import Context
 from .conversation import State
-from .events import Alert, Choice
+from .events import Alert, AlertAudience, Choice
 from .i18n import N_
 from .privacy import NOTICE_VERSION, privacy_notice
 from .router import Router
@@ -126,9 +127,9 @@ async def on_resume(ctx: Context) -> None:
     elif ctx.choice_id == "review":
         await ctx.go(State.REPORT_REVIEW)
     elif ctx.choice_id == "discard":
-        ctx.conversation.draft = None
-        ctx.say(ctx.t("Your unfinished report has been deleted."))
-        await ctx.go(State.REPORT_NOTICE)
+        from .common import ask_cancel
+
+        await ask_cancel(ctx)  # deleting what a worker wrote always asks first
     else:
         await ask_resume(ctx)
 
@@ -240,7 +241,7 @@ async def ask_involved(ctx: Context) -> None:
     ctx.say(
         ctx.t(
             "Is the person who did this a supervisor, a manager or someone in HR? "
-            "If so, HR will not be alerted: your report goes to the independent advocacy board instead."
+            "If so, HR will not be alerted: your report goes to the advocacy board instead."
         ),
         _options(ctx, INVOLVED, _danger(ctx)),
     )
@@ -301,7 +302,8 @@ async def ask_notify(ctx: Context) -> None:
     ctx.say(
         ctx.t(
             "When HR replies, may I send you a short neutral notice in this chat? It will only say "
-            "\"You have a new message\", never what it is about. If others may see your phone, choose No."
+            "\"You have a new message\", never what it is about. To do that, this chat's address is kept "
+            "with your report, encrypted. If others may see your phone, choose No."
         ),
         _options(ctx, NOTIFY),
     )
@@ -418,8 +420,9 @@ async def on_edit(ctx: Context) -> None:
     await ctx.go(target[1])
 
 
-def _alert_audience(draft: dict[str, object]) -> str:
-    return "board" if draft.get("involved") == "supervisor" else "hr"
+def alert_audience(report: Mapping[str, object]) -> AlertAudience:
+    """Reports about a supervisor, a manager or HR go to the advocacy board, never to HR."""
+    return "board" if report.get("involved") == "supervisor" else "hr"
 
 
 async def submit(ctx: Context) -> None:
@@ -465,7 +468,7 @@ async def submit(ctx: Context) -> None:
         reference=case.reference,
         category=str(report["category"]),
         urgency=str(report["urgency"]),
-        audience="board" if _alert_audience(draft) == "board" else "hr",
+        audience=alert_audience(draft),
     )
     await enqueue_alert(ctx, alert)
     ctx.conversation.draft = None

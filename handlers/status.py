@@ -13,9 +13,9 @@ from storage.receipts import normalise_receipt
 
 from .context import Context
 from .conversation import State
-from .events import Alert
+from .events import Alert, AlertAudience
 from .i18n import N_
-from .report import enqueue_alert
+from .report import alert_audience, enqueue_alert
 from .router import Router
 
 router = Router()
@@ -49,6 +49,12 @@ def _throttle_key(ctx: Context) -> str:
 
 def _hour(ctx: Context) -> int:
     return int(ctx.now.timestamp() // 3600)
+
+
+async def _audience(ctx: Context, case: CaseView) -> AlertAudience:
+    """Follow-ups go where the case's first alert went: never to HR when it is about HR or a manager."""
+    report = await ctx.services.cases.read_report(ctx.session, case.id)
+    return alert_audience(report)
 
 
 @router.asks(State.STATUS_RECEIPT)
@@ -178,8 +184,9 @@ async def on_add_info(ctx: Context) -> None:
     if case is None:
         return
     await ctx.services.cases.add_message(ctx.session, case.id, Author.REPORTER, ctx.text, ctx.now)
-    await enqueue_alert(ctx, Alert(case.site, case.reference, "added_information", "normal", "hr"))
-    ctx.say(ctx.t("Added to your report. HR will see it."))
+    audience = await _audience(ctx, case)
+    await enqueue_alert(ctx, Alert(case.site, case.reference, "added_information", "normal", audience))
+    ctx.say(ctx.t("Added to your report. Whoever handles your case will see it."))
     await ctx.go(State.STATUS_CASE)
 
 
@@ -187,7 +194,10 @@ async def on_add_info(ctx: Context) -> None:
 async def ask_withdraw(ctx: Context) -> None:
     """Asks to confirm withdrawing."""
     ctx.say(
-        ctx.t("Withdraw your report? HR will be told it was withdrawn. You can still report again later."),
+        ctx.t(
+            "Withdraw your report? Whoever handles your case will be told it was withdrawn. "
+            "You can still report again later."
+        ),
         [ctx.choice("withdraw_yes", N_("Yes, withdraw it")), ctx.choice("withdraw_no", N_("No, keep it"))],
     )
 
@@ -200,7 +210,7 @@ async def on_withdraw(ctx: Context) -> None:
         if case is None:
             return
         await ctx.services.cases.set_status(ctx.session, case.id, CaseStatus.WITHDRAWN, ctx.now)
-        await enqueue_alert(ctx, Alert(case.site, case.reference, "withdrawn", "normal", "hr"))
+        await enqueue_alert(ctx, Alert(case.site, case.reference, "withdrawn", "normal", await _audience(ctx, case)))
         ctx.say(ctx.t("Your report has been withdrawn."))
         await ctx.go(State.STATUS_CASE)
     elif ctx.choice_id == "withdraw_no":

@@ -181,3 +181,25 @@ async def test_a_failing_message_in_a_batch_is_rolled_back_alone(
     assert "Saved (1 messages)" in outcomes[2].replies[0].text
     states = [await conversation_state(runtime, w) for w in workers]
     assert [s["draft"]["what"] for s in states] == [["first story"], [], ["third story"]]  # type: ignore[index]
+
+
+async def test_emergency_words_work_even_when_a_draft_just_expired(
+    runtime: Runtime, worker: Worker, clock: Clock
+) -> None:
+    await start_report(worker, "a story")
+    clock.advance(hours=25)
+    await worker.send("救命")
+    assert "110" in worker.text
+    await worker.choose("status")
+    await worker.send("110")
+    assert "110" in worker.text and "does not look like a receipt" not in worker.text
+
+
+async def test_discarding_an_unfinished_report_asks_first(runtime: Runtime, worker: Worker) -> None:
+    await start_report(worker, "keep me")
+    await worker.send("/start")
+    await worker.choose("report")
+    await worker.choose("discard")
+    assert {"cancel_yes", "cancel_no"} <= set(worker.choices)
+    await worker.choose("cancel_no")
+    assert (await conversation_state(runtime, worker))["draft"]["what"] == ["keep me"]  # type: ignore[index]

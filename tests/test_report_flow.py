@@ -100,10 +100,17 @@ async def test_add_information_and_withdraw(runtime: Runtime) -> None:
 async def test_report_about_a_manager_alerts_the_board_only(runtime: Runtime) -> None:
     replies = await chat_json(runtime, "w", report_script(["经理叫我去办公室"], involved="supervisor"), "zh")
     reference = reference_in(str(replies[-2]["text"]))
+    receipt = receipt_in(str(replies[-2]["text"]))
+    follow_up = [{"choice": "status"}, {"text": receipt}, {"choice": "add_info"}, {"text": "他又来了"},
+                 {"choice": "withdraw"}, {"choice": "withdraw_yes"}]
+    await chat_json(runtime, "w2", follow_up, "zh")
     async with runtime.database.transaction(write=False) as session:
         outbox = Outbox(runtime.crypto)
         payloads = [outbox.open_payload(item) for item in await outbox.pending(session)]
-    assert [(p["reference"], p["audience"]) for p in payloads] == [(reference, "board")]
+    assert sorted((p["category"], p["audience"]) for p in payloads) == [
+        ("added_information", "board"), ("verbal", "board"), ("withdrawn", "board")
+    ], "follow-ups of a case about a manager never reach HR"
+    assert {p["reference"] for p in payloads} == {reference}
 
 
 async def test_danger_now_alert_is_due_at_once_and_others_within_the_hour(runtime: Runtime, clock: object) -> None:

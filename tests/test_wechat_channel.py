@@ -140,6 +140,10 @@ async def test_forged_stale_replayed_and_malformed_callbacks_are_refused_with_no
                 server.signed_query("x", timestamp=int(ts), nonce="n0nce03"), b"<xml><Encrypt>x</Encrypt>"
             ),
             "entity bomb": (server.signed_query("x", timestamp=int(ts), nonce="n0nce04"), bomb.encode()),
+            "entity bomb in utf-16": (
+                server.signed_query("x", timestamp=int(ts), nonce="n0nce05"),
+                bomb.replace('version="1.0"', 'version="1.0" encoding="UTF-16"').encode("utf-16"),
+            ),
             "oversized body": (good, b"<xml>" + b"A" * 70_000 + b"</xml>"),
             "no signature": ({"timestamp": ts, "nonce": nonce}, body.encode()),
         }

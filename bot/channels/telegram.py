@@ -97,28 +97,37 @@ class TelegramChannel:
         """Our getUpdates loop: the offset moves past a batch only after the batch is journaled."""
         await self.bot.delete_webhook(drop_pending_updates=False)
         offset: int | None = None
+        failures = 0
         while not stop.is_set():
             try:
                 updates = await self.bot.get_updates(
                     offset=offset, timeout=long_poll_seconds, allowed_updates=list(ALLOWED_UPDATES)
                 )
+                if updates:
+                    await self.ingest([update.to_dict() for update in updates])
+                    offset = updates[-1].update_id + 1  # only now may Telegram forget them
+                failures = 0
             except RetryAfter as error:
                 await asyncio.sleep(_seconds(error.retry_after))
-                continue
-            except TelegramError as error:
-                log.warning("getUpdates failed: %s", type(error).__name__)
-                await asyncio.sleep(1)
-                continue
-            if updates:
-                await self.ingest([update.to_dict() for update in updates])
-                offset = updates[-1].update_id + 1
+            except Exception as error:  # the network, or the database: keep polling, never die silently
+                failures += 1
+                log.error("polling failed (%s); retrying", type(error).__name__)
+                await asyncio.sleep(min(30.0, 0.5 * 2**min(failures, 6)))
 
     # -- processing ---------------------------------------------------------------------------
 
     async def run_processor(self, stop: asyncio.Event, *, idle_seconds: float = 5.0) -> None:
         """Handles journaled updates whenever new ones arrive (and every few seconds, for recovery)."""
+        failures = 0
         while not stop.is_set():
-            await self.process_pending()
+            try:
+                await self.process_pending()
+                failures = 0
+            except Exception as error:  # e.g. the database restarting: pending updates wait in the journal
+                failures += 1
+                log.error("processing updates failed (%s); retrying", type(error).__name__)
+                await asyncio.sleep(min(30.0, 0.5 * 2**min(failures, 6)))
+                continue
             try:
                 await asyncio.wait_for(self._kick.wait(), timeout=idle_seconds)
             except TimeoutError:
@@ -180,6 +189,10 @@ class TelegramChannel:
             log.warning("refused button data that does not belong to its sender")
             batch.skipped.append(update)
             batch.refused_queries.append(update)
+            return
+        except Exception as error:  # an update we cannot read must not come back forever
+            log.error("unreadable update skipped: %s", type(error).__name__)
+            batch.skipped.append(update)
             return
         if event is None:
             batch.skipped.append(update)

@@ -91,7 +91,7 @@ class TelegramAdapter:
         text = message.text if message.text is not None else message.caption
         site = None
         if text and text.startswith("/start "):
-            payload = text.split(maxsplit=1)[1].strip().removeprefix("site-")
+            payload = text.partition(" ")[2].strip().removeprefix("site-")
             site = payload if payload in self._sites else None
         attachments: tuple[Attachment, ...] = ()
         photo_id = None

@@ -21,7 +21,8 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 
 MAX_BODY_BYTES = 64 * 1024
 FRESHNESS_SECONDS = 300
-_UNSAFE_XML = re.compile(rb"<!\s*(doctype|entity|element|attlist)", re.IGNORECASE)
+_UNSAFE_XML = re.compile(r"<!\s*(doctype|entity|element|attlist)", re.IGNORECASE)
+_DECLARED_ENCODING = re.compile(r"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([^\"']+)", re.IGNORECASE)
 
 
 class Refused(Exception):
@@ -53,11 +54,20 @@ def _same(given: str, expected: str) -> bool:
 
 
 def check_safe_xml(body: bytes) -> ElementTree.Element:
-    """Parses XML that has no DTD, entities or declarations (no expansion bombs, no external files)."""
-    if _UNSAFE_XML.search(body):
+    """Parses UTF-8 XML that has no DTD, entities or declarations (no expansion bombs, no external
+    files). WeChat only sends UTF-8; any other encoding (UTF-16 would hide a DTD from a byte search)
+    is refused before parsing."""
+    try:
+        text = body.decode("utf-8", "strict")
+    except UnicodeDecodeError:
+        raise Refused("not_utf8") from None
+    declared = _DECLARED_ENCODING.match(text)
+    if text.startswith("\ufeff") or (declared and declared.group(1).lower().replace("_", "-") != "utf-8"):
+        raise Refused("not_utf8")
+    if _UNSAFE_XML.search(text):
         raise Refused("xml_declarations")
     try:
-        return ElementTree.fromstring(body)  # noqa: S314 - declarations refused above; expat loads nothing external
+        return ElementTree.fromstring(text)  # noqa: S314 - declarations refused above; expat loads nothing external
     except ElementTree.ParseError:
         raise Refused("malformed_xml") from None
 

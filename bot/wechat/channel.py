@@ -27,6 +27,7 @@ from wechatpy.replies import TextReply
 
 from handlers.events import Outcome
 from storage.journal import UpdateJournal
+from storage.models import SeenNonce
 
 from ..group_commit import GroupCommit
 from ..runtime import Runtime
@@ -128,10 +129,17 @@ class WeChatChannel:
                 await self._runtime.dispatcher.forget(self._adapter.user_key(event.openid))
             return Outcome()
         if event.media_id is not None:
-            ref = await self._media(event.media_id)
+            ref = await self._media(event.media_id) if await self._unseen(ticket) else None
             event = self._adapter.with_attachment(event, ref)
         assert event.incoming is not None
         return await self._group.handle(event.incoming, ticket)
+
+    async def _unseen(self, ticket: _Ticket) -> bool:
+        """A read-only look before fetching a picture: a replayed or retried message fetches nothing."""
+        async with self._runtime.database.transaction(write=False) as session:
+            if await self._journal.state(session, ticket.dedup_key) is not None:
+                return False
+            return await session.get(SeenNonce, ticket.nonce_key) is None
 
     async def _media(self, media_id: str) -> str | None:
         if self._store_media is None:
@@ -166,7 +174,10 @@ class WeChatChannel:
         try:
             outcome = await task
         except Exception as error:
+            # WeChat got "success" and will not retry: the worker must hear that it did not work.
             log.error("late wechat handling failed: %s", type(error).__name__)
+            t = self._runtime.services.translators["zh"]
+            await self._enqueue(event.openid, [t("Sorry, something went wrong on our side. Please send that again.")])
             return
         texts: list[str] = []
         for reply in outcome.replies:
