@@ -24,7 +24,7 @@ from storage.database import Database
 from storage.evidence import EvidenceRepository
 from storage.keys import ensure_development_keys, load_keyring_from_env_or_file
 from storage.migrate import upgrade_to_head
-from storage.models import PendingNotice
+from storage.models import CaseLink, PendingNotice
 from storage.outbox import Outbox
 from storage.receipts import ReceiptHasher
 
@@ -130,6 +130,7 @@ async def build_runtime(
         faq=faq,
         evidence=EvidenceRepository(crypto),
         notices=SealedDocumentStore(crypto, PendingNotice),
+        links=SealedDocumentStore(crypto, CaseLink),
     )
     return Runtime(config, database, crypto, services, Dispatcher(database, services, build_router()))
 

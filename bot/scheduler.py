@@ -25,6 +25,7 @@ from sqlalchemy import delete
 
 from storage.database import Database
 from storage.models import (
+    CaseLink,
     ChatTrace,
     Conversation,
     DraftFile,
@@ -59,7 +60,7 @@ class ExpiredRowCleaner:
     bot has not processed yet, and dropping one would lose it silently.
     """
 
-    EXPIRING_TABLES = (Conversation, StatusThrottle, DraftFile, ChatTrace, PendingNotice, SeenNonce)
+    EXPIRING_TABLES = (Conversation, StatusThrottle, DraftFile, ChatTrace, PendingNotice, SeenNonce, CaseLink)
 
     def __init__(self, database: Database, clock: Clock) -> None:
         self._database = database

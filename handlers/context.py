@@ -54,6 +54,7 @@ class Services:
     clock: Callable[[], datetime]
     faq: FaqService | None = None
     notices: SealedDocumentStore | None = None
+    links: SealedDocumentStore | None = None
     evidence: EvidenceRepository | None = None
     rng: random.Random = field(default_factory=random.SystemRandom)
 

@@ -61,6 +61,18 @@ FLOW_STATES = REPORT_QUESTIONS | {
 }
 
 
+LINK_FIELDS = (
+    "pending_receipt_case",
+    "pending_receipt_until",
+    "pending_receipt_message",
+    "recent_receipt_case",
+    "recent_receipt_until",
+    "recent_receipt_message",
+    "case_session",
+    "case_session_until",
+)
+
+
 @dataclass
 class Conversation:
     state: str = State.MENU
@@ -73,9 +85,13 @@ class Conversation:
     return_to: str | None = None
     language_return_to: str | None = None
     editing: bool = False
+    # Links to a case: kept apart from the conversation (see LINK_FIELDS and storage CaseLink).
     pending_receipt_case: str | None = None
+    pending_receipt_until: float | None = None
+    pending_receipt_message: str | None = None
     recent_receipt_case: str | None = None
     recent_receipt_until: float | None = None
+    recent_receipt_message: str | None = None
     case_session: str | None = None
     case_session_until: float | None = None
     scratch: dict[str, Any] = field(default_factory=dict)
@@ -86,14 +102,27 @@ class Conversation:
         return self.state in FLOW_STATES
 
     def to_document(self) -> dict[str, Any]:
-        return {"v": VERSION, **asdict(self)}
+        """The conversation without its case links (those are stored apart, see links_document)."""
+        return {"v": VERSION, **{k: v for k, v in asdict(self).items() if k not in LINK_FIELDS}}
+
+    def links_document(self) -> dict[str, Any] | None:
+        links = {name: getattr(self, name) for name in LINK_FIELDS}
+        linked = links["pending_receipt_case"] or links["recent_receipt_case"] or links["case_session"]
+        return links if linked else None
+
+    def links_expire_at(self) -> float:
+        """When the last link lapses; the stored row is deleted the hour after."""
+        deadlines = [self.pending_receipt_until, self.recent_receipt_until, self.case_session_until]
+        return max((d for d in deadlines if d), default=0.0)
 
     @classmethod
-    def from_document(cls, document: dict[str, Any] | None) -> Conversation:
-        if not document or document.get("v") != VERSION:
-            return cls()
+    def from_document(cls, document: dict[str, Any] | None, links: dict[str, Any] | None = None) -> Conversation:
         known = {name for name in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in document.items() if k in known})
+        fields = {k: v for k, v in (document or {}).items() if k in known and k not in LINK_FIELDS}
+        if document and document.get("v") != VERSION:
+            fields = {}
+        fields.update({k: v for k, v in (links or {}).items() if k in LINK_FIELDS})
+        return cls(**fields)
 
     def end_case_session(self) -> None:
         self.case_session = None

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -135,12 +136,27 @@ class Dispatcher:
                     conversations[incoming.user_key] = Conversation.from_document(before)
                     outcomes.append(Outcome(replies=notice + self._apology(incoming).replies))
                 touched.add(incoming.user_key)
-            await self._services.conversations.save_many(
-                session,
-                {key: conversations[key].to_document() for key in touched},
-                self._expiry_hour(now),
-            )
+            await self._save(session, {key: conversations[key] for key in touched}, now)
         return outcomes
+
+    async def _save(self, session: AsyncSession, conversations: Mapping[str, Conversation], now: datetime) -> None:
+        """Conversations in one statement; their case links apart, each row expiring with its last link."""
+        await self._services.conversations.save_many(
+            session, {key: c.to_document() for key, c in conversations.items()}, self._expiry_hour(now)
+        )
+        links = self._services.links
+        if links is None:
+            return
+        by_hour: dict[int, dict[str, dict[str, Any]]] = {}
+        for key, conversation in conversations.items():
+            document = conversation.links_document()
+            if document is None:
+                await links.delete(session, key)
+            else:
+                hour = int(conversation.links_expire_at() // 3600) + 1
+                by_hour.setdefault(hour, {})[key] = document
+        for hour, documents in by_hour.items():
+            await links.save_many(session, documents, hour)
 
     async def _take_notices(self, session: AsyncSession, keys: Sequence[str]) -> set[str]:
         """Workers with a notice held for their next message (pushes a platform would not allow);
@@ -173,35 +189,40 @@ class Dispatcher:
                 now=self._services.clock(),
             )
             recent = conversation.recent_receipt_case
-            if recent and (conversation.recent_receipt_until or 0) > ctx.now.timestamp():
-                # The platform retries the message whose reply showed the receipt: it may never
-                # have arrived, so the retry gets a fresh one (the old one is not stored).
+            same_message = incoming.message_key is not None and incoming.message_key == (
+                conversation.recent_receipt_message
+            )
+            if recent and same_message and (conversation.recent_receipt_until or 0) > ctx.now.timestamp():
+                # The platform retries the very message whose reply showed the receipt: it may
+                # never have arrived, so the retry gets a fresh one (the old one is not stored).
                 conversation.pending_receipt_case = conversation.pending_receipt_case or recent
             if conversation.pending_receipt_case:
                 await reissue_receipt(ctx)
             else:
                 await self._router.ask(ctx)
-            await self._services.conversations.save_many(
-                session, {incoming.user_key: conversation.to_document()}, self._expiry_hour(ctx.now)
-            )
+            await self._save(session, {incoming.user_key: conversation}, ctx.now)
         return Outcome(replies=tuple(ctx.replies))
 
     async def confirm_delivery(self, user_key: str) -> None:
         """The channel delivered a reply carrying a receipt: the next message needs no new one.
 
-        For a minute the case is still remembered (sealed) so that a platform *retry* of the very
-        message that showed the receipt gets a fresh one; then it is forgotten for good.
+        For a minute the case is still remembered (sealed, in the case-link row) so that a
+        platform *retry* of the very message that showed the receipt gets a fresh one; then the
+        link lapses, and the cleaner deletes the row even if the worker never writes again.
         """
         async with self._database.transaction() as session:
             await self._database.lock_user(session, user_key)
-            document = await self._services.conversations.load(session, user_key)
-            if document is None or not document.get("pending_receipt_case"):
+            conversation = (await self._load_many(session, [user_key]))[user_key]
+            if not conversation.pending_receipt_case:
                 return
             now = self._services.clock()
-            document["recent_receipt_case"] = document["pending_receipt_case"]
-            document["recent_receipt_until"] = now.timestamp() + RECENT_RECEIPT_SECONDS
-            document["pending_receipt_case"] = None
-            await self._services.conversations.save(session, user_key, document, self._expiry_hour(now))
+            conversation.recent_receipt_case = conversation.pending_receipt_case
+            conversation.recent_receipt_until = now.timestamp() + RECENT_RECEIPT_SECONDS
+            conversation.recent_receipt_message = conversation.pending_receipt_message
+            conversation.pending_receipt_case = None
+            conversation.pending_receipt_until = None
+            conversation.pending_receipt_message = None
+            await self._save(session, {user_key: conversation}, now)
 
     async def forget(self, user_key: str) -> None:
         """Deletes what is kept about a worker's chat (unsubscribe): conversation, draft, held notices.
@@ -209,8 +230,9 @@ class Dispatcher:
         async with self._database.transaction() as session:
             await self._database.lock_user(session, user_key)
             await self._services.conversations.delete(session, user_key)
-            if self._services.notices is not None:
-                await self._services.notices.delete(session, user_key)
+            for store in (self._services.notices, self._services.links):
+                if store is not None:
+                    await store.delete(session, user_key)
 
     async def _load_many(self, session: AsyncSession, keys: Sequence[str]) -> dict[str, Conversation]:
         try:
@@ -226,7 +248,13 @@ class Dispatcher:
                     document = None
                 if document is not None:
                     documents[key] = document
-        return {key: Conversation.from_document(documents.get(key)) for key in keys}
+        links: dict[str, dict[str, Any]] = {}
+        if self._services.links is not None:
+            try:
+                links = await self._services.links.load_many(session, keys)
+            except (DecryptionError, ValueError, TypeError) as error:
+                log.warning("case links unreadable (%s); ignored", type(error).__name__)
+        return {key: Conversation.from_document(documents.get(key), links.get(key)) for key in keys}
 
     def _expiry_hour(self, now: datetime) -> int:
         return int((now + self._services.settings.conversation_ttl).timestamp() // 3600) + 1
@@ -323,6 +351,10 @@ class Dispatcher:
                 conversation.state, conversation.return_to, conversation.editing = State.MENU, None, False
                 moved = True
             ctx.say(ctx.t("Your unfinished report expired and was deleted, as promised."))
+        if conversation.pending_receipt_case and (conversation.pending_receipt_until or 0) < now:
+            conversation.pending_receipt_case = None
+            conversation.pending_receipt_until = None
+            conversation.pending_receipt_message = None
         if conversation.recent_receipt_case and (conversation.recent_receipt_until or 0) < now:
             conversation.recent_receipt_case = None
             conversation.recent_receipt_until = None

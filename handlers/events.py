@@ -51,6 +51,7 @@ class Incoming:
     attachments: tuple[Attachment, ...] = ()
     language_hint: str | None = None
     site: str | None = None
+    message_key: str | None = None  # an opaque, keyed id of the platform message (retries share it)
 
     def __repr__(self) -> str:
         return (

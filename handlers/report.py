@@ -473,7 +473,7 @@ async def submit(ctx: Context) -> None:
     await enqueue_alert(ctx, alert)
     ctx.conversation.draft = None
     ctx.conversation.draft_expires_at = None
-    ctx.conversation.pending_receipt_case = case.id
+    mark_receipt_pending(ctx, case.id)
     ctx.say(receipt_message(ctx, case.reference, receipt), carries_receipt=True)
     await ctx.go(State.MENU)
 
@@ -513,6 +513,18 @@ def receipt_message(ctx: Context, reference: str, receipt: str) -> str:
     )
 
 
+RECEIPT_PENDING_HOURS = 24
+
+
+def mark_receipt_pending(ctx: Context, case_id: str) -> None:
+    """Until the channel confirms the receipt arrived (or a day passes), the next message brings a
+    fresh one; the message that showed it is remembered so that only *its* retry can ask again."""
+    conversation = ctx.conversation
+    conversation.pending_receipt_case = case_id
+    conversation.pending_receipt_until = (ctx.now + timedelta(hours=RECEIPT_PENDING_HOURS)).timestamp()
+    conversation.pending_receipt_message = ctx.incoming.message_key
+
+
 async def reissue_receipt(ctx: Context) -> None:
     """The reply with the receipt may never have arrived: a fresh receipt replaces the old hash."""
     case_id = ctx.conversation.pending_receipt_case
@@ -523,6 +535,7 @@ async def reissue_receipt(ctx: Context) -> None:
     if case is None:
         ctx.conversation.pending_receipt_case = None
         return
+    mark_receipt_pending(ctx, case.id)
     receipt = new_receipt()
     await services.cases.replace_receipt(
         ctx.session,

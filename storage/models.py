@@ -210,3 +210,12 @@ class PendingNotice(SealedDocumentRow, Base):
     """Notices waiting for a worker's next message (WeChat forbids most pushes after 48 hours)."""
 
     __tablename__ = "pending_notices"
+
+
+class CaseLink(SealedDocumentRow, Base):
+    """The only place a worker's pseudonym meets a case, sealed and short-lived: the case whose
+    receipt may not have arrived yet (so a fresh one can replace it), and the case a worker opened
+    with the receipt minutes ago. ``expires_hour`` is the hour after the last of those deadlines;
+    the cleaner deletes the row then even if the worker never writes again."""
+
+    __tablename__ = "case_links"

@@ -6,6 +6,7 @@ import pytest
 
 from bot.config import Config
 from bot.runtime import Runtime, build_runtime
+from bot.scheduler import ExpiredRowCleaner
 from handlers.context import Context
 from handlers.conversation import State
 from storage.crypto import KeyRing
@@ -126,8 +127,9 @@ async def test_status_session_ends_after_its_lifetime(runtime: Runtime, clock: C
     clock.advance(minutes=11)
     await reader.choose("add_info")
     assert "enter your receipt again" in reader.text
-    state = await conversation_state(runtime, reader)
-    assert state["case_session"] is None
+    assert runtime.services.links is not None
+    async with runtime.database.transaction(write=False) as session:
+        assert await runtime.services.links.load(session, reader.user_key) is None, "the link is gone"
 
 
 async def test_edit_from_review_returns_to_review(runtime: Runtime, worker: Worker) -> None:
@@ -153,8 +155,29 @@ async def test_danger_at_any_step_shows_emergency_numbers_and_marks_urgent(runti
 async def test_submitted_report_leaves_no_trace_in_the_conversation(runtime: Runtime, worker: Worker) -> None:
     await file_report(worker, "a story that must not stay in the conversation")
     state = await conversation_state(runtime, worker)
-    assert state["draft"] is None and state["pending_receipt_case"] is None
+    assert state["draft"] is None
+    assert not any("receipt" in key or "case" in key for key in state), "case links are never in the conversation"
     assert "story" not in repr(state)
+
+
+async def test_case_links_lapse_by_themselves_even_if_the_worker_never_writes_again(
+    runtime: Runtime, clock: Clock
+) -> None:
+    reporter = Worker(runtime, "reporter")
+    receipt = await file_report(reporter)
+    reader = Worker(runtime, "reader")
+    await reader.choose("status")
+    await reader.send(receipt)  # opens a status session: a sealed link for a few minutes
+    links = runtime.services.links
+    assert links is not None
+    async with runtime.database.transaction(write=False) as session:
+        assert await links.load(session, reporter.user_key) is not None, "a minute's grace for WeChat retries"
+        assert await links.load(session, reader.user_key) is not None
+    clock.advance(hours=2)
+    cleaned = await ExpiredRowCleaner(runtime.database, runtime.services.clock).run_once()
+    assert cleaned.get("case_links", 0) == 2
+    async with runtime.database.transaction(write=False) as session:
+        assert await links.count(session) == 0
 
 
 async def test_a_failing_message_in_a_batch_is_rolled_back_alone(

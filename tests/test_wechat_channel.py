@@ -21,7 +21,7 @@ from storage.database import sqlite_path
 from storage.evidence import hour_number
 from storage.models import Base, Case, Conversation, InboundUpdate
 
-from .flows import receipt_in, reference_in
+from .flows import RECEIPT_LINE, receipt_in, reference_in
 from .test_images import canaries_in, loaded_jpeg
 from .wechat_harness import AES_KEY, TOKEN, WeChatUser, message_xml, sha1_signature, wechat_server
 
@@ -234,3 +234,19 @@ def test_long_replies_are_split_within_2048_bytes_and_receipts_stay_whole() -> N
     joined = passive + "".join(rest)
     for index in range(12):
         assert f"第{index}段" in joined, "nothing is lost when splitting"
+
+
+async def test_a_retry_of_a_later_message_does_not_replace_the_receipt(runtime: Runtime) -> None:
+    async with wechat_server(runtime) as (server, _):
+        mei = WeChatUser(server)
+        await mei.event("subscribe")
+        for answer in ("1", "1", "他在宿舍门口等我", "写完了", "1", "跳过", "跳过", "2", "跳过", "3", "2"):
+            await mei.say(answer)
+        receipt = receipt_in(await mei.say("提交举报"))
+        thanks = message_xml(mei.openid, server.now(), "text", Content="谢谢", MsgId="8800000000000000777")
+        for _ in range(2):  # the message and WeChat's retry of it
+            reply = server.decrypt_reply(await server.post_xml(thanks))
+            assert "K" not in reply or not RECEIPT_LINE.search(reply), "no new receipt for a later message"
+        other = WeChatUser(server)
+        await other.say("查询")
+        assert "HAP-" in await other.say(receipt), "the receipt the worker wrote down still works"

@@ -14,7 +14,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -215,7 +215,8 @@ class TelegramChannel:
             claimed = await self._journal.claim_many(session, keys)
             return [key in claimed for key in keys]
 
-        outcomes = await self._dispatcher.handle_many([event.incoming for _, event in events], claim=claim)
+        incomings = [replace(event.incoming, message_key=key) for (_, event), key in zip(events, keys, strict=True)]
+        outcomes = await self._dispatcher.handle_many(incomings, claim=claim)
         await asyncio.gather(
             *(_quietly(u.callback_query.answer()) for u, e in events if e.callback_query_id and u.callback_query)
         )

@@ -103,6 +103,7 @@ class WeChatAdapter:
             chat=event.incoming.chat,
             received_at=event.incoming.received_at,
             attachments=attachments,
+            message_key=event.incoming.message_key,
         )
         return WeChatEvent(event.kind, event.platform_id, event.openid, event.account, incoming, event.media_id)
 

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -98,6 +98,8 @@ class WeChatChannel:
             self._journal.nonce_key(CHANNEL, verified.timestamp, verified.nonce),
             self._journal.key(CHANNEL, event.platform_id),
         )
+        if event.incoming is not None:
+            event = replace(event, incoming=replace(event.incoming, message_key=ticket.dedup_key))
         task = asyncio.create_task(self._handle(event, ticket))
         try:
             outcome = await asyncio.wait_for(asyncio.shield(task), self._passive_seconds)

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: e43b532836f9
+Revision ID: 7ecd8fb3cd03
 Revises: (none)
-Create Date: 2026-11-25 17:34:19.269921
+Create Date: 2026-11-25 18:00:29.171236
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = 'e43b532836f9'
+revision: str = '7ecd8fb3cd03'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -29,6 +29,15 @@ def upgrade() -> None:
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_log_at'), ['at'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_log_case_reference'), ['case_reference'], unique=False)
+
+    op.create_table('case_links',
+    sa.Column('user_key', sa.String(length=64), nullable=False),
+    sa.Column('state_ct', sa.LargeBinary(), nullable=False),
+    sa.Column('expires_hour', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('user_key', name=op.f('pk_case_links'))
+    )
+    with op.batch_alter_table('case_links', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_case_links_expires_hour'), ['expires_hour'], unique=False)
 
     op.create_table('cases',
     sa.Column('id', sa.String(length=32), nullable=False),
@@ -226,6 +235,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_cases_site'))
 
     op.drop_table('cases')
+    with op.batch_alter_table('case_links', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_case_links_expires_hour'))
+
+    op.drop_table('case_links')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_log_case_reference'))
         batch_op.drop_index(batch_op.f('ix_audit_log_at'))
