@@ -17,7 +17,9 @@ from .runtime import build_runtime
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     cases = commands.add_parser("cases", help="HR: list, read and answer cases (audited)")
-    cases.add_argument("--as", dest="actor", required=True, help="your name as listed in [hr] handlers")
+    cases.add_argument(
+        "--as", dest="actor", required=True, help="your name as listed in [hr] handlers or [hr] board_members"
+    )
     actions = cases.add_subparsers(dest="cases_command", required=True)
     listing = actions.add_parser("list", help="open cases (references, sites, statuses, dates)")
     listing.add_argument("--site")
@@ -37,7 +39,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
 async def run(config: Config, args: argparse.Namespace, out: TextIO, *, keyring: KeyRing | None = None) -> int:
     runtime = await build_runtime(config, keyring=keyring)
     services = runtime.services
-    desk = CaseDesk(services.cases, services.outbox, config.hr.handlers)
+    desk = CaseDesk(services.cases, services.outbox, config.hr.handlers, config.hr.board_members)
     now = services.clock()
     try:
         async with runtime.database.transaction() as session:
@@ -71,7 +73,7 @@ async def run(config: Config, args: argparse.Namespace, out: TextIO, *, keyring:
                 for at, actor, action in await desk.audit_trail(session, args.reference.strip().upper()):
                     out.write(f"{at:%Y-%m-%d %H:%M:%S}  {actor:<20} {action}\n")
     except NotAuthorised:
-        out.write(f"hapbot: {args.actor!r} is not listed in [hr] handlers of the config\n")
+        out.write(f"hapbot: {args.actor!r} is not listed in [hr] handlers or board_members of the config\n")
         return 2
     except UnknownCase:
         out.write(f"hapbot: no case {args.reference!r}\n")

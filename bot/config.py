@@ -138,8 +138,19 @@ class WechatSection(_Section):
 
 class HrSection(_Section):
     handlers: list[str] = Field(
-        default_factory=list, description="Names of the people allowed to read and answer cases (`--as NAME`)."
+        default_factory=list, description="HR case handlers (`--as NAME`): cases alerted to HR."
     )
+    board_members: list[str] = Field(
+        default_factory=list,
+        description="Advocacy-board members: cases about a supervisor, a manager or HR, which HR never sees.",
+    )
+
+    @model_validator(mode="after")
+    def _one_role_each(self) -> HrSection:
+        both = sorted(set(self.handlers) & set(self.board_members))
+        if both:
+            raise ValueError(f"{', '.join(both)} cannot be both an HR handler and a board member")
+        return self
 
 
 class WebSection(_Section):

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Coroutine, Mapping
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -109,10 +110,25 @@ class DueWork:
         return await self._sender.run_once()
 
 
+class Cleaning:
+    """The hourly cleaning: expired rows, and finished cases past the retention period."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._expired = ExpiredRowCleaner(runtime.database, runtime.services.clock)
+
+    async def run_once(self) -> dict[str, int]:
+        counts = await self._expired.run_once()
+        services = self._runtime.services
+        cutoff = services.clock() - timedelta(days=services.settings.retention_days)
+        async with self._runtime.database.transaction() as session:
+            counts["cases"] = await services.cases.delete_finished_before(session, cutoff)
+        return counts
+
+
 def _delivery_work(
     runtime: Runtime, telegram: TelegramChannel | None, other_sinks: Mapping[str, Sink], stop: asyncio.Event
 ) -> list[Coroutine[Any, Any, None]]:
     """The outbox sender and the hourly cleaning, driven by APScheduler over our due-work table."""
     sender = build_sender(runtime, telegram_bot=telegram.bot if telegram else None, other_sinks=other_sinks)
-    cleaner = ExpiredRowCleaner(runtime.database, runtime.services.clock)
-    return [run_due_work(DueWork(runtime, sender), cleaner, stop)]
+    return [run_due_work(DueWork(runtime, sender), Cleaning(runtime), stop)]

@@ -21,6 +21,8 @@ from storage.cases import Author, CaseRepository, CaseStatus, CaseView, MessageV
 from storage.models import AuditEntry, Case
 from storage.outbox import Outbox
 
+from .report import alert_audience
+
 REPORTER_NOTICE = "reporter_notice"
 
 
@@ -43,14 +45,33 @@ class CaseFile:
 
 
 class CaseDesk:
-    def __init__(self, cases: CaseRepository, outbox: Outbox, handlers: Sequence[str]) -> None:
+    """HR case handlers see the cases alerted to HR; advocacy-board members see the cases about a
+    supervisor, a manager or HR (alerted to the board). Neither sees the other's: an HR handler
+    must not read a report about HR, as the privacy notice promises."""
+
+    def __init__(
+        self, cases: CaseRepository, outbox: Outbox, handlers: Sequence[str], board_members: Sequence[str] = ()
+    ) -> None:
         self._cases = cases
         self._outbox = outbox
-        self._handlers = frozenset(handlers)
+        self._roles = {name: "hr" for name in handlers} | {name: "board" for name in board_members}
 
-    def _authorise(self, actor: str) -> None:
-        if actor not in self._handlers:
+    def _authorise(self, actor: str) -> str:
+        role = self._roles.get(actor)
+        if role is None:
             raise NotAuthorised(actor)
+        return role
+
+    async def _may_see(self, session: AsyncSession, role: str, case: CaseView) -> bool:
+        return alert_audience(await self._cases.read_report(session, case.id)) == role
+
+    async def _case_for(self, session: AsyncSession, actor: str, reference: str) -> CaseView:
+        """The case if this person may handle it; otherwise it does not exist for them."""
+        role = self._authorise(actor)
+        case = await self._case(session, reference)
+        if not await self._may_see(session, role, case):
+            raise UnknownCase(reference)
+        return case
 
     async def _audit(
         self, session: AsyncSession, actor: str, action: str, reference: str | None, now: datetime
@@ -67,7 +88,7 @@ class CaseDesk:
         self, session: AsyncSession, actor: str, now: datetime, *, site: str | None = None, open_only: bool = True
     ) -> list[CaseView]:
         """References, sites, statuses and dates only: listing reveals nothing of any report."""
-        self._authorise(actor)
+        role = self._authorise(actor)
         query = select(Case.reference)
         if site:
             query = query.where(Case.site == site)
@@ -77,11 +98,10 @@ class CaseDesk:
         references = list((await session.execute(query.order_by(Case.created_at))).scalars())
         await self._audit(session, actor, "list", None, now)
         views = [await self._case(session, reference) for reference in references]
-        return views
+        return [view for view in views if await self._may_see(session, role, view)]
 
     async def read(self, session: AsyncSession, actor: str, reference: str, now: datetime) -> CaseFile:
-        self._authorise(actor)
-        case = await self._case(session, reference)
+        case = await self._case_for(session, actor, reference)
         await self._audit(session, actor, "read", case.reference, now)
         if case.status is CaseStatus.NEW:
             await self._cases.set_status(session, case.id, CaseStatus.ACKNOWLEDGED, now)
@@ -91,10 +111,9 @@ class CaseDesk:
 
     async def reply(self, session: AsyncSession, actor: str, reference: str, text: str, now: datetime) -> CaseView:
         """Adds HR's message and, if the reporter agreed, queues a neutral notice for them."""
-        self._authorise(actor)
         if not text.strip():
             raise ValueError("an empty reply")
-        case = await self._case(session, reference)
+        case = await self._case_for(session, actor, reference)
         await self._cases.add_message(session, case.id, Author.HR, text.strip(), now)
         if case.status is CaseStatus.NEW:
             await self._cases.set_status(session, case.id, CaseStatus.ACKNOWLEDGED, now)
@@ -107,8 +126,7 @@ class CaseDesk:
     async def set_status(
         self, session: AsyncSession, actor: str, reference: str, status: CaseStatus, now: datetime
     ) -> CaseView:
-        self._authorise(actor)
-        case = await self._case(session, reference)
+        case = await self._case_for(session, actor, reference)
         await self._cases.set_status(session, case.id, status, now)
         await self._audit(session, actor, f"status:{status.value}", case.reference, now)
         return await self._case(session, reference)

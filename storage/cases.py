@@ -13,12 +13,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .crypto import Binding, Crypto
-from .models import Case, CaseMessage, random_id
+from .models import Case, CaseMessage, Evidence, random_id
 
 REFERENCE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 REFERENCE_PREFIX = "HAP-"
@@ -210,6 +210,21 @@ class CaseRepository:
         query = select(CaseMessage).where(CaseMessage.case_id == case_id, CaseMessage.seen_by_reporter.is_(False))
         for message in (await session.execute(query)).scalars():
             message.seen_by_reporter = True
+
+    async def delete_finished_before(self, session: AsyncSession, cutoff: datetime) -> int:
+        """Deletes resolved, closed and withdrawn cases last changed before ``cutoff``, with their
+        messages and evidence (the retention period the privacy notice states)."""
+        finished = [CaseStatus.RESOLVED.value, CaseStatus.CLOSED.value, CaseStatus.WITHDRAWN.value]
+        ids = list(
+            (
+                await session.execute(select(Case.id).where(Case.status.in_(finished), Case.updated_at < cutoff))
+            ).scalars()
+        )
+        if ids:
+            await session.execute(delete(CaseMessage).where(CaseMessage.case_id.in_(ids)))
+            await session.execute(delete(Evidence).where(Evidence.case_id.in_(ids)))
+            await session.execute(delete(Case).where(Case.id.in_(ids)))
+        return len(ids)
 
     async def _row(self, session: AsyncSession, case_id: str) -> Case:
         row = await session.get(Case, case_id)

@@ -13,7 +13,8 @@ from bot.cases_cli import run as run_cases
 from bot.config import Config
 from bot.notices import ReporterNotices
 from bot.runtime import Runtime
-from handlers.hr import CaseDesk, NotAuthorised
+from bot.serve import Cleaning
+from handlers.hr import CaseDesk, NotAuthorised, UnknownCase
 from storage.cases import CaseStatus
 from storage.crypto import KeyRing
 
@@ -96,3 +97,45 @@ async def test_cases_cli_shows_a_case_only_to_listed_handlers(
     stranger = argparse.Namespace(actor="eve", cases_command="show", reference=reference)
     assert await run_cases(hr_config, stranger, refused, keyring=keyring) == 2
     assert "not listed" in refused.getvalue()
+
+
+async def test_hr_cannot_see_reports_about_hr_or_managers_and_the_board_can(runtime: Runtime, clock: Clock) -> None:
+    ordinary = Worker(runtime, "a")
+    _, hr_case = await file_report(ordinary, notify="notify_no")
+    about_manager = Worker(runtime, "b")
+    await about_manager.send("/start")
+    for line in report_script(["My manager"], involved="supervisor"):
+        await about_manager.send(line.get("text"), choice=line.get("choice"))
+    board_case = reference_in(about_manager.text)
+    desk = CaseDesk(runtime.services.cases, runtime.services.outbox, ["wang"], ["li"])
+    async with runtime.database.transaction() as session:
+        assert [c.reference for c in await desk.list_cases(session, "wang", clock())] == [hr_case]
+        assert [c.reference for c in await desk.list_cases(session, "li", clock())] == [board_case]
+        with pytest.raises(UnknownCase):
+            await desk.read(session, "wang", board_case, clock())
+        with pytest.raises(UnknownCase):
+            await desk.reply(session, "li", hr_case, "hello", clock())
+        assert (await desk.read(session, "li", board_case, clock())).report["what"] == ["My manager"]
+
+
+async def test_finished_cases_are_deleted_after_the_retention_period(runtime: Runtime, clock: Clock) -> None:
+    receipt, reference = await file_report(Worker(runtime, "mei"), notify="notify_no")
+    _, open_reference = await file_report(Worker(runtime, "lin"), notify="notify_no")
+    async with runtime.database.transaction() as session:
+        await desk(runtime).set_status(session, "wang", reference, CaseStatus.CLOSED, clock())
+        await desk(runtime).reply(session, "wang", reference, "Closed, thank you.", clock())
+    retention = runtime.services.settings.retention_days
+    clock.advance(days=retention - 1)
+    await Cleaning(runtime).run_once()
+    async with runtime.database.transaction(write=False) as session:
+        assert await runtime.services.cases.by_reference(session, reference) is not None
+    clock.advance(days=2)
+    counts = await Cleaning(runtime).run_once()
+    assert counts["cases"] == 1
+    async with runtime.database.transaction(write=False) as session:
+        assert await runtime.services.cases.by_reference(session, reference) is None
+        assert await runtime.services.cases.by_reference(session, open_reference) is not None, "open cases stay"
+    reader = Worker(runtime, "reader")
+    await reader.choose("status")
+    await reader.send(receipt)
+    assert "No report matches" in reader.text
