@@ -24,7 +24,7 @@ from .context import Context, Services
 from .conversation import REPORT_QUESTIONS, Conversation, State
 from .events import Channel, Incoming, Outcome, Reply
 from .i18n import N_, Language, language_from_hint
-from .report import reissue_receipt
+from .report import MAX_ATTACHMENTS, reissue_receipt
 from .router import Router
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ MAX_TEXT_CHARS = 10_000
 NUMBERED_CHANNELS = frozenset({Channel.CONSOLE, Channel.WECHAT})
 RECENT_RECEIPT_SECONDS = 60
 NEW_MESSAGE_NOTICE = N_("You have a new message about your report. Send 查询 (status) and your receipt to read it.")
+PICTURE_NOT_KEPT = N_("That picture was not kept. Pictures can be added while you tell what happened in a report.")
 # Pushed to lock screens and shared phones: it must not say what it is about.
 PUSH_NOTICE = N_("You have a new message. Send 查询 (status) to read it.")
 _ALLOWED_CONTROLS = {"\n", "\t"}
@@ -203,6 +204,14 @@ class Dispatcher:
             await self._save(session, {incoming.user_key: conversation}, ctx.now)
         return Outcome(replies=tuple(ctx.replies))
 
+    async def wants_pictures(self, user_key: str) -> bool:
+        """Whether a picture from this worker would be kept: only while telling what happened, with
+        room left in the draft. Channels ask before downloading, so nobody can fill the database."""
+        async with self._database.transaction(write=False) as session:
+            conversation = (await self._load_many(session, [user_key]))[user_key]
+        draft = conversation.draft or {}
+        return conversation.state == State.REPORT_WHAT and len(draft.get("attachments") or []) < MAX_ATTACHMENTS
+
     async def confirm_delivery(self, user_key: str) -> None:
         """The channel delivered a reply carrying a receipt: the next message needs no new one.
 
@@ -293,8 +302,11 @@ class Dispatcher:
         ctx.text = clean_text(incoming.text)
         ctx.choice_id = incoming.choice
         kinds = {attachment.kind for attachment in incoming.attachments}
-        if ctx.text is None and ctx.choice_id is None and kinds and kinds <= {"voice", "other"}:
-            if "voice" in kinds:
+        unkept = {a.kind for a in incoming.attachments if not a.ref}
+        if ctx.text is None and ctx.choice_id is None and kinds and kinds <= {"voice", "other"} | unkept:
+            if "image" in unkept:
+                ctx.say(ctx.t(PICTURE_NOT_KEPT))
+            elif "voice" in kinds:
                 ctx.say(ctx.t("I cannot listen to voice messages. Please type your message instead."))
             else:
                 ctx.say(ctx.t("I can only read text and pictures. Please type your message instead."))

@@ -187,9 +187,9 @@ async def on_what(ctx: Context) -> None:
     if ctx.incoming.attachments:
         attachments: list[dict[str, str]] = draft.setdefault("attachments", [])  # type: ignore[assignment]
         room = MAX_ATTACHMENTS - len(attachments)
-        kept = [a for a in ctx.incoming.attachments if a.kind == "image"][: max(room, 0)]
+        kept = [a for a in ctx.incoming.attachments if a.kind == "image" and a.ref][: max(room, 0)]
         attachments.extend({"kind": a.kind, "ref": a.ref} for a in kept)
-        if len(kept) < len([a for a in ctx.incoming.attachments if a.kind == "image"]):
+        if len(kept) < len([a for a in ctx.incoming.attachments if a.kind == "image" and a.ref]):
             ctx.say(ctx.t("That is the most pictures one report can hold."), keep_offered=True)
     if ctx.text:
         if len(what) >= MAX_WHAT_MESSAGES:

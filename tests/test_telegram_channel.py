@@ -145,3 +145,16 @@ async def test_reload_works_for_configured_admins_only(runtime: Runtime, emu: Te
         worker = TelegramWorker(emu, "Worker")
         await worker.say("/reload")
         assert reloads == [1], "a worker cannot reload the content"
+
+
+async def test_pictures_outside_a_report_are_not_downloaded(runtime: Runtime, emu: TelegramEmulator) -> None:
+    async with running_channel(runtime, emu):
+        mei = TelegramWorker(emu, "Mei")
+        await mei.say("/start")
+        await mei.send_photo(loaded_jpeg())
+        assert "picture was not kept" in mei.last_text() or "picture was not kept" in mei.all_text()
+    assert emu.calls("getFile") == [], "nothing is fetched, so nothing can pile up"
+    evidence = runtime.services.evidence
+    assert evidence is not None
+    async with runtime.database.transaction(write=False) as session:
+        assert await evidence.purge_expired_drafts(session, 10**9) == 0

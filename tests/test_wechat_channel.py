@@ -167,6 +167,8 @@ async def test_slow_work_answers_success_and_delivers_through_the_outbox(runtime
     async with wechat_server(runtime, store_media=slow_media, passive_seconds=0.1) as (server, channel):
         mei = WeChatUser(server)
         await mei.event("subscribe")
+        await mei.say("1")
+        await mei.say("1")  # telling what happened: pictures are fetched now
         assert await mei.picture("m-slow") == "", "past the deadline WeChat gets 'success' at once"
         await asyncio.sleep(0.8)
         async with runtime.database.transaction(write=False) as session:

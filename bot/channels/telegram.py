@@ -235,8 +235,10 @@ class TelegramChannel:
     async def _with_evidence(self, update: Update, event: TelegramEvent) -> TelegramEvent:
         if event.photo_file_id is None:
             return event
-        ref = await self._download_evidence(event.photo_file_id)
-        return (self._adapter.to_event(update, attachment_ref=ref) if ref else None) or event
+        ref = None
+        if await self._dispatcher.wants_pictures(event.incoming.user_key):
+            ref = await self._download_evidence(event.photo_file_id)
+        return self._adapter.to_event(update, attachment_ref=ref or "") or event  # "" = a picture not kept
 
     async def _reply_in_order(
         self, items: list[tuple[Update, TelegramEvent, Outcome]]

@@ -96,7 +96,7 @@ class WeChatAdapter:
     @staticmethod
     def with_attachment(event: WeChatEvent, ref: str | None) -> WeChatEvent:
         assert event.incoming is not None
-        attachments = (Attachment("image", ref),) if ref else (Attachment("other", ""),)
+        attachments = (Attachment("image", ref or ""),)  # "" = a picture not kept
         incoming = Incoming(
             channel=event.incoming.channel,
             user_key=event.incoming.user_key,

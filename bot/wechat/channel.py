@@ -131,7 +131,10 @@ class WeChatChannel:
                 await self._runtime.dispatcher.forget(self._adapter.user_key(event.openid))
             return Outcome()
         if event.media_id is not None:
-            ref = await self._media(event.media_id) if await self._unseen(ticket) else None
+            wanted = await self._unseen(ticket) and await self._runtime.dispatcher.wants_pictures(
+                event.incoming.user_key
+            )
+            ref = await self._media(event.media_id) if wanted else None
             event = self._adapter.with_attachment(event, ref)
         assert event.incoming is not None
         return await self._group.handle(event.incoming, ticket)
