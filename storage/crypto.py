@@ -237,21 +237,37 @@ def _from_json(plaintext: bytes) -> Any:
         raise DecryptionError("decrypted data is not UTF-8 JSON") from None
 
 
+PSEUDONYM_CACHE_SIZE = 8192
+
+
 class Crypto:
     """The bytes-in/bytes-out operations the rest of HAP Bot may perform with keys."""
 
     def __init__(self, keyring: KeyRing) -> None:
         self._keyring = keyring
         self._internal_keys = {key_id: _internal_key(key) for key_id, key in keyring.master_keys.items()}
+        self._pseudonyms: dict[tuple[Purpose, str], str] = {}
 
     def __repr__(self) -> str:
         return f"Crypto({self._keyring!r})"
 
     def pseudonym(self, purpose: Purpose, value: str) -> str:
-        """Return a stable, unlinkable 160-bit name for ``value``: 32 lowercase base32 characters."""
-        key = self._keyring.pseudonym_keys[Purpose(purpose)]
+        """Return a stable, unlinkable 160-bit name for ``value``: 32 lowercase base32 characters.
+
+        Recent results are kept in memory (the same worker's name is needed several times per
+        message); the cache is bounded and lives no longer than the keys it derives from.
+        """
+        purpose = Purpose(purpose)
+        cached = self._pseudonyms.get((purpose, value))
+        if cached is not None:
+            return cached
+        key = self._keyring.pseudonym_keys[purpose]
         digest = hmac.new(key, value.encode("utf-8"), hashlib.sha256).digest()[:PSEUDONYM_BYTES]
-        return base64.b32encode(digest).decode("ascii").lower()
+        name = base64.b32encode(digest).decode("ascii").lower()
+        if len(self._pseudonyms) >= PSEUDONYM_CACHE_SIZE:
+            self._pseudonyms.clear()
+        self._pseudonyms[(purpose, value)] = name
+        return name
 
     def new_data_key(self) -> bytes:
         """Return a fresh random per-case data key."""
