@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -10,6 +11,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from bot.runtime import Runtime
+from bot.telegram_setup import publish_commands
 from storage.cases import CaseStatus
 from storage.journal import UpdateJournal
 from storage.models import Case
@@ -158,3 +160,18 @@ async def test_pictures_outside_a_report_are_not_downloaded(runtime: Runtime, em
     assert evidence is not None
     async with runtime.database.transaction(write=False) as session:
         assert await evidence.purge_expired_drafts(session, 10**9) == 0
+
+
+async def test_command_menu_is_published_in_both_languages(runtime: Runtime, emu: TelegramEmulator) -> None:
+    async with running_channel(runtime, emu) as channel:
+        await publish_commands(channel, runtime)
+    calls = emu.calls("setMyCommands")
+    assert len(calls) == 2
+    menus = {
+        str(call["params"].get("language_code") or "default"): json.loads(str(call["params"]["commands"]))
+        for call in calls
+    }
+    default = {c["command"]: c["description"] for c in menus["default"]}
+    english = {c["command"]: c["description"] for c in menus["en"]}
+    assert set(default) == set(english) >= {"start", "report", "status", "hide", "cancel"}
+    assert default["report"] == "匿名举报骚扰" and english["report"] == "Report harassment anonymously"
