@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from bot.runtime import Runtime
 from bot.scheduler import CLEANING_JOB_ID, SENDER_JOB_ID, DueWorkScheduler, ExpiredRowCleaner, run_due_work
 from storage.models import (
+    CaseLink,
     ChatTrace,
     Conversation,
     DraftFile,
@@ -101,6 +102,7 @@ async def test_cleaning_deletes_only_expired_rows(runtime: Runtime, clock: Clock
             session.add(DraftFile(mime="image/jpeg", data_ct=b"sealed", expires_hour=expires))
             session.add(PendingNotice(user_key=f"notice{n}", state_ct=b"sealed", expires_hour=expires))
             session.add(SeenNonce(nonce_key=f"nonce{n}", expires_hour=expires))
+            session.add(CaseLink(user_key=f"link{n}", state_ct=b"sealed", expires_hour=expires))
             for handled in (True, False):
                 session.add(
                     InboundUpdate(
@@ -120,10 +122,11 @@ async def test_cleaning_deletes_only_expired_rows(runtime: Runtime, clock: Clock
         "chat_traces": 1,
         "pending_notices": 1,
         "seen_nonces": 1,
+        "case_links": 1,
         "inbound_updates": 1,
     }
     async with runtime.database.transaction(write=False) as session:
-        for model in (Conversation, StatusThrottle, ChatTrace, DraftFile, PendingNotice, SeenNonce):
+        for model in (Conversation, StatusThrottle, ChatTrace, DraftFile, PendingNotice, SeenNonce, CaseLink):
             assert (await session.execute(select(func.min(model.expires_hour)))).scalar_one() == hour
         kept = (await session.execute(select(InboundUpdate.dedup_key))).scalars()
         assert sorted(kept) == ["u0False", "u1False", "u1True", "u2False", "u2True"], (

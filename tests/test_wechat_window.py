@@ -38,9 +38,10 @@ async def report_with_notifications(mei: WeChatUser) -> tuple[str, str]:
 
 
 async def hr_replies(runtime: Runtime, reference: str, clock: Clock) -> None:
+    """The report is about a supervisor, so the advocacy board (not HR) answers it."""
     async with runtime.database.transaction() as session:
-        await CaseDesk(runtime.services.cases, runtime.services.outbox, ["wang"]).reply(
-            session, "wang", reference, "我们已经收到，周二下午可以面谈吗？", clock()
+        await CaseDesk(runtime.services.cases, runtime.services.outbox, ["wang"], ["li"]).reply(
+            session, "li", reference, "我们已经收到，周二下午可以面谈吗？", clock()
         )
 
 
