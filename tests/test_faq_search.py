@@ -18,6 +18,8 @@ from handlers.faq.render import MISSING_FACT, render_answer
 
 DEV_FILE = Path(__file__).resolve().parents[2] / "shared" / "faq-eval" / "dev.jsonl"
 OWN_FILE = Path(__file__).resolve().parent / "data" / "faq_colloquial.jsonl"
+HELDOUT_STYLE_FILE = Path(__file__).resolve().parent / "data" / "faq_heldout_style.jsonl"
+"""Worker-style questions kept out of faq/: stories, typos, dialect, mixed zh/en, very short ones."""
 
 
 @pytest.fixture(scope="module")
@@ -47,20 +49,51 @@ def content_phrases() -> list[tuple[str, str]]:
     return phrases
 
 
+def jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b)
+
+
+def too_close(texts: list[tuple[str, str]], references: list[str]) -> list[tuple[str, str, float]]:
+    """Each (source, text) whose trigram Jaccard similarity with any reference is 0.5 or more."""
+    reference_grams = [trigrams(r) for r in references]
+    found = []
+    for source, text in texts:
+        grams = trigrams(text)
+        best = max((jaccard(grams, r) for r in reference_grams), default=0.0)
+        if best >= 0.5:
+            found.append((source, text, round(best, 2)))
+    return found
+
+
+def questions_of(path: Path) -> list[str]:
+    return [json.loads(line)["q"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def test_no_content_phrase_copies_a_dev_question() -> None:
     if not DEV_FILE.exists():
         pytest.skip(f"dev set not found at {DEV_FILE} (shared/ is expected beside the repository)")
-    dev = [trigrams(json.loads(line)["q"]) for line in DEV_FILE.read_text(encoding="utf-8").splitlines() if line]
     phrases = content_phrases()
     assert len(phrases) > 500
-    too_close = []
-    for source, phrase in phrases:
-        grams = trigrams(phrase)
-        for dev_grams in dev:
-            similarity = len(grams & dev_grams) / len(grams | dev_grams)
-            if similarity >= 0.5:
-                too_close.append((source, phrase, round(similarity, 2)))
-    assert not too_close, too_close
+    close = too_close(phrases, questions_of(DEV_FILE))
+    assert not close, close
+
+
+def test_heldout_style_questions_are_not_in_the_content_nor_in_dev() -> None:
+    """The held-out-style set only measures generalisation if nothing in faq/ (or dev) copies it."""
+    questions = questions_of(HELDOUT_STYLE_FILE)
+    assert len(questions) >= 120
+    close = too_close([("faq", phrase) for _, phrase in content_phrases()], questions)
+    assert not close, close
+    if DEV_FILE.exists():
+        close = too_close([("heldout", q) for q in questions], questions_of(DEV_FILE))
+        assert not close, close
+
+
+def test_heldout_style_questions_cover_every_topic_in_both_languages(snapshot: FaqSnapshot) -> None:
+    cases = read_cases(HELDOUT_STYLE_FILE)
+    for topic in snapshot.entries:
+        for lang in LANGS:
+            assert sum(c.topic == topic and c.lang == lang for c in cases) >= 3, (topic, lang)
 
 
 def test_dev_set_regression(snapshot: FaqSnapshot) -> None:

@@ -25,6 +25,7 @@ _EN_WORD_RE = re.compile(r"[a-z0-9]+")
 _SPACE_RE = re.compile(r"\s+")
 _STOP_CHARS = frozenset(
     "的了吗呢啊吧呀嘛么我你他她它们是在有也都就还又和这那个些什怎样会能要想该很太好被把给让对到从说一不没人啥哪里"
+    "咋俺咱佢唔嘅喺啲咩俾"
 )
 
 ZH_STOPWORDS = frozenset(
@@ -34,7 +35,9 @@ ZH_STOPWORDS = frozenset(
     请问 请 一直 老是 总是 很 太 好 被 把 给 让 对 到 从 说 知道 觉得 自己 就是 还是 但是 可是 而且 因为 所以
     如果 要是 然后 的话 之前 之后 已经 没有 不 没 吗 得 地 着 过 上 下 里 里面 中 时候
     事 事情 问题 一 二 两 多
-    真的 其实 比较 非常 特别 有点 有些 一点 点 那么 这么 吧 哪 哪里 哪儿 怎 是不是 有没有""".split()
+    真的 其实 比较 非常 特别 有点 有些 一点 点 那么 这么 吧 哪 哪里 哪儿 怎 是不是 有没有
+    咋 咋样 咋办 咋整 咋弄 咋搞 啥子 俺 俺们 咱 呗 咧 哇 哟 咯 喔 额 怎么弄 怎么搞
+    佢 佢哋 唔 嘅 喺 啲 咩 乜 乜嘢 系 点算 点样 咁 俾 嘞 喇 哋""".split()
 )
 EN_STOPWORDS = frozenset(
     """a an the i im me my mine myself you your yours he him his she her hers it its we us our they them their
@@ -42,7 +45,8 @@ EN_STOPWORDS = frozenset(
     these those what how can could will would should shall may might must there here about from by as
     just get got any some very really too also then than into out up down over again like want wanna
     please pls plz hi hello ok okay dear sir madam yes know tell thing things one much many more
-    when where which while whom whose why dont didnt doesnt cant couldnt wont wouldnt isnt arent wasnt""".split()
+    when where which while whom whose why dont didnt doesnt cant couldnt wont wouldnt isnt arent wasnt
+    u ur r ya gonna gotta lol idk thx thanks wat wht abt coz cuz bcz stuff""".split()
 )
 """Words that carry no topic; 'no', 'not', 'now' and 'help' stay because they do (consent, danger)."""
 
@@ -117,11 +121,15 @@ IRREGULAR: dict[str, str] = {
 def stem(word: str) -> str:
     """A deliberately small English stemmer: enough to fold plurals and -ed/-ing, never clever."""
     if word in IRREGULAR:
-        return IRREGULAR[word]
+        return _drop_final_e(IRREGULAR[word])
     if len(word) <= 3 or not word.isalpha():
         return word
-    base = _strip_suffix(word)
-    return base[:-1] if base.endswith("e") and len(base) > 4 else base
+    return _drop_final_e(_strip_suffix(word))
+
+
+def _drop_final_e(base: str) -> str:
+    """'fire', 'fired' and 'firing' all become 'fir' (the -ed/-ing rules have already taken the e)."""
+    return base[:-1] if base.endswith("e") and len(base) >= 4 else base
 
 
 def _strip_suffix(word: str) -> str:
@@ -136,6 +144,11 @@ def _strip_suffix(word: str) -> str:
                 base = base[:-1]
             return base
     return word
+
+
+def _term(word: str) -> str:
+    """A word as ``analyze`` keeps it for phrase matching: stop words as they are, others stemmed."""
+    return word if word in EN_STOPWORDS else stem(word)
 
 
 def _deletions(word: str, depth: int) -> set[str]:
@@ -180,9 +193,10 @@ class Analyzer:
                 if _CJK_RE.search(member):
                     self._zh_terms.append((member, token))
                 else:
-                    key = tuple(stem(w) for w in _EN_WORD_RE.findall(normalize(member)))
-                    if key:
-                        self._en_terms.setdefault(key, []).append(token)
+                    key = tuple(_term(w) for w in _EN_WORD_RE.findall(normalize(member)))
+                    tokens = self._en_terms.setdefault(key, []) if key else None
+                    if tokens is not None and token not in tokens:
+                        tokens.append(token)
                         self._max_phrase = max(self._max_phrase, len(key))
         self._typo_index: dict[str, list[str]] = {}
 

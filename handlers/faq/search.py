@@ -30,9 +30,15 @@ FIELD_WEIGHTS: Mapping[str, float] = {
     "bigrams": 0.8,
     "characters": 0.1,
     "title": 0.25,
+    "topic_concepts": 1.0,
 }
-"""How much each field counts; example questions matter most, synonyms and answer text less."""
-MIN_CONFIDENT_SCORE = 8.0
+"""How much each field counts; example questions matter most, synonyms and answer text less.
+
+``topic_concepts`` is the synonym groups of all of an entry's questions and keywords together:
+a worker's question rarely shares words with any single example question, but the groups it
+touches (supervisor + touch, report + anonymous) say which topic it is about.
+"""
+MIN_CONFIDENT_SCORE = 10.5
 """Below this the best match shares too few words with the question to answer it outright."""
 MIN_CONFIDENT_RATIO = 1.25
 """The best entry must beat the runner-up by this factor, or the worker chooses among the top three."""
@@ -107,6 +113,10 @@ class SearchIndex:
         self._bigrams = _bm25(bigram_docs)
         self._characters = _bm25(char_docs)
         self._titles = _bm25(title_docs)
+        ends = [*starts[1:], len(questions)]
+        self._topic_concepts = _bm25(
+            [[c for a in questions[s:e] for c in a.concepts] + short[i].concepts for i, (s, e) in enumerate(zip(starts, ends))]
+        )
 
     def scores(self, question: str, lang: str | None = None) -> FloatArray:
         """Weighted field scores of every entry (in ``self.ids`` order) for ``question``."""
@@ -126,6 +136,8 @@ class SearchIndex:
             total += np.maximum.reduceat(per_question, self._starts)
             total += weights["answer"] * self._answers[lang].get_scores(words + concepts)
             total += weights["title"] * self._titles.get_scores(words + concepts)
+        if concepts and weights["topic_concepts"]:
+            total += weights["topic_concepts"] * self._topic_concepts.get_scores(concepts)
         if grams:
             total += weights["bigrams"] * self._bigrams.get_scores(grams)
         characters = self._analyzer.characters(question)
