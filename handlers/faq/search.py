@@ -113,10 +113,13 @@ class SearchIndex:
         self._bigrams = _bm25(bigram_docs)
         self._characters = _bm25(char_docs)
         self._titles = _bm25(title_docs)
+        # One document per entry: the synonym concepts of all its questions plus its keywords.
         ends = [*starts[1:], len(questions)]
-        self._topic_concepts = _bm25(
-            [[c for a in questions[s:e] for c in a.concepts] + short[i].concepts for i, (s, e) in enumerate(zip(starts, ends))]
-        )
+        topic_concepts = []
+        for entry, (start, end) in enumerate(zip(starts, ends, strict=True)):
+            concepts = [concept for analysis in questions[start:end] for concept in analysis.concepts]
+            topic_concepts.append(concepts + short[entry].concepts)
+        self._topic_concepts = _bm25(topic_concepts)
 
     def scores(self, question: str, lang: str | None = None) -> FloatArray:
         """Weighted field scores of every entry (in ``self.ids`` order) for ``question``."""
