@@ -116,9 +116,9 @@ class SearchIndex:
         # One document per entry: the synonym concepts of all its questions plus its keywords.
         ends = [*starts[1:], len(questions)]
         topic_concepts = []
-        for entry, (start, end) in enumerate(zip(starts, ends, strict=True)):
+        for index, (start, end) in enumerate(zip(starts, ends, strict=True)):
             concepts = [concept for analysis in questions[start:end] for concept in analysis.concepts]
-            topic_concepts.append(concepts + short[entry].concepts)
+            topic_concepts.append(concepts + short[index].concepts)
         self._topic_concepts = _bm25(topic_concepts)
 
     def scores(self, question: str, lang: str | None = None) -> FloatArray:
