@@ -101,9 +101,12 @@ class Conversation:
     def in_flow(self) -> bool:
         return self.state in FLOW_STATES
 
+    had_links: bool = field(default=False, compare=False)  # loaded with a case-link row (not stored)
+
     def to_document(self) -> dict[str, Any]:
         """The conversation without its case links (those are stored apart, see links_document)."""
-        return {"v": VERSION, **{k: v for k, v in asdict(self).items() if k not in LINK_FIELDS}}
+        skipped = {*LINK_FIELDS, "had_links"}
+        return {"v": VERSION, **{k: v for k, v in asdict(self).items() if k not in skipped}}
 
     def links_document(self) -> dict[str, Any] | None:
         links = {name: getattr(self, name) for name in LINK_FIELDS}
@@ -118,7 +121,7 @@ class Conversation:
     @classmethod
     def from_document(cls, document: dict[str, Any] | None, links: dict[str, Any] | None = None) -> Conversation:
         known = {name for name in cls.__dataclass_fields__}
-        fields = {k: v for k, v in (document or {}).items() if k in known and k not in LINK_FIELDS}
+        fields = {k: v for k, v in (document or {}).items() if k in known and k not in LINK_FIELDS and k != "had_links"}
         if document and document.get("v") != VERSION:
             fields = {}
         fields.update({k: v for k, v in (links or {}).items() if k in LINK_FIELDS})

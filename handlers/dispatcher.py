@@ -152,7 +152,8 @@ class Dispatcher:
         for key, conversation in conversations.items():
             document = conversation.links_document()
             if document is None:
-                await links.delete(session, key)
+                if conversation.had_links:  # most messages never had one: no statement for them
+                    await links.delete(session, key)
             else:
                 hour = int(conversation.links_expire_at() // 3600) + 1
                 by_hour.setdefault(hour, {})[key] = document
@@ -263,7 +264,10 @@ class Dispatcher:
                 links = await self._services.links.load_many(session, keys)
             except (DecryptionError, ValueError, TypeError) as error:
                 log.warning("case links unreadable (%s); ignored", type(error).__name__)
-        return {key: Conversation.from_document(documents.get(key), links.get(key)) for key in keys}
+        conversations = {key: Conversation.from_document(documents.get(key), links.get(key)) for key in keys}
+        for key in links:
+            conversations[key].had_links = True
+        return conversations
 
     def _expiry_hour(self, now: datetime) -> int:
         return int((now + self._services.settings.conversation_ttl).timestamp() // 3600) + 1
