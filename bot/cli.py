@@ -95,10 +95,7 @@ async def _chat(config: Config, args: argparse.Namespace) -> None:
 
 
 def _run(config: Config, args: argparse.Namespace) -> int:
-    if config.wechat.enabled:
-        log.error("the WeChat channel is not available in this version yet; set [wechat] enabled = false")
-        return 2
-    if config.telegram.enabled:
+    if config.wechat.enabled or config.telegram.enabled:
         from .serve import serve
 
         asyncio.run(serve(config))
