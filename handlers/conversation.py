@@ -36,8 +36,7 @@ class State:
     FAQ_PICK = "faq.pick"
 
 
-# States in which the worker is in the middle of something that menu choices must not silently end.
-# The report's questions, in order; a resumed draft continues at the one last asked.
+# The report's questions; a resumed draft continues at the one last asked.
 REPORT_QUESTIONS = frozenset(
     {
         State.REPORT_NOTICE,
@@ -52,6 +51,7 @@ REPORT_QUESTIONS = frozenset(
         State.REPORT_REVIEW,
     }
 )
+# States in which the worker is in the middle of something that menu choices must not silently end.
 FLOW_STATES = REPORT_QUESTIONS | {
     State.CONFIRM_CANCEL,
     State.REPORT_RESUME,
@@ -94,14 +94,12 @@ class Conversation:
     recent_receipt_message: str | None = None
     case_session: str | None = None
     case_session_until: float | None = None
-    scratch: dict[str, Any] = field(default_factory=dict)
     last_seen: float | None = None
+    had_links: bool = field(default=False, compare=False)  # loaded with a case-link row (not stored)
 
     @property
     def in_flow(self) -> bool:
         return self.state in FLOW_STATES
-
-    had_links: bool = field(default=False, compare=False)  # loaded with a case-link row (not stored)
 
     def to_document(self) -> dict[str, Any]:
         """The conversation without its case links (those are stored apart, see links_document)."""
@@ -120,8 +118,8 @@ class Conversation:
 
     @classmethod
     def from_document(cls, document: dict[str, Any] | None, links: dict[str, Any] | None = None) -> Conversation:
-        known = {name for name in cls.__dataclass_fields__}
-        fields = {k: v for k, v in (document or {}).items() if k in known and k not in LINK_FIELDS and k != "had_links"}
+        stored = set(cls.__dataclass_fields__) - {*LINK_FIELDS, "had_links"}
+        fields = {k: v for k, v in (document or {}).items() if k in stored}
         if document and document.get("v") != VERSION:
             fields = {}
         fields.update({k: v for k, v in (links or {}).items() if k in LINK_FIELDS})

@@ -7,6 +7,7 @@ returned only after that transaction committed, so a reply never promises what a
 
 from __future__ import annotations
 
+import copy
 import logging
 import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -126,7 +127,7 @@ class Dispatcher:
                     touched.add(incoming.user_key)
                     outcomes.append(Outcome(replies=notice + tuple(ctx.replies)))
                     continue
-                before = conversation.to_document()
+                before = copy.deepcopy(conversation)
                 try:
                     async with session.begin_nested():
                         await self._route(ctx)
@@ -134,7 +135,7 @@ class Dispatcher:
                     outcomes.append(Outcome(replies=notice + tuple(ctx.replies)))
                 except Exception as error:
                     log.error("handling failed: %s on %s message", type(error).__name__, incoming.channel.value)
-                    conversations[incoming.user_key] = Conversation.from_document(before)
+                    conversations[incoming.user_key] = before
                     outcomes.append(Outcome(replies=notice + self._apology(incoming).replies))
                 touched.add(incoming.user_key)
             await self._save(session, {key: conversations[key] for key in touched}, now)

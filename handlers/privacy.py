@@ -16,11 +16,7 @@ NOTICE_VERSION = 1
 def privacy_notice(ctx: Context) -> str:
     settings = ctx.services.settings
     site = ctx.site
-    platform = {
-        Channel.WECHAT: ctx.t("WeChat"),
-        Channel.TELEGRAM: ctx.t("Telegram"),
-        Channel.CONSOLE: ctx.t("this computer"),
-    }[ctx.incoming.channel]
+    platform = {Channel.WECHAT: ctx.t("WeChat"), Channel.TELEGRAM: ctx.t("Telegram")}.get(ctx.incoming.channel)
     readers = ctx.t("authorised HR case handlers of {site}", site=pick(site.name, ctx.language))
     if site.has_board:
         readers += ctx.t("; if the report is about a supervisor, manager or HR, the advocacy board instead")
@@ -32,10 +28,11 @@ def privacy_notice(ctx: Context) -> str:
               readers=readers),
         ctx.t("• It is kept for {days} days after the case is closed, then deleted.",
               days=settings.retention_days),
-        ctx.t("• {platform} can see messages while they travel to me.", platform=platform),
+        # The console is local: no platform carries its messages.
+        ctx.t("• {platform} can see messages while they travel to me.", platform=platform) if platform else "",
         ctx.t("• HR is alerted at a random moment within the hour, so the time does not reveal you; "
               "if you are in danger now, at once."),
         ctx.t("• You get a secret receipt to follow up. You can withdraw your report at any time."),
         ctx.t("Do you want to continue?"),
     ]
-    return "\n".join(parts)
+    return "\n".join(part for part in parts if part)
