@@ -18,7 +18,8 @@ from wechatpy.messages import ImageMessage, TextMessage, VoiceMessage
 from handlers.events import Attachment, Channel, Incoming, Reply
 from storage.crypto import Crypto, Purpose
 
-MAX_TEXT_BYTES = 2048
+from .text import MAX_TEXT_BYTES, split_text
+
 IGNORED = "ignored"
 UNSUBSCRIBED = "unsubscribed"
 
@@ -116,29 +117,6 @@ def render(reply: Reply) -> str:
 
 def fits(text: str) -> bool:
     return len(text.encode()) <= MAX_TEXT_BYTES
-
-
-def split_text(text: str) -> list[str]:
-    """Pieces of at most 2,048 bytes, cut at line ends (inside a line only if one line is longer)."""
-    pieces: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while not fits(line):
-            cut = line.encode()[:MAX_TEXT_BYTES].decode("utf-8", "ignore")
-            if current:
-                pieces.append(current)
-                current = ""
-            pieces.append(cut)
-            line = line[len(cut) :]
-        candidate = f"{current}\n{line}" if current else line
-        if fits(candidate):
-            current = candidate
-        else:
-            pieces.append(current)
-            current = line
-    if current:
-        pieces.append(current)
-    return pieces
 
 
 def pack(replies: Sequence[Reply]) -> tuple[str, list[str]]:
