@@ -29,6 +29,7 @@ from storage.database import Database
 from storage.journal import UpdateJournal
 from storage.models import ChatTrace
 
+from ..delivery.telegram_sink import retry_seconds
 from .telegram_adapter import ForgedCallback, TelegramAdapter, TelegramEvent
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ class TelegramChannel:
                     offset = updates[-1].update_id + 1  # only now may Telegram forget them
                 failures = 0
             except RetryAfter as error:
-                await asyncio.sleep(_seconds(error.retry_after))
+                await asyncio.sleep(retry_seconds(error))
             except Exception as error:  # the network, or the database: keep polling, never die silently
                 failures += 1
                 log.error("polling failed (%s); retrying", type(error).__name__)
@@ -283,7 +284,7 @@ class TelegramChannel:
                 )
                 return message.message_id
             except RetryAfter as error:
-                await asyncio.sleep(_seconds(error.retry_after))
+                await asyncio.sleep(retry_seconds(error))
             except Forbidden:
                 return None
             except TelegramError as error:
@@ -301,8 +302,7 @@ class TelegramChannel:
         keys = sorted({event.incoming.user_key for event, _, _ in sent})
         async with self._database.transaction() as session:
             documents = await self._traces.load_many(session, keys)
-            traced = {k: [(int(m), float(t)) for m, t in documents.get(k, {}).get("m", []) if float(t) > cutoff]
-                      for k in keys}
+            traced = {key: _deletable(documents.get(key), cutoff) for key in keys}
             doomed: list[tuple[int, list[int]]] = []
             receipts: list[str] = []
             for event, outcome, messages in sent:
@@ -340,15 +340,14 @@ class TelegramChannel:
             try:
                 await self.bot.delete_message(chat_id, message_id)
             except RetryAfter as error:
-                await asyncio.sleep(_seconds(error.retry_after))
+                await asyncio.sleep(retry_seconds(error))
             except (BadRequest, Forbidden):
                 continue  # already gone, too old, or the bot was blocked
 
     async def _load_traces(self, user_key: str) -> list[tuple[int, float]]:
         async with self._database.transaction(write=False) as session:
             document = await self._traces.load(session, user_key)
-        cutoff = time.time() - DELETE_WINDOW_SECONDS
-        return [(int(m), float(t)) for m, t in (document or {}).get("m", []) if float(t) > cutoff]
+        return _deletable(document, time.time() - DELETE_WINDOW_SECONDS)
 
     async def _save_traces(self, user_key: str, traced: Sequence[tuple[int, float]]) -> None:
         expires = int(time.time() // 3600) + 49
@@ -371,17 +370,9 @@ def traces_store(crypto: Any) -> SealedDocumentStore:
     return SealedDocumentStore(crypto, ChatTrace)
 
 
-def _sender(payload: dict[str, Any]) -> object:
-    for kind in ("message", "callback_query", "edited_message", "my_chat_member"):
-        part = payload.get(kind)
-        if isinstance(part, dict) and isinstance(part.get("from"), dict):
-            return part["from"].get("id")
-    return payload.get("update_id")
-
-
-def _seconds(retry_after: object) -> float:
-    seconds = getattr(retry_after, "total_seconds", None)
-    return float(seconds()) if callable(seconds) else float(retry_after)  # type: ignore[arg-type]
+def _deletable(document: dict[str, Any] | None, cutoff: float) -> list[tuple[int, float]]:
+    """Traced (message id, sent at) pairs still inside Telegram's 48-hour deletion window."""
+    return [(int(m), float(t)) for m, t in (document or {}).get("m", []) if float(t) > cutoff]
 
 
 async def _quietly(call: Awaitable[object]) -> None:
