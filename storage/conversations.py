@@ -89,13 +89,6 @@ class SealedDocumentStore:
     async def delete(self, session: AsyncSession, user_key: str) -> None:
         await session.execute(delete(self._model).where(self._model.user_key == user_key))
 
-    async def purge_expired(self, session: AsyncSession, now_hour: int) -> int:
-        """Delete rows whose expiry hour has passed; returns how many went."""
-        result = await session.execute(
-            delete(self._model).where(self._model.expires_hour < now_hour).returning(self._model.user_key)
-        )
-        return len(result.all())
-
     async def count(self, session: AsyncSession) -> int:
         return len((await session.execute(select(self._model.user_key))).all())
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -110,29 +110,6 @@ class UpdateJournal:
                 entries.append(JournalEntry(key, self._crypto.open_internal_json(ciphertext, binding)))
         return entries
 
-    async def mark_handled(self, session: AsyncSession, key: str) -> bool:
-        """Erases the payload and keeps a tombstone; False when another worker already handled it."""
-        result = await session.execute(
-            update(InboundUpdate)
-            .where(InboundUpdate.dedup_key == key, InboundUpdate.handled.is_(False))
-            .values(handled=True, payload_ct=None, sequence=0)
-        )
-        return bool(getattr(result, "rowcount", 0))
-
-    async def record_handled(self, session: AsyncSession, channel: str, platform_id: str, now_hour: int) -> None:
-        """A tombstone for an update handled in this very transaction (nothing to replay later)."""
-        session.add(
-            InboundUpdate(
-                dedup_key=self.key(channel, platform_id),
-                channel=channel,
-                sequence=0,
-                payload_ct=None,
-                handled=True,
-                expires_hour=now_hour + TOMBSTONE_HOURS,
-            )
-        )
-        await session.flush()
-
     async def claim_many(self, session: AsyncSession, keys: Sequence[str]) -> set[str]:
         """Marks a batch handled in one statement; returns the keys this transaction claimed
         (the others were handled by someone else and must be skipped)."""
@@ -213,23 +190,7 @@ class UpdateJournal:
                 result.append("duplicate")
         return result
 
-    async def remember_nonce(
-        self, session: AsyncSession, channel: str, timestamp: str, nonce: str, now_hour: int
-    ) -> bool:
-        """Records a signed request's (timestamp, nonce); False when it was seen before (a replay)."""
-        key = self._crypto.pseudonym(Purpose.DEDUP, f"{channel}-nonce:{timestamp}:{nonce}")
-        if await session.get(SeenNonce, key) is not None:
-            return False
-        session.add(SeenNonce(nonce_key=key, expires_hour=now_hour + 1))
-        await session.flush()
-        return True
-
     async def count_pending(self, session: AsyncSession, channel: str) -> int:
         query = select(func.count()).where(InboundUpdate.channel == channel, InboundUpdate.handled.is_(False))
         return int((await session.execute(query)).scalar_one())
 
-    async def purge_expired(self, session: AsyncSession, now_hour: int) -> int:
-        result = await session.execute(
-            delete(InboundUpdate).where(InboundUpdate.handled.is_(True), InboundUpdate.expires_hour < now_hour)
-        )
-        return int(getattr(result, "rowcount", 0))
