@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.cases import Author, CaseRepository, CaseStatus, CaseView, MessageView
-from storage.models import AuditEntry, Case
+from storage.models import AuditEntry
 from storage.outbox import Outbox
 
 from .report import alert_audience
@@ -89,15 +89,9 @@ class CaseDesk:
     ) -> list[CaseView]:
         """References, sites, statuses and dates only: listing reveals nothing of any report."""
         role = self._authorise(actor)
-        query = select(Case.reference)
-        if site:
-            query = query.where(Case.site == site)
-        if open_only:
-            open_statuses = [CaseStatus.NEW.value, CaseStatus.ACKNOWLEDGED.value, CaseStatus.INVESTIGATING.value]
-            query = query.where(Case.status.in_(open_statuses))
-        references = list((await session.execute(query.order_by(Case.created_at))).scalars())
+        statuses = (CaseStatus.NEW, CaseStatus.ACKNOWLEDGED, CaseStatus.INVESTIGATING) if open_only else None
+        views = await self._cases.find(session, site=site, statuses=statuses)
         await self._audit(session, actor, "list", None, now)
-        views = [await self._case(session, reference) for reference in references]
         return [view for view in views if await self._may_see(session, role, view)]
 
     async def read(self, session: AsyncSession, actor: str, reference: str, now: datetime) -> CaseFile:

@@ -8,6 +8,7 @@ elsewhere (conversation rows, platform logs) to find who reported.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -134,6 +135,17 @@ class CaseRepository:
     async def get(self, session: AsyncSession, case_id: str) -> CaseView | None:
         row = await session.get(Case, case_id)
         return _view(row) if row else None
+
+    async def find(
+        self, session: AsyncSession, *, site: str | None = None, statuses: Sequence[CaseStatus] | None = None
+    ) -> list[CaseView]:
+        """Cases, oldest first, optionally of one site and some statuses (no report is opened)."""
+        query = select(Case).order_by(Case.created_at)
+        if site:
+            query = query.where(Case.site == site)
+        if statuses is not None:
+            query = query.where(Case.status.in_([status.value for status in statuses]))
+        return [_view(row) for row in (await session.execute(query)).scalars()]
 
     async def by_reference(self, session: AsyncSession, reference: str) -> CaseView | None:
         row = (await session.execute(select(Case).where(Case.reference == reference))).scalar_one_or_none()
