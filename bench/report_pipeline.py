@@ -36,7 +36,7 @@ from telegram_updates import telegram_rows
 
 from bot.channels.console import ConsoleChannel, console_user_key
 from bot.config import Config
-from bot.runtime import Runtime, build_runtime
+from bot.core import Core, build_core
 from storage.crypto import KeyRing
 from storage.database import Database
 from storage.receipts import ReceiptHasher, new_receipt
@@ -53,13 +53,13 @@ def config_for(url: str, data_dir: Path) -> Config:
     return Config.model_validate({"storage": {"url": url}, "bot": {"data_dir": str(data_dir)}})
 
 
-async def send(channel: ConsoleChannel, runtime: Runtime, kind: str, value: str) -> None:
+async def send(channel: ConsoleChannel, runtime: Core, kind: str, value: str) -> None:
     outcome = await channel.send(value if kind == "text" else None, value if kind == "choice" else None)
     if outcome.needs_delivery_confirmation:
         await runtime.dispatcher.confirm_delivery(channel.user_key)
 
 
-async def bench_messages(runtime: Runtime, workers: int, per_worker: int) -> float:
+async def bench_messages(runtime: Core, workers: int, per_worker: int) -> float:
     """Messages/s while ``workers`` workers each append ``per_worker`` messages to their draft."""
     channels = []
     for index in range(workers):
@@ -99,7 +99,7 @@ async def bench_baseline(database: Database, crypto_user_keys: list[str], per_wo
     return len(crypto_user_keys) * per_worker / (time.perf_counter() - started)
 
 
-async def bench_reports(runtime: Runtime, reports: int, concurrency: int) -> float:
+async def bench_reports(runtime: Core, reports: int, concurrency: int) -> float:
     """Whole reports/s, from /start to the receipt, ``concurrency`` workers at a time."""
     queue = list(range(reports))
 
@@ -116,7 +116,7 @@ async def bench_reports(runtime: Runtime, reports: int, concurrency: int) -> flo
 
 
 async def run_one(name: str, url: str, data_dir: Path, keyring: KeyRing, args: argparse.Namespace) -> None:
-    runtime = await build_runtime(config_for(url, data_dir), keyring=keyring)
+    runtime = await build_core(config_for(url, data_dir), keyring=keyring)
     try:
         messages = await bench_messages(runtime, args.workers, args.messages)
         user_keys = [console_user_key(runtime.crypto, f"b{i}") for i in range(args.workers)]

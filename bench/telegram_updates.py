@@ -28,10 +28,10 @@ from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import BaseRequest, RequestData
 
-from bot.channels.telegram import TelegramChannel, traces_store
-from bot.channels.telegram_adapter import TelegramAdapter
+from bot.channels.telegram.adapter import TelegramAdapter
+from bot.channels.telegram.channel import TelegramChannel, traces_store
 from bot.config import Config
-from bot.runtime import Runtime, build_runtime
+from bot.core import Core, build_core
 from storage.crypto import KeyRing
 from storage.journal import UpdateJournal
 
@@ -126,7 +126,7 @@ async def bare_echo(updates: list[dict[str, Any]]) -> float:
     return len(updates) / elapsed
 
 
-async def ours(runtime: Runtime, users: int, messages: int, batch: int) -> float:
+async def ours(runtime: Core, users: int, messages: int, batch: int) -> float:
     """Updates/s journaled, dispatched durably, replied to and traced, through the same Application."""
     api = LocalBotApi()
     app = application(api)
@@ -162,7 +162,7 @@ async def ours(runtime: Runtime, users: int, messages: int, batch: int) -> float
 
 async def telegram_rows(name: str, url: str, data_dir: Path, keyring: KeyRing, args: argparse.Namespace) -> None:
     config = Config.model_validate({"storage": {"url": url}, "bot": {"data_dir": str(data_dir)}})
-    runtime = await build_runtime(config, keyring=keyring)
+    runtime = await build_core(config, keyring=keyring)
     try:
         ours_rate = await ours(runtime, args.users, args.messages, args.batch)
     finally:

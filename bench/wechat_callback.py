@@ -28,12 +28,12 @@ from wechatpy.crypto import WeChatCrypto
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.channels.wechat.callback import CallbackVerifier, sha1_signature
+from bot.channels.wechat.channel import WeChatChannel
 from bot.config import Config
-from bot.runtime import build_runtime
-from bot.web import build_web_app
-from bot.webserver import serving
-from bot.wechat.callback import CallbackVerifier, sha1_signature
-from bot.wechat.channel import WeChatChannel
+from bot.core import build_core
+from bot.web.app import build_web_app
+from bot.web.server import serving
 from storage.crypto import KeyRing
 
 TOKEN = "benchToken2026"
@@ -138,7 +138,7 @@ def fixed_reply(crypto: WeChatCrypto) -> str:
 async def serve(url: str, directory: str) -> None:
     """The server process: the bot's web app with the WeChat channel, plus the fixed-reply route."""
     config = Config.model_validate({"storage": {"url": url}, "bot": {"data_dir": directory}})
-    runtime = await build_runtime(config, keyring=KeyRing.generate())
+    runtime = await build_core(config, keyring=KeyRing.generate())
     channel = WeChatChannel(runtime, CallbackVerifier(TOKEN, AES_KEY, APP_ID, runtime.services.clock))
     fixed = fixed_reply(WeChatCrypto(TOKEN, AES_KEY, APP_ID))
 

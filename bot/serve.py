@@ -18,16 +18,16 @@ from typing import Any
 import httpx
 from starlette.routing import Route
 
-from .admin import FaqAdmin
-from .channels.telegram import TelegramChannel
-from .config import Config
-from .delivery import OutboxSender, Sink, build_sender
-from .faq_watch import watch_faq
-from .notices import ReporterNotices
-from .runtime import Runtime, build_runtime, load_faq
-from .scheduler import ExpiredRowCleaner, run_due_work
-from .web import build_web_app, telegram_route
-from .webserver import serving
+from bot.admin.faq_reload import FaqAdmin
+from bot.admin.faq_watch import watch_faq
+from bot.channels.telegram.channel import TelegramChannel
+from bot.config import Config
+from bot.core import Core, build_core, load_faq
+from bot.jobs import OutboxSender, Sink, build_sender
+from bot.jobs.reporter_notices import ReporterNotices
+from bot.jobs.scheduler import ExpiredRowCleaner, run_due_work
+from bot.web.app import build_web_app, telegram_route
+from bot.web.server import serving
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +40,13 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
             loop.add_signal_handler(signum, stop.set)
 
     faq = load_faq(config, config.bot.faq_dir)
-    runtime = await build_runtime(config, faq=faq)
+    runtime = await build_core(config, faq=faq)
     admin = FaqAdmin(faq, runtime.database, runtime.services.outbox, config.bot.admin_chats, runtime.services.clock)
     background: list[Coroutine[Any, Any, None]] = [watch_faq(faq.library, admin.report_problems)]
     routes: list[Route] = []
     telegram: TelegramChannel | None = None
     if config.telegram.enabled:
-        from .telegram_setup import build_telegram_channel, publish_commands
+        from bot.channels.telegram.setup import build_telegram_channel, publish_commands
 
         telegram = build_telegram_channel(runtime, config.telegram, admin_reload=admin.reload)
         await telegram.application.initialize()
@@ -57,7 +57,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
             routes.append(telegram_route(secret, telegram.ingest))
         else:
             background.append(telegram.poll(stop))
-    from .wechat_setup import build_wechat, wecom_sinks
+    from bot.channels.wechat.setup import build_wechat, wecom_sinks
 
     http = httpx.AsyncClient(timeout=10)
     other_sinks: dict[str, Sink] = wecom_sinks(config, http)
@@ -96,7 +96,7 @@ class DueWork:
     """One pass of due work: reporter notices routed first (they become pushes or held notices),
     then the outbox sender's pass (alert fan-out and deliveries)."""
 
-    def __init__(self, runtime: Runtime, sender: OutboxSender) -> None:
+    def __init__(self, runtime: Core, sender: OutboxSender) -> None:
         self._runtime = runtime
         self._notices = ReporterNotices(runtime)
         self._sender = sender
@@ -113,7 +113,7 @@ class DueWork:
 class Cleaning:
     """The hourly cleaning: expired rows, and finished cases past the retention period."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Core) -> None:
         self._runtime = runtime
         self._expired = ExpiredRowCleaner(runtime.database, runtime.services.clock)
 
@@ -127,7 +127,7 @@ class Cleaning:
 
 
 def _delivery_work(
-    runtime: Runtime, telegram: TelegramChannel | None, other_sinks: Mapping[str, Sink], stop: asyncio.Event
+    runtime: Core, telegram: TelegramChannel | None, other_sinks: Mapping[str, Sink], stop: asyncio.Event
 ) -> list[Coroutine[Any, Any, None]]:
     """The outbox sender and the hourly cleaning, driven by APScheduler over our due-work table."""
     sender = build_sender(runtime, telegram_bot=telegram.bot if telegram else None, other_sinks=other_sinks)

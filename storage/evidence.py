@@ -1,7 +1,7 @@
 """Evidence files: sealed as draft files while a report is written, then moved under the case key.
 
 A worker sends a photo before the case exists, so the channel adapter stores it (already
-sanitised, see ``bot.images``) as a *draft file* sealed under the internal key, with a coarse
+sanitised, see ``bot.channels.images``) as a *draft file* sealed under the internal key, with a coarse
 expiry hour so an abandoned draft's files are purged without decrypting them. On submit,
 :meth:`EvidenceRepository.adopt` re-seals each file under the new case's own data key and deletes
 the draft row in the same transaction, so the file is readable exactly as long as the case is:

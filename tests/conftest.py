@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from bot.channels.console import ConsoleChannel
 from bot.config import Config, load_config
-from bot.runtime import Runtime, build_runtime
+from bot.core import Core, build_core
 from faq import CONTENT_DIR
 from handlers.events import Outcome
 from handlers.faq import FaqLibrary, initialise_segmenter
@@ -125,8 +125,8 @@ def faq_service() -> LibraryFaqService:
 @pytest.fixture
 async def runtime(
     config: Config, keyring: KeyRing, clock: Clock, faq_service: LibraryFaqService
-) -> AsyncIterator[Runtime]:
-    built = await build_runtime(config, keyring=keyring, clock=clock, faq=faq_service)
+) -> AsyncIterator[Core]:
+    built = await build_core(config, keyring=keyring, clock=clock, faq=faq_service)
     try:
         yield built
     finally:
@@ -136,7 +136,7 @@ async def runtime(
 class Worker:
     """A worker on the console channel: sends messages, keeps the last replies, confirms receipts."""
 
-    def __init__(self, runtime: Runtime, name: str, language: str | None = "en", site: str | None = None) -> None:
+    def __init__(self, runtime: Core, name: str, language: str | None = "en", site: str | None = None) -> None:
         self.channel = ConsoleChannel(
             runtime.dispatcher, runtime.crypto, runtime.services.clock, user=name, language=language, site=site
         )
@@ -164,7 +164,7 @@ class Worker:
 
 
 @pytest.fixture
-def worker(runtime: Runtime) -> Worker:
+def worker(runtime: Core) -> Worker:
     return Worker(runtime, "worker-1")
 
 

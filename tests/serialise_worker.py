@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from bot.runtime import build_runtime
+from bot.core import build_core
 from storage.keys import load_key_file
 
 from .conftest import Worker, make_config
@@ -19,7 +19,7 @@ from .conftest import Worker, make_config
 
 async def main(url: str, keys_file: str, user: str, tag: str, count: int, start_at: float) -> None:
     config = make_config(url, Path(keys_file).parent)
-    runtime = await build_runtime(config, keyring=load_key_file(Path(keys_file)))
+    runtime = await build_core(config, keyring=load_key_file(Path(keys_file)))
     try:
         worker = Worker(runtime, user)
         await asyncio.sleep(max(0.0, start_at - time.time()))

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.setup import build_telegram_channel
 from bot.config import Config
-from bot.runtime import Runtime
-from bot.telegram_setup import build_telegram_channel
+from bot.core import Core
 
 from .telegram_emulator import TelegramEmulator
 from .telegram_emulator.helpers import wait_until
@@ -31,7 +31,7 @@ def with_telegram(config: Config, emu: TelegramEmulator, admin_ids: Sequence[int
 
 @asynccontextmanager
 async def running_channel(
-    runtime: Runtime,
+    runtime: Core,
     emu: TelegramEmulator,
     *,
     polling: bool = True,
@@ -63,7 +63,7 @@ class TelegramWorker:
         self.user = emu.create_user(name, language_code=language)
         self.id: int = self.user["id"]
 
-    def user_key_for(self, runtime: Runtime) -> str:
+    def user_key_for(self, runtime: Core) -> str:
         from storage.crypto import Purpose
 
         return runtime.crypto.pseudonym(Purpose.CONVERSATION, f"telegram:{self.id}")

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.channels.console import ConsoleChannel
-from bot.runtime import Runtime
+from bot.core import Core
 from handlers.conversation import State
 from storage.models import Case
 
@@ -70,7 +70,7 @@ async def stored(worker: Worker) -> dict[str, Any]:
     return document
 
 
-async def case_count(runtime: Runtime) -> int:
+async def case_count(runtime: Core) -> int:
     async with runtime.database.transaction(write=False) as session:
         return int((await session.execute(select(func.count()).select_from(Case))).scalar_one())
 
@@ -145,7 +145,7 @@ async def test_control_characters_are_stripped_from_the_draft_but_newlines_kept(
 _users = itertools.count()
 
 
-async def json_session(runtime: Runtime, raw_lines: list[bytes]) -> list[dict[str, Any]]:
+async def json_session(runtime: Core, raw_lines: list[bytes]) -> list[dict[str, Any]]:
     """``hapbot chat --json`` in-process for a new worker; every output line must be JSON."""
     channel = ConsoleChannel(
         runtime.dispatcher, runtime.crypto, runtime.services.clock, user=f"json-{next(_users)}", language="en"
@@ -202,7 +202,7 @@ def check_error_then_recovery(name: str, code: str, out: list[dict[str, Any]]) -
     return problems
 
 
-async def test_json_mode_answers_each_bad_line_with_one_error_and_continues(runtime: Runtime) -> None:
+async def test_json_mode_answers_each_bad_line_with_one_error_and_continues(runtime: Core) -> None:
     problems: list[str] = []
     for name, line, code in BAD_LINES:
         try:
@@ -214,7 +214,7 @@ async def test_json_mode_answers_each_bad_line_with_one_error_and_continues(runt
     assert not problems, "\n".join(problems)
 
 
-async def test_json_mode_survives_pathological_json(runtime: Runtime) -> None:
+async def test_json_mode_survives_pathological_json(runtime: Core) -> None:
     """Valid-looking JSON that Python's parser cannot take must still be one error line, not a crash."""
     cases = [
         ("array nested 100000 deep", b"[" * 100_000 + b"]" * 100_000, {"invalid_json", "invalid_input"}),
@@ -233,12 +233,12 @@ async def test_json_mode_survives_pathological_json(runtime: Runtime) -> None:
     assert not problems, "\n".join(problems)
 
 
-async def test_json_mode_blank_lines_are_ignored(runtime: Runtime) -> None:
+async def test_json_mode_blank_lines_are_ignored(runtime: Core) -> None:
     out = await json_session(runtime, [START, b"", b"   ", b"\r", THEN_STATUS])
     assert len(out) == 3 and "error" not in json.dumps(out)
 
 
-async def test_json_mode_empty_text_gets_the_empty_message_reply(runtime: Runtime) -> None:
+async def test_json_mode_empty_text_gets_the_empty_message_reply(runtime: Core) -> None:
     """``{"text": ""}`` is a well-formed request with an empty message, not a type error."""
     for line in [b'{"text": ""}', b'{"text": "   "}']:
         out = await json_session(runtime, [START, line])
@@ -248,7 +248,7 @@ async def test_json_mode_empty_text_gets_the_empty_message_reply(runtime: Runtim
         assert [c["id"] for c in out[3]["choices"]] == MENU_IDS
 
 
-async def test_json_mode_output_is_one_json_object_per_reply(runtime: Runtime) -> None:
+async def test_json_mode_output_is_one_json_object_per_reply(runtime: Core) -> None:
     out = await json_session(runtime, [START, b'{"text": "line\\u0000one\\nline two"}', b'{"choice": "report"}'])
     assert all(set(reply) == {"text", "choices"} for reply in out)
     assert all(set(choice) == {"id", "label"} for reply in out for choice in reply["choices"])
@@ -271,7 +271,7 @@ STALE_CASES: list[tuple[str, str]] = [
 ]
 
 
-async def test_unknown_and_stale_choice_ids_are_refused_and_change_nothing(runtime: Runtime) -> None:
+async def test_unknown_and_stale_choice_ids_are_refused_and_change_nothing(runtime: Core) -> None:
     problems: list[str] = []
     for number, (state, choice) in enumerate(STALE_CASES):
         worker = Worker(runtime, f"stale-{number}")
@@ -388,7 +388,7 @@ async def test_language_switch_while_confirming_cancel_still_cancels_the_report(
     assert document["draft"] is None, "the worker confirmed cancelling the report but the draft was kept"
 
 
-async def test_start_in_a_report_then_resume_continues_at_the_question_that_was_asked(runtime: Runtime) -> None:
+async def test_start_in_a_report_then_resume_continues_at_the_question_that_was_asked(runtime: Core) -> None:
     """/start mid-report keeps the draft; "Continue where I stopped" must ask the interrupted question."""
     problems: list[str] = []
     for state in [State.REPORT_CATEGORY, State.REPORT_INVOLVED, State.REPORT_NOTIFY]:
@@ -418,7 +418,7 @@ MENU_TARGETS: dict[str, list[str]] = {
 }
 
 
-async def test_menu_ids_are_accepted_right_after_start_whatever_was_asked(runtime: Runtime) -> None:
+async def test_menu_ids_are_accepted_right_after_start_whatever_was_asked(runtime: Core) -> None:
     preludes: dict[str, list[dict[str, str]]] = {
         "waiting for a receipt": [{"text": "/start"}, {"choice": "status"}],
         "a wrong receipt was just refused": [{"choice": "status"}, {"text": "K7QX-M2PA-X9TB-4RWE"}],
@@ -463,7 +463,7 @@ async def test_menu_ids_work_while_waiting_for_a_receipt_without_start(worker: W
 # --- emergency words -------------------------------------------------------------------------------
 
 
-async def test_emergency_words_at_every_report_step_show_110_and_ask_again(runtime: Runtime) -> None:
+async def test_emergency_words_at_every_report_step_show_110_and_ask_again(runtime: Core) -> None:
     problems: list[str] = []
     for word in ["救命", "danger", "救命！", "DANGER"]:
         worker = Worker(runtime, f"danger-{word}")
@@ -541,7 +541,7 @@ _property_workers = itertools.count()
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=ANY_TEXT)
-async def test_any_text_at_the_what_step_gets_a_reply_and_never_a_traceback(runtime: Runtime, text: str) -> None:
+async def test_any_text_at_the_what_step_gets_a_reply_and_never_a_traceback(runtime: Core, text: str) -> None:
     worker = Worker(runtime, f"prop-{next(_property_workers)}")
     await worker.choose("report")
     await worker.choose("agree")

@@ -10,7 +10,7 @@ import pytest
 
 from bot.channels.console import ConsoleChannel
 from bot.config import Config, ConfigError, find_config_path, load_config
-from bot.runtime import build_runtime, handler_settings
+from bot.core import build_core, handler_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -94,7 +94,7 @@ async def test_defaults_run_a_conversation_on_sqlite_with_development_keys(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     with caplog.at_level(logging.WARNING):
-        runtime = await build_runtime(load_config(None, {}))
+        runtime = await build_core(load_config(None, {}))
     try:
         channel = ConsoleChannel(runtime.dispatcher, runtime.crypto, runtime.services.clock, language="en")
         outcome = await channel.send("/start")

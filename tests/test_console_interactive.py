@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 
 from bot.channels.console import ConsoleChannel
-from bot.runtime import Runtime
+from bot.core import Core
 
 
-async def test_numbered_choices_answered_by_number_and_by_label(runtime: Runtime) -> None:
+async def test_numbered_choices_answered_by_number_and_by_label(runtime: Core) -> None:
     channel = ConsoleChannel(runtime.dispatcher, runtime.crypto, runtime.services.clock, user="tty", language="en")
     stdin = io.StringIO("1\nI understand, continue\n")
     stdout = io.StringIO()

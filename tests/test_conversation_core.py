@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.config import Config
-from bot.runtime import Runtime, build_runtime
-from bot.scheduler import ExpiredRowCleaner
+from bot.core import Core, build_core
+from bot.jobs.scheduler import ExpiredRowCleaner
 from handlers.context import Context
 from handlers.conversation import State
 from storage.crypto import KeyRing
@@ -23,7 +23,7 @@ async def start_report(worker: Worker, *story: str) -> None:
         await worker.send(line)
 
 
-async def conversation_state(runtime: Runtime, worker: Worker) -> dict[str, object]:
+async def conversation_state(runtime: Core, worker: Worker) -> dict[str, object]:
     async with runtime.database.transaction(write=False) as session:
         document = await runtime.services.conversations.load(session, worker.user_key)
     assert document is not None
@@ -40,11 +40,11 @@ async def file_report(worker: Worker, story: str = "he touched me") -> str:
 async def test_draft_survives_a_restart_and_is_shown_only_when_asked(
     config: Config, keyring: KeyRing, clock: Clock
 ) -> None:
-    first = await build_runtime(config, keyring=keyring, clock=clock)
+    first = await build_core(config, keyring=keyring, clock=clock)
     await start_report(Worker(first, "w"), "The driver grabbed my arm on the bus")
     await first.close()
 
-    second = await build_runtime(config, keyring=keyring, clock=clock)
+    second = await build_core(config, keyring=keyring, clock=clock)
     try:
         worker = Worker(second, "w")
         await worker.send("/start")
@@ -65,7 +65,7 @@ async def test_draft_survives_a_restart_and_is_shown_only_when_asked(
         await second.close()
 
 
-async def test_draft_expires_after_its_lifetime(runtime: Runtime, worker: Worker, clock: Clock) -> None:
+async def test_draft_expires_after_its_lifetime(runtime: Core, worker: Worker, clock: Clock) -> None:
     await start_report(worker, "a secret story")
     clock.advance(hours=23)
     await worker.send("more")
@@ -77,7 +77,7 @@ async def test_draft_expires_after_its_lifetime(runtime: Runtime, worker: Worker
     assert state["draft"] is None and state["state"] == State.MENU
 
 
-async def test_unconfirmed_receipt_is_replaced_by_a_fresh_one(runtime: Runtime, worker: Worker) -> None:
+async def test_unconfirmed_receipt_is_replaced_by_a_fresh_one(runtime: Core, worker: Worker) -> None:
     worker.confirm_receipts = False  # the reply with the receipt never reached the worker
     first = await file_report(worker)
     reference = reference_in(worker.text)
@@ -96,7 +96,7 @@ async def test_unconfirmed_receipt_is_replaced_by_a_fresh_one(runtime: Runtime, 
     assert reference in other.text
 
 
-async def test_wrong_receipts_slow_down_only_the_sender(runtime: Runtime, clock: Clock) -> None:
+async def test_wrong_receipts_slow_down_only_the_sender(runtime: Core, clock: Clock) -> None:
     receipt = await file_report(Worker(runtime, "reporter"))
     attacker, victim = Worker(runtime, "attacker"), Worker(runtime, "victim")
     await attacker.choose("status")
@@ -119,7 +119,7 @@ async def test_wrong_receipts_slow_down_only_the_sender(runtime: Runtime, clock:
     assert "HAP-" in attacker.text
 
 
-async def test_status_session_ends_after_its_lifetime(runtime: Runtime, clock: Clock) -> None:
+async def test_status_session_ends_after_its_lifetime(runtime: Core, clock: Clock) -> None:
     receipt = await file_report(Worker(runtime, "reporter"))
     reader = Worker(runtime, "reader")
     await reader.choose("status")
@@ -132,7 +132,7 @@ async def test_status_session_ends_after_its_lifetime(runtime: Runtime, clock: C
         assert await runtime.services.links.load(session, reader.user_key) is None, "the link is gone"
 
 
-async def test_edit_from_review_returns_to_review(runtime: Runtime, worker: Worker) -> None:
+async def test_edit_from_review_returns_to_review(runtime: Core, worker: Worker) -> None:
     await worker.send("/start")
     for line in report_script(["story"])[:-1]:
         await worker.send(line.get("text"), choice=line.get("choice"))
@@ -143,7 +143,7 @@ async def test_edit_from_review_returns_to_review(runtime: Runtime, worker: Work
     assert "Type: Touching or physical acts" in worker.text and "submit" in worker.choices
 
 
-async def test_danger_at_any_step_shows_emergency_numbers_and_marks_urgent(runtime: Runtime, worker: Worker) -> None:
+async def test_danger_at_any_step_shows_emergency_numbers_and_marks_urgent(runtime: Core, worker: Worker) -> None:
     await start_report(worker, "he is outside my dormitory")
     await worker.choose("done")
     await worker.choose("danger")
@@ -152,7 +152,7 @@ async def test_danger_at_any_step_shows_emergency_numbers_and_marks_urgent(runti
     assert (await conversation_state(runtime, worker))["draft"]["urgency"] == "danger_now"  # type: ignore[index]
 
 
-async def test_submitted_report_leaves_no_trace_in_the_conversation(runtime: Runtime, worker: Worker) -> None:
+async def test_submitted_report_leaves_no_trace_in_the_conversation(runtime: Core, worker: Worker) -> None:
     await file_report(worker, "a story that must not stay in the conversation")
     state = await conversation_state(runtime, worker)
     assert state["draft"] is None
@@ -161,7 +161,7 @@ async def test_submitted_report_leaves_no_trace_in_the_conversation(runtime: Run
 
 
 async def test_case_links_lapse_by_themselves_even_if_the_worker_never_writes_again(
-    runtime: Runtime, clock: Clock
+    runtime: Core, clock: Clock
 ) -> None:
     reporter = Worker(runtime, "reporter")
     receipt = await file_report(reporter)
@@ -181,7 +181,7 @@ async def test_case_links_lapse_by_themselves_even_if_the_worker_never_writes_ag
 
 
 async def test_a_failing_message_in_a_batch_is_rolled_back_alone(
-    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+    runtime: Core, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     workers = [Worker(runtime, f"batch-{i}") for i in range(3)]
     for worker in workers:
@@ -207,7 +207,7 @@ async def test_a_failing_message_in_a_batch_is_rolled_back_alone(
 
 
 async def test_emergency_words_work_even_when_a_draft_just_expired(
-    runtime: Runtime, worker: Worker, clock: Clock
+    runtime: Core, worker: Worker, clock: Clock
 ) -> None:
     await start_report(worker, "a story")
     clock.advance(hours=25)
@@ -218,7 +218,7 @@ async def test_emergency_words_work_even_when_a_draft_just_expired(
     assert "110" in worker.text and "does not look like a receipt" not in worker.text
 
 
-async def test_discarding_an_unfinished_report_asks_first(runtime: Runtime, worker: Worker) -> None:
+async def test_discarding_an_unfinished_report_asks_first(runtime: Core, worker: Worker) -> None:
     await start_report(worker, "keep me")
     await worker.send("/start")
     await worker.choose("report")

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from bot.delivery.ratelimit import Limit, RateLimiter
+from bot.jobs.ratelimit import Limit, RateLimiter
 
 
 class FakeTime:

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from bot.config import Config
-from bot.delivery.routing import AlertRouter, SiteRoute, Unroutable, destinations, routes_from_config
-from bot.runtime import Runtime
+from bot.core import Core
+from bot.jobs.alert_routing import AlertRouter, SiteRoute, Unroutable, destinations, routes_from_config
 from handlers.alerts import alert_text
 from handlers.events import Alert
 from handlers.i18n import load_translators
@@ -24,12 +24,12 @@ def alert_payload(audience: str = "hr", category: str = "verbal", urgency: str =
     return {"site": site, "reference": "HAP-7K3M9Q", "category": category, "urgency": urgency, "audience": audience}
 
 
-async def enqueue(runtime: Runtime, clock: Clock, kind: str, payload: dict) -> str:
+async def enqueue(runtime: Core, clock: Clock, kind: str, payload: dict) -> str:
     async with runtime.database.transaction() as session:
         return await runtime.services.outbox.enqueue(session, kind, payload, clock())
 
 
-async def route(runtime: Runtime, clock: Clock, routes: dict[str, SiteRoute]) -> dict[str, list[dict]]:
+async def route(runtime: Core, clock: Clock, routes: dict[str, SiteRoute]) -> dict[str, list[dict]]:
     """Run one fan-out; returns the payloads left in the outbox by kind."""
     router = AlertRouter(runtime.services.outbox, routes, runtime.services.translators)
     async with runtime.database.transaction() as session:
@@ -87,7 +87,7 @@ def test_unknown_labels_say_not_given() -> None:
     assert "Type: Not given" in text and "Urgency: Not given" in text
 
 
-async def test_alert_fans_out_to_every_hr_chat_in_one_step(runtime: Runtime, clock: Clock) -> None:
+async def test_alert_fans_out_to_every_hr_chat_in_one_step(runtime: Core, clock: Clock) -> None:
     await enqueue(runtime, clock, "case_alert", alert_payload())
     await enqueue(runtime, clock, "admin_notice", {"chat": "telegram:-100777", "text": "FAQ reloaded"})
     found = await route(runtime, clock, {"north": NORTH})
@@ -98,13 +98,13 @@ async def test_alert_fans_out_to_every_hr_chat_in_one_step(runtime: Runtime, clo
     assert "HAP-7K3M9Q" in texts["telegram:-1001"] and texts["telegram:-100777"] == "FAQ reloaded"
 
 
-async def test_board_alert_goes_to_the_board_only(runtime: Runtime, clock: Clock) -> None:
+async def test_board_alert_goes_to_the_board_only(runtime: Core, clock: Clock) -> None:
     await enqueue(runtime, clock, "case_alert", alert_payload("board"))
     found = await route(runtime, clock, {"north": NORTH})
     assert [payload["chat"] for payload in found["deliver"]] == ["telegram:-1002"]
 
 
-async def test_alert_not_yet_due_stays(runtime: Runtime, clock: Clock) -> None:
+async def test_alert_not_yet_due_stays(runtime: Core, clock: Clock) -> None:
     async with runtime.database.transaction() as session:
         await runtime.services.outbox.enqueue(session, "case_alert", alert_payload(), clock() + timedelta(minutes=5))
     found = await route(runtime, clock, {"north": NORTH})
@@ -112,7 +112,7 @@ async def test_alert_not_yet_due_stays(runtime: Runtime, clock: Clock) -> None:
 
 
 async def test_board_alert_without_board_chat_is_held_counted_once_and_never_sent_to_hr(
-    runtime: Runtime, clock: Clock, caplog: pytest.LogCaptureFixture
+    runtime: Core, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     no_board = {"north": SiteRoute(NORTH.name, NORTH.hr_chats, ())}
     await enqueue(runtime, clock, "case_alert", alert_payload("board"))
@@ -123,7 +123,7 @@ async def test_board_alert_without_board_chat_is_held_counted_once_and_never_sen
             clock.advance(hours=1)
     async with runtime.database.transaction(write=False) as session:
         assert await runtime.services.outbox.counts(session) == {"no_board_chat": 1}
-    errors = [r.getMessage() for r in caplog.records if r.name == "bot.delivery.routing"]
+    errors = [r.getMessage() for r in caplog.records if r.name == "bot.jobs.alert_routing"]
     assert len(errors) == 3, "re-checked hourly, logged each time"
     assert all("'north'" in e and "board_chats" in e and "HAP-7K3M9Q" not in e for e in errors)
     # Once an operator configures a board chat, the held alert goes there.
@@ -131,7 +131,7 @@ async def test_board_alert_without_board_chat_is_held_counted_once_and_never_sen
     assert [payload["chat"] for payload in found["deliver"]] == ["telegram:-1002"]
 
 
-async def test_alert_for_a_site_without_hr_chat_or_unknown_site_is_held(runtime: Runtime, clock: Clock) -> None:
+async def test_alert_for_a_site_without_hr_chat_or_unknown_site_is_held(runtime: Core, clock: Clock) -> None:
     await enqueue(runtime, clock, "case_alert", alert_payload(site="main"))
     await enqueue(runtime, clock, "case_alert", alert_payload(site="gone"))
     found = await route(runtime, clock, {"main": SiteRoute({"en": "Main"})})
@@ -140,7 +140,7 @@ async def test_alert_for_a_site_without_hr_chat_or_unknown_site_is_held(runtime:
         assert await runtime.services.outbox.counts(session) == {"no_hr_chat": 1, "unknown_site": 1}
 
 
-async def test_malformed_payload_is_dropped_and_counted(runtime: Runtime, clock: Clock) -> None:
+async def test_malformed_payload_is_dropped_and_counted(runtime: Core, clock: Clock) -> None:
     await enqueue(runtime, clock, "case_alert", {"site": "north"})
     await enqueue(runtime, clock, "admin_notice", {"chat": 5, "text": None})
     found = await route(runtime, clock, {"north": NORTH})

@@ -10,8 +10,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.delivery import OutboxSender, TransientFailure, backoff_delay
-from bot.runtime import Runtime
+from bot.core import Core
+from bot.jobs import OutboxSender, TransientFailure, backoff_delay
 from storage.database import Database
 
 from .conftest import Clock
@@ -39,7 +39,7 @@ class RecordingSink:
 
 
 def make_sender(
-    runtime: Runtime, sink: RecordingSink, database: Database | None = None, **kwargs: object
+    runtime: Core, sink: RecordingSink, database: Database | None = None, **kwargs: object
 ) -> OutboxSender:
     return OutboxSender(
         database or runtime.database,
@@ -51,24 +51,24 @@ def make_sender(
     )
 
 
-async def deliver_rows(runtime: Runtime, clock: Clock, chats: list[str]) -> None:
+async def deliver_rows(runtime: Core, clock: Clock, chats: list[str]) -> None:
     async with runtime.database.transaction() as session:
         for n, chat in enumerate(chats):
             await runtime.services.outbox.enqueue(session, "deliver", {"chat": chat, "text": f"m{n}"}, clock())
 
 
-async def counts(runtime: Runtime) -> dict[str, int]:
+async def counts(runtime: Core) -> dict[str, int]:
     async with runtime.database.transaction(write=False) as session:
         return await runtime.services.outbox.counts(session)
 
 
-async def remaining(runtime: Runtime) -> int:
+async def remaining(runtime: Core) -> int:
     async with runtime.database.transaction(write=False) as session:
         return await runtime.services.outbox.count(session)
 
 
 async def test_crash_after_send_resends_once_in_doubt_and_never_after_completion(
-    runtime: Runtime, clock: Clock
+    runtime: Core, clock: Clock
 ) -> None:
     await deliver_rows(runtime, clock, ["telegram:-4001"])
     crashing = RecordingSink()
@@ -93,7 +93,7 @@ async def test_crash_after_send_resends_once_in_doubt_and_never_after_completion
 
 
 async def test_two_senders_on_separate_connections_deliver_each_row_exactly_once(
-    runtime: Runtime, clock: Clock
+    runtime: Core, clock: Clock
 ) -> None:
     chats = [f"telegram:{7000 + n}" for n in range(50)]
     await deliver_rows(runtime, clock, chats)
@@ -115,7 +115,7 @@ async def test_two_senders_on_separate_connections_deliver_each_row_exactly_once
     assert "in_doubt" not in await counts(runtime)
 
 
-async def test_transient_failures_back_off_and_never_give_up(runtime: Runtime, clock: Clock) -> None:
+async def test_transient_failures_back_off_and_never_give_up(runtime: Core, clock: Clock) -> None:
     await deliver_rows(runtime, clock, ["telegram:5001"])
     sink = RecordingSink()
     sink.failures = [TransientFailure("TimedOut")] * 6 + [RuntimeError("unexpected")]
@@ -142,7 +142,7 @@ def test_backoff_is_exponential_jittered_and_capped() -> None:
     assert len({backoff_delay(8, rng) for _ in range(20)}) > 1, "jitter spreads retries"
 
 
-async def test_rows_for_a_platform_without_sink_wait_and_are_counted_once(runtime: Runtime, clock: Clock) -> None:
+async def test_rows_for_a_platform_without_sink_wait_and_are_counted_once(runtime: Core, clock: Clock) -> None:
     await deliver_rows(runtime, clock, ["wecom:hr-robot", "telegram:5001"])
     sink = RecordingSink()
     sender = make_sender(runtime, sink)
@@ -153,7 +153,7 @@ async def test_rows_for_a_platform_without_sink_wait_and_are_counted_once(runtim
     assert await remaining(runtime) == 1 and await counts(runtime) == {"no_sink": 1}
 
 
-async def test_run_forever_drains_and_stops(runtime: Runtime, clock: Clock) -> None:
+async def test_run_forever_drains_and_stops(runtime: Core, clock: Clock) -> None:
     await deliver_rows(runtime, clock, ["telegram:5001", "telegram:5002"])
     sink = RecordingSink()
     stop = asyncio.Event()

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import telegram
 
-from bot.delivery import AlertRouter, OutboxSender, SiteRoute
-from bot.delivery.telegram_sink import TelegramSink, fit_text
-from bot.runtime import Runtime
+from bot.channels.telegram.sink import TelegramSink, fit_text
+from bot.core import Core
+from bot.jobs import AlertRouter, OutboxSender, SiteRoute
 from tests.telegram_emulator import TelegramEmulator
 
 from .conftest import Clock, Worker
@@ -58,7 +58,7 @@ def groups(emu: TelegramEmulator) -> dict[str, int]:
     return {name: emu.create_group(name)["id"] for name in ("hr", "board")}
 
 
-def sender_for(runtime: Runtime, bot: telegram.Bot, routes: dict[str, SiteRoute]) -> OutboxSender:
+def sender_for(runtime: Core, bot: telegram.Bot, routes: dict[str, SiteRoute]) -> OutboxSender:
     services = runtime.services
     router = AlertRouter(services.outbox, routes, services.translators)
     sinks = {"telegram": TelegramSink(bot)}
@@ -75,7 +75,7 @@ def north(hr: list[int], board: list[int]) -> dict[str, SiteRoute]:
     }
 
 
-async def file_report(runtime: Runtime, name: str, *, involved: str = "coworker", urgency: str = "normal") -> str:
+async def file_report(runtime: Core, name: str, *, involved: str = "coworker", urgency: str = "normal") -> str:
     worker = Worker(runtime, name, site="north")
     await worker.send("/start")
     for step in report_script(STORY, involved=involved, urgency=urgency):
@@ -83,7 +83,7 @@ async def file_report(runtime: Runtime, name: str, *, involved: str = "coworker"
     return reference_in(worker.text)
 
 
-async def drain(runtime: Runtime, sender: OutboxSender, clock: Clock, *, step: float = 1.0, limit: int = 400) -> int:
+async def drain(runtime: Core, sender: OutboxSender, clock: Clock, *, step: float = 1.0, limit: int = 400) -> int:
     """Run passes, moving time by ``step`` seconds, until the outbox is empty; returns passes."""
     for passes in range(1, limit + 1):
         await sender.run_once()
@@ -103,13 +103,13 @@ def sends(emu: TelegramEmulator) -> list[dict[str, Any]]:
     return emu.calls("sendMessage")
 
 
-async def counts(runtime: Runtime) -> dict[str, int]:
+async def counts(runtime: Core) -> dict[str, int]:
     async with runtime.database.transaction(write=False) as session:
         return await runtime.services.outbox.counts(session)
 
 
 async def test_normal_report_alerts_the_hr_group_exactly_once_without_content(
-    runtime: Runtime, clock: Clock, emu: TelegramEmulator, bot: telegram.Bot, groups: dict[str, int]
+    runtime: Core, clock: Clock, emu: TelegramEmulator, bot: telegram.Bot, groups: dict[str, int]
 ) -> None:
     reference = await file_report(runtime, "w-normal")
     sender = sender_for(runtime, bot, north([groups["hr"]], [groups["board"]]))
@@ -127,7 +127,7 @@ async def test_normal_report_alerts_the_hr_group_exactly_once_without_content(
 
 
 async def test_danger_now_goes_out_at_once(
-    runtime: Runtime, clock: Clock, emu: TelegramEmulator, bot: telegram.Bot, groups: dict[str, int]
+    runtime: Core, clock: Clock, emu: TelegramEmulator, bot: telegram.Bot, groups: dict[str, int]
 ) -> None:
     reference = await file_report(runtime, "w-danger", urgency="danger_now")
     sender = sender_for(runtime, bot, north([groups["hr"]], [groups["board"]]))
@@ -137,7 +137,7 @@ async def test_danger_now_goes_out_at_once(
 
 
 async def test_report_about_a_manager_alerts_only_the_board(
-    runtime: Runtime, clock: Clock, emu: TelegramEmulator, bot: telegram.Bot, groups: dict[str, int]
+    runtime: Core, clock: Clock, emu: TelegramEmulator, bot: telegram.Bot, groups: dict[str, int]
 ) -> None:
     reference = await file_report(runtime, "w-board", involved="supervisor")
     sender = sender_for(runtime, bot, north([groups["hr"]], [groups["board"]]))
@@ -149,7 +149,7 @@ async def test_report_about_a_manager_alerts_only_the_board(
 
 
 async def test_board_alert_without_board_chat_reaches_nobody_and_is_counted(
-    runtime: Runtime, clock: Clock, emu: TelegramEmulator, bot: telegram.Bot, groups: dict[str, int]
+    runtime: Core, clock: Clock, emu: TelegramEmulator, bot: telegram.Bot, groups: dict[str, int]
 ) -> None:
     await file_report(runtime, "w-noboard", involved="supervisor")
     sender = sender_for(runtime, bot, north([groups["hr"]], []))
@@ -163,7 +163,7 @@ async def test_board_alert_without_board_chat_reaches_nobody_and_is_counted(
 
 
 async def test_429_storm_delays_alerts_loses_none_and_honours_retry_after(
-    runtime: Runtime, clock: Clock, emu: TelegramEmulator, bot: telegram.Bot
+    runtime: Core, clock: Clock, emu: TelegramEmulator, bot: telegram.Bot
 ) -> None:
     hr = [emu.create_group(f"hr-{n}")["id"] for n in range(3)]
     routes = {f"site{n}": SiteRoute({"en": f"Site {n}"}, (f"telegram:{chat}",), ()) for n, chat in enumerate(hr)}
@@ -199,7 +199,7 @@ async def test_429_storm_delays_alerts_loses_none_and_honours_retry_after(
 
 
 async def test_blocked_and_missing_chats_are_dropped_once_with_a_reason(
-    runtime: Runtime, clock: Clock, emu: TelegramEmulator, bot: telegram.Bot
+    runtime: Core, clock: Clock, emu: TelegramEmulator, bot: telegram.Bot
 ) -> None:
     admin = emu.create_user("Admin")
     emu.send_text(admin["id"], "/start")
@@ -219,7 +219,7 @@ async def test_blocked_and_missing_chats_are_dropped_once_with_a_reason(
 
 
 async def test_migrated_group_is_followed_now_and_later(
-    runtime: Runtime, clock: Clock, emu: TelegramEmulator, bot: telegram.Bot, groups: dict[str, int]
+    runtime: Core, clock: Clock, emu: TelegramEmulator, bot: telegram.Bot, groups: dict[str, int]
 ) -> None:
     member = emu.create_user()
     emu.add_member(groups["hr"], member["id"])
@@ -238,7 +238,7 @@ async def test_migrated_group_is_followed_now_and_later(
 
 
 async def test_network_error_is_retried_with_backoff(
-    runtime: Runtime, clock: Clock, emu: TelegramEmulator, bot: telegram.Bot, groups: dict[str, int]
+    runtime: Core, clock: Clock, emu: TelegramEmulator, bot: telegram.Bot, groups: dict[str, int]
 ) -> None:
     emu.inject_error(502, "Bad Gateway", method="sendMessage", times=3)
     await file_report(runtime, "w-net", urgency="danger_now")

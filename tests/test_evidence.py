@@ -14,8 +14,8 @@ from PIL import Image
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.images import sanitise_image
-from bot.runtime import Runtime
+from bot.channels.images import sanitise_image
+from bot.core import Core
 from handlers.events import Attachment, Channel, Incoming
 from storage.cases import CaseView, to_hour
 from storage.crypto import DecryptionError, Purpose
@@ -47,12 +47,12 @@ def leaks(blob: bytes, plaintext: bytes) -> int:
     return sum(window in blob for window in windows(plaintext))
 
 
-def repository(runtime: Runtime) -> EvidenceRepository:
-    assert runtime.services.evidence is not None, "build_runtime must wire an EvidenceRepository"
+def repository(runtime: Core) -> EvidenceRepository:
+    assert runtime.services.evidence is not None, "build_core must wire an EvidenceRepository"
     return runtime.services.evidence
 
 
-async def new_case(runtime: Runtime, session: AsyncSession) -> CaseView:
+async def new_case(runtime: Core, session: AsyncSession) -> CaseView:
     services = runtime.services
     return await services.cases.create(
         session,
@@ -69,13 +69,13 @@ async def count(session: AsyncSession, model: type[DraftFile] | type[Evidence]) 
     return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
 
 
-async def store(runtime: Runtime, data: bytes, *, hours_left: int = 24) -> str:
+async def store(runtime: Core, data: bytes, *, hours_left: int = 24) -> str:
     expires = hour_number(runtime.services.clock()) + hours_left
     async with runtime.database.transaction() as session:
         return await repository(runtime).store_draft_file(session, data, "image/jpeg", expires)
 
 
-async def test_adopted_draft_file_reads_back_identical_and_the_draft_is_gone(runtime: Runtime) -> None:
+async def test_adopted_draft_file_reads_back_identical_and_the_draft_is_gone(runtime: Core) -> None:
     photo = evidence_photo()
     draft_id = await store(runtime, photo)
     evidence = repository(runtime)
@@ -94,7 +94,7 @@ async def test_adopted_draft_file_reads_back_identical_and_the_draft_is_gone(run
     assert created_at.minute == created_at.second == created_at.microsecond == 0
 
 
-async def test_database_bytes_never_hold_the_image(runtime: Runtime, database_url: str) -> None:
+async def test_database_bytes_never_hold_the_image(runtime: Core, database_url: str) -> None:
     photo = evidence_photo(seed=3)
     assert leaks(photo + b"padding", photo) == len(windows(photo)), "the detector must see a stored plaintext"
     draft_id = await store(runtime, photo)
@@ -120,7 +120,7 @@ async def test_database_bytes_never_hold_the_image(runtime: Runtime, database_ur
     assert leaks(while_open, photo) == 0 and leaks(after_close, photo) == 0
 
 
-async def test_a_ciphertext_moved_to_another_row_does_not_open(runtime: Runtime) -> None:
+async def test_a_ciphertext_moved_to_another_row_does_not_open(runtime: Core) -> None:
     first, second = evidence_photo(1), evidence_photo(2)
     refs = [await store(runtime, first), await store(runtime, second)]
     evidence = repository(runtime)
@@ -138,7 +138,7 @@ async def test_a_ciphertext_moved_to_another_row_does_not_open(runtime: Runtime)
             await evidence.files(session, case.id)
 
 
-async def test_a_draft_ciphertext_moved_to_another_draft_row_is_skipped(runtime: Runtime) -> None:
+async def test_a_draft_ciphertext_moved_to_another_draft_row_is_skipped(runtime: Core) -> None:
     victim, carrier = await store(runtime, evidence_photo(4)), await store(runtime, evidence_photo(5))
     evidence = repository(runtime)
     async with runtime.database.transaction() as session:
@@ -150,7 +150,7 @@ async def test_a_draft_ciphertext_moved_to_another_draft_row_is_skipped(runtime:
         assert await count(session, DraftFile) == 1, "the unreadable draft row is deleted, the other kept"
 
 
-async def test_a_shredded_key_or_deleted_case_leaves_nothing_readable(runtime: Runtime) -> None:
+async def test_a_shredded_key_or_deleted_case_leaves_nothing_readable(runtime: Core) -> None:
     evidence = repository(runtime)
     cases = []
     for seed in (8, 9):
@@ -173,7 +173,7 @@ async def test_a_shredded_key_or_deleted_case_leaves_nothing_readable(runtime: R
             await evidence.files(session, deleted.id)
 
 
-async def test_adopt_skips_missing_expired_and_foreign_refs_without_failing(runtime: Runtime, clock: Clock) -> None:
+async def test_adopt_skips_missing_expired_and_foreign_refs_without_failing(runtime: Core, clock: Clock) -> None:
     good = await store(runtime, evidence_photo(10))
     expired = await store(runtime, evidence_photo(11), hours_left=0)
     clock.advance(hours=1)  # ``expired`` was good until the end of the previous hour
@@ -186,7 +186,7 @@ async def test_adopt_skips_missing_expired_and_foreign_refs_without_failing(runt
         assert await count(session, DraftFile) == 0, "the expired draft file is deleted, not adopted"
 
 
-async def test_expired_draft_files_are_purged(runtime: Runtime) -> None:
+async def test_expired_draft_files_are_purged(runtime: Core) -> None:
     hour = hour_number(runtime.services.clock())
     for hours_left in (-1, 0, 5):
         await store(runtime, evidence_photo(12), hours_left=hours_left)
@@ -198,7 +198,7 @@ async def test_expired_draft_files_are_purged(runtime: Runtime) -> None:
         assert await count(session, DraftFile) == 0
 
 
-async def test_store_draft_file_refuses_bad_input(runtime: Runtime) -> None:
+async def test_store_draft_file_refuses_bad_input(runtime: Core) -> None:
     async with runtime.database.transaction() as session:
         with pytest.raises(ValueError, match="content"):
             await repository(runtime).store_draft_file(session, b"", "image/jpeg", 1)
@@ -206,7 +206,7 @@ async def test_store_draft_file_refuses_bad_input(runtime: Runtime) -> None:
             await repository(runtime).store_draft_file(session, b"x", 'image/jpeg; name="gps.jpg"', 1)
 
 
-async def test_a_photo_sent_while_reporting_becomes_evidence_of_the_case(runtime: Runtime, worker: Worker) -> None:
+async def test_a_photo_sent_while_reporting_becomes_evidence_of_the_case(runtime: Core, worker: Worker) -> None:
     photo = evidence_photo(13)
     draft_id = await store(runtime, photo)
     await worker.send("/start")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.admin import ADMIN_NOTICE, FaqAdmin
+from bot.admin.faq_reload import ADMIN_NOTICE, FaqAdmin
 from bot.channels.console import ConsoleChannel
-from bot.runtime import Runtime
+from bot.core import Core
 from faq import CONTENT_DIR
 from handlers.faq import FaqLibrary
 from handlers.faq.service import LibraryFaqService
@@ -46,7 +46,7 @@ async def test_nonsense_gets_no_answer_but_a_way_to_hr(worker: Worker) -> None:
     assert "Report harassment" in worker.text
 
 
-async def test_faq_text_inside_a_report_is_kept_as_the_report(worker: Worker, runtime: Runtime) -> None:
+async def test_faq_text_inside_a_report_is_kept_as_the_report(worker: Worker, runtime: Core) -> None:
     await worker.send("/start")
     await worker.choose("report")
     await worker.choose("agree")
@@ -61,7 +61,7 @@ def content_copy(tmp_path: Path) -> Path:
     return target
 
 
-async def test_reload_serves_valid_edits_and_refuses_broken_ones(runtime: Runtime, content_copy: Path) -> None:
+async def test_reload_serves_valid_edits_and_refuses_broken_ones(runtime: Core, content_copy: Path) -> None:
     service = LibraryFaqService(FaqLibrary(content_copy))
     admin = FaqAdmin(service, runtime.database, runtime.services.outbox, ["telegram:-100777"], runtime.services.clock)
     channel = ConsoleChannel(

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.faq_cli import run_ask, run_eval
-from bot.faq_watch import fingerprint, watch_faq
+from bot.admin.faq_watch import fingerprint, watch_faq
+from bot.cli.faq import run_ask, run_eval
 from faq import CONTENT_DIR
 from handlers.faq.library import ContentError, FaqLibrary
 from handlers.faq.model import Problem

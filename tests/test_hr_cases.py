@@ -9,10 +9,10 @@ import json
 
 import pytest
 
-from bot.cases_cli import run as run_cases
+from bot.cli.cases import run as run_cases
 from bot.config import Config
-from bot.notices import ReporterNotices
-from bot.runtime import Runtime
+from bot.core import Core
+from bot.jobs.reporter_notices import ReporterNotices
 from bot.serve import Cleaning
 from handlers.hr import CaseDesk, NotAuthorised, UnknownCase
 from storage.cases import CaseStatus
@@ -29,12 +29,12 @@ async def file_report(worker: Worker, notify: str = "notify_yes") -> tuple[str, 
     return receipt_in(worker.text), reference_in(worker.text)
 
 
-def desk(runtime: Runtime) -> CaseDesk:
+def desk(runtime: Core) -> CaseDesk:
     return CaseDesk(runtime.services.cases, runtime.services.outbox, ["wang"])
 
 
 async def test_reply_reaches_the_reporter_as_a_neutral_notice_then_content_with_the_receipt(
-    runtime: Runtime, clock: Clock
+    runtime: Core, clock: Clock
 ) -> None:
     mei = Worker(runtime, "mei")
     receipt, reference = await file_report(mei)
@@ -54,7 +54,7 @@ async def test_reply_reaches_the_reporter_as_a_neutral_notice_then_content_with_
     assert "Tuesday" in mei.text and "HR has seen it" in mei.text
 
 
-async def test_no_notice_without_consent(runtime: Runtime, clock: Clock) -> None:
+async def test_no_notice_without_consent(runtime: Core, clock: Clock) -> None:
     mei = Worker(runtime, "mei")
     _, reference = await file_report(mei, notify="notify_no")
     async with runtime.database.transaction() as session:
@@ -64,7 +64,7 @@ async def test_no_notice_without_consent(runtime: Runtime, clock: Clock) -> None
     assert "new message" not in mei.text
 
 
-async def test_every_read_and_change_is_audited_and_strangers_are_refused(runtime: Runtime, clock: Clock) -> None:
+async def test_every_read_and_change_is_audited_and_strangers_are_refused(runtime: Core, clock: Clock) -> None:
     _, reference = await file_report(Worker(runtime, "mei"), notify="notify_no")
     hr = desk(runtime)
     async with runtime.database.transaction() as session:
@@ -81,7 +81,7 @@ async def test_every_read_and_change_is_audited_and_strangers_are_refused(runtim
 
 
 async def test_cases_cli_shows_a_case_only_to_listed_handlers(
-    runtime: Runtime, config: Config, keyring: KeyRing
+    runtime: Core, config: Config, keyring: KeyRing
 ) -> None:
     _, reference = await file_report(Worker(runtime, "mei"), notify="notify_no")
     raw = config.model_dump(mode="python")
@@ -99,7 +99,7 @@ async def test_cases_cli_shows_a_case_only_to_listed_handlers(
     assert "not listed" in refused.getvalue()
 
 
-async def test_hr_cannot_see_reports_about_hr_or_managers_and_the_board_can(runtime: Runtime, clock: Clock) -> None:
+async def test_hr_cannot_see_reports_about_hr_or_managers_and_the_board_can(runtime: Core, clock: Clock) -> None:
     ordinary = Worker(runtime, "a")
     _, hr_case = await file_report(ordinary, notify="notify_no")
     about_manager = Worker(runtime, "b")
@@ -118,7 +118,7 @@ async def test_hr_cannot_see_reports_about_hr_or_managers_and_the_board_can(runt
         assert (await desk.read(session, "li", board_case, clock())).report["what"] == ["My manager"]
 
 
-async def test_finished_cases_are_deleted_after_the_retention_period(runtime: Runtime, clock: Clock) -> None:
+async def test_finished_cases_are_deleted_after_the_retention_period(runtime: Core, clock: Clock) -> None:
     receipt, reference = await file_report(Worker(runtime, "mei"), notify="notify_no")
     _, open_reference = await file_report(Worker(runtime, "lin"), notify="notify_no")
     async with runtime.database.transaction() as session:

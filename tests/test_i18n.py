@@ -12,7 +12,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from bot.runtime import Runtime
+from bot.core import Core
 from handlers.conversation import State
 from handlers.i18n import load_translators
 
@@ -152,7 +152,7 @@ async def test_switching_to_chinese_mid_report_asks_the_next_question_in_chinese
     assert worker.last.replies[-1].text == zh("When did it happen? (optional)"), "the next question is not in Chinese"
 
 
-async def test_switching_back_to_english_mid_report_with_the_chinese_word(runtime: Runtime) -> None:
+async def test_switching_back_to_english_mid_report_with_the_chinese_word(runtime: Core) -> None:
     worker = Worker(runtime, "zh-worker", language="zh")
     zh = runtime.services.translators["zh"]
     await start_report(worker)

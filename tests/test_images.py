@@ -13,7 +13,7 @@ import zlib
 import pytest
 from PIL import Image, ImageChops, ImageCms, PngImagePlugin
 
-from bot.images import ImageRejected, sanitise_image
+from bot.channels.images import ImageRejected, sanitise_image
 
 GPS_CANARY = "GPS-CANARY"
 EXIF_CANARY = "EXIF-CANARY"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.runtime import Runtime
+from bot.core import Core
 from storage.journal import UpdateJournal
 
 
-async def test_claim_fresh_tells_new_duplicate_and_replayed_apart(runtime: Runtime) -> None:
+async def test_claim_fresh_tells_new_duplicate_and_replayed_apart(runtime: Core) -> None:
     journal = UpdateJournal(runtime.crypto)
     key = journal.key
     nonce = journal.nonce_key
@@ -35,7 +35,7 @@ async def test_claim_fresh_tells_new_duplicate_and_replayed_apart(runtime: Runti
     assert second == ["duplicate", "replayed"]
 
 
-async def test_recorded_updates_are_pending_once_and_claimed_once(runtime: Runtime) -> None:
+async def test_recorded_updates_are_pending_once_and_claimed_once(runtime: Core) -> None:
     journal = UpdateJournal(runtime.crypto)
     async with runtime.database.transaction() as session:
         fresh = await journal.record(session, "telegram", [("7", {"update_id": 7}), ("7", {"update_id": 7})], 100)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.runtime import Runtime
+from bot.core import Core
 from storage.database import Database
 from storage.outbox import Outbox
 
@@ -17,7 +17,7 @@ from .conftest import Clock
 LEASE = timedelta(seconds=60)
 
 
-async def enqueue(runtime: Runtime, clock: Clock, count: int, *, kind: str = "deliver", delay: float = 0) -> list[str]:
+async def enqueue(runtime: Core, clock: Clock, count: int, *, kind: str = "deliver", delay: float = 0) -> list[str]:
     outbox = runtime.services.outbox
     async with runtime.database.transaction() as session:
         return [
@@ -28,18 +28,18 @@ async def enqueue(runtime: Runtime, clock: Clock, count: int, *, kind: str = "de
         ]
 
 
-async def claim(runtime: Runtime, clock: Clock, limit: int = 10, **kwargs: object) -> list[str]:
+async def claim(runtime: Core, clock: Clock, limit: int = 10, **kwargs: object) -> list[str]:
     async with runtime.database.transaction() as session:
         items = await runtime.services.outbox.claim_due(session, clock(), limit, LEASE, **kwargs)  # type: ignore[arg-type]
     return [item.id for item in items]
 
 
-async def counts(runtime: Runtime) -> dict[str, int]:
+async def counts(runtime: Core) -> dict[str, int]:
     async with runtime.database.transaction(write=False) as session:
         return await runtime.services.outbox.counts(session)
 
 
-async def test_claims_only_due_rows_oldest_first_and_opens_payloads(runtime: Runtime, clock: Clock) -> None:
+async def test_claims_only_due_rows_oldest_first_and_opens_payloads(runtime: Core, clock: Clock) -> None:
     ids = await enqueue(runtime, clock, 3)
     later = await enqueue(runtime, clock, 1, delay=3600)
     clock.advance(seconds=2)
@@ -53,7 +53,7 @@ async def test_claims_only_due_rows_oldest_first_and_opens_payloads(runtime: Run
     assert await claim(runtime, clock) == [], "claimed rows are not claimed again during the lease"
 
 
-async def test_limit_and_kinds_filter(runtime: Runtime, clock: Clock) -> None:
+async def test_limit_and_kinds_filter(runtime: Core, clock: Clock) -> None:
     await enqueue(runtime, clock, 3)
     alerts = await enqueue(runtime, clock, 2, kind="case_alert")
     clock.advance(seconds=5)
@@ -61,7 +61,7 @@ async def test_limit_and_kinds_filter(runtime: Runtime, clock: Clock) -> None:
     assert await claim(runtime, clock, kinds=("case_alert",)) == alerts
 
 
-async def test_expired_lease_is_claimed_again_and_counted_in_doubt(runtime: Runtime, clock: Clock) -> None:
+async def test_expired_lease_is_claimed_again_and_counted_in_doubt(runtime: Core, clock: Clock) -> None:
     (item_id,) = await enqueue(runtime, clock, 1)
     assert await claim(runtime, clock) == [item_id]
     # The sender "crashes" here: it never completes or reschedules the row.
@@ -74,7 +74,7 @@ async def test_expired_lease_is_claimed_again_and_counted_in_doubt(runtime: Runt
     assert (await counts(runtime))["in_doubt"] == 1
 
 
-async def test_completed_row_is_never_claimed_again(runtime: Runtime, clock: Clock) -> None:
+async def test_completed_row_is_never_claimed_again(runtime: Core, clock: Clock) -> None:
     (item_id,) = await enqueue(runtime, clock, 1)
     assert await claim(runtime, clock) == [item_id]
     async with runtime.database.transaction() as session:
@@ -85,7 +85,7 @@ async def test_completed_row_is_never_claimed_again(runtime: Runtime, clock: Clo
     assert "in_doubt" not in await counts(runtime)
 
 
-async def test_reschedule_releases_the_claim_without_doubt(runtime: Runtime, clock: Clock) -> None:
+async def test_reschedule_releases_the_claim_without_doubt(runtime: Core, clock: Clock) -> None:
     (item_id,) = await enqueue(runtime, clock, 1)
     await claim(runtime, clock)
     async with runtime.database.transaction() as session:
@@ -103,7 +103,7 @@ async def test_reschedule_releases_the_claim_without_doubt(runtime: Runtime, clo
     assert item.attempts == 2, "a claim handed back unused is not an attempt"
 
 
-async def test_drop_deletes_and_counts_each_reason(runtime: Runtime, clock: Clock) -> None:
+async def test_drop_deletes_and_counts_each_reason(runtime: Core, clock: Clock) -> None:
     ids = await enqueue(runtime, clock, 3)
     clock.advance(seconds=5)
     await claim(runtime, clock)
@@ -117,7 +117,7 @@ async def test_drop_deletes_and_counts_each_reason(runtime: Runtime, clock: Cloc
         assert await runtime.services.outbox.count(session) == 0
 
 
-async def test_undecryptable_row_is_dropped_and_counted(runtime: Runtime, clock: Clock) -> None:
+async def test_undecryptable_row_is_dropped_and_counted(runtime: Core, clock: Clock) -> None:
     good, bad = await enqueue(runtime, clock, 2)
     outbox = runtime.services.outbox
     async with runtime.database.transaction() as session:
@@ -128,7 +128,7 @@ async def test_undecryptable_row_is_dropped_and_counted(runtime: Runtime, clock:
     assert (await counts(runtime))["undecryptable"] == 1
 
 
-async def test_concurrent_claims_skip_locked_rows(runtime: Runtime, clock: Clock) -> None:
+async def test_concurrent_claims_skip_locked_rows(runtime: Core, clock: Clock) -> None:
     """While one replica's claim transaction is open, another claims other rows at once
     instead of waiting (FOR UPDATE SKIP LOCKED); a plain FOR UPDATE would block here."""
     if runtime.database.dialect != "postgresql":

@@ -8,14 +8,14 @@ import json
 import pytest
 
 from bot.channels.console import ConsoleChannel
-from bot.runtime import Runtime
+from bot.core import Core
 from storage.cases import CaseStatus
 from storage.outbox import Outbox
 
 from .flows import receipt_in, reference_in, report_script
 
 
-async def chat_json(runtime: Runtime, user: str, lines: list[object], language: str) -> list[dict[str, object]]:
+async def chat_json(runtime: Core, user: str, lines: list[object], language: str) -> list[dict[str, object]]:
     """Runs ``hapbot chat --json`` in-process on the given input lines; returns the reply objects."""
     services = runtime.services
     channel = ConsoleChannel(runtime.dispatcher, runtime.crypto, services.clock, user=user, language=language)
@@ -36,7 +36,7 @@ STORIES = {
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])
-async def test_report_then_status_from_another_chat(runtime: Runtime, language: str) -> None:
+async def test_report_then_status_from_another_chat(runtime: Core, language: str) -> None:
     story, status_word, submitted_word = STORIES[language]
     replies = await chat_json(runtime, "worker-a", [{"text": "/start"}, *report_script(story)], language)
 
@@ -70,7 +70,7 @@ async def test_report_then_status_from_another_chat(runtime: Runtime, language: 
     assert {c["id"] for c in shown["choices"]} == {"add_info", "withdraw", "menu"}
 
 
-async def test_add_information_and_withdraw(runtime: Runtime) -> None:
+async def test_add_information_and_withdraw(runtime: Core) -> None:
     replies = await chat_json(runtime, "w", report_script(["He follows me to the dormitory"]), "en")
     receipt = receipt_in(str(replies[-2]["text"]))
     lines = [
@@ -97,7 +97,7 @@ async def test_add_information_and_withdraw(runtime: Runtime) -> None:
         assert sorted(kinds) == ["added_information", "verbal", "withdrawn"]
 
 
-async def test_report_about_a_manager_alerts_the_board_only(runtime: Runtime) -> None:
+async def test_report_about_a_manager_alerts_the_board_only(runtime: Core) -> None:
     replies = await chat_json(runtime, "w", report_script(["经理叫我去办公室"], involved="supervisor"), "zh")
     reference = reference_in(str(replies[-2]["text"]))
     receipt = receipt_in(str(replies[-2]["text"]))
@@ -113,7 +113,7 @@ async def test_report_about_a_manager_alerts_the_board_only(runtime: Runtime) ->
     assert {p["reference"] for p in payloads} == {reference}
 
 
-async def test_danger_now_alert_is_due_at_once_and_others_within_the_hour(runtime: Runtime, clock: object) -> None:
+async def test_danger_now_alert_is_due_at_once_and_others_within_the_hour(runtime: Core, clock: object) -> None:
     await chat_json(runtime, "a", report_script(["he is waiting outside"], urgency="danger_now"), "en")
     await chat_json(runtime, "b", report_script(["rude comments"]), "en")
     now = runtime.services.clock()

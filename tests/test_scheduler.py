@@ -9,8 +9,8 @@ from datetime import timedelta
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select
 
-from bot.runtime import Runtime
-from bot.scheduler import CLEANING_JOB_ID, SENDER_JOB_ID, DueWorkScheduler, ExpiredRowCleaner, run_due_work
+from bot.core import Core
+from bot.jobs.scheduler import CLEANING_JOB_ID, SENDER_JOB_ID, DueWorkScheduler, ExpiredRowCleaner, run_due_work
 from storage.models import (
     CaseLink,
     ChatTrace,
@@ -91,7 +91,7 @@ async def test_a_failing_pass_is_logged_and_the_next_tick_runs() -> None:
     assert sender.runs >= 2
 
 
-async def test_cleaning_deletes_only_expired_rows(runtime: Runtime, clock: Clock) -> None:
+async def test_cleaning_deletes_only_expired_rows(runtime: Core, clock: Clock) -> None:
     hour = int(clock().timestamp() // 3600)
     crypto = runtime.services
     async with runtime.database.transaction() as session:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Column, DateTime, ForeignKey, Integer, LargeBinary, MetaData, String, Table, inspect
 from sqlalchemy.types import TypeEngine
 
-from bot.runtime import Runtime
+from bot.core import Core
 
 CASE_WORDS = ("case", "reference", "receipt", "report")
 
@@ -47,7 +47,7 @@ def violations(
     return found
 
 
-async def live_schema(runtime: Runtime) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[str]]]:
+async def live_schema(runtime: Core) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[str]]]:
     async with runtime.database.engine.connect() as connection:
 
         def read(sync: Any) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[str]]]:
@@ -60,14 +60,14 @@ async def live_schema(runtime: Runtime) -> tuple[dict[str, list[dict[str, Any]]]
         return await connection.run_sync(read)
 
 
-async def test_live_schema_keeps_pseudonyms_unlinkable(runtime: Runtime) -> None:
+async def test_live_schema_keeps_pseudonyms_unlinkable(runtime: Core) -> None:
     tables, foreign_keys = await live_schema(runtime)
     assert {"conversations", "status_throttles", "cases"} <= set(tables)
     assert [t for t in tables if any(is_pseudonym(c["name"]) for c in tables[t])], "no pseudonym tables found"
     assert violations(tables, foreign_keys) == []
 
 
-async def test_case_tables_hold_no_pseudonym(runtime: Runtime) -> None:
+async def test_case_tables_hold_no_pseudonym(runtime: Core) -> None:
     tables, _ = await live_schema(runtime)
     for table in ("cases", "case_messages", "outbox", "audit_log"):
         assert not [c["name"] for c in tables[table] if is_pseudonym(c["name"])], table

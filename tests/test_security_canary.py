@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.runtime import Runtime, build_runtime
+from bot.core import Core, build_core
 from storage.crypto import KeyRing
 from storage.database import sqlite_path
 
@@ -21,7 +21,7 @@ CANARY = "金丝雀灌饼在三号车间的秘密"
 WORKER_NAME = "worker-id-77881234"
 
 
-async def file_canary_report(runtime: Runtime) -> tuple[str, Worker]:
+async def file_canary_report(runtime: Core) -> tuple[str, Worker]:
     worker = Worker(runtime, WORKER_NAME, language="zh")
     await worker.send("/start")
     for line in report_script([CANARY, f"witness {CANARY}"], notify="notify_yes"):
@@ -56,7 +56,7 @@ async def test_sqlite_file_wal_and_logs_hold_no_canary(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     url = f"sqlite+aiosqlite:///{tmp_path / 'hapbot.sqlite3'}"
-    runtime = await build_runtime(make_config(url, tmp_path / "data"), keyring=keyring, clock=Clock())
+    runtime = await build_core(make_config(url, tmp_path / "data"), keyring=keyring, clock=Clock())
     receipt, _ = await file_canary_report(runtime)
     path = sqlite_path(url)
     assert path is not None
@@ -84,7 +84,7 @@ async def test_pg_dump_and_logs_hold_no_canary(
     caplog.set_level(logging.DEBUG)
     url = await create_pg_database()
     try:
-        runtime = await build_runtime(make_config(url, tmp_path / "data"), keyring=keyring, clock=Clock())
+        runtime = await build_core(make_config(url, tmp_path / "data"), keyring=keyring, clock=Clock())
         receipt, _ = await file_canary_report(runtime)
         await runtime.close()
         parsed = make_url(url)

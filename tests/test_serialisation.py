@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.runtime import build_runtime
+from bot.core import build_core
 from storage.keys import create_key_file
 
 from .conftest import Worker, create_pg_database, drop_pg_database, make_config
@@ -39,7 +39,7 @@ async def test_two_processes_never_lose_a_message_of_one_worker(tmp_path: Path) 
     keys = tmp_path / "keys" / "keys.json"
     keyring = create_key_file(keys)
     try:
-        runtime = await build_runtime(make_config(url, tmp_path), keyring=keyring)  # wall clock, like the workers
+        runtime = await build_core(make_config(url, tmp_path), keyring=keyring)  # wall clock, like the workers
         worker = Worker(runtime, "shared-worker")
         await worker.send("/start")
         await worker.choose("report")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from bot.wechat.callback import sha1_signature
+from bot.channels.wechat.callback import sha1_signature
 
 from .test_telegram_durability import free_port
 from .wechat_harness import AES_KEY, APP_ID, TOKEN

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.delivery import build_sender
-from bot.runtime import Runtime, build_runtime
+from bot.core import Core, build_core
+from bot.jobs import build_sender
 from storage.crypto import KeyRing
 
 from .conftest import Clock, make_config
@@ -28,7 +28,7 @@ def emu() -> Iterator[TelegramEmulator]:
 @pytest.fixture
 async def plant(
     emu: TelegramEmulator, database_url: str, tmp_path: Path, keyring: KeyRing, clock: Clock
-) -> AsyncIterator[tuple[Runtime, int, int]]:
+) -> AsyncIterator[tuple[Core, int, int]]:
     hr_group = emu.create_group("HR case handlers")["id"]
     board_group = emu.create_group("Advocacy board")["id"]
     config = make_config(
@@ -40,7 +40,7 @@ async def plant(
             "board_chats": [f"telegram:{board_group}"],
         },
     )
-    runtime = await build_runtime(config, keyring=keyring, clock=clock)
+    runtime = await build_core(config, keyring=keyring, clock=clock)
     try:
         yield runtime, hr_group, board_group
     finally:
@@ -52,7 +52,7 @@ def texts(emu: TelegramEmulator, chat: int) -> list[str]:
 
 
 async def test_one_content_free_alert_to_hr_and_board_alerts_skip_hr(
-    plant: tuple[Runtime, int, int], emu: TelegramEmulator, clock: Clock
+    plant: tuple[Core, int, int], emu: TelegramEmulator, clock: Clock
 ) -> None:
     runtime, hr_group, board_group = plant
     async with running_channel(runtime, emu) as channel:

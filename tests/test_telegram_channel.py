@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from bot.runtime import Runtime
-from bot.telegram_setup import publish_commands
+from bot.channels.telegram.setup import publish_commands
+from bot.core import Core
 from storage.cases import CaseStatus
 from storage.journal import UpdateJournal
 from storage.models import Case
@@ -47,7 +47,7 @@ async def file_report(worker: TelegramWorker, *, involved: str = "No: a co-worke
     return worker.all_text()
 
 
-async def test_deep_link_report_receipt_and_status_from_another_chat(runtime: Runtime, emu: TelegramEmulator) -> None:
+async def test_deep_link_report_receipt_and_status_from_another_chat(runtime: Core, emu: TelegramEmulator) -> None:
     async with running_channel(runtime, emu):
         mei = TelegramWorker(emu, "Mei")
         await mei.say("/start north")
@@ -77,7 +77,7 @@ async def test_deep_link_report_receipt_and_status_from_another_chat(runtime: Ru
         await wait_until(lambda: receipt not in visible(), 10)
 
 
-async def test_same_update_three_times_makes_one_case(runtime: Runtime, emu: TelegramEmulator) -> None:
+async def test_same_update_three_times_makes_one_case(runtime: Core, emu: TelegramEmulator) -> None:
     async with running_channel(runtime, emu) as channel:
         mei = TelegramWorker(emu, "Mei")
         await mei.say("/start")
@@ -104,7 +104,7 @@ async def test_same_update_three_times_makes_one_case(runtime: Runtime, emu: Tel
 
 
 @pytest.mark.parametrize("make", [loaded_jpeg, loaded_png], ids=["jpeg", "png"])
-async def test_photo_evidence_keeps_no_metadata(runtime: Runtime, emu: TelegramEmulator, make: object) -> None:
+async def test_photo_evidence_keeps_no_metadata(runtime: Core, emu: TelegramEmulator, make: object) -> None:
     original = make()  # type: ignore[operator]
     assert planted_in(original), "the test picture must carry metadata to strip"
     async with running_channel(runtime, emu):
@@ -133,7 +133,7 @@ async def test_photo_evidence_keeps_no_metadata(runtime: Runtime, emu: TelegramE
         assert not {"exif", "icc_profile", "xmp", "comment"} & set(stored.info)
 
 
-async def test_reload_works_for_configured_admins_only(runtime: Runtime, emu: TelegramEmulator) -> None:
+async def test_reload_works_for_configured_admins_only(runtime: Core, emu: TelegramEmulator) -> None:
     reloads: list[int] = []
 
     async def reload() -> str:
@@ -149,7 +149,7 @@ async def test_reload_works_for_configured_admins_only(runtime: Runtime, emu: Te
         assert reloads == [1], "a worker cannot reload the content"
 
 
-async def test_pictures_outside_a_report_are_not_downloaded(runtime: Runtime, emu: TelegramEmulator) -> None:
+async def test_pictures_outside_a_report_are_not_downloaded(runtime: Core, emu: TelegramEmulator) -> None:
     async with running_channel(runtime, emu):
         mei = TelegramWorker(emu, "Mei")
         await mei.say("/start")
@@ -162,7 +162,7 @@ async def test_pictures_outside_a_report_are_not_downloaded(runtime: Runtime, em
         assert await evidence.purge_expired_drafts(session, 10**9) == 0
 
 
-async def test_command_menu_is_published_in_both_languages(runtime: Runtime, emu: TelegramEmulator) -> None:
+async def test_command_menu_is_published_in_both_languages(runtime: Core, emu: TelegramEmulator) -> None:
     async with running_channel(runtime, emu) as channel:
         await publish_commands(channel, runtime)
     calls = emu.calls("setMyCommands")

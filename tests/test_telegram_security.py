@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.core import Core, build_core
 from bot.logs import QUIET
-from bot.runtime import Runtime, build_runtime
 from storage.crypto import KeyRing
 from storage.models import Case
 
@@ -38,7 +38,7 @@ def callback_update(
     }
 
 
-async def test_forged_and_replayed_button_data_is_refused(runtime: Runtime, emu: TelegramEmulator) -> None:
+async def test_forged_and_replayed_button_data_is_refused(runtime: Core, emu: TelegramEmulator) -> None:
     async with running_channel(runtime, emu) as channel:
         mei, lin = TelegramWorker(emu, "Mei"), TelegramWorker(emu, "Lin")
         await mei.say("/start")
@@ -72,7 +72,7 @@ async def test_no_canary_token_or_user_id_in_database_or_logs(
         logging.getLogger(name).setLevel(logging.WARNING)  # as bot.logs.configure_logging does in production
     caplog.set_level(logging.DEBUG)
     url = f"sqlite+aiosqlite:///{tmp_path / 'hapbot.sqlite3'}"
-    runtime = await build_runtime(make_config(url, tmp_path / "data"), keyring=keyring, clock=Clock())
+    runtime = await build_core(make_config(url, tmp_path / "data"), keyring=keyring, clock=Clock())
     try:
         async with running_channel(runtime, emu):
             mei = TelegramWorker(emu, "Mei")

@@ -8,9 +8,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot.runtime import Runtime
-from bot.web import build_web_app, telegram_route
-from bot.webserver import serving
+from bot.core import Core
+from bot.web.app import build_web_app, telegram_route
+from bot.web.server import serving
 from storage.models import InboundUpdate
 
 from .flows import receipt_in
@@ -26,12 +26,12 @@ def emu() -> Iterator[TelegramEmulator]:
         yield emulator
 
 
-async def journal_rows(runtime: Runtime) -> int:
+async def journal_rows(runtime: Core) -> int:
     async with runtime.database.transaction(write=False) as session:
         return int((await session.execute(select(func.count()).select_from(InboundUpdate))).scalar_one())
 
 
-async def test_report_through_the_webhook(runtime: Runtime, emu: TelegramEmulator) -> None:
+async def test_report_through_the_webhook(runtime: Core, emu: TelegramEmulator) -> None:
     async with running_channel(runtime, emu, polling=False) as channel:
         app = build_web_app([telegram_route(SECRET, channel.ingest)])
         async with serving(app, "127.0.0.1", 0) as port:
@@ -49,7 +49,7 @@ async def test_report_through_the_webhook(runtime: Runtime, emu: TelegramEmulato
             assert deliveries and all(d["ok"] and d["error"] is None for d in deliveries)
 
 
-async def test_wrong_or_missing_secret_is_refused_and_nothing_stored(runtime: Runtime, emu: TelegramEmulator) -> None:
+async def test_wrong_or_missing_secret_is_refused_and_nothing_stored(runtime: Core, emu: TelegramEmulator) -> None:
     async with running_channel(runtime, emu, polling=False) as channel:
         app = build_web_app([telegram_route(SECRET, channel.ingest)])
         async with serving(app, "127.0.0.1", 0) as port, httpx.AsyncClient() as client:

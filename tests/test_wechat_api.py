@@ -19,15 +19,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.delivery import OutboxSender
-from bot.delivery.sinks import PermanentFailure, TransientFailure
+from bot.channels.sinks import PermanentFailure, TransientFailure
+from bot.channels.wechat.api import WeChatApi
+from bot.channels.wechat.errors import OutsideWindow, RequestRejected, TransientApiError, Unsubscribed
+from bot.channels.wechat.sink import WeChatCustomerServiceSink
+from bot.channels.wechat.text import MAX_TEXT_BYTES, RECEIPT_LIKE, split_text, utf8_len
+from bot.channels.wechat.token import AccessTokenManager
+from bot.core import Core
+from bot.jobs import OutboxSender
 from bot.logs import QUIET
-from bot.runtime import Runtime
-from bot.wechat.api import WeChatApi
-from bot.wechat.errors import OutsideWindow, RequestRejected, TransientApiError, Unsubscribed
-from bot.wechat.sinks import WeChatCustomerServiceSink
-from bot.wechat.text import MAX_TEXT_BYTES, RECEIPT_LIKE, split_text, utf8_len
-from bot.wechat.token import AccessTokenManager
 from storage.crypto import Crypto, KeyRing
 from tests.wechat_fake import FakeWeChat
 from tests.wechat_fake.harness import Replica, fake_clock, replica
@@ -109,7 +109,7 @@ async def test_closed_window_and_unfollow_are_permanent(
 
 
 async def test_the_outbox_drops_a_closed_window_and_sends_the_rest(
-    runtime: Runtime, wechat: FakeWeChat, clock: Clock
+    runtime: Core, wechat: FakeWeChat, clock: Clock
 ) -> None:
     late, recent = "o" + secrets.token_urlsafe(20), "o" + secrets.token_urlsafe(20)
     wechat.close_window(late)

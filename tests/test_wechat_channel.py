@@ -11,10 +11,10 @@ from PIL import Image
 from sqlalchemy import func, select
 from wechatpy.crypto import WeChatCrypto
 
-from bot.images import sanitise_image
+from bot.channels.images import sanitise_image
+from bot.channels.wechat.adapter import pack
+from bot.core import Core
 from bot.logs import QUIET
-from bot.runtime import Runtime
-from bot.wechat.adapter import pack
 from handlers.events import Choice, Reply
 from storage.cases import CaseStatus
 from storage.database import sqlite_path
@@ -26,12 +26,12 @@ from .test_images import canaries_in, loaded_jpeg
 from .wechat_harness import AES_KEY, TOKEN, WeChatUser, message_xml, sha1_signature, wechat_server
 
 
-async def count(runtime: Runtime, model: type) -> int:
+async def count(runtime: Core, model: type) -> int:
     async with runtime.database.transaction(write=False) as session:
         return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
 
 
-def media_store(runtime: Runtime, media: dict[str, bytes]):  # type: ignore[no-untyped-def]
+def media_store(runtime: Core, media: dict[str, bytes]):  # type: ignore[no-untyped-def]
     """Fetching media is the network edge: the bytes come from this dict, the rest is the real thing."""
 
     async def store(media_id: str) -> str | None:
@@ -45,7 +45,7 @@ def media_store(runtime: Runtime, media: dict[str, bytes]):  # type: ignore[no-u
     return store
 
 
-async def test_url_check_answers_echostr_only_when_signed(runtime: Runtime) -> None:
+async def test_url_check_answers_echostr_only_when_signed(runtime: Core) -> None:
     async with wechat_server(runtime) as (server, _):
         query = server.signed_query(None)
         ok = await server.client.get(server.url, params={**query, "echostr": "hello-123"})
@@ -56,7 +56,7 @@ async def test_url_check_answers_echostr_only_when_signed(runtime: Runtime) -> N
         assert (await server.client.get(server.url, params={**stale, "echostr": "x"})).status_code == 403
 
 
-async def test_chinese_report_with_qr_site_photo_and_voice_then_status(runtime: Runtime) -> None:
+async def test_chinese_report_with_qr_site_photo_and_voice_then_status(runtime: Core) -> None:
     media = {"m-photo-1": loaded_jpeg()}
     async with wechat_server(runtime, store_media=media_store(runtime, media)) as (server, _):
         mei = WeChatUser(server)
@@ -100,7 +100,7 @@ async def test_chinese_report_with_qr_site_photo_and_voice_then_status(runtime: 
         assert "exif" not in stored.info
 
 
-async def test_retries_of_the_submit_make_one_case_and_a_fresh_receipt(runtime: Runtime) -> None:
+async def test_retries_of_the_submit_make_one_case_and_a_fresh_receipt(runtime: Core) -> None:
     async with wechat_server(runtime) as (server, channel):
         channel._confirm_after = 30
         mei = WeChatUser(server)
@@ -118,7 +118,7 @@ async def test_retries_of_the_submit_make_one_case_and_a_fresh_receipt(runtime: 
         assert reference_in(replies[2]) in await other.say(receipts[2])
 
 
-async def test_forged_stale_replayed_and_malformed_callbacks_are_refused_with_nothing_stored(runtime: Runtime) -> None:
+async def test_forged_stale_replayed_and_malformed_callbacks_are_refused_with_nothing_stored(runtime: Core) -> None:
     async with wechat_server(runtime) as (server, _):
         openid = "oREFUSEDuser000000000000000"
         xml = message_xml(openid, server.now(), "text", Content="举报", MsgId="9900000000000000001")
@@ -159,7 +159,7 @@ async def test_forged_stale_replayed_and_malformed_callbacks_are_refused_with_no
         assert await count(runtime, InboundUpdate) == 1
 
 
-async def test_slow_work_answers_success_and_delivers_through_the_outbox(runtime: Runtime) -> None:
+async def test_slow_work_answers_success_and_delivers_through_the_outbox(runtime: Core) -> None:
     async def slow_media(_media_id: str) -> str | None:
         await asyncio.sleep(0.5)
         return None
@@ -180,7 +180,7 @@ async def test_slow_work_answers_success_and_delivers_through_the_outbox(runtime
 
 
 async def test_no_openid_canary_or_media_url_in_database_or_logs(
-    runtime: Runtime, caplog: pytest.LogCaptureFixture
+    runtime: Core, caplog: pytest.LogCaptureFixture
 ) -> None:
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -202,7 +202,7 @@ async def test_no_openid_canary_or_media_url_in_database_or_logs(
             assert needle.encode() not in blob, f"{needle[:6]}… found in {where}"
 
 
-async def database_bytes(runtime: Runtime) -> bytes:
+async def database_bytes(runtime: Core) -> bytes:
     """Every stored cell as bytes (the real file on SQLite; a full SELECT of each table on PostgreSQL)."""
     path = sqlite_path(runtime.config.storage_url)
     if path is not None:
@@ -215,7 +215,7 @@ async def database_bytes(runtime: Runtime) -> bytes:
     return b"\n".join(chunks)
 
 
-async def test_menu_clicks_voice_without_text_and_other_kinds_get_clear_answers(runtime: Runtime) -> None:
+async def test_menu_clicks_voice_without_text_and_other_kinds_get_clear_answers(runtime: Core) -> None:
     async with wechat_server(runtime) as (server, _):
         mei = WeChatUser(server)
         await mei.event("subscribe")
@@ -238,7 +238,7 @@ def test_long_replies_are_split_within_2048_bytes_and_receipts_stay_whole() -> N
         assert f"第{index}段" in joined, "nothing is lost when splitting"
 
 
-async def test_a_retry_of_a_later_message_does_not_replace_the_receipt(runtime: Runtime) -> None:
+async def test_a_retry_of_a_later_message_does_not_replace_the_receipt(runtime: Core) -> None:
     async with wechat_server(runtime) as (server, _):
         mei = WeChatUser(server)
         await mei.event("subscribe")

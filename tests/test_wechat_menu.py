@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.channels.wechat.menu import MenuError, build_menu, create_menu, menu_keys, menu_problems, publish_menu
 from bot.config import ConfigError, load_config
-from bot.runtime import Runtime
-from bot.wechat.menu import MenuError, build_menu, create_menu, menu_keys, menu_problems, publish_menu
+from bot.core import Core
 from handlers.commands import MENU_CHOICES
 from storage.crypto import Crypto, KeyRing
 from tests.wechat_fake import FakeWeChat
@@ -79,7 +79,7 @@ def test_a_missing_choice_is_named() -> None:
     assert menu_problems(menu, MENU_CHOICES) == ["no button for the choice 'help'"]
 
 
-async def test_publish_menu_from_config(runtime: Runtime, wechat: FakeWeChat) -> None:
+async def test_publish_menu_from_config(runtime: Core, wechat: FakeWeChat) -> None:
     env = {
         "HAPBOT_WECHAT_APP_ID": wechat.app_id,
         "HAPBOT_WECHAT_APP_SECRET": wechat.app_secret,

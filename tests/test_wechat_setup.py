@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import httpx
 
+from bot.channels.wechat.setup import build_wechat
 from bot.config import Config
-from bot.runtime import Runtime
-from bot.wechat_setup import build_wechat
+from bot.core import Core
 
 from .conftest import Clock
 from .flows import reference_in
@@ -32,7 +32,7 @@ def with_wechat(config: Config, fake: FakeWeChat) -> Config:
 
 
 async def test_picture_evidence_is_fetched_by_media_id_and_kept_without_metadata(
-    runtime: Runtime, config: Config, clock: Clock
+    runtime: Core, config: Config, clock: Clock
 ) -> None:
     with FakeWeChat(app_id=APP_ID, clock=fake_clock(clock)) as fake:
         media_id = fake.register_media(loaded_jpeg())

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from bot.channels.wechat.errors import CredentialsRejected, TransientApiError
+from bot.channels.wechat.token import AccessTokenManager
 from bot.logs import QUIET
-from bot.wechat.errors import CredentialsRejected, TransientApiError
-from bot.wechat.token import AccessTokenManager
 from storage.crypto import Crypto, KeyRing
 from storage.models import PlatformToken
 from tests.wechat_fake import FakeWeChat

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from bot.delivery import build_sender
-from bot.runtime import Runtime
+from bot.channels.wechat.api import WeChatApi
+from bot.channels.wechat.sink import WeChatCustomerServiceSink
+from bot.channels.wechat.token import AccessTokenManager
+from bot.core import Core
+from bot.jobs import build_sender
 from bot.serve import DueWork
-from bot.wechat.api import WeChatApi
-from bot.wechat.sinks import WeChatCustomerServiceSink
-from bot.wechat.token import AccessTokenManager
 from handlers.hr import CaseDesk
 
 from .conftest import Clock
@@ -37,7 +37,7 @@ async def report_with_notifications(mei: WeChatUser) -> tuple[str, str]:
     return receipt_in(shown), reference_in(shown)
 
 
-async def hr_replies(runtime: Runtime, reference: str, clock: Clock) -> None:
+async def hr_replies(runtime: Core, reference: str, clock: Clock) -> None:
     """The report is about a supervisor, so the advocacy board (not HR) answers it."""
     async with runtime.database.transaction() as session:
         await CaseDesk(runtime.services.cases, runtime.services.outbox, ["wang"], ["li"]).reply(
@@ -45,7 +45,7 @@ async def hr_replies(runtime: Runtime, reference: str, clock: Clock) -> None:
         )
 
 
-async def deliver_due_work(runtime: Runtime, fake: FakeWeChat, http: httpx.AsyncClient) -> None:
+async def deliver_due_work(runtime: Core, fake: FakeWeChat, http: httpx.AsyncClient) -> None:
     """One pass of hapbot run's due work, with the real WeChat customer-service sink."""
     tokens = AccessTokenManager(
         runtime.database, runtime.crypto, fake.app_id, fake.app_secret, http, runtime.services.clock, fake.base_url
@@ -59,7 +59,7 @@ async def deliver_due_work(runtime: Runtime, fake: FakeWeChat, http: httpx.Async
 
 
 async def test_push_inside_the_window_is_a_neutral_customer_service_message(
-    runtime: Runtime, fake: FakeWeChat, clock: Clock
+    runtime: Core, fake: FakeWeChat, clock: Clock
 ) -> None:
     async with wechat_server(runtime) as (server, _), httpx.AsyncClient() as http:
         mei = WeChatUser(server)
@@ -72,7 +72,7 @@ async def test_push_inside_the_window_is_a_neutral_customer_service_message(
 
 
 async def test_outside_the_window_the_next_message_shows_the_notice_then_the_content(
-    runtime: Runtime, fake: FakeWeChat, clock: Clock
+    runtime: Core, fake: FakeWeChat, clock: Clock
 ) -> None:
     async with wechat_server(runtime) as (server, _), httpx.AsyncClient() as http:
         mei = WeChatUser(server)

@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.delivery import OutboxSender, PermanentFailure, RetryLater, TransientFailure
+from bot.channels.wecom import WeComRobotSink, webhooks_from_config
+from bot.core import Core
+from bot.jobs import OutboxSender, PermanentFailure, RetryLater, TransientFailure
 from bot.logs import QUIET
-from bot.runtime import Runtime
-from bot.wecom import WeComRobotSink, webhooks_from_config
 from tests.wechat_fake import FakeWeChat
 from tests.wechat_fake.harness import fake_clock
 
@@ -127,7 +127,7 @@ def test_robots_are_named_by_site(tmp_path: Path, wechat: FakeWeChat) -> None:
 
 
 async def test_the_sender_keeps_to_20_a_minute(
-    runtime: Runtime, clock: Clock, sink: WeComRobotSink, wechat: FakeWeChat, robot: str
+    runtime: Core, clock: Clock, sink: WeComRobotSink, wechat: FakeWeChat, robot: str
 ) -> None:
     async with runtime.database.transaction() as session:
         for n in range(25):

@@ -14,11 +14,11 @@ import httpx
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 
-from bot.runtime import Runtime
-from bot.web import build_web_app
-from bot.webserver import serving
-from bot.wechat.callback import CallbackVerifier, sha1_signature
-from bot.wechat.channel import MediaStore, WeChatChannel
+from bot.channels.wechat.callback import CallbackVerifier, sha1_signature
+from bot.channels.wechat.channel import MediaStore, WeChatChannel
+from bot.core import Core
+from bot.web.app import build_web_app
+from bot.web.server import serving
 
 TOKEN = "hapbotTestToken2026"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters, as WeChat issues them
@@ -42,7 +42,7 @@ def message_xml(openid: str, created: int, msg_type: str, **fields: str) -> str:
 class WeChatServer:
     """The WeChat side of the callback."""
 
-    def __init__(self, client: httpx.AsyncClient, url: str, runtime: Runtime) -> None:
+    def __init__(self, client: httpx.AsyncClient, url: str, runtime: Core) -> None:
         self.client = client
         self.url = url
         self.runtime = runtime
@@ -120,7 +120,7 @@ class WeChatUser:
 
 
 @asynccontextmanager
-async def serving_channel(runtime: Runtime, channel: WeChatChannel) -> AsyncIterator[WeChatServer]:
+async def serving_channel(runtime: Core, channel: WeChatChannel) -> AsyncIterator[WeChatServer]:
     async with serving(build_web_app([channel.route()]), "127.0.0.1", 0) as port, httpx.AsyncClient() as client:
         yield WeChatServer(client, f"http://127.0.0.1:{port}/wechat", runtime)
     await channel.close()
@@ -128,7 +128,7 @@ async def serving_channel(runtime: Runtime, channel: WeChatChannel) -> AsyncIter
 
 @asynccontextmanager
 async def wechat_server(
-    runtime: Runtime, *, store_media: MediaStore | None = None, passive_seconds: float = 4.0
+    runtime: Core, *, store_media: MediaStore | None = None, passive_seconds: float = 4.0
 ) -> AsyncIterator[tuple[WeChatServer, WeChatChannel]]:
     verifier = CallbackVerifier(TOKEN, AES_KEY, APP_ID, runtime.services.clock)
     channel = WeChatChannel(runtime, verifier, store_media=store_media, passive_seconds=passive_seconds)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, BinaryIO, TextIO
 
-from bot.admin import FaqAdmin
+from bot.admin.faq_reload import FaqAdmin
 from handlers.dispatcher import Dispatcher
 from handlers.events import Channel, Incoming, Outcome, Reply
 from storage.crypto import Crypto, Purpose

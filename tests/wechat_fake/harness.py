@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from bot.wechat.api import WeChatApi
-from bot.wechat.token import AccessTokenManager
+from bot.channels.wechat.api import WeChatApi
+from bot.channels.wechat.token import AccessTokenManager
 from storage.crypto import Crypto
 from storage.database import Database
 from storage.migrate import upgrade_to_head

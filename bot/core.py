@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.config import Config, LocalText
 from handlers.app import build_router
 from handlers.context import FaqService, Services
 from handlers.dispatcher import Dispatcher
@@ -27,8 +28,6 @@ from storage.migrate import upgrade_to_head
 from storage.models import CaseLink, PendingNotice
 from storage.outbox import Outbox
 from storage.receipts import ReceiptHasher
-
-from .config import Config, LocalText
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +94,7 @@ def load_keys(config: Config, env: dict[str, str] | None = None) -> KeyRing:
 
 
 @dataclass
-class Runtime:
+class Core:
     config: Config
     database: Database
     crypto: Crypto
@@ -106,14 +105,14 @@ class Runtime:
         await self.database.dispose()
 
 
-async def build_runtime(
+async def build_core(
     config: Config,
     *,
     keyring: KeyRing | None = None,
     clock: Clock = utc_now,
     faq: FaqService | None = None,
     hasher: ReceiptHasher | None = None,
-) -> Runtime:
+) -> Core:
     crypto = Crypto(keyring or load_keys(config))
     database = Database(config.storage_url)
     await upgrade_to_head(database)
@@ -132,5 +131,5 @@ async def build_runtime(
         notices=SealedDocumentStore(crypto, PendingNotice),
         links=SealedDocumentStore(crypto, CaseLink),
     )
-    return Runtime(config, database, crypto, services, Dispatcher(database, services, build_router()))
+    return Core(config, database, crypto, services, Dispatcher(database, services, build_router()))
 

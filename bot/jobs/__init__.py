@@ -2,7 +2,7 @@
 
 Wiring (``hapbot run``), as one background task::
 
-    from bot.scheduler import ExpiredRowCleaner, run_due_work
+    from bot.jobs.scheduler import ExpiredRowCleaner, run_due_work
 
     sender = build_sender(runtime, telegram_bot=bot)   # bot: an initialised telegram.Bot, or None
     cleaner = ExpiredRowCleaner(runtime.database, runtime.services.clock)
@@ -14,19 +14,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from .ratelimit import Limit, RateLimiter
-from .routing import ADMIN_NOTICE, CASE_ALERT, DELIVER, AlertRouter, SiteRoute, routes_from_config
-from .sender import OutboxSender, backoff_delay
-from .sinks import ChatMoved, DeliveryError, PermanentFailure, RetryLater, Sink, TransientFailure
+from bot.channels.sinks import ChatMoved, DeliveryError, PermanentFailure, RetryLater, Sink, TransientFailure
+from bot.jobs.alert_routing import ADMIN_NOTICE, CASE_ALERT, DELIVER, AlertRouter, SiteRoute, routes_from_config
+from bot.jobs.ratelimit import Limit, RateLimiter
+from bot.jobs.sender import OutboxSender, backoff_delay
 
 if TYPE_CHECKING:
     import telegram
 
-    from bot.runtime import Runtime
+    from bot.core import Core
 
 
 def build_sender(
-    runtime: Runtime,
+    runtime: Core,
     *,
     telegram_bot: telegram.Bot | None = None,
     other_sinks: Mapping[str, Sink] | None = None,
@@ -35,7 +35,7 @@ def build_sender(
     """The sender for this process: routes from the config, the runtime's outbox, translators
     and clock, and a Telegram sink when a bot is given (other platforms' rows wait until their
     sink exists)."""
-    from .telegram_sink import TelegramSink
+    from bot.channels.telegram.sink import TelegramSink
 
     services = runtime.services
     sinks: dict[str, Sink] = {}

@@ -7,12 +7,11 @@ import argparse
 import json
 from typing import TextIO
 
+from bot.config import Config
+from bot.core import build_core
 from handlers.hr import CaseDesk, NotAuthorised, UnknownCase
 from storage.cases import CaseStatus
 from storage.crypto import KeyRing
-
-from .config import Config
-from .runtime import build_runtime
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -37,7 +36,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 async def run(config: Config, args: argparse.Namespace, out: TextIO, *, keyring: KeyRing | None = None) -> int:
-    runtime = await build_runtime(config, keyring=keyring)
+    runtime = await build_core(config, keyring=keyring)
     services = runtime.services
     desk = CaseDesk(services.cases, services.outbox, config.hr.handlers, config.hr.board_members)
     now = services.clock()

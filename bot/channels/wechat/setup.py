@@ -6,17 +6,16 @@ import asyncio
 
 import httpx
 
+from bot.channels.images import sanitise_image
+from bot.channels.sinks import Sink
+from bot.channels.wechat.api import build_api
+from bot.channels.wechat.callback import CallbackVerifier
+from bot.channels.wechat.channel import WeChatChannel
+from bot.channels.wechat.sink import WeChatCustomerServiceSink
+from bot.channels.wecom import WeComRobotSink, webhooks_from_config
+from bot.config import Config
+from bot.core import Core
 from storage.evidence import hour_number
-
-from .config import Config
-from .delivery.sinks import Sink
-from .images import sanitise_image
-from .runtime import Runtime
-from .wechat.api import build_api
-from .wechat.callback import CallbackVerifier
-from .wechat.channel import WeChatChannel
-from .wechat.sinks import WeChatCustomerServiceSink
-from .wecom import WeComRobotSink, webhooks_from_config
 
 
 def wecom_sinks(config: Config, http: httpx.AsyncClient) -> dict[str, Sink]:
@@ -25,7 +24,7 @@ def wecom_sinks(config: Config, http: httpx.AsyncClient) -> dict[str, Sink]:
 
 
 async def build_wechat(
-    runtime: Runtime, config: Config, http: httpx.AsyncClient
+    runtime: Core, config: Config, http: httpx.AsyncClient
 ) -> tuple[WeChatChannel, dict[str, Sink]]:
     section = config.wechat
     if section.token is None or not section.app_id:

@@ -14,13 +14,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core import Core
 from handlers.dispatcher import PUSH_NOTICE
 from handlers.events import Channel
 from handlers.hr import REPORTER_NOTICE
 from storage.crypto import Purpose
 from storage.models import OutboxItem
-
-from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +29,7 @@ WINDOW_MARGIN = timedelta(minutes=10)
 
 
 class ReporterNotices:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Core) -> None:
         self._runtime = runtime
 
     async def route_due(self, session: AsyncSession, now: datetime, limit: int = 100) -> int:

@@ -10,15 +10,14 @@ from telegram import BotCommand, BotCommandScopeDefault
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
+from bot.channels.images import sanitise_image
+from bot.channels.telegram.adapter import TelegramAdapter
+from bot.channels.telegram.channel import EvidenceStore, TelegramChannel, traces_store
+from bot.config import TelegramSection
+from bot.core import Core
 from handlers.i18n import N_
 from storage.evidence import hour_number
 from storage.journal import UpdateJournal
-
-from .channels.telegram import EvidenceStore, TelegramChannel, traces_store
-from .channels.telegram_adapter import TelegramAdapter
-from .config import TelegramSection
-from .images import sanitise_image
-from .runtime import Runtime
 
 COMMANDS = (
     ("start", N_("Start and show the menu")),
@@ -47,7 +46,7 @@ def build_application(section: TelegramSection) -> Application:  # type: ignore[
     return application
 
 
-def evidence_store(runtime: Runtime) -> EvidenceStore | None:
+def evidence_store(runtime: Core) -> EvidenceStore | None:
     """Sanitises a downloaded picture off the event loop and seals it as a draft file."""
     services = runtime.services
     repository = services.evidence
@@ -64,7 +63,7 @@ def evidence_store(runtime: Runtime) -> EvidenceStore | None:
 
 
 def build_telegram_channel(
-    runtime: Runtime, section: TelegramSection, *, admin_reload: Callable[[], Awaitable[str]] | None = None
+    runtime: Core, section: TelegramSection, *, admin_reload: Callable[[], Awaitable[str]] | None = None
 ) -> TelegramChannel:
     services = runtime.services
     adapter = TelegramAdapter(runtime.crypto, list(services.settings.sites))
@@ -87,7 +86,7 @@ def build_telegram_channel(
     )
 
 
-async def publish_commands(channel: TelegramChannel, runtime: Runtime) -> None:
+async def publish_commands(channel: TelegramChannel, runtime: Core) -> None:
     """The command menu in both languages (Telegram picks by the user's app language)."""
     for language in ("zh", "en"):
         translate = runtime.services.translators[language]

@@ -19,7 +19,7 @@ import httpx
 
 if TYPE_CHECKING:
     from bot.config import WechatSection
-    from bot.runtime import Runtime
+    from bot.core import Core
 
 TOP_LEVEL: tuple[tuple[str, str], ...] = (("report", "举报"), ("status", "查询"))
 MORE_LABEL = "更多"
@@ -36,7 +36,7 @@ class MenuError(ValueError):
 
 
 class MenuCreator(Protocol):
-    """What :func:`create_menu` needs of :class:`~bot.wechat.api.WeChatApi`."""
+    """What :func:`create_menu` needs of :class:`~bot.channels.wechat.api.WeChatApi`."""
 
     async def create_menu(self, menu: Mapping[str, Any]) -> None: ...
 
@@ -108,10 +108,10 @@ async def create_menu(api: MenuCreator, menu: Mapping[str, Any] | None = None) -
     return chosen
 
 
-async def publish_menu(runtime: Runtime, section: WechatSection) -> dict[str, Any]:
+async def publish_menu(runtime: Core, section: WechatSection) -> dict[str, Any]:
     """``hapbot wechat menu``: installs :func:`build_menu` on the configured official account,
     using (and if need be refreshing) the access token shared with the running bot."""
-    from .api import build_api
+    from bot.channels.wechat.api import build_api
 
     async with httpx.AsyncClient() as http:
         api = build_api(runtime.database, runtime.crypto, section, http, runtime.services.clock)

@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from bot.channels.sinks import DeliveryError, PermanentFailure, RetryLater, TransientFailure
+from bot.channels.wechat.text import MAX_TEXT_BYTES, cut_text
 from bot.config import Config
-from bot.delivery.sinks import DeliveryError, PermanentFailure, RetryLater, TransientFailure
-from bot.wechat.text import MAX_TEXT_BYTES, cut_text
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def webhooks_from_config(config: Config) -> dict[str, SecretStr]:
 
 
 class WeComRobotSink:
-    """Implements :class:`bot.delivery.sinks.Sink` for ``wecom:<robot name>`` addresses."""
+    """Implements :class:`bot.channels.sinks.Sink` for ``wecom:<robot name>`` addresses."""
 
     def __init__(
         self, http: httpx.AsyncClient, webhooks: Mapping[str, SecretStr | str], *, timeout: float = SEND_TIMEOUT

@@ -25,15 +25,14 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from wechatpy.replies import TextReply
 
+from bot.channels.wechat.adapter import UNSUBSCRIBED, WeChatAdapter, WeChatEvent, pack
+from bot.channels.wechat.callback import MAX_BODY_BYTES, CallbackVerifier, Refused
+from bot.channels.wechat.group_commit import GroupCommit
+from bot.core import Core
+from bot.web.app import read_limited
 from handlers.events import Outcome
 from storage.journal import UpdateJournal
 from storage.models import SeenNonce
-
-from ..group_commit import GroupCommit
-from ..runtime import Runtime
-from ..web import read_limited
-from .adapter import UNSUBSCRIBED, WeChatAdapter, WeChatEvent, pack
-from .callback import MAX_BODY_BYTES, CallbackVerifier, Refused
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +56,7 @@ class _Ticket:
 class WeChatChannel:
     def __init__(
         self,
-        runtime: Runtime,
+        runtime: Core,
         verifier: CallbackVerifier,
         *,
         store_media: MediaStore | None = None,

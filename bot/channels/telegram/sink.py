@@ -23,7 +23,7 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from .sinks import ChatMoved, PermanentFailure, RetryLater, TransientFailure
+from bot.channels.sinks import ChatMoved, PermanentFailure, RetryLater, TransientFailure
 
 log = logging.getLogger(__name__)
 

@@ -25,13 +25,12 @@ import random
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
+from bot.channels.sinks import ChatMoved, PermanentFailure, RetryLater, Sink
+from bot.jobs.alert_routing import DELIVER, AlertRouter
+from bot.jobs.ratelimit import RateLimiter
 from storage.database import Database, short_hash
 from storage.delivery import chat_migrations, follow_migrations, increment_count, record_chat_migration
 from storage.outbox import ClaimedItem, Outbox
-
-from .ratelimit import RateLimiter
-from .routing import DELIVER, AlertRouter
-from .sinks import ChatMoved, PermanentFailure, RetryLater, Sink
 
 log = logging.getLogger(__name__)
 

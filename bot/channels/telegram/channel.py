@@ -22,15 +22,14 @@ from telegram import Bot, Update
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
+from bot.channels.telegram.adapter import ForgedCallback, TelegramAdapter, TelegramEvent
+from bot.channels.telegram.sink import retry_seconds
 from handlers.dispatcher import Dispatcher
 from handlers.events import Outcome, Reply
 from storage.conversations import SealedDocumentStore
 from storage.database import Database
 from storage.journal import UpdateJournal
 from storage.models import ChatTrace
-
-from ..delivery.telegram_sink import retry_seconds
-from .telegram_adapter import ForgedCallback, TelegramAdapter, TelegramEvent
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,9 @@ from wechatpy import parse_message
 from wechatpy.events import ClickEvent, ScanEvent, SubscribeEvent, SubscribeScanEvent, UnsubscribeEvent
 from wechatpy.messages import ImageMessage, TextMessage, VoiceMessage
 
+from bot.channels.wechat.text import MAX_TEXT_BYTES, split_text
 from handlers.events import Attachment, Channel, Incoming, Reply
 from storage.crypto import Crypto, Purpose
-
-from .text import MAX_TEXT_BYTES, split_text
 
 IGNORED = "ignored"
 UNSUBSCRIBED = "unsubscribed"

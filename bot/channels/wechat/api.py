@@ -6,10 +6,10 @@ worker thread keeps its own client (``requests.Session`` is not promised to be t
 
 wechatpy's own token handling is switched off: it would fetch a token per process from a
 hard-coded URL (replicas would invalidate each other's) and retry refused tokens itself. The token
-comes from the shared :class:`~bot.wechat.token.AccessTokenManager`; a call refused with
+comes from the shared :class:`~bot.channels.wechat.token.AccessTokenManager`; a call refused with
 40001/42001 invalidates exactly that token, fetches the current one and is retried once.
 
-Errors become the typed errors of :mod:`bot.wechat.errors`. wechatpy's and requests' exceptions
+Errors become the typed errors of :mod:`bot.channels.wechat.errors`. wechatpy's and requests' exceptions
 hold the request, whose URL carries the access token, so they are replaced (raised outside the
 ``except`` block, never chained). For the same reason urllib3's DEBUG log, which prints every URL,
 is kept at WARNING.
@@ -28,12 +28,11 @@ import requests
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
+from bot.channels.wechat.errors import TOKEN_REJECTED, RequestRejected, TransientApiError, WeChatApiError, error_for
+from bot.channels.wechat.token import AccessTokenManager, Clock, api_base
 from bot.config import WechatSection
 from storage.crypto import Crypto
 from storage.database import Database
-
-from .errors import TOKEN_REJECTED, RequestRejected, TransientApiError, WeChatApiError, error_for
-from .token import AccessTokenManager, Clock, api_base
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ _URL_LOGGERS = ("urllib3", "requests")
 
 
 class TokenSource(Protocol):
-    """What the API needs of :class:`~bot.wechat.token.AccessTokenManager`."""
+    """What the API needs of :class:`~bot.channels.wechat.token.AccessTokenManager`."""
 
     async def get(self) -> str: ...
 
@@ -120,7 +119,7 @@ class WeChatApi:
         await self._call(lambda client: client.message.send_template(openid, template_id, payload, url=url))
 
     async def create_menu(self, menu: Mapping[str, Any]) -> None:
-        """Replaces the official account's custom menu (see :mod:`bot.wechat.menu`)."""
+        """Replaces the official account's custom menu (see :mod:`bot.channels.wechat.menu`)."""
         body = dict(menu)
         await self._call(lambda client: client.menu.create(body))
 

@@ -17,10 +17,15 @@ import logging
 from collections import OrderedDict
 from typing import Protocol
 
-from bot.delivery.sinks import PermanentFailure, TransientFailure
-
-from .errors import CredentialsRejected, OutsideWindow, RequestRejected, TransientApiError, Unsubscribed
-from .text import MAX_TEXT_BYTES, split_text
+from bot.channels.sinks import PermanentFailure, TransientFailure
+from bot.channels.wechat.errors import (
+    CredentialsRejected,
+    OutsideWindow,
+    RequestRejected,
+    TransientApiError,
+    Unsubscribed,
+)
+from bot.channels.wechat.text import MAX_TEXT_BYTES, split_text
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +33,13 @@ REMEMBERED_SENDS = 1024
 
 
 class TextSender(Protocol):
-    """What the sink needs of :class:`~bot.wechat.api.WeChatApi`."""
+    """What the sink needs of :class:`~bot.channels.wechat.api.WeChatApi`."""
 
     async def send_text(self, openid: str, text: str) -> None: ...
 
 
 class WeChatCustomerServiceSink:
-    """Implements :class:`bot.delivery.sinks.Sink` for ``wechat:<openid>`` addresses."""
+    """Implements :class:`bot.channels.sinks.Sink` for ``wechat:<openid>`` addresses."""
 
     def __init__(self, api: TextSender, *, limit: int = MAX_TEXT_BYTES) -> None:
         self._api = api

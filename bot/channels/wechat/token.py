@@ -33,12 +33,17 @@ from pydantic import SecretStr
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.channels.wechat.errors import (
+    CREDENTIALS_REJECTED,
+    CredentialsRejected,
+    TransientApiError,
+    WeChatApiError,
+    error_for,
+)
 from storage.crypto import Binding, Crypto, DecryptionError
 from storage.database import Database, advisory_lock_id
 from storage.models import PlatformToken
 from storage.outbox import as_utc
-
-from .errors import CREDENTIALS_REJECTED, CredentialsRejected, TransientApiError, WeChatApiError, error_for
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.cli import cases as cases_cli
+from bot.config import Config, ConfigError, find_config_path, load_config
+from bot.logs import configure_logging
 from storage.keys import KeyFileError, add_master_key, create_key_file
-
-from . import cases_cli
-from .config import Config, ConfigError, find_config_path, load_config
-from .logs import configure_logging
 
 log = logging.getLogger("hapbot")
 
@@ -66,13 +65,13 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 async def _chat(config: Config, args: argparse.Namespace) -> None:
-    from .admin import FaqAdmin
-    from .channels.console import ConsoleChannel
-    from .faq_watch import watch_faq
-    from .runtime import build_runtime, load_faq
+    from bot.admin.faq_reload import FaqAdmin
+    from bot.admin.faq_watch import watch_faq
+    from bot.channels.console import ConsoleChannel
+    from bot.core import build_core, load_faq
 
     faq = load_faq(config, config.bot.faq_dir)
-    runtime = await build_runtime(config, faq=faq)
+    runtime = await build_core(config, faq=faq)
     admin = FaqAdmin(faq, runtime.database, runtime.services.outbox, config.bot.admin_chats, runtime.services.clock)
     watcher = asyncio.create_task(watch_faq(faq.library, admin.report_problems))
     try:
@@ -96,7 +95,7 @@ async def _chat(config: Config, args: argparse.Namespace) -> None:
 
 def _run(config: Config, args: argparse.Namespace) -> int:
     if config.wechat.enabled or config.telegram.enabled:
-        from .serve import serve
+        from bot.serve import serve
 
         asyncio.run(serve(config))
         return 0
@@ -107,10 +106,9 @@ def _run(config: Config, args: argparse.Namespace) -> int:
 
 
 def _faq(config: Config, args: argparse.Namespace) -> int:
+    from bot.cli import faq as faq_cli
+    from bot.core import handler_settings
     from faq import CONTENT_DIR
-
-    from . import faq_cli
-    from .runtime import handler_settings
 
     directory = config.bot.faq_dir or CONTENT_DIR
     if args.faq_command == "check":
@@ -123,13 +121,13 @@ def _faq(config: Config, args: argparse.Namespace) -> int:
 
 
 async def _wechat_menu(config: Config) -> int:
-    from .runtime import build_runtime
-    from .wechat.menu import publish_menu
+    from bot.channels.wechat.menu import publish_menu
+    from bot.core import build_core
 
     if not config.wechat.enabled:
         print("hapbot: [wechat] enabled = false; configure the official account first", file=sys.stderr)
         return 2
-    runtime = await build_runtime(config)
+    runtime = await build_core(config)
     try:
         await publish_menu(runtime, config.wechat)
     finally:
