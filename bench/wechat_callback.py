@@ -139,7 +139,8 @@ async def serve(url: str, directory: str) -> None:
     """The server process: the bot's web app with the WeChat channel, plus the fixed-reply route."""
     config = Config.model_validate({"storage": {"url": url}, "bot": {"data_dir": directory}})
     runtime = await build_core(config, keyring=KeyRing.generate())
-    channel = WeChatChannel(runtime, CallbackVerifier(TOKEN, AES_KEY, APP_ID, runtime.services.clock))
+    verifier = CallbackVerifier(TOKEN, AES_KEY, APP_ID, runtime.services.clock)
+    channel = WeChatChannel(runtime.dispatcher, runtime.database, runtime.services, verifier)
     fixed = fixed_reply(WeChatCrypto(TOKEN, AES_KEY, APP_ID))
 
     async def baseline(_request: Request) -> Response:

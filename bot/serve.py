@@ -12,7 +12,6 @@ import contextlib
 import logging
 import signal
 from collections.abc import Coroutine, Mapping
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -20,13 +19,16 @@ from starlette.routing import Route
 
 from bot.admin.faq_reload import FaqAdmin
 from bot.admin.faq_watch import watch_faq
+from bot.channels.sinks import Sink
 from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.sink import TelegramSink
+from bot.channels.telegram.webhook import telegram_route
 from bot.config import Config
 from bot.core import Core, build_core, load_faq
-from bot.jobs import OutboxSender, Sink, build_sender
-from bot.jobs.reporter_notices import ReporterNotices
-from bot.jobs.scheduler import ExpiredRowCleaner, run_due_work
-from bot.web.app import build_web_app, telegram_route
+from bot.jobs import JobDeps, timed_jobs
+from bot.jobs.alert_routing import routes_from_config
+from bot.jobs.scheduler import run_due_work
+from bot.web.app import build_web_app
 from bot.web.server import serving
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,9 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         wechat, wechat_sinks = await build_wechat(runtime, config, http)
         routes.append(wechat.route())
         other_sinks.update(wechat_sinks)
-    background.extend(_delivery_work(runtime, telegram, other_sinks, stop))
+    if telegram is not None:
+        other_sinks["telegram"] = TelegramSink(telegram.bot)
+    background.append(_timed_work(runtime, other_sinks, stop))
 
     tasks = [asyncio.create_task(work) for work in background]
     try:
@@ -92,43 +96,11 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         await runtime.close()
 
 
-class DueWork:
-    """One pass of due work: reporter notices routed first (they become pushes or held notices),
-    then the outbox sender's pass (alert fan-out and deliveries)."""
-
-    def __init__(self, runtime: Core, sender: OutboxSender) -> None:
-        self._runtime = runtime
-        self._notices = ReporterNotices(runtime)
-        self._sender = sender
-
-    async def run_once(self) -> int:
-        try:
-            async with self._runtime.database.transaction() as session:
-                await self._notices.route_due(session, self._runtime.services.clock())
-        except Exception as error:  # notices must never hold up HR alerts
-            log.error("routing reporter notices failed: %s", type(error).__name__)
-        return await self._sender.run_once()
+def job_deps(core: Core, sinks: Mapping[str, Sink]) -> JobDeps:
+    """What the timed jobs are handed: the core's store and services, this process's sinks, the alert routes."""
+    return JobDeps(core.database, core.services, sinks, routes_from_config(core.config))
 
 
-class Cleaning:
-    """The hourly cleaning: expired rows, and finished cases past the retention period."""
-
-    def __init__(self, runtime: Core) -> None:
-        self._runtime = runtime
-        self._expired = ExpiredRowCleaner(runtime.database, runtime.services.clock)
-
-    async def run_once(self) -> dict[str, int]:
-        counts = await self._expired.run_once()
-        services = self._runtime.services
-        cutoff = services.clock() - timedelta(days=services.settings.retention_days)
-        async with self._runtime.database.transaction() as session:
-            counts["cases"] = await services.cases.delete_finished_before(session, cutoff)
-        return counts
-
-
-def _delivery_work(
-    runtime: Core, telegram: TelegramChannel | None, other_sinks: Mapping[str, Sink], stop: asyncio.Event
-) -> list[Coroutine[Any, Any, None]]:
-    """The outbox sender and the hourly cleaning, driven by APScheduler over our due-work table."""
-    sender = build_sender(runtime, telegram_bot=telegram.bot if telegram else None, other_sinks=other_sinks)
-    return [run_due_work(DueWork(runtime, sender), Cleaning(runtime), stop)]
+def _timed_work(core: Core, sinks: Mapping[str, Sink], stop: asyncio.Event) -> Coroutine[Any, Any, None]:
+    """Every timed job (``bot.jobs.timed_jobs``), driven by APScheduler over our due-work tables."""
+    return run_due_work(timed_jobs(job_deps(core, sinks)), stop)

@@ -6,7 +6,7 @@ import pytest
 
 from bot.config import Config
 from bot.core import Core, build_core
-from bot.jobs.scheduler import ExpiredRowCleaner
+from bot.jobs.cleaner import ExpiredRowCleaner
 from handlers.context import Context
 from handlers.conversation import State
 from storage.crypto import KeyRing

@@ -10,8 +10,9 @@ from datetime import timedelta
 
 import pytest
 
+from bot.channels.sinks import TransientFailure
 from bot.core import Core
-from bot.jobs import OutboxSender, TransientFailure, backoff_delay
+from bot.jobs.sender import OutboxSender, backoff_delay
 from storage.database import Database
 
 from .conftest import Clock

@@ -17,7 +17,8 @@ import telegram
 
 from bot.channels.telegram.sink import TelegramSink, fit_text
 from bot.core import Core
-from bot.jobs import AlertRouter, OutboxSender, SiteRoute
+from bot.jobs.alert_routing import AlertRouter, SiteRoute
+from bot.jobs.sender import OutboxSender
 from tests.telegram_emulator import TelegramEmulator
 
 from .conftest import Clock, Worker

@@ -12,8 +12,8 @@ import pytest
 from bot.cli.cases import run as run_cases
 from bot.config import Config
 from bot.core import Core
+from bot.jobs.cleaner import Cleaner
 from bot.jobs.reporter_notices import ReporterNotices
-from bot.serve import Cleaning
 from handlers.hr import CaseDesk, NotAuthorised, UnknownCase
 from storage.cases import CaseStatus
 from storage.crypto import KeyRing
@@ -41,7 +41,7 @@ async def test_reply_reaches_the_reporter_as_a_neutral_notice_then_content_with_
     async with runtime.database.transaction() as session:
         await desk(runtime).reply(session, "wang", reference, "Thank you. Can we talk on Tuesday? Reply here.",
                                   clock())
-        routed = await ReporterNotices(runtime).route_due(session, clock())
+        routed = await ReporterNotices(runtime.services).route_due(session, clock())
     assert routed == 1
     clock.advance(minutes=5)
     await mei.send("hello")
@@ -59,7 +59,7 @@ async def test_no_notice_without_consent(runtime: Core, clock: Clock) -> None:
     _, reference = await file_report(mei, notify="notify_no")
     async with runtime.database.transaction() as session:
         await desk(runtime).reply(session, "wang", reference, "A reply", clock())
-        assert await ReporterNotices(runtime).route_due(session, clock()) == 0
+        assert await ReporterNotices(runtime.services).route_due(session, clock()) == 0
     await mei.send("hello")
     assert "new message" not in mei.text
 
@@ -126,11 +126,11 @@ async def test_finished_cases_are_deleted_after_the_retention_period(runtime: Co
         await desk(runtime).reply(session, "wang", reference, "Closed, thank you.", clock())
     retention = runtime.services.settings.retention_days
     clock.advance(days=retention - 1)
-    await Cleaning(runtime).run_once()
+    await Cleaner(runtime.database, runtime.services).run_once()
     async with runtime.database.transaction(write=False) as session:
         assert await runtime.services.cases.by_reference(session, reference) is not None
     clock.advance(days=2)
-    counts = await Cleaning(runtime).run_once()
+    counts = await Cleaner(runtime.database, runtime.services).run_once()
     assert counts["cases"] == 1
     async with runtime.database.transaction(write=False) as session:
         assert await runtime.services.cases.by_reference(session, reference) is None

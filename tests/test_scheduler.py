@@ -1,16 +1,20 @@
-"""The scheduler only ticks: jobs with fixed ids, raised misfire grace, coalescing, one instance;
-and the hourly cleaning job deletes exactly the rows whose expiry hour has passed."""
+"""The scheduler only ticks: one APScheduler job per entry of the job list, raised misfire grace,
+coalescing, one run at a time without APScheduler refusing ticks; and the hourly cleaning job
+deletes exactly the rows whose expiry hour has passed."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
 
+import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select
 
 from bot.core import Core
-from bot.jobs.scheduler import CLEANING_JOB_ID, SENDER_JOB_ID, DueWorkScheduler, ExpiredRowCleaner, run_due_work
+from bot.jobs import Job, JobDeps, timed_jobs
+from bot.jobs.cleaner import ExpiredRowCleaner
+from bot.jobs.scheduler import DueWorkScheduler, run_due_work
 from storage.models import (
     CaseLink,
     ChatTrace,
@@ -43,22 +47,42 @@ class CountingPass:
             self.running -= 1
 
 
-async def test_jobs_have_fixed_ids_raised_grace_coalescing_and_one_instance() -> None:
-    scheduler = DueWorkScheduler(CountingPass(), CountingPass())
+def ticking(sender: CountingPass, every: timedelta = timedelta(seconds=0.01)) -> list[Job]:
+    return [Job("sender", every=every, run_once=sender.run_once)]
+
+
+async def test_the_job_list_becomes_apscheduler_jobs_with_raised_grace_and_coalescing(runtime: Core) -> None:
+    jobs_listed = timed_jobs(JobDeps(runtime.database, runtime.services, {}, {}))
+    scheduler = DueWorkScheduler(jobs_listed)
     jobs = {job.id: job for job in scheduler.scheduler.get_jobs()}
-    assert set(jobs) == {SENDER_JOB_ID, CLEANING_JOB_ID}
+    assert set(jobs) == {"delivery", "cleaning"}
     for job in jobs.values():
-        assert job.coalesce is True and job.max_instances == 1
+        assert job.coalesce is True
         assert job.misfire_grace_time >= 3600, "APScheduler's 1 s default silently skips late runs"
         assert job.args == () and job.kwargs == {}, "jobs carry no payloads"
         assert isinstance(job.trigger, IntervalTrigger)
-    assert jobs[SENDER_JOB_ID].trigger.interval == timedelta(seconds=1)
-    assert jobs[CLEANING_JOB_ID].trigger.interval == timedelta(hours=1)
+    assert jobs["delivery"].trigger.interval == timedelta(seconds=1)
+    assert jobs["cleaning"].trigger.interval == timedelta(hours=1)
+
+
+async def test_a_busy_job_is_skipped_quietly_never_run_twice_at_once(caplog: pytest.LogCaptureFixture) -> None:
+    slow = CountingPass(hold=0.1)
+    scheduler = DueWorkScheduler(ticking(slow))
+    scheduler.start()
+    try:
+        for _ in range(300):
+            if slow.runs >= 2:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await scheduler.stop()
+    assert slow.runs >= 2 and slow.most_at_once == 1
+    assert not [r for r in caplog.records if "maximum number of running instances" in r.getMessage()]
 
 
 async def test_ticks_drive_the_sender_one_pass_at_a_time_and_stop_cleanly() -> None:
     sender = CountingPass(hold=0.03)
-    scheduler = DueWorkScheduler(sender, CountingPass(), tick=timedelta(seconds=0.01))
+    scheduler = DueWorkScheduler(ticking(sender))
     scheduler.start()
     try:
         for _ in range(300):
@@ -79,7 +103,7 @@ async def test_a_failing_pass_is_logged_and_the_next_tick_runs() -> None:
             raise RuntimeError("database away")
 
     sender = Failing()
-    scheduler = DueWorkScheduler(sender, CountingPass(), tick=timedelta(seconds=0.01))
+    scheduler = DueWorkScheduler(ticking(sender))
     scheduler.start()
     try:
         for _ in range(300):
@@ -139,7 +163,7 @@ async def test_cleaning_deletes_only_expired_rows(runtime: Core, clock: Clock) -
 
 async def test_run_due_work_runs_until_stop() -> None:
     sender, stop = CountingPass(), asyncio.Event()
-    task = asyncio.create_task(run_due_work(sender, CountingPass(), stop, tick=timedelta(seconds=0.01)))
+    task = asyncio.create_task(run_due_work(ticking(sender), stop))
     for _ in range(300):
         if sender.runs >= 1:
             break

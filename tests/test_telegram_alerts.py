@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.channels.telegram.sink import TelegramSink
 from bot.core import Core, build_core
 from bot.jobs import build_sender
+from bot.serve import job_deps
 from storage.crypto import KeyRing
 
 from .conftest import Clock, make_config
@@ -61,7 +63,7 @@ async def test_one_content_free_alert_to_hr_and_board_alerts_skip_hr(
         ordinary = reference_in(await file_report(mei))
         await lin.say("/start")
         about_manager = reference_in(await file_report(lin, involved="Yes: a supervisor, manager or someone in HR"))
-        sender = build_sender(runtime, telegram_bot=channel.bot)
+        sender = build_sender(job_deps(runtime, {"telegram": TelegramSink(channel.bot)}))
         assert await sender.run_once() == 0, "non-urgent alerts wait for their random moment"
         clock.advance(hours=1, seconds=1)
         await sender.run_once()

@@ -8,8 +8,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bot.channels.telegram.webhook import telegram_route
 from bot.core import Core
-from bot.web.app import build_web_app, telegram_route
+from bot.web.app import build_web_app
 from bot.web.server import serving
 from storage.models import InboundUpdate
 

@@ -26,7 +26,7 @@ from bot.channels.wechat.sink import WeChatCustomerServiceSink
 from bot.channels.wechat.text import MAX_TEXT_BYTES, RECEIPT_LIKE, split_text, utf8_len
 from bot.channels.wechat.token import AccessTokenManager
 from bot.core import Core
-from bot.jobs import OutboxSender
+from bot.jobs.sender import OutboxSender
 from bot.logs import QUIET
 from storage.crypto import Crypto, KeyRing
 from tests.wechat_fake import FakeWeChat

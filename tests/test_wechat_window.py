@@ -12,8 +12,8 @@ from bot.channels.wechat.api import WeChatApi
 from bot.channels.wechat.sink import WeChatCustomerServiceSink
 from bot.channels.wechat.token import AccessTokenManager
 from bot.core import Core
-from bot.jobs import build_sender
-from bot.serve import DueWork
+from bot.jobs import delivery_pass
+from bot.serve import job_deps
 from handlers.hr import CaseDesk
 
 from .conftest import Clock
@@ -52,8 +52,7 @@ async def deliver_due_work(runtime: Core, fake: FakeWeChat, http: httpx.AsyncCli
     )
     api = WeChatApi(tokens, fake.base_url)
     try:
-        sender = build_sender(runtime, other_sinks={"wechat": WeChatCustomerServiceSink(api)})
-        await DueWork(runtime, sender).run_once()
+        await delivery_pass(job_deps(runtime, {"wechat": WeChatCustomerServiceSink(api)})).run_once()
     finally:
         api.close()
 

@@ -14,9 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.channels.sinks import PermanentFailure, RetryLater, TransientFailure
 from bot.channels.wecom import WeComRobotSink, webhooks_from_config
 from bot.core import Core
-from bot.jobs import OutboxSender, PermanentFailure, RetryLater, TransientFailure
+from bot.jobs.sender import OutboxSender
 from bot.logs import QUIET
 from tests.wechat_fake import FakeWeChat
 from tests.wechat_fake.harness import fake_clock

@@ -131,7 +131,14 @@ async def wechat_server(
     runtime: Core, *, store_media: MediaStore | None = None, passive_seconds: float = 4.0
 ) -> AsyncIterator[tuple[WeChatServer, WeChatChannel]]:
     verifier = CallbackVerifier(TOKEN, AES_KEY, APP_ID, runtime.services.clock)
-    channel = WeChatChannel(runtime, verifier, store_media=store_media, passive_seconds=passive_seconds)
+    channel = WeChatChannel(
+        runtime.dispatcher,
+        runtime.database,
+        runtime.services,
+        verifier,
+        store_media=store_media,
+        passive_seconds=passive_seconds,
+    )
     async with serving(build_web_app([channel.route()]), "127.0.0.1", 0) as port, httpx.AsyncClient() as client:
         yield WeChatServer(client, f"http://127.0.0.1:{port}/wechat", runtime), channel
     await channel.close()

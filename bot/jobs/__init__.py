@@ -1,69 +1,68 @@
-"""Delivery of everything the bot pushes: outbox fan-out, rate limits, platform sinks.
+"""Timed work: every job the process runs on a clock, in one list.
 
-Wiring (``hapbot run``), as one background task::
-
-    from bot.jobs.scheduler import ExpiredRowCleaner, run_due_work
-
-    sender = build_sender(runtime, telegram_bot=bot)   # bot: an initialised telegram.Bot, or None
-    cleaner = ExpiredRowCleaner(runtime.database, runtime.services.clock)
-    background.append(run_due_work(sender, cleaner, stop))
+Each job is one module in this folder and one line in :func:`timed_jobs`. APScheduler only keeps
+time (``scheduler.py``); what is due lives in our own tables and is judged against the injectable
+clock, so a restart loses nothing and replicas share work by claiming rows. A new timed job —
+quiz reminders, case deadlines, a broadcast — is a module here with an async ``run_once`` and a
+line below; it receives what it uses in :class:`JobDeps`, never the whole process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
 
-from bot.channels.sinks import ChatMoved, DeliveryError, PermanentFailure, RetryLater, Sink, TransientFailure
-from bot.jobs.alert_routing import ADMIN_NOTICE, CASE_ALERT, DELIVER, AlertRouter, SiteRoute, routes_from_config
-from bot.jobs.ratelimit import Limit, RateLimiter
-from bot.jobs.sender import OutboxSender, backoff_delay
+from bot.channels.sinks import Sink
+from bot.jobs.alert_routing import AlertRouter, SiteRoute
+from bot.jobs.cleaner import Cleaner
+from bot.jobs.delivery import DeliveryPass
+from bot.jobs.reporter_notices import ReporterNotices
+from bot.jobs.sender import OutboxSender
+from handlers.context import Services
+from storage.database import Database
 
-if TYPE_CHECKING:
-    import telegram
+SECOND = timedelta(seconds=1)
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
 
-    from bot.core import Core
+
+@dataclass(frozen=True)
+class Job:
+    """A timed job: APScheduler calls ``run_once`` every ``every``; a run still going is not doubled."""
+
+    name: str
+    every: timedelta
+    run_once: Callable[[], Awaitable[object]]
+    first_after: timedelta | None = None
 
 
-def build_sender(
-    runtime: Core,
-    *,
-    telegram_bot: telegram.Bot | None = None,
-    other_sinks: Mapping[str, Sink] | None = None,
-    concurrency: int = 4,
-) -> OutboxSender:
-    """The sender for this process: routes from the config, the runtime's outbox, translators
-    and clock, and a Telegram sink when a bot is given (other platforms' rows wait until their
-    sink exists)."""
-    from bot.channels.telegram.sink import TelegramSink
+@dataclass(frozen=True)
+class JobDeps:
+    """What the timed jobs use: the store, the core's services, the platforms' sinks and alert routes."""
 
-    services = runtime.services
-    sinks: dict[str, Sink] = {}
-    if telegram_bot is not None:
-        sinks["telegram"] = TelegramSink(telegram_bot)
-    sinks.update(other_sinks or {})
-    router = AlertRouter(services.outbox, routes_from_config(runtime.config), services.translators)
+    database: Database
+    services: Services
+    sinks: Mapping[str, Sink]
+    routes: Mapping[str, SiteRoute]
+
+
+def build_sender(deps: JobDeps, *, concurrency: int = 4) -> OutboxSender:
+    """The outbox sender of this process; rows for a platform without a sink here wait for one."""
+    services = deps.services
+    router = AlertRouter(services.outbox, deps.routes, services.translators)
     return OutboxSender(
-        runtime.database, services.outbox, sinks, services.clock, router=router, concurrency=concurrency
+        deps.database, services.outbox, deps.sinks, services.clock, router=router, concurrency=concurrency
     )
 
 
-__all__ = [
-    "ADMIN_NOTICE",
-    "CASE_ALERT",
-    "DELIVER",
-    "AlertRouter",
-    "ChatMoved",
-    "DeliveryError",
-    "Limit",
-    "OutboxSender",
-    "PermanentFailure",
-    "RateLimiter",
-    "RetryLater",
-    "Sink",
-    "SiteRoute",
-    "TransientFailure",
-    "backoff_delay",
-    "build_sender",
-    "routes_from_config",
-]
+def delivery_pass(deps: JobDeps) -> DeliveryPass:
+    return DeliveryPass(deps.database, ReporterNotices(deps.services), build_sender(deps), deps.services.clock)
+
+
+def timed_jobs(deps: JobDeps) -> list[Job]:
+    """The process's timed jobs, in one place."""
+    return [
+        Job("delivery", every=SECOND, run_once=delivery_pass(deps).run_once),
+        Job("cleaning", every=HOUR, first_after=MINUTE, run_once=Cleaner(deps.database, deps.services).run_once),
+    ]

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core import Core
+from handlers.context import Services
 from handlers.dispatcher import PUSH_NOTICE
 from handlers.events import Channel
 from handlers.hr import REPORTER_NOTICE
@@ -29,12 +29,12 @@ WINDOW_MARGIN = timedelta(minutes=10)
 
 
 class ReporterNotices:
-    def __init__(self, runtime: Core) -> None:
-        self._runtime = runtime
+    def __init__(self, services: Services) -> None:
+        self._services = services
 
     async def route_due(self, session: AsyncSession, now: datetime, limit: int = 100) -> int:
         """Turns due reporter notices into pushes or held notices; returns how many were routed."""
-        services = self._runtime.services
+        services = self._services
         query = (
             select(OutboxItem)
             .where(OutboxItem.kind == REPORTER_NOTICE, OutboxItem.due_at <= now)
@@ -55,7 +55,7 @@ class ReporterNotices:
         return len(items)
 
     async def _route(self, session: AsyncSession, contact: str, now: datetime) -> None:
-        services = self._runtime.services
+        services = self._services
         channel, _, chat = contact.partition(":")
         user_key = services.crypto.pseudonym(Purpose.CONVERSATION, contact)
         conversation = await services.conversations.load(session, user_key) or {}

@@ -1,4 +1,4 @@
-"""APScheduler as a metronome: it ticks the outbox sender every second and the cleaning job hourly.
+"""APScheduler as a metronome: it ticks each job of ``bot.jobs.timed_jobs`` at its interval.
 
 What is due is never APScheduler's business. Due work lives in our own tables (the outbox with
 its ``due_at``, rows with an ``expires_hour``) and is judged against our injectable clock, so
@@ -8,113 +8,67 @@ instead of electing a scheduler leader. The jobs carry no arguments at all, so e
 job store would hold nothing but their ids.
 
 APScheduler's default ``misfire_grace_time`` of one second silently skips a run that starts
-late (a busy event loop, a suspended VM); the grace is raised to an hour, runs that piled up are
-coalesced into one, and a job never runs twice at once.
+late (a busy event loop, a suspended VM); the grace is raised to an hour and runs that piled up
+are coalesced into one. A job never runs twice at once: a tick that finds the previous run still
+going returns at once (our own lock), instead of APScheduler refusing it with a warning every
+second of a busy spell.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import delete
 
-from storage.database import Database
-from storage.models import (
-    CaseLink,
-    ChatTrace,
-    Conversation,
-    DraftFile,
-    InboundUpdate,
-    PendingNotice,
-    SeenNonce,
-    StatusThrottle,
-)
+from bot.jobs import Job
 
 log = logging.getLogger(__name__)
 
-SENDER_JOB_ID = "outbox-sender"
-CLEANING_JOB_ID = "cleaning"
 MISFIRE_GRACE = timedelta(hours=1)
-FIRST_CLEANING_AFTER = timedelta(minutes=1)
-
-Clock = Callable[[], datetime]
-
-
-class PassRunner(Protocol):
-    """Anything with an async ``run_once`` (the outbox sender, the cleaner)."""
-
-    async def run_once(self) -> Any: ...
+# Above one so APScheduler never refuses a tick (and logs it); our lock makes extra ticks no-ops.
+TICKS_IN_FLIGHT = 3
 
 
-class ExpiredRowCleaner:
-    """Deletes rows whose ``expires_hour`` has passed: abandoned conversations and drafts, status
-    throttles, draft evidence files, /hide traces, WeChat notices held past their time and replay
-    nonces past the freshness window, and handled update-journal tombstones.
+class _Ticker:
+    """One job's runs, one at a time; a failing run is logged and the next tick tries again."""
 
-    Journal rows that were never handled are kept even when old: they are a worker's message the
-    bot has not processed yet, and dropping one would lose it silently.
-    """
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.lock = asyncio.Lock()
 
-    EXPIRING_TABLES = (Conversation, StatusThrottle, DraftFile, ChatTrace, PendingNotice, SeenNonce, CaseLink)
-
-    def __init__(self, database: Database, clock: Clock) -> None:
-        self._database = database
-        self._clock = clock
-
-    async def run_once(self) -> dict[str, int]:
-        """One cleaning pass; returns how many rows went, by table (numbers only are logged)."""
-        now_hour = int(self._clock().timestamp() // 3600)
-        deleted: dict[str, int] = {}
-        async with self._database.transaction() as session:
-            for model in self.EXPIRING_TABLES:
-                result = await session.execute(delete(model).where(model.expires_hour < now_hour))
-                deleted[model.__tablename__] = int(getattr(result, "rowcount", 0) or 0)
-            result = await session.execute(
-                delete(InboundUpdate).where(InboundUpdate.handled.is_(True), InboundUpdate.expires_hour < now_hour)
-            )
-            deleted[InboundUpdate.__tablename__] = int(getattr(result, "rowcount", 0) or 0)
-        if any(deleted.values()):
-            log.info("cleaning removed expired rows: %s", deleted)
-        return deleted
+    async def tick(self) -> None:
+        if self.lock.locked():
+            return
+        async with self.lock:
+            try:
+                await self.job.run_once()
+            except Exception:
+                log.exception("%s run failed; the next tick retries", self.job.name)
 
 
 class DueWorkScheduler:
     """Owns the ``AsyncIOScheduler``; ``start`` inside the running loop, ``await stop()`` to end."""
 
-    def __init__(
-        self,
-        sender: PassRunner,
-        cleaner: PassRunner,
-        *,
-        tick: timedelta = timedelta(seconds=1),
-        cleaning_every: timedelta = timedelta(hours=1),
-        misfire_grace: timedelta = MISFIRE_GRACE,
-    ) -> None:
-        self._sender = sender
-        self._cleaner = cleaner
-        self._sending = asyncio.Lock()
-        self._cleaning = asyncio.Lock()
+    def __init__(self, jobs: Sequence[Job], *, misfire_grace: timedelta = MISFIRE_GRACE) -> None:
+        self._tickers = [_Ticker(job) for job in jobs]
         self.scheduler = AsyncIOScheduler(timezone=UTC)
-        common: dict[str, Any] = {
-            "trigger": "interval",
-            "coalesce": True,
-            "max_instances": 1,
-            "misfire_grace_time": int(misfire_grace.total_seconds()),
-            "replace_existing": True,
-        }
-        self.scheduler.add_job(self._send, id=SENDER_JOB_ID, seconds=tick.total_seconds(), **common)
-        self.scheduler.add_job(
-            self._clean,
-            id=CLEANING_JOB_ID,
-            seconds=cleaning_every.total_seconds(),
-            next_run_time=datetime.now(UTC) + min(FIRST_CLEANING_AFTER, cleaning_every),
-            **common,
-        )
+        for ticker in self._tickers:
+            job = ticker.job
+            options: dict[str, Any] = {
+                "trigger": "interval",
+                "seconds": job.every.total_seconds(),
+                "coalesce": True,
+                "max_instances": TICKS_IN_FLIGHT,
+                "misfire_grace_time": int(misfire_grace.total_seconds()),
+                "replace_existing": True,
+            }
+            if job.first_after is not None:
+                options["next_run_time"] = datetime.now(UTC) + min(job.first_after, job.every)
+            self.scheduler.add_job(ticker.tick, id=job.name, **options)
 
     def start(self) -> None:
         self.scheduler.start()
@@ -124,31 +78,17 @@ class DueWorkScheduler:
         if not self.scheduler.running:
             return
         self.scheduler.pause()
-        async with self._sending, self._cleaning:
-            self.scheduler.shutdown(wait=False)
+        for ticker in self._tickers:
+            async with ticker.lock:
+                pass
+        self.scheduler.shutdown(wait=False)
         await asyncio.sleep(0)  # APScheduler shuts down on the loop's next turn
 
-    async def _send(self) -> None:
-        await self._run(self._sender, self._sending, "outbox")
 
-    async def _clean(self) -> None:
-        await self._run(self._cleaner, self._cleaning, "cleaning")
-
-    @staticmethod
-    async def _run(runner: PassRunner, lock: asyncio.Lock, name: str) -> None:
-        async with lock:
-            try:
-                await runner.run_once()
-            except Exception:
-                log.exception("%s pass failed; the next tick retries", name)
-
-
-async def run_due_work(
-    sender: PassRunner, cleaner: PassRunner, stop: asyncio.Event, *, tick: timedelta = timedelta(seconds=1)
-) -> None:
-    """Background task for ``hapbot run``: tick the sender and the cleaner until ``stop`` is set.
+async def run_due_work(jobs: Sequence[Job], stop: asyncio.Event) -> None:
+    """Background task for ``hapbot run``: tick the jobs until ``stop`` is set.
     Even when the task is cancelled during shutdown, the pass in flight finishes (shielded)."""
-    scheduler = DueWorkScheduler(sender, cleaner, tick=tick)
+    scheduler = DueWorkScheduler(jobs)
     scheduler.start()
     try:
         await stop.wait()

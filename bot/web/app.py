@@ -1,4 +1,4 @@
-"""The bot's web app: platform webhooks and a health check, in the bot's own process.
+"""The bot's web app: a health check and the routes the channels hand in, in the bot's own process.
 
 Access logs carry the method, the path and the status only: query strings (WeChat puts the
 worker's OpenID there) and bodies are never logged.
@@ -6,24 +6,18 @@ worker's OpenID there) and bodies are never logged.
 
 from __future__ import annotations
 
-import hmac
-import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("hapbot.access")
 
 MAX_BODY_BYTES = 1024 * 1024
-TELEGRAM_SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 (a header name)
-
-Ingest = Callable[[list[dict[str, object]]], Awaitable[int]]
 
 
 class AccessLog:
@@ -61,29 +55,6 @@ async def read_limited(request: Request, limit: int = MAX_BODY_BYTES) -> bytes |
             return None
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def telegram_route(secret_token: str, ingest: Ingest) -> Route:
-    """``POST /telegram``: checks the secret in constant time, journals the update, then answers 200."""
-    expected = secret_token.encode()
-
-    async def webhook(request: Request) -> Response:
-        given = request.headers.get(TELEGRAM_SECRET_HEADER, "").encode()
-        if not hmac.compare_digest(given, expected):
-            return PlainTextResponse("forbidden", status_code=403)
-        body = await read_limited(request)
-        if body is None:
-            return PlainTextResponse("too large", status_code=413)
-        try:
-            update = json.loads(body)
-        except ValueError:
-            return PlainTextResponse("bad request", status_code=400)
-        if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
-            return PlainTextResponse("bad request", status_code=400)
-        await ingest([update])
-        return PlainTextResponse("ok")
-
-    return Route("/telegram", webhook, methods=["POST"])
 
 
 def build_web_app(routes: list[Route]) -> ASGIApp:

@@ -28,9 +28,11 @@ from wechatpy.replies import TextReply
 from bot.channels.wechat.adapter import UNSUBSCRIBED, WeChatAdapter, WeChatEvent, pack
 from bot.channels.wechat.callback import MAX_BODY_BYTES, CallbackVerifier, Refused
 from bot.channels.wechat.group_commit import GroupCommit
-from bot.core import Core
 from bot.web.app import read_limited
+from handlers.context import Services
+from handlers.dispatcher import Dispatcher
 from handlers.events import Outcome
+from storage.database import Database
 from storage.journal import UpdateJournal
 from storage.models import SeenNonce
 
@@ -56,20 +58,24 @@ class _Ticket:
 class WeChatChannel:
     def __init__(
         self,
-        runtime: Core,
+        dispatcher: Dispatcher,
+        database: Database,
+        services: Services,
         verifier: CallbackVerifier,
         *,
         store_media: MediaStore | None = None,
         passive_seconds: float = PASSIVE_SECONDS,
     ) -> None:
-        self._runtime = runtime
+        self._dispatcher = dispatcher
+        self._database = database
+        self._services = services
         self._verifier = verifier
-        self._adapter = WeChatAdapter(runtime.crypto, list(runtime.services.settings.sites))
-        self._journal = UpdateJournal(runtime.crypto)
+        self._adapter = WeChatAdapter(services.crypto, list(services.settings.sites))
+        self._journal = UpdateJournal(services.crypto)
         self._store_media = store_media
         self._passive_seconds = passive_seconds
         self._tasks: set[asyncio.Task[None]] = set()
-        self._group: GroupCommit[_Ticket] = GroupCommit(runtime.dispatcher, self._claim)
+        self._group: GroupCommit[_Ticket] = GroupCommit(dispatcher, self._claim)
 
     def route(self) -> Route:
         return Route("/wechat", self.endpoint, methods=["GET", "POST"])
@@ -108,7 +114,7 @@ class WeChatChannel:
         if ticket.verdict == "replayed":
             raise Refused("replayed_nonce")
         if ticket.verdict == "duplicate" and event.incoming is not None:
-            outcome = await self._runtime.dispatcher.replay(event.incoming)
+            outcome = await self._dispatcher.replay(event.incoming)
         return self._passive(event, outcome, verified.nonce, verified.timestamp)
 
     async def _claim(self, session: AsyncSession, tickets: Sequence[_Ticket]) -> list[bool]:
@@ -124,13 +130,13 @@ class WeChatChannel:
 
     async def _handle(self, event: WeChatEvent, ticket: _Ticket) -> Outcome:
         if event.kind == UNSUBSCRIBED or event.incoming is None:
-            async with self._runtime.database.transaction() as session:
+            async with self._database.transaction() as session:
                 (claimed,) = await self._claim(session, [ticket])
             if claimed and event.kind == UNSUBSCRIBED:
-                await self._runtime.dispatcher.forget(self._adapter.user_key(event.openid))
+                await self._dispatcher.forget(self._adapter.user_key(event.openid))
             return Outcome()
         if event.media_id is not None:
-            wanted = await self._unseen(ticket) and await self._runtime.dispatcher.wants_pictures(
+            wanted = await self._unseen(ticket) and await self._dispatcher.wants_pictures(
                 event.incoming.user_key
             )
             ref = await self._media(event.media_id) if wanted else None
@@ -140,7 +146,7 @@ class WeChatChannel:
 
     async def _unseen(self, ticket: _Ticket) -> bool:
         """A read-only look before fetching a picture: a replayed or retried message fetches nothing."""
-        async with self._runtime.database.transaction(write=False) as session:
+        async with self._database.transaction(write=False) as session:
             if await self._journal.state(session, ticket.dedup_key) is not None:
                 return False
             return await session.get(SeenNonce, ticket.nonce_key) is None
@@ -164,7 +170,7 @@ class WeChatChannel:
         if outcome.needs_delivery_confirmation and event.incoming is not None:
             # Runs once the reply has been written to WeChat; a retry after that still gets a
             # fresh receipt (see Dispatcher.replay).
-            background = BackgroundTask(self._runtime.dispatcher.confirm_delivery, event.incoming.user_key)
+            background = BackgroundTask(self._dispatcher.confirm_delivery, event.incoming.user_key)
         reply = TextReply(content=text, source=event.account, target=event.openid, time=int(timestamp))
         xml = self._verifier.encrypt_reply(reply.render(), nonce, timestamp)
         return Response(xml, media_type="application/xml", background=background)
@@ -180,22 +186,22 @@ class WeChatChannel:
         except Exception as error:
             # WeChat got "success" and will not retry: the worker must hear that it did not work.
             log.error("late wechat handling failed: %s", type(error).__name__)
-            t = self._runtime.services.translators["zh"]
+            t = self._services.translators["zh"]
             await self._enqueue(event.openid, [t("Sorry, something went wrong on our side. Please send that again.")])
             return
         texts: list[str] = []
         for reply in outcome.replies:
             if reply.carries_receipt:
-                t = self._runtime.services.translators["zh"]
+                t = self._services.translators["zh"]
                 texts.append(t("Your report has been saved. Send any message to see your receipt."))
             else:
                 texts.append(pack([reply])[0])
         await self._enqueue(event.openid, texts)
 
     async def _enqueue(self, openid: str, texts: list[str]) -> None:
-        services = self._runtime.services
+        services = self._services
         now = services.clock()
-        async with self._runtime.database.transaction() as session:
+        async with self._database.transaction() as session:
             for index, text in enumerate(texts):
                 due = now + timedelta(milliseconds=index)  # keeps their order
                 await services.outbox.enqueue(session, DELIVER, {"chat": f"wechat:{openid}", "text": text}, due)

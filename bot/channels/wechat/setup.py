@@ -46,5 +46,5 @@ async def build_wechat(
         async with runtime.database.transaction() as session:
             return await services.evidence.store_draft_file(session, image.data, image.mime, expires)
 
-    channel = WeChatChannel(runtime, verifier, store_media=store_media)
+    channel = WeChatChannel(runtime.dispatcher, runtime.database, runtime.services, verifier, store_media=store_media)
     return channel, {"wechat": WeChatCustomerServiceSink(api)}
