@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.cli.faq import EvalCase, percentile, read_cases  # noqa: E402
+from bot.cli.faq_tools import EvalCase, percentile, read_cases  # noqa: E402
 from faq import CONTENT_DIR  # noqa: E402
 from handlers.faq.library import FaqSnapshot, build_snapshot, initialise_segmenter  # noqa: E402
 from handlers.faq.model import LANGS  # noqa: E402

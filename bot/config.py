@@ -193,6 +193,26 @@ class Config(_Section):
             raise ValueError(f"default_site {self.default_site!r} is not one of [sites.*] ({known})")
         return self
 
+    @model_validator(mode="after")
+    def _robots_exist(self) -> Config:
+        """A ``wecom:<name>`` chat must name a site with a robot webhook, or its alerts would wait forever."""
+        robots = {site_id for site_id, site in self.sites.items() if site.wecom_webhook_url}
+        listed = [
+            (f"sites.{site_id}.{key}", chat)
+            for site_id, site in self.sites.items()
+            for key in ("hr_chats", "board_chats")
+            for chat in getattr(site, key)
+        ]
+        listed += [("bot.admin_chats", chat) for chat in self.bot.admin_chats]
+        for where, chat in listed:
+            kind, _, name = chat.partition(":")
+            if kind == "wecom" and name not in robots:
+                raise ValueError(
+                    f"{where}: {chat!r} names no site with a WeCom robot; give [sites.{name}] a wecom_webhook_url "
+                    f"(or set HAPBOT_SITES__{name}__WECOM_WEBHOOK_URL), or fix the name"
+                )
+        return self
+
     @property
     def storage_url(self) -> str:
         return self.storage.resolved_url(self.bot.data_dir)
@@ -226,7 +246,7 @@ def _describe(error: Mapping[str, Any]) -> str:
         message = "unknown key; check its spelling against config.example.toml or remove it"
     elif error["type"] == "missing":
         message = "required; add it (see config.example.toml)"
-    return f"{location or '(top level)'}: {message}"
+    return f"{location}: {message}" if location else message
 
 
 def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Config:

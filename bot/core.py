@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.config import Config, LocalText
+from bot.config import Config
+from bot.preflight import faq_directory, local, site_facts
 from handlers.app import build_router
 from handlers.context import FaqService, Services
 from handlers.dispatcher import Dispatcher
@@ -38,25 +39,21 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _local(text: LocalText) -> dict[str, str]:
-    return {"zh": text, "en": text} if isinstance(text, str) else {str(k): v for k, v in text.items()}
-
-
 def handler_settings(config: Config) -> HandlerSettings:
     """The channel-free view of the config that handlers see."""
     sites = {
         site_id: SiteInfo(
             id=site_id,
-            name=_local(site.name),
-            contacts={k: _local(v) for k, v in site.contacts.items()},
-            facts={"site_name": _local(site.name), **{k: _local(v) for k, v in site.facts.items()}},
+            name=local(site.name),
+            contacts={k: local(v) for k, v in site.contacts.items()},
+            facts={"site_name": local(site.name), **{k: local(v) for k, v in site.facts.items()}},
             emergency_phone=site.emergency_phone,
             has_board=bool(site.board_chats),
         )
         for site_id, site in config.sites.items()
     }
     return HandlerSettings(
-        operator=_local(config.bot.operator),
+        operator=local(config.bot.operator),
         default_language=config.bot.default_language,
         default_site=config.default_site,
         sites=sites,
@@ -69,12 +66,8 @@ def handler_settings(config: Config) -> HandlerSettings:
 
 def load_faq(config: Config, directory: Path | None = None) -> LibraryFaqService:
     """Loads and indexes the FAQ once at start-up; bad content stops the start with file:line problems."""
-    from faq import CONTENT_DIR
-
     initialise_segmenter()
-    sites = handler_settings(config).sites
-    facts = {site_id: dict(site.facts) for site_id, site in sites.items()}
-    return LibraryFaqService(FaqLibrary(directory or CONTENT_DIR, facts))
+    return LibraryFaqService(FaqLibrary(directory or faq_directory(config), site_facts(config)))
 
 
 def load_keys(config: Config, env: dict[str, str] | None = None) -> KeyRing:

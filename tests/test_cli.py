@@ -134,8 +134,39 @@ async def test_check_config_with_a_broken_file_exits_2_and_names_the_key(tmp_pat
     assert str(broken) in stderr and "token" in stderr and "Traceback" not in stderr
 
 
+GOOD_SITE = """[sites.main]
+name = { zh = "一号厂", en = "Factory One" }
+[sites.main.facts]
+hr_contact = "HR office, building 2"
+advocacy_board = "the advocacy board, room 101"
+training_schedule = "March and September"
+handbook_location = "the staff handbook"
+counselling_service = "the counselling room"
+"""
+
+
 async def test_check_config_with_a_good_file_exits_0_silently(tmp_path: Path) -> None:
-    (tmp_path / "config.toml").write_text('[sites.main]\nname = { zh = "一号厂", en = "Factory One" }\n')
+    (tmp_path / "config.toml").write_text(GOOD_SITE, encoding="utf-8")
     code, stdout, stderr = await hapbot(["check-config"], tmp_path, environment(None))
     assert (code, stdout) == (0, ""), stderr[-2000:]
     assert not (tmp_path / "data").exists(), "check-config must not create data or keys"
+
+
+async def test_check_config_and_run_agree_on_broken_configurations(tmp_path: Path) -> None:
+    """What stops ``run`` stops ``check-config`` first, with the same one line and exit code."""
+    robot = GOOD_SITE.replace("[sites.main.facts]", 'hr_chats = ["wecom:north"]\n[sites.main.facts]')
+    cases = {
+        "missing facts": ('[sites.main]\nname = "Factory One"\n', "sites.main.facts: missing advocacy_board"),
+        "robot of an unknown site": (robot, "sites.main.hr_chats: 'wecom:north' names no site with a WeCom robot"),
+        "wrong type": (GOOD_SITE + '[web]\nport = "eighty"\n', "web.port"),
+    }
+    for name, (text, expected) in cases.items():
+        (tmp_path / "config.toml").write_text(text, encoding="utf-8")
+        checked = await hapbot(["check-config"], tmp_path, environment(None))
+        ran = await hapbot(["run"], tmp_path, environment(None))
+        assert checked[0] == ran[0] == 2, (name, checked, ran)
+        assert checked[1] == ran[1] == "", name
+        assert expected in checked[2], (name, checked[2])
+        assert checked[2].strip().splitlines()[-1] == ran[2].strip().splitlines()[-1], name
+        assert "Traceback" not in checked[2] + ran[2], name
+    assert not (tmp_path / "data").exists(), "a refused start creates no data or keys"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli.faq import run_check
+from bot.cli.faq_tools import run_check
 from faq import CONTENT_DIR
 from handlers.faq.check import STANDARD_PLACEHOLDERS
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.admin.faq_watch import fingerprint, watch_faq
-from bot.cli.faq import run_ask, run_eval
+from bot.cli.faq_tools import run_ask, run_eval
 from faq import CONTENT_DIR
 from handlers.faq.library import ContentError, FaqLibrary
 from handlers.faq.model import Problem

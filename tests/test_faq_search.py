@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.cli.faq import evaluate, read_cases
+from bot.cli.faq_tools import evaluate, read_cases
 from faq import CONTENT_DIR
 from handlers.faq.analyzer import detect_language, normalize, stem
 from handlers.faq.library import FaqSnapshot, build_snapshot

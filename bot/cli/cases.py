@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.config import Config
-from bot.core import build_core
-from handlers.hr import CaseDesk, NotAuthorised, UnknownCase
 from storage.cases import CaseStatus
-from storage.crypto import KeyRing
+
+if TYPE_CHECKING:
+    from storage.crypto import KeyRing
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -35,7 +35,17 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     audit.add_argument("reference")
 
 
+def execute(config: Config, args: argparse.Namespace) -> int:
+    import asyncio
+    import sys
+
+    return asyncio.run(run(config, args, sys.stdout))
+
+
 async def run(config: Config, args: argparse.Namespace, out: TextIO, *, keyring: KeyRing | None = None) -> int:
+    from bot.core import build_core
+    from handlers.hr import CaseDesk, NotAuthorised, UnknownCase
+
     runtime = await build_core(config, keyring=keyring)
     services = runtime.services
     desk = CaseDesk(services.cases, services.outbox, config.hr.handlers, config.hr.board_members)

@@ -7,6 +7,7 @@ Kept apart from the loader because the facts come from the sites' configuration,
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from handlers.faq.loader import Content, load_content
@@ -32,6 +33,15 @@ STANDARD_PLACEHOLDERS: tuple[str, ...] = (
 
 ASSUMED_FILL_BYTES = 300
 """Room left for each fact when checking answer length without the sites' real facts."""
+
+
+@dataclass(frozen=True)
+class MissingFact(Problem):
+    """A placeholder a site does not fill: a configuration problem as much as a content one, so the
+    start-up check can tell the operator which ``[sites.<id>.facts]`` keys to add."""
+
+    site: str = ""
+    fact: str = ""
 
 
 def check_directory(directory: Path, facts_by_site: FactsBySite | None = None) -> Content:
@@ -98,11 +108,13 @@ def _check_answer(
         line = find_line(entry.source, "{" + name + "}", answer_line)
         where = f"site '{site}'" if site else "the standard site facts"
         known = ", ".join(sorted(facts)) or "none"
-        yield Problem(
+        yield MissingFact(
             entry.source,
             line,
             f"placeholder {{{name}}} ({lang}) is not filled by {where}; fix its spelling "
             f"(known: {known}) or add the fact '{name}' to the site configuration",
+            site=site,
+            fact=name,
         )
     size = len(fill_placeholders(entry.answer(lang), lang, facts).encode("utf-8"))
     key = (entry.source, lang, "#size")
