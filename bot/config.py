@@ -137,6 +137,15 @@ class WechatSection(_Section):
 
 
 class HrSection(_Section):
+    alert_max_delay_minutes: int = Field(
+        default=60,
+        ge=0,
+        le=24 * 60,
+        description=(
+            "Non-urgent case alerts go out at a random moment within this many minutes, so the alert's "
+            "time does not point at who was on the phone when the report was sent; 0 sends them at once."
+        ),
+    )
     handlers: list[str] = Field(
         default_factory=list, description="HR case handlers (`--as NAME`): cases alerted to HR."
     )

@@ -61,6 +61,7 @@ def handler_settings(config: Config) -> HandlerSettings:
         conversation_ttl=timedelta(days=config.bot.conversation_ttl_days),
         retention_days=config.bot.retention_days,
         status_session_ttl=timedelta(minutes=config.bot.status_session_minutes),
+        alert_max_delay=timedelta(minutes=config.hr.alert_max_delay_minutes),
     )
 
 

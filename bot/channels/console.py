@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, BinaryIO, TextIO
 
 from bot.admin.faq_reload import FaqAdmin
+from bot.channels.rendering import render_numbered
 from handlers.dispatcher import Dispatcher
 from handlers.events import Channel, Incoming, Outcome, Reply
 from storage.crypto import Crypto, Purpose
@@ -67,12 +68,6 @@ def reply_json(reply: Reply) -> str:
         {"text": reply.text, "choices": [{"id": c.id, "label": c.label} for c in reply.choices]},
         ensure_ascii=False,
     )
-
-
-def render_numbered(reply: Reply) -> str:
-    lines = [reply.text]
-    lines.extend(f"  {number}. {choice.label}" for number, choice in enumerate(reply.choices, start=1))
-    return "\n".join(lines)
 
 
 class ConsoleChannel:
@@ -148,7 +143,7 @@ class ConsoleChannel:
         outcome = await self.send("/start")
         while True:
             for reply in outcome.replies:
-                stdout.write(render_numbered(reply) + "\n\n")
+                stdout.write(render_numbered(reply, indent="  ") + "\n\n")
             stdout.flush()
             await self._confirm(outcome)
             stdout.write("> ")

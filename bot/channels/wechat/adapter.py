@@ -15,6 +15,7 @@ from wechatpy import parse_message
 from wechatpy.events import ClickEvent, ScanEvent, SubscribeEvent, SubscribeScanEvent, UnsubscribeEvent
 from wechatpy.messages import ImageMessage, TextMessage, VoiceMessage
 
+from bot.channels.rendering import render_numbered
 from bot.channels.wechat.text import MAX_TEXT_BYTES, split_text
 from handlers.events import Attachment, Channel, Incoming, Reply
 from storage.crypto import Crypto, Purpose
@@ -109,9 +110,7 @@ class WeChatAdapter:
 
 
 def render(reply: Reply) -> str:
-    lines = [reply.text]
-    lines.extend(f"{number}. {choice.label}" for number, choice in enumerate(reply.choices, start=1))
-    return "\n".join(lines)
+    return render_numbered(reply)
 
 
 def fits(text: str) -> bool:
