@@ -37,9 +37,10 @@ try:
     from bot.channels.telegram.channel import TelegramChannel, traces_store
     from bot.core import build_core
 except ImportError:  # the layout before bot/channels/telegram/ (for the before figure)
-    from bot.channels.telegram import TelegramChannel, traces_store  # type: ignore[no-redef]
     from bot.channels.telegram_adapter import TelegramAdapter  # type: ignore[no-redef]
     from bot.runtime import build_runtime as build_core  # type: ignore[no-redef]
+
+    from bot.channels.telegram import TelegramChannel, traces_store  # type: ignore[no-redef]
 
 OURS = tuple(str(ROOT / folder) + "/" for folder in ("bot", "handlers", "storage"))
 
@@ -103,7 +104,7 @@ async def main() -> None:
             sys.setprofile(None)
         await app.shutdown()
         await core.close()
-    channel_file = next(name for name in counter.files if "telegram" in name and name.endswith("channel.py")
+    channel_file = next(name for name in counter.files if ("telegram" in name and name.endswith("channel.py"))
                         or name.endswith("channels/telegram.py"))
     print(f"hops (distinct cross-file call edges, function to function): {len(counter.edges)}")
     print(f"cross-file calls made (every call counted): {counter.hops}")
