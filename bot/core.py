@@ -8,14 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Config
 from bot.preflight import faq_directory, local, site_facts
 from handlers.app import build_router
 from handlers.context import FaqService, Services
 from handlers.dispatcher import Dispatcher
-from handlers.faq import FaqLibrary, initialise_segmenter
-from handlers.faq.service import LibraryFaqService
 from handlers.i18n import load_translators
 from handlers.settings import Settings as HandlerSettings
 from handlers.settings import SiteInfo
@@ -29,6 +28,9 @@ from storage.migrate import upgrade_to_head
 from storage.models import CaseLink, PendingNotice
 from storage.outbox import Outbox
 from storage.receipts import ReceiptHasher
+
+if TYPE_CHECKING:
+    from handlers.faq.service import LibraryFaqService
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,9 @@ def handler_settings(config: Config) -> HandlerSettings:
 
 def load_faq(config: Config, directory: Path | None = None) -> LibraryFaqService:
     """Loads and indexes the FAQ once at start-up; bad content stops the start with file:line problems."""
+    from handlers.faq.library import FaqLibrary, initialise_segmenter
+    from handlers.faq.service import LibraryFaqService
+
     initialise_segmenter()
     return LibraryFaqService(FaqLibrary(directory or faq_directory(config), site_facts(config)))
 

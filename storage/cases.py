@@ -18,20 +18,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .case_status import CaseStatus as CaseStatus  # re-exported: callers know it as storage.cases.CaseStatus
 from .crypto import Binding, Crypto
 from .models import Case, CaseMessage, Evidence, random_id
 
 REFERENCE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 REFERENCE_PREFIX = "HAP-"
-
-
-class CaseStatus(StrEnum):
-    NEW = "new"
-    ACKNOWLEDGED = "acknowledged"
-    INVESTIGATING = "investigating"
-    RESOLVED = "resolved"
-    CLOSED = "closed"
-    WITHDRAWN = "withdrawn"
 
 
 class Author(StrEnum):

@@ -8,7 +8,7 @@ import json
 from typing import TYPE_CHECKING, TextIO
 
 from bot.config import Config
-from storage.cases import CaseStatus
+from storage.case_status import CaseStatus
 
 if TYPE_CHECKING:
     from storage.crypto import KeyRing

@@ -1,0 +1,43 @@
+"""Subcommands load only what their work needs: ``check-config``, ``keys`` and ``cases --help``
+must not pay for the FAQ search (jieba, bm25s, numpy) or, where they touch no database, SQLAlchemy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PROBE = """
+import sys
+from bot.cli import main
+code = main(sys.argv[1:])
+heavy = sorted(name for name in ("jieba", "bm25s", "numpy", "sqlalchemy") if name in sys.modules)
+print("LOADED:" + ",".join(heavy))
+sys.exit(code)
+"""
+
+
+def loaded_by(args: list[str], cwd: Path) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], cwd=cwd, capture_output=True, text=True, timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    marker = next(line for line in done.stdout.splitlines() if line.startswith("LOADED:"))
+    return set(filter(None, marker.removeprefix("LOADED:").split(",")))
+
+
+@pytest.mark.parametrize(
+    ("args", "allowed"),
+    [
+        (["check-config"], set()),
+        (["keys", "init", "--file", "keys.json"], set()),
+    ],
+)
+def test_light_subcommands_do_not_import_the_faq_search_or_the_database(
+    tmp_path: Path, args: list[str], allowed: set[str]
+) -> None:
+    assert loaded_by(args, tmp_path) <= allowed
