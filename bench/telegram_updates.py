@@ -29,9 +29,10 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 from telegram.request import BaseRequest, RequestData
 
 from bot.channels.telegram.adapter import TelegramAdapter
-from bot.channels.telegram.channel import TelegramChannel, traces_store
+from bot.channels.telegram.channel import TelegramChannel
 from bot.config import Config
 from bot.core import Core, build_core
+from storage.conversations import trace_store
 from storage.crypto import KeyRing
 from storage.journal import UpdateJournal
 
@@ -132,7 +133,7 @@ async def ours(runtime: Core, users: int, messages: int, batch: int) -> float:
     app = application(api)
     channel = TelegramChannel(
         app, runtime.dispatcher, runtime.database, UpdateJournal(runtime.crypto),
-        TelegramAdapter(runtime.crypto, list(runtime.services.settings.sites)), traces_store(runtime.crypto),
+        TelegramAdapter(runtime.crypto, list(runtime.services.settings.sites)), trace_store(runtime.crypto),
     )
     await app.initialize()
     # Bring every worker to the "what happened" step first (not timed).

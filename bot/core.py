@@ -19,13 +19,12 @@ from handlers.i18n import load_translators
 from handlers.settings import Settings as HandlerSettings
 from handlers.settings import SiteInfo
 from storage.cases import CaseRepository
-from storage.conversations import SealedDocumentStore, conversation_store, throttle_store
+from storage.conversations import conversation_store, link_store, notice_store, throttle_store
 from storage.crypto import Crypto, KeyRing
 from storage.database import Database
 from storage.evidence import EvidenceRepository
 from storage.keys import ensure_development_keys, load_keyring_from_env_or_file
 from storage.migrate import upgrade_to_head
-from storage.models import CaseLink, PendingNotice
 from storage.outbox import Outbox
 from storage.receipts import ReceiptHasher
 
@@ -127,8 +126,8 @@ async def build_core(
         clock=clock,
         faq=faq,
         evidence=EvidenceRepository(crypto),
-        notices=SealedDocumentStore(crypto, PendingNotice),
-        links=SealedDocumentStore(crypto, CaseLink),
+        notices=notice_store(crypto),
+        links=link_store(crypto),
     )
     return Core(config, database, crypto, services, Dispatcher(database, services, build_router()))
 

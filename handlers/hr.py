@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import audit
 from storage.cases import Author, CaseRepository, CaseStatus, CaseView, MessageView
-from storage.models import AuditEntry
 from storage.outbox import Outbox
 
 from .report import alert_audience
@@ -76,7 +75,7 @@ class CaseDesk:
     async def _audit(
         self, session: AsyncSession, actor: str, action: str, reference: str | None, now: datetime
     ) -> None:
-        session.add(AuditEntry(at=now, actor=actor, action=action, case_reference=reference))
+        await audit.record(session, actor, action, reference, now)
 
     async def _case(self, session: AsyncSession, reference: str) -> CaseView:
         case = await self._cases.by_reference(session, reference.strip().upper())
@@ -126,5 +125,4 @@ class CaseDesk:
         return await self._case(session, reference)
 
     async def audit_trail(self, session: AsyncSession, reference: str) -> list[tuple[datetime, str, str]]:
-        query = select(AuditEntry).where(AuditEntry.case_reference == reference).order_by(AuditEntry.at)
-        return [(entry.at, entry.actor, entry.action) for entry in (await session.execute(query)).scalars()]
+        return [(entry.at, entry.actor, entry.action) for entry in await audit.entries_for(session, reference)]

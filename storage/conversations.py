@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .crypto import Binding, Crypto
-from .models import Conversation, SealedDocumentRow, StatusThrottle
+from .models import CaseLink, ChatTrace, Conversation, PendingNotice, SealedDocumentRow, StatusThrottle
 
 
 class SealedDocumentStore:
@@ -99,3 +99,18 @@ def conversation_store(crypto: Crypto) -> SealedDocumentStore:
 
 def throttle_store(crypto: Crypto) -> SealedDocumentStore:
     return SealedDocumentStore(crypto, StatusThrottle)
+
+
+def trace_store(crypto: Crypto) -> SealedDocumentStore:
+    """Ids of messages in a worker's private chat that /hide may delete later (Telegram)."""
+    return SealedDocumentStore(crypto, ChatTrace)
+
+
+def notice_store(crypto: Crypto) -> SealedDocumentStore:
+    """Notices held for a worker's next message (WeChat forbids most pushes after 48 hours)."""
+    return SealedDocumentStore(crypto, PendingNotice)
+
+
+def link_store(crypto: Crypto) -> SealedDocumentStore:
+    """The short-lived, sealed links between a worker's pseudonym and a case."""
+    return SealedDocumentStore(crypto, CaseLink)

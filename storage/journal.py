@@ -133,6 +133,11 @@ class UpdateJournal:
     def nonce_key(self, channel: str, timestamp: str, nonce: str) -> str:
         return self._crypto.pseudonym(Purpose.DEDUP, f"{channel}-nonce:{timestamp}:{nonce}")
 
+    async def nonce_seen(self, session: AsyncSession, nonce_key: str) -> bool:
+        """Whether a signed request's nonce was recorded already (a replay), without recording it:
+        a read-only look before costly work; :meth:`claim_fresh` still decides in the write."""
+        return await session.get(SeenNonce, nonce_key) is not None
+
     async def claim_fresh(
         self, session: AsyncSession, channel: str, items: Sequence[tuple[str, str]], now_hour: int
     ) -> list[str]:

@@ -48,3 +48,17 @@ async def test_recorded_updates_are_pending_once_and_claimed_once(runtime: Core)
     async with runtime.database.transaction() as session:
         assert await journal.pending(session, "telegram") == []
         assert await journal.claim_many(session, [entry.key for entry in pending]) == set()
+
+
+async def test_nonce_seen_looks_without_recording(runtime: Core) -> None:
+    journal = UpdateJournal(runtime.crypto)
+    nonce, key = journal.nonce_key("wechat", "1", "a"), journal.key("wechat", "msg:1")
+    async with runtime.database.transaction(write=False) as session:
+        assert not await journal.nonce_seen(session, nonce)
+    async with runtime.database.transaction(write=False) as session:
+        assert not await journal.nonce_seen(session, nonce), "a look records nothing"
+    async with runtime.database.transaction() as session:
+        assert await journal.claim_fresh(session, "wechat", [(nonce, key)], 100) == ["new"]
+    async with runtime.database.transaction(write=False) as session:
+        assert await journal.nonce_seen(session, nonce)
+        assert not await journal.nonce_seen(session, journal.nonce_key("wechat", "1", "b"))

@@ -10,20 +10,9 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
-
 from handlers.context import Services
+from storage.cleaning import delete_expired
 from storage.database import Database
-from storage.models import (
-    CaseLink,
-    ChatTrace,
-    Conversation,
-    DraftFile,
-    InboundUpdate,
-    PendingNotice,
-    SeenNonce,
-    StatusThrottle,
-)
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +20,11 @@ Clock = Callable[[], datetime]
 
 
 class ExpiredRowCleaner:
-    """Deletes rows whose ``expires_hour`` has passed: abandoned conversations and drafts, status
-    throttles, draft evidence files, /hide traces, WeChat notices held past their time and replay
-    nonces past the freshness window, and handled update-journal tombstones.
+    """Deletes rows whose ``expires_hour`` has passed, in one transaction per pass.
 
-    Journal rows that were never handled are kept even when old: they are a worker's message the
-    bot has not processed yet, and dropping one would lose it silently.
+    Which tables and rows go is storage's rule (:func:`storage.cleaning.delete_expired`: handled
+    journal tombstones only); this job supplies the hour and logs the counts.
     """
-
-    EXPIRING_TABLES = (Conversation, StatusThrottle, DraftFile, ChatTrace, PendingNotice, SeenNonce, CaseLink)
 
     def __init__(self, database: Database, clock: Clock) -> None:
         self._database = database
@@ -48,19 +33,11 @@ class ExpiredRowCleaner:
     async def run_once(self) -> dict[str, int]:
         """One cleaning pass; returns how many rows went, by table (numbers only are logged)."""
         now_hour = int(self._clock().timestamp() // 3600)
-        deleted: dict[str, int] = {}
         async with self._database.transaction() as session:
-            for model in self.EXPIRING_TABLES:
-                result = await session.execute(delete(model).where(model.expires_hour < now_hour))
-                deleted[model.__tablename__] = int(getattr(result, "rowcount", 0) or 0)
-            result = await session.execute(
-                delete(InboundUpdate).where(InboundUpdate.handled.is_(True), InboundUpdate.expires_hour < now_hour)
-            )
-            deleted[InboundUpdate.__tablename__] = int(getattr(result, "rowcount", 0) or 0)
+            deleted = await delete_expired(session, now_hour)
         if any(deleted.values()):
             log.info("cleaning removed expired rows: %s", deleted)
         return deleted
-
 
 
 class Cleaner:

@@ -29,7 +29,6 @@ from handlers.events import Outcome, Reply
 from storage.conversations import SealedDocumentStore
 from storage.database import Database
 from storage.journal import UpdateJournal
-from storage.models import ChatTrace
 
 log = logging.getLogger(__name__)
 
@@ -363,10 +362,6 @@ class _Batch:
     refused_queries: list[Update] = field(default_factory=list)
     hides: list[tuple[Update, TelegramEvent]] = field(default_factory=list)
     reloads: list[tuple[Update, TelegramEvent]] = field(default_factory=list)
-
-
-def traces_store(crypto: Any) -> SealedDocumentStore:
-    return SealedDocumentStore(crypto, ChatTrace)
 
 
 def _deletable(document: dict[str, Any] | None, cutoff: float) -> list[tuple[int, float]]:

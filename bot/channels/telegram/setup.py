@@ -12,10 +12,11 @@ from telegram.request import HTTPXRequest
 
 from bot.channels.images import sanitise_image
 from bot.channels.telegram.adapter import TelegramAdapter
-from bot.channels.telegram.channel import EvidenceStore, TelegramChannel, traces_store
+from bot.channels.telegram.channel import EvidenceStore, TelegramChannel
 from bot.config import TelegramSection
 from bot.core import Core
 from handlers.i18n import N_
+from storage.conversations import trace_store
 from storage.evidence import hour_number
 from storage.journal import UpdateJournal
 
@@ -78,7 +79,7 @@ def build_telegram_channel(
         runtime.database,
         UpdateJournal(runtime.crypto),
         adapter,
-        traces_store(runtime.crypto),
+        trace_store(runtime.crypto),
         store_evidence=evidence_store(runtime),
         hide_notice=hide_notice,
         admin_reload=admin_reload,

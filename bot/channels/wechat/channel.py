@@ -34,7 +34,6 @@ from handlers.dispatcher import Dispatcher
 from handlers.events import Outcome
 from storage.database import Database
 from storage.journal import UpdateJournal
-from storage.models import SeenNonce
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +148,7 @@ class WeChatChannel:
         async with self._database.transaction(write=False) as session:
             if await self._journal.state(session, ticket.dedup_key) is not None:
                 return False
-            return await session.get(SeenNonce, ticket.nonce_key) is None
+            return not await self._journal.nonce_seen(session, ticket.nonce_key)
 
     async def _media(self, media_id: str) -> str | None:
         if self._store_media is None:

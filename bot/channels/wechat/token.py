@@ -2,13 +2,13 @@
 
 WeChat keeps one valid access token per app: each fetch from ``/cgi-bin/token`` replaces the
 previous one (which survives about five more minutes), and fetches are limited per day. Replicas
-that each fetched their own would keep invalidating each other's. So the token lives in
-``platform_tokens``, sealed with the internal key (it grants the whole account), and one holder at
-a time refreshes it: on PostgreSQL under a transaction-scoped advisory lock, on SQLite inside the
-write transaction, which excludes every other writer anyway. Whoever waited then reads the fresh
-token instead of fetching again. The lock is held for the fetch itself (at most ``timeout``
-seconds, about once in two hours): on SQLite other writers wait that long, which is the price of
-never fetching twice.
+that each fetched their own would keep invalidating each other's. So the token lives in the
+database (:mod:`storage.platform_tokens`), sealed with the internal key (it grants the whole
+account), and one holder at a time refreshes it: on PostgreSQL under a transaction-scoped advisory
+lock, on SQLite inside the write transaction, which excludes every other writer anyway. Whoever
+waited then reads the fresh token instead of fetching again. The lock is held for the fetch itself
+(at most ``timeout`` seconds, about once in two hours): on SQLite other writers wait that long,
+which is the price of never fetching twice.
 
 The token is refreshed five minutes before it expires, inside WeChat's grace period, so a replica
 still holding the old one is never refused for it. A call refused with 40001/42001 calls
@@ -21,16 +21,14 @@ query strings, so HTTP errors are replaced, not chained.
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from pydantic import SecretStr
-from sqlalchemy import delete, select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.wechat.errors import (
@@ -40,10 +38,9 @@ from bot.channels.wechat.errors import (
     WeChatApiError,
     error_for,
 )
-from storage.crypto import Binding, Crypto, DecryptionError
+from storage.crypto import Crypto, DecryptionError
 from storage.database import Database, advisory_lock_id
-from storage.models import PlatformToken
-from storage.outbox import as_utc
+from storage.platform_tokens import PlatformTokenRepository, StoredToken
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +54,6 @@ TOKEN_TIMEOUT = 10.0
 def api_base(base_url: str | None) -> str:
     """The API origin without a trailing slash; ``None`` means the real WeChat."""
     return (base_url or DEFAULT_BASE_URL).rstrip("/")
-
-
-@dataclass(frozen=True, repr=False)
-class _Stored:
-    token: str
-    expires_at: datetime
 
 
 class AccessTokenManager:
@@ -83,7 +74,7 @@ class AccessTokenManager:
         if not app_id:
             raise ValueError("an app id is required ([wechat] app_id)")
         self._database = database
-        self._crypto = crypto
+        self._tokens = PlatformTokenRepository(crypto)
         self._app_id = app_id
         self._secret = app_secret if isinstance(app_secret, SecretStr) else SecretStr(app_secret)
         self._http = http
@@ -91,7 +82,6 @@ class AccessTokenManager:
         self._token_url = f"{api_base(base_url)}/cgi-bin/token"
         self._timeout = timeout
         self._name = f"wechat:{app_id}"[:32]
-        self._binding = Binding("platform_tokens", "token_ct", self._name)
         self._lock_id = advisory_lock_id(f"platform_token:{self._name}")
 
     def __repr__(self) -> str:
@@ -109,7 +99,7 @@ class AccessTokenManager:
             if stored is not None and self._fresh(stored):
                 return stored.token  # another holder refreshed it while we waited
             token, expires_in = await self._fetch()
-            await self._store(session, token, self._clock() + timedelta(seconds=expires_in))
+            await self._tokens.save(session, self._name, token, self._clock() + timedelta(seconds=expires_in))
             log.info("fetched a new WeChat access token (valid %d s)", expires_in)
             return token
 
@@ -117,12 +107,15 @@ class AccessTokenManager:
         """Forget ``bad_token`` after WeChat refused it (40001/42001), unless it was replaced already."""
         async with self._database.transaction() as session:
             await self._lock(session)
-            stored = await self._read(session)
-            if stored is not None and hmac.compare_digest(stored.token.encode(), bad_token.encode()):
-                await session.execute(delete(PlatformToken).where(PlatformToken.name == self._name))
+            try:
+                dropped = await self._tokens.invalidate(session, self._name, bad_token)
+            except DecryptionError:
+                _log_unreadable()
+                return
+            if dropped:
                 log.info("WeChat refused the stored access token; the next call fetches a new one")
 
-    def _fresh(self, stored: _Stored) -> bool:
+    def _fresh(self, stored: StoredToken) -> bool:
         return stored.expires_at - self._clock() > REFRESH_MARGIN
 
     async def _lock(self, session: AsyncSession) -> None:
@@ -130,29 +123,13 @@ class AccessTokenManager:
         if self._database.dialect == "postgresql":
             await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": self._lock_id})
 
-    async def _read(self, session: AsyncSession) -> _Stored | None:
-        row = (
-            await session.execute(
-                select(PlatformToken.token_ct, PlatformToken.expires_at).where(PlatformToken.name == self._name)
-            )
-        ).one_or_none()
-        if row is None:
-            return None
+    async def _read(self, session: AsyncSession) -> StoredToken | None:
+        """The stored token; one that cannot be opened counts as none, so a new one is fetched."""
         try:
-            token = self._crypto.open_internal(row.token_ct, self._binding).decode("utf-8")
-        except (DecryptionError, UnicodeDecodeError):
-            log.warning("the stored WeChat access token cannot be decrypted (keys changed?); fetching a new one")
+            return await self._tokens.load(session, self._name)
+        except DecryptionError:
+            _log_unreadable()
             return None
-        return _Stored(token, as_utc(row.expires_at))
-
-    async def _store(self, session: AsyncSession, token: str, expires_at: datetime) -> None:
-        sealed = self._crypto.seal_internal(token.encode("utf-8"), self._binding)
-        row = await session.get(PlatformToken, self._name)
-        if row is None:
-            session.add(PlatformToken(name=self._name, token_ct=sealed, expires_at=expires_at))
-        else:
-            row.token_ct = sealed
-            row.expires_at = expires_at
 
     async def _fetch(self) -> tuple[str, int]:
         """Asks WeChat for a new token. Errors name the errcode only: the URL carries the secret."""
@@ -190,3 +167,7 @@ class AccessTokenManager:
         if not isinstance(token, str) or not token or not isinstance(expires_in, int) or expires_in <= 0:
             raise TransientApiError(None, "bad_response")
         return token, expires_in
+
+
+def _log_unreadable() -> None:
+    log.warning("the stored WeChat access token cannot be decrypted (keys changed?); fetching a new one")
