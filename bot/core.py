@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bot.config import Config, LocalText
 from handlers.app import build_router
-from handlers.context import FaqService, Services
+from handlers.context import NO_FAQ, FaqService, Services
 from handlers.dispatcher import Dispatcher
 from handlers.faq import FaqLibrary, initialise_segmenter
 from handlers.faq.service import LibraryFaqService
@@ -110,7 +110,7 @@ async def build_core(
     *,
     keyring: KeyRing | None = None,
     clock: Clock = utc_now,
-    faq: FaqService | None = None,
+    faq: FaqService = NO_FAQ,
     hasher: ReceiptHasher | None = None,
 ) -> Core:
     crypto = Crypto(keyring or load_keys(config))

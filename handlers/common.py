@@ -38,7 +38,7 @@ async def on_menu(ctx: Context) -> None:
     if ctx.choice_id in MENU_CHOICES:
         await menu_choice(ctx, ctx.choice_id)
         return
-    if ctx.text and ctx.services.faq is not None:
+    if ctx.text:
         from .faq_flow import answer_question
 
         await answer_question(ctx, ctx.text)
@@ -142,11 +142,7 @@ async def menu_choice(ctx: Context, choice_id: str) -> None:
     elif choice_id == "status":
         await ctx.go(State.STATUS_RECEIPT)
     elif choice_id == "faq":
-        if ctx.services.faq is None:
-            ctx.say(ctx.t("Policy questions are coming soon."))
-            await ctx.go(State.MENU)
-        else:
-            await ctx.go(State.FAQ_QUESTION)
+        await ctx.go(State.FAQ_QUESTION)
     elif choice_id == "quiz":
         ctx.say(ctx.t("Refresher quizzes are coming soon."))
         await ctx.go(State.MENU)

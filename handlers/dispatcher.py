@@ -129,8 +129,6 @@ class Dispatcher:
             session, {key: c.to_document() for key, c in conversations.items()}, self._expiry_hour(now)
         )
         links = self._services.links
-        if links is None:
-            return
         by_hour: dict[int, dict[str, dict[str, Any]]] = {}
         for key, conversation in conversations.items():
             document = conversation.links_document()
@@ -147,8 +145,6 @@ class Dispatcher:
         """Workers with a notice held for their next message (pushes a platform would not allow);
         the notices are deleted in this transaction, so each is shown exactly once."""
         store = self._services.notices
-        if store is None:
-            return set()
         held = await store.load_many(session, keys)
         for key in held:
             await store.delete(session, key)
@@ -220,9 +216,8 @@ class Dispatcher:
         async with self._database.transaction() as session:
             await self._database.lock_user(session, user_key)
             await self._services.conversations.delete(session, user_key)
-            for store in (self._services.notices, self._services.links):
-                if store is not None:
-                    await store.delete(session, user_key)
+            await self._services.notices.delete(session, user_key)
+            await self._services.links.delete(session, user_key)
 
     async def _load_many(self, session: AsyncSession, keys: Sequence[str]) -> dict[str, Conversation]:
         try:
@@ -239,11 +234,10 @@ class Dispatcher:
                 if document is not None:
                     documents[key] = document
         links: dict[str, dict[str, Any]] = {}
-        if self._services.links is not None:
-            try:
-                links = await self._services.links.load_many(session, keys)
-            except (DecryptionError, ValueError, TypeError) as error:
-                log.warning("case links unreadable (%s); ignored", type(error).__name__)
+        try:
+            links = await self._services.links.load_many(session, keys)
+        except (DecryptionError, ValueError, TypeError) as error:
+            log.warning("case links unreadable (%s); ignored", type(error).__name__)
         conversations = {key: Conversation.from_document(documents.get(key), links.get(key)) for key in keys}
         for key in links:
             conversations[key].had_links = True

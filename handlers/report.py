@@ -459,7 +459,7 @@ async def submit(ctx: Context) -> None:
         now=ctx.now,
     )
     attachments = draft.get("attachments")
-    if services.evidence is not None and isinstance(attachments, list):
+    if isinstance(attachments, list):
         # Photos wait as sealed draft files; in this same transaction they move under the case key.
         images = [a.get("ref") for a in attachments if isinstance(a, dict) and a.get("kind") == "image"]
         await services.evidence.adopt(ctx.session, case.id, [r for r in images if isinstance(r, str)], ctx.now)
