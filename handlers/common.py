@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .commands import MENU_CHOICES
+from .commands import MENU_CHOICES, NUMBERED_CHANNELS
 from .context import Context
 from .conversation import State
 from .i18n import N_
@@ -10,6 +10,14 @@ from .router import Router
 from .settings import pick
 
 router = Router()
+BUSY_TYPED = N_(
+    "You are in the middle of something. Your answers so far are kept. "
+    "Send 取消 (cancel) to stop, or 菜单 (menu) for the menu."
+)
+BUSY_TELEGRAM = N_(
+    "You are in the middle of something. Your answers so far are kept. "
+    "Send 取消 (cancel) to stop, or /start for the menu."
+)
 LANGUAGE_PROMPT = N_("请选择语言 / Choose a language")  # the same in both: the reader may not know either yet
 
 MENU_LABELS = {
@@ -103,13 +111,10 @@ async def stale_choice(ctx: Context) -> None:
 
 
 async def busy_in_flow(ctx: Context) -> None:
-    """Explains that the menu waits until the current flow ends, and asks the question again."""
-    ctx.say(
-        ctx.t(
-            "You are in the middle of something. Your answers so far are kept. "
-            "Send 取消 (cancel) to stop, or /start for the menu."
-        )
-    )
+    """Explains that the menu waits until the current flow ends, in the words the worker's channel
+    takes (菜单 where workers type, /start on Telegram), and asks the question again."""
+    typed = ctx.incoming.channel in NUMBERED_CHANNELS
+    ctx.say(ctx.t(BUSY_TYPED if typed else BUSY_TELEGRAM))
     await ctx.router.ask(ctx)
 
 
