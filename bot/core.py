@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from bot.config import Config
 from bot.preflight import faq_directory, local, site_facts
 from handlers.app import build_router
-from handlers.context import FaqService, Services
+from handlers.context import NO_FAQ, FaqService, Services
 from handlers.dispatcher import Dispatcher
 from handlers.i18n import load_translators
 from handlers.settings import Settings as HandlerSettings
@@ -108,7 +108,7 @@ async def build_core(
     *,
     keyring: KeyRing | None = None,
     clock: Clock = utc_now,
-    faq: FaqService | None = None,
+    faq: FaqService = NO_FAQ,
     hasher: ReceiptHasher | None = None,
 ) -> Core:
     crypto = Crypto(keyring or load_keys(config))

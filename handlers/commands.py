@@ -10,7 +10,12 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from .events import Channel
+
 MENU_CHOICES = ("report", "status", "faq", "quiz", "language", "help")
+# Channels that show choices as numbered lines, where workers type numbers and words (Telegram has buttons
+# and slash commands).
+NUMBERED_CHANNELS = frozenset({Channel.CONSOLE, Channel.WECHAT})
 
 _COMMAND_WORDS: dict[str, tuple[str, ...]] = {
     "start": ("/start", "开始", "start"),

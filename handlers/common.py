@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .commands import MENU_CHOICES
+from .commands import MENU_CHOICES, NUMBERED_CHANNELS
 from .context import Context
 from .conversation import State
 from .i18n import N_
@@ -10,6 +10,14 @@ from .router import Router
 from .settings import pick
 
 router = Router()
+BUSY_TYPED = N_(
+    "You are in the middle of something. Your answers so far are kept. "
+    "Send 取消 (cancel) to stop, or 菜单 (menu) for the menu."
+)
+BUSY_TELEGRAM = N_(
+    "You are in the middle of something. Your answers so far are kept. "
+    "Send 取消 (cancel) to stop, or /start for the menu."
+)
 LANGUAGE_PROMPT = N_("请选择语言 / Choose a language")  # the same in both: the reader may not know either yet
 
 MENU_LABELS = {
@@ -38,7 +46,7 @@ async def on_menu(ctx: Context) -> None:
     if ctx.choice_id in MENU_CHOICES:
         await menu_choice(ctx, ctx.choice_id)
         return
-    if ctx.text and ctx.services.faq is not None:
+    if ctx.text:
         from .faq_flow import answer_question
 
         await answer_question(ctx, ctx.text)
@@ -103,13 +111,10 @@ async def stale_choice(ctx: Context) -> None:
 
 
 async def busy_in_flow(ctx: Context) -> None:
-    """Explains that the menu waits until the current flow ends, and asks the question again."""
-    ctx.say(
-        ctx.t(
-            "You are in the middle of something. Your answers so far are kept. "
-            "Send 取消 (cancel) to stop, or /start for the menu."
-        )
-    )
+    """Explains that the menu waits until the current flow ends, in the words the worker's channel
+    takes (菜单 where workers type, /start on Telegram), and asks the question again."""
+    typed = ctx.incoming.channel in NUMBERED_CHANNELS
+    ctx.say(ctx.t(BUSY_TYPED if typed else BUSY_TELEGRAM))
     await ctx.router.ask(ctx)
 
 
@@ -142,11 +147,7 @@ async def menu_choice(ctx: Context, choice_id: str) -> None:
     elif choice_id == "status":
         await ctx.go(State.STATUS_RECEIPT)
     elif choice_id == "faq":
-        if ctx.services.faq is None:
-            ctx.say(ctx.t("Policy questions are coming soon."))
-            await ctx.go(State.MENU)
-        else:
-            await ctx.go(State.FAQ_QUESTION)
+        await ctx.go(State.FAQ_QUESTION)
     elif choice_id == "quiz":
         ctx.say(ctx.t("Refresher quizzes are coming soon."))
         await ctx.go(State.MENU)

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 
 class FaqService(Protocol):
-    """The FAQ as the conversation sees it; ``handlers.faq`` provides it once content is loaded."""
+    """The FAQ as the conversation sees it; ``handlers.faq`` provides it once content is loaded,
+    and :class:`NoFaq` stands in where none is (tests, command-line tools)."""
 
     def answer(self, question: str, language: str, site: SiteInfo) -> FaqAnswer: ...
 
@@ -41,6 +42,19 @@ class FaqAnswer:
     related: tuple[Choice, ...] = ()
 
 
+class NoFaq:
+    """A FAQ without content: it has no answer to anything, so the conversation needs no special case."""
+
+    def answer(self, question: str, language: str, site: SiteInfo) -> FaqAnswer:
+        return FaqAnswer(text=None)
+
+    def entry(self, entry_id: str, language: str, site: SiteInfo) -> FaqAnswer:
+        return FaqAnswer(text=None)
+
+
+NO_FAQ = NoFaq()
+
+
 @dataclass(frozen=True)
 class Services:
     settings: Settings
@@ -52,10 +66,10 @@ class Services:
     outbox: Outbox
     translators: Mapping[Language, Translator]
     clock: Callable[[], datetime]
-    faq: FaqService | None = None
-    notices: SealedDocumentStore | None = None
-    links: SealedDocumentStore | None = None
-    evidence: EvidenceRepository | None = None
+    faq: FaqService
+    notices: SealedDocumentStore  # notices held for a worker's next message
+    links: SealedDocumentStore  # case links (pending receipt, status session), kept apart from conversations
+    evidence: EvidenceRepository
     rng: random.Random = field(default_factory=random.SystemRandom)
 
 

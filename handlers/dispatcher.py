@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -19,34 +18,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.crypto import DecryptionError
 from storage.database import Database
 
-from . import common
-from .commands import MENU_CHOICES, is_emergency, parse_command, typed_choice
 from .context import Context, Services
-from .conversation import REPORT_QUESTIONS, Conversation, State
-from .events import Channel, Incoming, Outcome, Reply
-from .i18n import N_, Language, language_from_hint
-from .report import MAX_ATTACHMENTS, reissue_receipt
+from .conversation import Conversation
+from .events import Incoming, Outcome, Reply
+from .i18n import N_, language_from_hint
+from .intake import take_in
 from .router import Router
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT_CHARS = 10_000
-NUMBERED_CHANNELS = frozenset({Channel.CONSOLE, Channel.WECHAT})
 RECENT_RECEIPT_SECONDS = 60
 NEW_MESSAGE_NOTICE = N_("You have a new message about your report. Send 查询 (status) and your receipt to read it.")
-PICTURE_NOT_KEPT = N_("That picture was not kept. Pictures can be added while you tell what happened in a report.")
 # Pushed to lock screens and shared phones: it must not say what it is about.
 PUSH_NOTICE = N_("You have a new message. Send 查询 (status) to read it.")
-_ALLOWED_CONTROLS = {"\n", "\t"}
-
-
-def clean_text(text: str | None) -> str | None:
-    """Drops control characters (keeping newlines and tabs) and surrounding blanks; None if nothing is left."""
-    if text is None:
-        return None
-    kept = "".join(c for c in text if c in _ALLOWED_CONTROLS or unicodedata.category(c) != "Cc")
-    kept = kept.strip()
-    return kept or None
 
 
 Claim = Callable[[AsyncSession], Awaitable[bool]]
@@ -123,7 +107,6 @@ class Dispatcher:
                         await self._route(ctx)
                     except Exception as error:
                         raise _RetryIsolated from error
-                    self._remember_step(conversation)
                     touched.add(incoming.user_key)
                     outcomes.append(Outcome(replies=notice + tuple(ctx.replies)))
                     continue
@@ -131,7 +114,6 @@ class Dispatcher:
                 try:
                     async with session.begin_nested():
                         await self._route(ctx)
-                        self._remember_step(conversation)
                     outcomes.append(Outcome(replies=notice + tuple(ctx.replies)))
                 except Exception as error:
                     log.error("handling failed: %s on %s message", type(error).__name__, incoming.channel.value)
@@ -147,8 +129,6 @@ class Dispatcher:
             session, {key: c.to_document() for key, c in conversations.items()}, self._expiry_hour(now)
         )
         links = self._services.links
-        if links is None:
-            return
         by_hour: dict[int, dict[str, dict[str, Any]]] = {}
         for key, conversation in conversations.items():
             document = conversation.links_document()
@@ -165,8 +145,6 @@ class Dispatcher:
         """Workers with a notice held for their next message (pushes a platform would not allow);
         the notices are deleted in this transaction, so each is shown exactly once."""
         store = self._services.notices
-        if store is None:
-            return set()
         held = await store.load_many(session, keys)
         for key in held:
             await store.delete(session, key)
@@ -199,20 +177,17 @@ class Dispatcher:
                 # The platform retries the very message whose reply showed the receipt: it may
                 # never have arrived, so the retry gets a fresh one (the old one is not stored).
                 conversation.pending_receipt_case = conversation.pending_receipt_case or recent
-            if conversation.pending_receipt_case:
-                await reissue_receipt(ctx)
-            else:
+            if not await self._router.deliver_owed(ctx):
                 await self._router.ask(ctx)
             await self._save(session, {incoming.user_key: conversation}, ctx.now)
         return Outcome(replies=tuple(ctx.replies))
 
     async def wants_pictures(self, user_key: str) -> bool:
-        """Whether a picture from this worker would be kept: only while telling what happened, with
-        room left in the draft. Channels ask before downloading, so nobody can fill the database."""
+        """Whether a picture from this worker would be kept (the features' rules, see
+        ``Router.takes_pictures``). Channels ask before downloading, so nobody can fill the database."""
         async with self._database.transaction(write=False) as session:
             conversation = (await self._load_many(session, [user_key]))[user_key]
-        draft = conversation.draft or {}
-        return conversation.state == State.REPORT_WHAT and len(draft.get("attachments") or []) < MAX_ATTACHMENTS
+        return self._router.wants_pictures(conversation)
 
     async def confirm_delivery(self, user_key: str) -> None:
         """The channel delivered a reply carrying a receipt: the next message needs no new one.
@@ -241,9 +216,8 @@ class Dispatcher:
         async with self._database.transaction() as session:
             await self._database.lock_user(session, user_key)
             await self._services.conversations.delete(session, user_key)
-            for store in (self._services.notices, self._services.links):
-                if store is not None:
-                    await store.delete(session, user_key)
+            await self._services.notices.delete(session, user_key)
+            await self._services.links.delete(session, user_key)
 
     async def _load_many(self, session: AsyncSession, keys: Sequence[str]) -> dict[str, Conversation]:
         try:
@@ -260,11 +234,10 @@ class Dispatcher:
                 if document is not None:
                     documents[key] = document
         links: dict[str, dict[str, Any]] = {}
-        if self._services.links is not None:
-            try:
-                links = await self._services.links.load_many(session, keys)
-            except (DecryptionError, ValueError, TypeError) as error:
-                log.warning("case links unreadable (%s); ignored", type(error).__name__)
+        try:
+            links = await self._services.links.load_many(session, keys)
+        except (DecryptionError, ValueError, TypeError) as error:
+            log.warning("case links unreadable (%s); ignored", type(error).__name__)
         conversations = {key: Conversation.from_document(documents.get(key), links.get(key)) for key in keys}
         for key in links:
             conversations[key].had_links = True
@@ -274,111 +247,8 @@ class Dispatcher:
         return int((now + self._services.settings.conversation_ttl).timestamp() // 3600) + 1
 
     async def _route(self, ctx: Context) -> None:
-        incoming, conversation = ctx.incoming, ctx.conversation
-        interrupted = self._expire(ctx)
-        if incoming.site and incoming.site in self._services.settings.sites:
-            conversation.site = incoming.site
-        first_contact = conversation.language is None
-        if first_contact:
-            default: Language = "en" if self._services.settings.default_language == "en" else "zh"
-            conversation.language = language_from_hint(incoming.language_hint, default)
-        if conversation.state not in self._router.states:
-            conversation.state = State.MENU
-        if conversation.pending_receipt_case:
-            await reissue_receipt(ctx)
-        if incoming.choice == "danger" or (incoming.text is not None and is_emergency(incoming.text[:100])):
-            await common.emergency(ctx)  # before anything else, whatever state the worker was in
-            return
-        if interrupted:
-            await self._router.ask(ctx)
-            return
-
-        if incoming.text is not None and len(incoming.text) > MAX_TEXT_CHARS:
-            ctx.say(
-                ctx.t(
-                    "Your message is too long ({count} characters; the limit is {limit}). "
-                    "Please send it in several shorter messages.",
-                    count=len(incoming.text),
-                    limit=MAX_TEXT_CHARS,
-                ),
-                keep_offered=True,
-            )
-            return
-        ctx.text = clean_text(incoming.text)
-        ctx.choice_id = incoming.choice
-        kinds = {attachment.kind for attachment in incoming.attachments}
-        unkept = {a.kind for a in incoming.attachments if not a.ref}
-        if ctx.text is None and ctx.choice_id is None and kinds and kinds <= {"voice", "other"} | unkept:
-            if "image" in unkept:
-                ctx.say(ctx.t(PICTURE_NOT_KEPT))
-            elif "voice" in kinds:
-                ctx.say(ctx.t("I cannot listen to voice messages. Please type your message instead."))
-            else:
-                ctx.say(ctx.t("I can only read text and pictures. Please type your message instead."))
-            await self._router.ask(ctx)
-            return
-        if ctx.text is None and ctx.choice_id is None and not incoming.attachments:
-            ctx.say(ctx.t("I received an empty message. Please write some text or choose an option."))
-            await self._router.ask(ctx)
-            return
-
-        if ctx.choice_id is None and ctx.text is not None:
-            numbers = incoming.channel in NUMBERED_CHANNELS
-            picked = typed_choice(ctx.text, conversation.offered, conversation.offered_labels, numbers=numbers)
-            if picked is not None:
-                ctx.choice_id, ctx.text = picked, None
-
-        if ctx.choice_id == "danger" or (ctx.text is not None and is_emergency(ctx.text)):
-            await common.emergency(ctx)
-            return
-        command = parse_command(ctx.text) if ctx.text is not None and ctx.choice_id is None else None
-        if command is not None:
-            await common.command(ctx, command[0])
-            return
-        if first_contact and ctx.choice_id not in MENU_CHOICES:
-            await common.welcome(ctx)
-            return
-        if ctx.choice_id is not None and ctx.choice_id not in conversation.offered:
-            if ctx.choice_id in MENU_CHOICES and not conversation.in_flow:
-                await common.menu_choice(ctx, ctx.choice_id)
-            elif ctx.choice_id in MENU_CHOICES:
-                await common.busy_in_flow(ctx)
-            else:
-                await common.stale_choice(ctx)
-            return
-        await self._router.handle(ctx)
-
-    @staticmethod
-    def _remember_step(conversation: Conversation) -> None:
-        """Records the report question last asked, so a resumed draft continues exactly there."""
-        if conversation.draft is not None and conversation.state in REPORT_QUESTIONS:
-            conversation.draft["step"] = conversation.state
-
-    def _expire(self, ctx: Context) -> bool:
-        """Drops a draft and ends a status session past their lifetimes; True when that moved the
-        worker out of what they were doing (the message is then not acted on)."""
-        conversation = ctx.conversation
-        now = ctx.now.timestamp()
-        moved = False
-        if conversation.draft is not None and (conversation.draft_expires_at or 0) < now:
-            conversation.draft = None
-            conversation.draft_expires_at = None
-            in_report = conversation.state.startswith("report.") or (conversation.return_to or "").startswith("report.")
-            if in_report:
-                conversation.state, conversation.return_to, conversation.editing = State.MENU, None, False
-                moved = True
-            ctx.say(ctx.t("Your unfinished report expired and was deleted, as promised."))
-        if conversation.pending_receipt_case and (conversation.pending_receipt_until or 0) < now:
-            conversation.pending_receipt_case = None
-            conversation.pending_receipt_until = None
-            conversation.pending_receipt_message = None
-        if conversation.recent_receipt_case and (conversation.recent_receipt_until or 0) < now:
-            conversation.recent_receipt_case = None
-            conversation.recent_receipt_until = None
-        if conversation.case_session and (conversation.case_session_until or 0) < now:
-            conversation.end_case_session()
-            if conversation.state.startswith("status.") or (conversation.return_to or "").startswith("status."):
-                conversation.state, conversation.return_to = State.STATUS_RECEIPT, None
-                ctx.say(ctx.t("For your safety, please enter your receipt again."))
-                moved = True
-        return moved
+        """Intake first (emergency words, commands, expiry...), then the worker's state; then the
+        features note what they keep after each message."""
+        if not await take_in(ctx):
+            await self._router.handle(ctx)
+        self._router.finish_message(ctx.conversation)

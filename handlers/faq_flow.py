@@ -37,11 +37,7 @@ async def on_question(ctx: Context) -> None:
 
 async def answer_question(ctx: Context, question: str) -> None:
     """Searches the FAQ and shows the answer with related topics, or the best three topics."""
-    faq = ctx.services.faq
-    if faq is None:
-        await ctx.go(State.MENU)
-        return
-    result = faq.answer(question, ctx.language, ctx.site)
+    result = ctx.services.faq.answer(question, ctx.language, ctx.site)
     ctx.conversation.state = State.FAQ_PICK
     _show(ctx, result)
 
@@ -71,10 +67,9 @@ async def ask_pick(ctx: Context) -> None:
 @router.on(State.FAQ_PICK)
 async def on_pick(ctx: Context) -> None:
     """Opens a suggested topic, explains how to reach HR, or answers a new question."""
-    faq = ctx.services.faq
     choice = ctx.choice_id or ""
-    if faq is not None and choice.startswith(ENTRY_PREFIX):
-        _show(ctx, faq.entry(choice.removeprefix(ENTRY_PREFIX), ctx.language, ctx.site))
+    if choice.startswith(ENTRY_PREFIX):
+        _show(ctx, ctx.services.faq.entry(choice.removeprefix(ENTRY_PREFIX), ctx.language, ctx.site))
     elif choice == "ask_hr":
         contact = ctx.site.contacts.get("hr")
         text = ctx.t("You can ask HR directly: {contact}", contact=pick(contact, ctx.language)) if contact else ""

@@ -14,7 +14,7 @@ from storage.crypto import Purpose
 from storage.receipts import new_receipt
 
 from .context import Context
-from .conversation import State
+from .conversation import REPORT_QUESTIONS, Conversation, State
 from .events import Alert, AlertAudience, Choice
 from .i18n import N_
 from .privacy import NOTICE_VERSION, privacy_notice
@@ -459,7 +459,7 @@ async def submit(ctx: Context) -> None:
         now=ctx.now,
     )
     attachments = draft.get("attachments")
-    if services.evidence is not None and isinstance(attachments, list):
+    if isinstance(attachments, list):
         # Photos wait as sealed draft files; in this same transaction they move under the case key.
         images = [a.get("ref") for a in attachments if isinstance(a, dict) and a.get("kind") == "image"]
         await services.evidence.adopt(ctx.session, case.id, [r for r in images if isinstance(r, str)], ctx.now)
@@ -549,3 +549,58 @@ async def reissue_receipt(ctx: Context) -> None:
         + receipt_message(ctx, case.reference, receipt),
         carries_receipt=True,
     )
+
+
+@router.owes
+async def reissue_pending_receipt(ctx: Context) -> bool:
+    """Brings a fresh receipt with any message while the last one is not known to have arrived."""
+    if not ctx.conversation.pending_receipt_case:
+        return False
+    await reissue_receipt(ctx)
+    return True
+
+
+@router.expires
+def expire_draft(ctx: Context) -> bool:
+    """Deletes a draft past its lifetime, as promised, and says so; True when the worker was in
+    the report (they are moved to the menu)."""
+    conversation = ctx.conversation
+    if conversation.draft is None or (conversation.draft_expires_at or 0) >= ctx.now.timestamp():
+        return False
+    conversation.draft = None
+    conversation.draft_expires_at = None
+    in_report = conversation.state.startswith("report.") or (conversation.return_to or "").startswith("report.")
+    if in_report:
+        conversation.state, conversation.return_to, conversation.editing = State.MENU, None, False
+    ctx.say(ctx.t("Your unfinished report expired and was deleted, as promised."))
+    return in_report
+
+
+@router.expires
+def lapse_receipts(ctx: Context) -> bool:
+    """Forgets the case behind a pending or recently shown receipt once its time is over; the
+    worker is never moved by that."""
+    conversation = ctx.conversation
+    now = ctx.now.timestamp()
+    if conversation.pending_receipt_case and (conversation.pending_receipt_until or 0) < now:
+        conversation.pending_receipt_case = None
+        conversation.pending_receipt_until = None
+        conversation.pending_receipt_message = None
+    if conversation.recent_receipt_case and (conversation.recent_receipt_until or 0) < now:
+        conversation.recent_receipt_case = None
+        conversation.recent_receipt_until = None
+    return False
+
+
+@router.takes_pictures
+def wants_pictures(conversation: Conversation) -> bool:
+    """Pictures are kept only while telling what happened, with room left in the draft."""
+    draft = conversation.draft or {}
+    return conversation.state == State.REPORT_WHAT and len(draft.get("attachments") or []) < MAX_ATTACHMENTS
+
+
+@router.after_message
+def remember_step(conversation: Conversation) -> None:
+    """Records the report question last asked, so a resumed draft continues exactly there."""
+    if conversation.draft is not None and conversation.state in REPORT_QUESTIONS:
+        conversation.draft["step"] = conversation.state

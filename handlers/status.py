@@ -218,3 +218,18 @@ async def on_withdraw(ctx: Context) -> None:
     else:
         await ask_withdraw(ctx)
 
+
+
+@router.expires
+def end_expired_session(ctx: Context) -> bool:
+    """Ends a status session past its lifetime; True when the worker was reading their case (they
+    are asked for the receipt again)."""
+    conversation = ctx.conversation
+    if not conversation.case_session or (conversation.case_session_until or 0) >= ctx.now.timestamp():
+        return False
+    conversation.end_case_session()
+    if not (conversation.state.startswith("status.") or (conversation.return_to or "").startswith("status.")):
+        return False
+    conversation.state, conversation.return_to = State.STATUS_RECEIPT, None
+    ctx.say(ctx.t("For your safety, please enter your receipt again."))
+    return True

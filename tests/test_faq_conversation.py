@@ -9,12 +9,14 @@ import pytest
 
 from bot.admin.faq_reload import ADMIN_NOTICE, FaqAdmin
 from bot.channels.console import ConsoleChannel
-from bot.core import Core
+from bot.config import Config
+from bot.core import Core, build_core
 from faq import CONTENT_DIR
 from handlers.faq import FaqLibrary
 from handlers.faq.service import LibraryFaqService
+from storage.crypto import KeyRing
 
-from .conftest import Worker
+from .conftest import Clock, Worker
 
 
 async def test_a_clear_question_gets_an_answer_with_related_topics(worker: Worker) -> None:
@@ -52,6 +54,27 @@ async def test_faq_text_inside_a_report_is_kept_as_the_report(worker: Worker, ru
     await worker.choose("agree")
     await worker.send("what is sexual harassment")
     assert "Saved (1 messages)" in worker.text
+
+
+async def test_without_a_faq_questions_get_no_answer_but_a_way_to_hr(
+    config: Config, keyring: KeyRing, clock: Clock
+) -> None:
+    """Built without FAQ content (tests, tools), the bot stands in NoFaq: no answer, never a crash."""
+    runtime = await build_core(config, keyring=keyring, clock=clock)
+    try:
+        worker = Worker(runtime, "no-faq")
+        await worker.send("/start")
+        await worker.send("What should I do if I am in danger right now?")
+        assert "no answer to that yet" in worker.text
+        assert worker.choices == ["ask_hr", "menu"]
+        await worker.choose("menu")
+        await worker.choose("faq")
+        await worker.send("canteen rules")
+        assert "no answer to that yet" in worker.text
+        await worker.choose("ask_hr")
+        assert "Report harassment" in worker.text
+    finally:
+        await runtime.close()
 
 
 @pytest.fixture

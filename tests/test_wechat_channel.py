@@ -252,3 +252,20 @@ async def test_a_retry_of_a_later_message_does_not_replace_the_receipt(runtime: 
         other = WeChatUser(server)
         await other.say("查询")
         assert "HAP-" in await other.say(receipt), "the receipt the worker wrote down still works"
+
+
+async def test_a_worker_busy_in_a_report_is_told_the_menu_word_never_slash_start(runtime: Core) -> None:
+    """/start is Telegram's word: a WeChat worker typing it would only see it echoed as text."""
+    async with wechat_server(runtime) as (server, _):
+        mei = WeChatUser(server)
+        await mei.event("subscribe")
+        await mei.say("1")  # report
+        await mei.say("1")  # agree
+        await mei.say("他总是跟着我")
+        clicked = await mei.event("CLICK", "status")  # the custom menu, mid-report
+        typed = await mei.say("查询")
+        for busy in (clicked, typed):
+            assert "未完成的操作" in busy and "“菜单”" in busy, busy
+            assert "/start" not in busy
+        back = await mei.say("菜单")
+        assert "1. 匿名举报骚扰" in back, "the word it names does lead to the menu"

@@ -47,12 +47,10 @@ def build_application(section: TelegramSection) -> Application:  # type: ignore[
     return application
 
 
-def evidence_store(runtime: Core) -> EvidenceStore | None:
+def evidence_store(runtime: Core) -> EvidenceStore:
     """Sanitises a downloaded picture off the event loop and seals it as a draft file."""
     services = runtime.services
     repository = services.evidence
-    if repository is None:
-        return None
 
     async def store(data: bytes) -> str:
         image = await asyncio.to_thread(sanitise_image, data)

@@ -36,10 +36,8 @@ async def build_wechat(
     verifier = CallbackVerifier(token, aes_key, section.app_id, runtime.services.clock, safe_mode=safe)
     services = runtime.services
 
-    async def store_media(media_id: str) -> str | None:
+    async def store_media(media_id: str) -> str:
         """Fetches a picture by its media id (never its URL), strips it to pixels and seals it."""
-        if services.evidence is None:
-            return None
         data = await api.download_media(media_id)
         image = await asyncio.to_thread(sanitise_image, data)
         expires = hour_number(services.clock() + services.settings.draft_ttl) + 1

@@ -1,0 +1,234 @@
+"""Intake: what every message goes through, in a fixed order, before the state router sees it.
+
+Some answers must not depend on where the worker is in a conversation: emergency words work at any
+step, commands and the menu work from anywhere, an expired draft is deleted whatever the message
+says, a typed number means the choice it names. Each of those is one small step here; a step either
+finishes the message (returns ``FINISHED``) or passes it on (``PASS_ON``), and whatever no step
+finished goes to the state router. A new intent is one new function and one line in ``STEPS``.
+
+What only a feature knows (when a draft expires, that a receipt is owed) is asked of the router,
+where each feature registered it, so this module knows the common steps and no feature's insides.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from . import common
+from .commands import MENU_CHOICES, NUMBERED_CHANNELS, is_emergency, parse_command, typed_choice
+from .context import Context
+from .conversation import State
+from .i18n import N_, Language, language_from_hint
+
+MAX_TEXT_CHARS = 10_000
+PICTURE_NOT_KEPT = N_("That picture was not kept. Pictures can be added while you tell what happened in a report.")
+_ALLOWED_CONTROLS = {"\n", "\t"}
+
+FINISHED = True
+PASS_ON = False
+
+
+@dataclass
+class Arrival:
+    """What earlier steps learned about the message that later steps need."""
+
+    interrupted: bool = False  # something expired and moved the worker out of what they were doing
+    first_contact: bool = False  # the worker never wrote before (or their conversation was forgotten)
+
+
+IntakeStep = Callable[[Context, Arrival], Awaitable[bool]]
+
+
+def clean_text(text: str | None) -> str | None:
+    """Drops control characters (keeping newlines and tabs) and surrounding blanks; None if nothing is left."""
+    if text is None:
+        return None
+    kept = "".join(c for c in text if c in _ALLOWED_CONTROLS or unicodedata.category(c) != "Cc")
+    kept = kept.strip()
+    return kept or None
+
+
+async def expire(ctx: Context, arrival: Arrival) -> bool:
+    """Lets drafts, receipts and status sessions past their lifetimes lapse, whatever the message says."""
+    arrival.interrupted = ctx.router.expire(ctx)
+    return PASS_ON
+
+
+async def note_site(ctx: Context, arrival: Arrival) -> bool:
+    """Remembers the site a message came from (a site's QR code), if it is a known site."""
+    site = ctx.incoming.site
+    if site and site in ctx.services.settings.sites:
+        ctx.conversation.site = site
+    return PASS_ON
+
+
+async def settle_language(ctx: Context, arrival: Arrival) -> bool:
+    """Gives a first-time worker the language their platform suggests, else the configured default."""
+    conversation = ctx.conversation
+    arrival.first_contact = conversation.language is None
+    if arrival.first_contact:
+        default: Language = "en" if ctx.services.settings.default_language == "en" else "zh"
+        conversation.language = language_from_hint(ctx.incoming.language_hint, default)
+    return PASS_ON
+
+
+async def repair_state(ctx: Context, arrival: Arrival) -> bool:
+    """Sends a worker whose stored state no longer exists (a removed step) to the menu."""
+    if ctx.conversation.state not in ctx.router.states:
+        ctx.conversation.state = State.MENU
+    return PASS_ON
+
+
+async def deliver_owed(ctx: Context, arrival: Arrival) -> bool:
+    """Gives what is owed from before (a receipt that may not have arrived) with any message."""
+    await ctx.router.deliver_owed(ctx)
+    return PASS_ON
+
+
+async def answer_emergency_at_once(ctx: Context, arrival: Arrival) -> bool:
+    """Shows emergency help for the danger button or an emergency word, before anything else."""
+    text = ctx.incoming.text
+    if ctx.incoming.choice == "danger" or (text is not None and is_emergency(text[:100])):
+        await common.emergency(ctx)
+        return FINISHED
+    return PASS_ON
+
+
+async def resume_after_expiry(ctx: Context, arrival: Arrival) -> bool:
+    """Asks the worker's new question when expiry moved them, rather than acting on the message."""
+    if arrival.interrupted:
+        await ctx.router.ask(ctx)
+        return FINISHED
+    return PASS_ON
+
+
+async def refuse_long_text(ctx: Context, arrival: Arrival) -> bool:
+    """Refuses a message over the length limit; the question before it still stands."""
+    text = ctx.incoming.text
+    if text is None or len(text) <= MAX_TEXT_CHARS:
+        return PASS_ON
+    ctx.say(
+        ctx.t(
+            "Your message is too long ({count} characters; the limit is {limit}). "
+            "Please send it in several shorter messages.",
+            count=len(text),
+            limit=MAX_TEXT_CHARS,
+        ),
+        keep_offered=True,
+    )
+    return FINISHED
+
+
+async def clean_message(ctx: Context, arrival: Arrival) -> bool:
+    """Stores the cleaned text and the tapped choice, which the later steps and the router read."""
+    ctx.text = clean_text(ctx.incoming.text)
+    ctx.choice_id = ctx.incoming.choice
+    return PASS_ON
+
+
+async def refuse_unreadable_attachments(ctx: Context, arrival: Arrival) -> bool:
+    """Explains why a message of only voice, other files or pictures not kept was not read."""
+    attachments = ctx.incoming.attachments
+    kinds = {attachment.kind for attachment in attachments}
+    unkept = {attachment.kind for attachment in attachments if not attachment.ref}
+    if ctx.text is not None or ctx.choice_id is not None or not kinds or not kinds <= {"voice", "other"} | unkept:
+        return PASS_ON
+    if "image" in unkept:
+        ctx.say(ctx.t(PICTURE_NOT_KEPT))
+    elif "voice" in kinds:
+        ctx.say(ctx.t("I cannot listen to voice messages. Please type your message instead."))
+    else:
+        ctx.say(ctx.t("I can only read text and pictures. Please type your message instead."))
+    await ctx.router.ask(ctx)
+    return FINISHED
+
+
+async def refuse_empty(ctx: Context, arrival: Arrival) -> bool:
+    """Says an empty message was received and asks the question again."""
+    if ctx.text is not None or ctx.choice_id is not None or ctx.incoming.attachments:
+        return PASS_ON
+    ctx.say(ctx.t("I received an empty message. Please write some text or choose an option."))
+    await ctx.router.ask(ctx)
+    return FINISHED
+
+
+async def resolve_typed_choice(ctx: Context, arrival: Arrival) -> bool:
+    """Turns a typed number (where choices are numbered) or label into the choice it names."""
+    if ctx.choice_id is not None or ctx.text is None:
+        return PASS_ON
+    conversation = ctx.conversation
+    numbers = ctx.incoming.channel in NUMBERED_CHANNELS
+    picked = typed_choice(ctx.text, conversation.offered, conversation.offered_labels, numbers=numbers)
+    if picked is not None:
+        ctx.choice_id, ctx.text = picked, None
+    return PASS_ON
+
+
+async def answer_emergency_choice(ctx: Context, arrival: Arrival) -> bool:
+    """Shows emergency help when the cleaned message or the typed choice asks for it."""
+    if ctx.choice_id == "danger" or (ctx.text is not None and is_emergency(ctx.text)):
+        await common.emergency(ctx)
+        return FINISHED
+    return PASS_ON
+
+
+async def run_command(ctx: Context, arrival: Arrival) -> bool:
+    """Runs a whole-message command (取消, /menu, help...) from any state."""
+    command = parse_command(ctx.text) if ctx.text is not None and ctx.choice_id is None else None
+    if command is None:
+        return PASS_ON
+    await common.command(ctx, command[0])
+    return FINISHED
+
+
+async def welcome_newcomer(ctx: Context, arrival: Arrival) -> bool:
+    """Greets a first-time worker with the menu, unless they already picked a menu item."""
+    if arrival.first_contact and ctx.choice_id not in MENU_CHOICES:
+        await common.welcome(ctx)
+        return FINISHED
+    return PASS_ON
+
+
+async def answer_unoffered_choice(ctx: Context, arrival: Arrival) -> bool:
+    """Starts a menu item outside a flow, explains how to leave a flow first, or refuses a stale choice."""
+    choice_id = ctx.choice_id
+    if choice_id is None or choice_id in ctx.conversation.offered:
+        return PASS_ON
+    if choice_id in MENU_CHOICES and not ctx.conversation.in_flow:
+        await common.menu_choice(ctx, choice_id)
+    elif choice_id in MENU_CHOICES:
+        await common.busy_in_flow(ctx)
+    else:
+        await common.stale_choice(ctx)
+    return FINISHED
+
+
+STEPS: tuple[IntakeStep, ...] = (
+    expire,
+    note_site,
+    settle_language,
+    repair_state,
+    deliver_owed,
+    answer_emergency_at_once,
+    resume_after_expiry,
+    refuse_long_text,
+    clean_message,
+    refuse_unreadable_attachments,
+    refuse_empty,
+    resolve_typed_choice,
+    answer_emergency_choice,
+    run_command,
+    welcome_newcomer,
+    answer_unoffered_choice,
+)
+
+
+async def take_in(ctx: Context, steps: Sequence[IntakeStep] = STEPS) -> bool:
+    """Runs the steps in order until one finishes the message; False when the router must handle it."""
+    arrival = Arrival()
+    for step in steps:
+        if await step(ctx, arrival):
+            return FINISHED
+    return PASS_ON
