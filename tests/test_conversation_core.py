@@ -127,7 +127,6 @@ async def test_status_session_ends_after_its_lifetime(runtime: Core, clock: Cloc
     clock.advance(minutes=11)
     await reader.choose("add_info")
     assert "enter your receipt again" in reader.text
-    assert runtime.services.links is not None
     async with runtime.database.transaction(write=False) as session:
         assert await runtime.services.links.load(session, reader.user_key) is None, "the link is gone"
 

@@ -48,7 +48,6 @@ def leaks(blob: bytes, plaintext: bytes) -> int:
 
 
 def repository(runtime: Core) -> EvidenceRepository:
-    assert runtime.services.evidence is not None, "build_core must wire an EvidenceRepository"
     return runtime.services.evidence
 
 
