@@ -11,19 +11,16 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import Services
 from handlers.dispatcher import PUSH_NOTICE
 from handlers.events import Channel
-from handlers.hr import REPORTER_NOTICE
 from storage.crypto import Purpose
-from storage.models import OutboxItem
+from storage.messages import Delivery, ReporterNotice
 
 log = logging.getLogger(__name__)
 
-DELIVER = "deliver"
 WECHAT_WINDOW = timedelta(hours=48)
 WINDOW_MARGIN = timedelta(minutes=10)
 
@@ -34,24 +31,15 @@ class ReporterNotices:
 
     async def route_due(self, session: AsyncSession, now: datetime, limit: int = 100) -> int:
         """Turns due reporter notices into pushes or held notices; returns how many were routed."""
-        services = self._services
-        query = (
-            select(OutboxItem)
-            .where(OutboxItem.kind == REPORTER_NOTICE, OutboxItem.due_at <= now)
-            .order_by(OutboxItem.due_at)
-            .limit(limit)
-        )
-        if session.bind is not None and session.bind.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        items = list((await session.execute(query)).scalars())
+        outbox = self._services.outbox
+        items = await outbox.lock_due(session, now, (ReporterNotice,), limit)
         for item in items:
             try:
-                contact = str(services.outbox.open_payload(item).get("contact", ""))
                 async with session.begin_nested():
-                    await self._route(session, contact, now)
+                    await self._route(session, item.message.contact, now)
             except Exception as error:  # one bad row must not hold up every other push
                 log.error("reporter notice dropped: %s", type(error).__name__)
-            await session.delete(item)
+            await outbox.complete(session, item.id)
         return len(items)
 
     async def _route(self, session: AsyncSession, contact: str, now: datetime) -> None:
@@ -62,14 +50,14 @@ class ReporterNotices:
         language = conversation.get("language")
         text = services.translators["en" if language == "en" else "zh"](PUSH_NOTICE)
         if channel == Channel.TELEGRAM.value:
-            await services.outbox.enqueue(session, DELIVER, {"chat": contact, "text": text}, now)
+            await services.outbox.enqueue(session, Delivery(contact, text), now)
             return
         last_seen = conversation.get("last_seen")
         in_window = last_seen is not None and now.timestamp() - float(last_seen) < (
             WECHAT_WINDOW - WINDOW_MARGIN
         ).total_seconds()
         if channel == Channel.WECHAT.value and in_window and chat:
-            await services.outbox.enqueue(session, DELIVER, {"chat": contact, "text": text}, now)
+            await services.outbox.enqueue(session, Delivery(contact, text), now)
             return
         if services.notices is not None:
             # A month-sized bucket, not an offset from now: the plaintext expiry must not give
