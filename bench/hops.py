@@ -34,8 +34,9 @@ from storage.journal import UpdateJournal  # noqa: E402
 
 try:
     from bot.channels.telegram.adapter import TelegramAdapter
-    from bot.channels.telegram.channel import TelegramChannel, traces_store
+    from bot.channels.telegram.channel import TelegramChannel
     from bot.core import build_core
+    from storage.conversations import trace_store as traces_store
 except ImportError:  # the layout before bot/channels/telegram/ (for the before figure)
     from bot.channels.telegram_adapter import TelegramAdapter  # type: ignore[no-redef]
     from bot.runtime import build_runtime as build_core  # type: ignore[no-redef]
@@ -108,6 +109,8 @@ async def main() -> None:
                         or name.endswith("channels/telegram.py"))
     print(f"hops (distinct cross-file call edges, function to function): {len(counter.edges)}")
     print(f"cross-file calls made (every call counted): {counter.hops}")
+    file_edges = {(caller.rsplit(":", 1)[0], callee.rsplit(":", 1)[0]) for caller, callee in counter.edges}
+    print(f"file-to-file edges (distinct): {len(file_edges)}")
     print(f"files of ours entered: {len(counter.files)}")
     print(f"entries into {channel_file}: {counter.entries[channel_file]}")
     for name, count in counter.entries.most_common():

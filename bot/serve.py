@@ -19,10 +19,14 @@ from starlette.routing import Route
 
 from bot.admin.faq_reload import FaqAdmin
 from bot.admin.faq_watch import watch_faq
+from bot.channels.console import ConsolePushWindow
+from bot.channels.push import PushWindow
 from bot.channels.sinks import Sink
 from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.push import TelegramPushWindow
 from bot.channels.telegram.sink import TelegramSink
 from bot.channels.telegram.webhook import telegram_route
+from bot.channels.wechat.push import WeChatPushWindow
 from bot.config import Config
 from bot.core import Core, build_core, load_faq
 from bot.jobs import JobDeps, timed_jobs
@@ -30,6 +34,7 @@ from bot.jobs.alert_routing import routes_from_config
 from bot.jobs.scheduler import run_due_work
 from bot.web.app import build_web_app
 from bot.web.server import serving
+from handlers.events import Channel
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +101,19 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         await runtime.close()
 
 
+def push_windows() -> dict[str, PushWindow]:
+    """Each channel's push window, by the channel name that starts a worker's contact address."""
+    return {
+        Channel.TELEGRAM.value: TelegramPushWindow(),
+        Channel.WECHAT.value: WeChatPushWindow(),
+        Channel.CONSOLE.value: ConsolePushWindow(),
+    }
+
+
 def job_deps(core: Core, sinks: Mapping[str, Sink]) -> JobDeps:
-    """What the timed jobs are handed: the core's store and services, this process's sinks, the alert routes."""
-    return JobDeps(core.database, core.services, sinks, routes_from_config(core.config))
+    """What the timed jobs are handed: the core's store and services, this process's sinks, the
+    alert routes and the channels' push windows."""
+    return JobDeps(core.database, core.services, sinks, routes_from_config(core.config), push_windows())
 
 
 def _timed_work(core: Core, sinks: Mapping[str, Sink], stop: asyncio.Event) -> Coroutine[Any, Any, None]:

@@ -13,6 +13,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
+from storage.messages import AlertAudience as AlertAudience
+from storage.messages import CaseAlert
+
 
 class Channel(StrEnum):
     CONSOLE = "console"
@@ -84,18 +87,9 @@ class Reply:
         return f"Reply(chars={len(self.text)}, choices={[c.id for c in self.choices]})"
 
 
-AlertAudience = Literal["hr", "board"]
-
-
-@dataclass(frozen=True)
-class Alert:
-    """A content-free case alert: nothing here may reveal the report or the reporter."""
-
-    site: str
-    reference: str
-    category: str
-    urgency: str
-    audience: AlertAudience
+Alert = CaseAlert
+"""A content-free case alert: the outbox's own message type (``storage.messages``), so handlers
+queue exactly what the alert router reads."""
 
 
 @dataclass(frozen=True)

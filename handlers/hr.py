@@ -18,11 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
 from storage.cases import Author, CaseRepository, CaseStatus, CaseView, MessageView
+from storage.messages import ReporterNotice
 from storage.outbox import Outbox
 
 from .report import alert_audience
-
-REPORTER_NOTICE = "reporter_notice"
 
 
 class NotAuthorised(Exception):
@@ -113,7 +112,7 @@ class CaseDesk:
         await self._audit(session, actor, "reply", case.reference, now)
         contact = await self._cases.read_contact(session, case.id)
         if contact:
-            await self._outbox.enqueue(session, REPORTER_NOTICE, {"contact": contact, "site": case.site}, now)
+            await self._outbox.enqueue(session, ReporterNotice(contact, case.site), now)
         return case
 
     async def set_status(

@@ -484,14 +484,7 @@ async def enqueue_alert(ctx: Context, alert: Alert) -> None:
     if alert.urgency != "danger_now":
         max_seconds = int(ctx.services.settings.alert_max_delay.total_seconds())
         delay = timedelta(seconds=ctx.services.rng.randint(0, max_seconds))
-    payload = {
-        "site": alert.site,
-        "reference": alert.reference,
-        "category": alert.category,
-        "urgency": alert.urgency,
-        "audience": alert.audience,
-    }
-    await ctx.services.outbox.enqueue(ctx.session, "case_alert", payload, ctx.now + delay)
+    await ctx.services.outbox.enqueue(ctx.session, alert, ctx.now + delay)
 
 
 def receipt_message(ctx: Context, reference: str, receipt: str) -> str:

@@ -93,7 +93,9 @@ class OutboxItem(Base):
 
     A row is claimed for a lease before sending and deleted after; a lease that expires with the
     row still present means a send may have happened without being recorded (``claims`` > 1 then
-    counts an in-doubt send).
+    counts an in-doubt send). ``kind`` names its :mod:`storage.messages` type. ``set_aside`` holds
+    why a row this process could not read is kept out of the way instead of sent (an unknown kind,
+    a key it lacks, a malformed payload); ``None`` for every row that may be sent.
     """
 
     __tablename__ = "outbox"
@@ -104,6 +106,7 @@ class OutboxItem(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     payload_ct: Mapped[bytes] = mapped_column(LargeBinary)
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    set_aside: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
     __table_args__ = (Index("ix_outbox_due", "due_at"),)
 

@@ -14,31 +14,37 @@ from bot.jobs.alert_routing import AlertRouter, SiteRoute, Unroutable, destinati
 from handlers.alerts import alert_text
 from handlers.events import Alert
 from handlers.i18n import load_translators
+from storage.messages import AdminNotice, AlertAudience, CaseAlert, Delivery, Message, encode
 
 from .conftest import Clock
+from .outbox_rows import insert_raw
 
 NORTH = SiteRoute({"zh": "北厂", "en": "North Plant"}, ("telegram:-1001", "wecom:hr-robot"), ("telegram:-1002",))
 
 
-def alert_payload(audience: str = "hr", category: str = "verbal", urgency: str = "normal", site: str = "north") -> dict:
-    return {"site": site, "reference": "HAP-7K3M9Q", "category": category, "urgency": urgency, "audience": audience}
+def case_alert(audience: AlertAudience = "hr", site: str = "north") -> CaseAlert:
+    return CaseAlert(site, "HAP-7K3M9Q", "verbal", "normal", audience)
 
 
-async def enqueue(runtime: Core, clock: Clock, kind: str, payload: dict) -> str:
+async def enqueue(runtime: Core, clock: Clock, message: Message) -> str:
     async with runtime.database.transaction() as session:
-        return await runtime.services.outbox.enqueue(session, kind, payload, clock())
+        return await runtime.services.outbox.enqueue(session, message, clock())
 
 
-async def route(runtime: Core, clock: Clock, routes: dict[str, SiteRoute]) -> dict[str, list[dict]]:
-    """Run one fan-out; returns the payloads left in the outbox by kind."""
+async def route(runtime: Core, clock: Clock, routes: dict[str, SiteRoute]) -> dict[str, list[Message]]:
+    """Run one fan-out; returns the messages left in the outbox by kind."""
     router = AlertRouter(runtime.services.outbox, routes, runtime.services.translators)
     async with runtime.database.transaction() as session:
         await router.route_due(session, clock(), 100)
-    found: dict[str, list[dict]] = {}
+    found: dict[str, list[Message]] = {}
     async with runtime.database.transaction(write=False) as session:
         for item in await runtime.services.outbox.pending(session):
-            found.setdefault(item.kind, []).append(runtime.services.outbox.open_payload(item))
+            found.setdefault(item.message.kind, []).append(item.message)
     return found
+
+
+def deliveries(found: dict[str, list[Message]]) -> list[Delivery]:
+    return [message for message in found.get("deliver", []) if isinstance(message, Delivery)]
 
 
 def test_routes_come_from_the_site_config(config: Config) -> None:
@@ -88,25 +94,25 @@ def test_unknown_labels_say_not_given() -> None:
 
 
 async def test_alert_fans_out_to_every_hr_chat_in_one_step(runtime: Core, clock: Clock) -> None:
-    await enqueue(runtime, clock, "case_alert", alert_payload())
-    await enqueue(runtime, clock, "admin_notice", {"chat": "telegram:-100777", "text": "FAQ reloaded"})
+    await enqueue(runtime, clock, case_alert())
+    await enqueue(runtime, clock, AdminNotice("telegram:-100777", "FAQ reloaded"))
     found = await route(runtime, clock, {"north": NORTH})
     assert "case_alert" not in found and "admin_notice" not in found
-    chats = sorted(payload["chat"] for payload in found["deliver"])
+    chats = sorted(delivery.chat for delivery in deliveries(found))
     assert chats == ["telegram:-1001", "telegram:-100777", "wecom:hr-robot"]
-    texts = {payload["chat"]: payload["text"] for payload in found["deliver"]}
+    texts = {delivery.chat: delivery.text for delivery in deliveries(found)}
     assert "HAP-7K3M9Q" in texts["telegram:-1001"] and texts["telegram:-100777"] == "FAQ reloaded"
 
 
 async def test_board_alert_goes_to_the_board_only(runtime: Core, clock: Clock) -> None:
-    await enqueue(runtime, clock, "case_alert", alert_payload("board"))
+    await enqueue(runtime, clock, case_alert("board"))
     found = await route(runtime, clock, {"north": NORTH})
-    assert [payload["chat"] for payload in found["deliver"]] == ["telegram:-1002"]
+    assert [delivery.chat for delivery in deliveries(found)] == ["telegram:-1002"]
 
 
 async def test_alert_not_yet_due_stays(runtime: Core, clock: Clock) -> None:
     async with runtime.database.transaction() as session:
-        await runtime.services.outbox.enqueue(session, "case_alert", alert_payload(), clock() + timedelta(minutes=5))
+        await runtime.services.outbox.enqueue(session, case_alert(), clock() + timedelta(minutes=5))
     found = await route(runtime, clock, {"north": NORTH})
     assert "deliver" not in found and len(found["case_alert"]) == 1
 
@@ -115,7 +121,7 @@ async def test_board_alert_without_board_chat_is_held_counted_once_and_never_sen
     runtime: Core, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     no_board = {"north": SiteRoute(NORTH.name, NORTH.hr_chats, ())}
-    await enqueue(runtime, clock, "case_alert", alert_payload("board"))
+    await enqueue(runtime, clock, case_alert("board"))
     with caplog.at_level(logging.ERROR):
         for _ in range(3):
             found = await route(runtime, clock, no_board)
@@ -128,22 +134,28 @@ async def test_board_alert_without_board_chat_is_held_counted_once_and_never_sen
     assert all("'north'" in e and "board_chats" in e and "HAP-7K3M9Q" not in e for e in errors)
     # Once an operator configures a board chat, the held alert goes there.
     found = await route(runtime, clock, {"north": NORTH})
-    assert [payload["chat"] for payload in found["deliver"]] == ["telegram:-1002"]
+    assert [delivery.chat for delivery in deliveries(found)] == ["telegram:-1002"]
 
 
 async def test_alert_for_a_site_without_hr_chat_or_unknown_site_is_held(runtime: Core, clock: Clock) -> None:
-    await enqueue(runtime, clock, "case_alert", alert_payload(site="main"))
-    await enqueue(runtime, clock, "case_alert", alert_payload(site="gone"))
+    await enqueue(runtime, clock, case_alert(site="main"))
+    await enqueue(runtime, clock, case_alert(site="gone"))
     found = await route(runtime, clock, {"main": SiteRoute({"en": "Main"})})
     assert len(found["case_alert"]) == 2
     async with runtime.database.transaction(write=False) as session:
         assert await runtime.services.outbox.counts(session) == {"no_hr_chat": 1, "unknown_site": 1}
 
 
-async def test_malformed_payload_is_dropped_and_counted(runtime: Core, clock: Clock) -> None:
-    await enqueue(runtime, clock, "case_alert", {"site": "north"})
-    await enqueue(runtime, clock, "admin_notice", {"chat": 5, "text": None})
-    found = await route(runtime, clock, {"north": NORTH})
-    assert found == {}
+async def test_malformed_payload_is_set_aside_and_counted_and_the_rest_routed(runtime: Core, clock: Clock) -> None:
+    short = await insert_raw(runtime, "case_alert", {"v": 1, "site": "north"}, clock())
+    mistyped = await insert_raw(runtime, "admin_notice", {"v": 1, "chat": 5, "text": None}, clock())
+    nobody = await insert_raw(runtime, "case_alert", {**encode(case_alert()), "audience": "all"}, clock())
+    await enqueue(runtime, clock, case_alert())
+    for _ in range(2):
+        found = await route(runtime, clock, {"north": NORTH})
+        clock.advance(hours=1)
+    assert sorted(delivery.chat for delivery in deliveries(found)) == ["telegram:-1001", "wecom:hr-robot"]
     async with runtime.database.transaction(write=False) as session:
-        assert await runtime.services.outbox.counts(session) == {"bad_payload": 2}
+        assert await runtime.services.outbox.counts(session) == {"bad_payload": 3}
+        set_aside = await runtime.services.outbox.set_aside_rows(session)
+    assert set_aside == dict.fromkeys((short, mistyped, nobody), "bad_payload"), "kept, never deleted"

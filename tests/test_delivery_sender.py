@@ -14,6 +14,7 @@ from bot.channels.sinks import TransientFailure
 from bot.core import Core
 from bot.jobs.sender import OutboxSender, backoff_delay
 from storage.database import Database
+from storage.messages import Delivery
 
 from .conftest import Clock
 
@@ -55,7 +56,7 @@ def make_sender(
 async def deliver_rows(runtime: Core, clock: Clock, chats: list[str]) -> None:
     async with runtime.database.transaction() as session:
         for n, chat in enumerate(chats):
-            await runtime.services.outbox.enqueue(session, "deliver", {"chat": chat, "text": f"m{n}"}, clock())
+            await runtime.services.outbox.enqueue(session, Delivery(chat, f"m{n}"), clock())
 
 
 async def counts(runtime: Core) -> dict[str, int]:

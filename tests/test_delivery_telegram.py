@@ -19,6 +19,7 @@ from bot.channels.telegram.sink import TelegramSink, fit_text
 from bot.core import Core
 from bot.jobs.alert_routing import AlertRouter, SiteRoute
 from bot.jobs.sender import OutboxSender
+from storage.messages import AdminNotice, CaseAlert
 from tests.telegram_emulator import TelegramEmulator
 
 from .conftest import Clock, Worker
@@ -160,7 +161,7 @@ async def test_board_alert_without_board_chat_reaches_nobody_and_is_counted(
     assert sends(emu) == []
     assert await counts(runtime) == {"no_board_chat": 1}
     async with runtime.database.transaction(write=False) as session:
-        assert len(await runtime.services.outbox.pending(session, "case_alert")) == 1, "held, not lost"
+        assert len(await runtime.services.outbox.pending(session, CaseAlert)) == 1, "held, not lost"
 
 
 async def test_429_storm_delays_alerts_loses_none_and_honours_retry_after(
@@ -173,14 +174,8 @@ async def test_429_storm_delays_alerts_loses_none_and_honours_retry_after(
     async with runtime.database.transaction() as session:
         for n, chat in enumerate(hr):
             for reference in references[chat]:
-                payload = {
-                    "site": f"site{n}",
-                    "reference": reference,
-                    "category": "verbal",
-                    "urgency": "soon",
-                    "audience": "hr",
-                }
-                await runtime.services.outbox.enqueue(session, "case_alert", payload, clock())
+                alert = CaseAlert(f"site{n}", reference, "verbal", "soon", "hr")
+                await runtime.services.outbox.enqueue(session, alert, clock())
     emu.enforce_flood_limits()  # Telegram's real limits too: pacing must stay inside them
     emu.inject_retry_after(5, method="sendMessage", times=8)
     await drain(runtime, sender, clock, step=0.5)
@@ -207,7 +202,7 @@ async def test_blocked_and_missing_chats_are_dropped_once_with_a_reason(
     emu.block_bot(admin["id"])
     async with runtime.database.transaction() as session:
         for chat in (f"telegram:{admin['id']}", "telegram:987654321"):
-            await runtime.services.outbox.enqueue(session, "admin_notice", {"chat": chat, "text": "notice"}, clock())
+            await runtime.services.outbox.enqueue(session, AdminNotice(chat, "notice"), clock())
     sender = sender_for(runtime, bot, {})
     assert await sender.run_once() == 0
     for _ in range(3):

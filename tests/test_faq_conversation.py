@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.admin.faq_reload import ADMIN_NOTICE, FaqAdmin
+from bot.admin.faq_reload import FaqAdmin
 from bot.channels.console import ConsoleChannel
 from bot.config import Config
 from bot.core import Core, build_core
@@ -15,6 +15,7 @@ from faq import CONTENT_DIR
 from handlers.faq import FaqLibrary
 from handlers.faq.service import LibraryFaqService
 from storage.crypto import KeyRing
+from storage.messages import AdminNotice
 
 from .conftest import Clock, Worker
 
@@ -110,7 +111,6 @@ async def test_reload_serves_valid_edits_and_refuses_broken_ones(runtime: Core, 
     assert "MARKER-VALID-EDIT" in (still or "") + (still_zh or ""), "the last good content keeps serving"
 
     async with runtime.database.transaction(write=False) as session:
-        notices = await runtime.services.outbox.pending(session, ADMIN_NOTICE)
-        payloads = [runtime.services.outbox.open_payload(n) for n in notices]
-    assert [p["chat"] for p in payloads] == ["telegram:-100777"]
-    assert "emergency.yaml:" in payloads[0]["text"]
+        notices = [n.message for n in await runtime.services.outbox.pending(session, AdminNotice)]
+    assert [n.chat for n in notices if isinstance(n, AdminNotice)] == ["telegram:-100777"]
+    assert isinstance(notices[0], AdminNotice) and "emergency.yaml:" in notices[0].text

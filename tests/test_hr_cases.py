@@ -14,6 +14,7 @@ from bot.config import Config
 from bot.core import Core
 from bot.jobs.cleaner import Cleaner
 from bot.jobs.reporter_notices import ReporterNotices
+from bot.serve import push_windows
 from handlers.hr import CaseDesk, NotAuthorised, UnknownCase
 from storage.cases import CaseStatus
 from storage.crypto import KeyRing
@@ -41,7 +42,7 @@ async def test_reply_reaches_the_reporter_as_a_neutral_notice_then_content_with_
     async with runtime.database.transaction() as session:
         await desk(runtime).reply(session, "wang", reference, "Thank you. Can we talk on Tuesday? Reply here.",
                                   clock())
-        routed = await ReporterNotices(runtime.services).route_due(session, clock())
+        routed = await ReporterNotices(runtime.services, push_windows()).route_due(session, clock())
     assert routed == 1
     clock.advance(minutes=5)
     await mei.send("hello")
@@ -59,7 +60,7 @@ async def test_no_notice_without_consent(runtime: Core, clock: Clock) -> None:
     _, reference = await file_report(mei, notify="notify_no")
     async with runtime.database.transaction() as session:
         await desk(runtime).reply(session, "wang", reference, "A reply", clock())
-        assert await ReporterNotices(runtime.services).route_due(session, clock()) == 0
+        assert await ReporterNotices(runtime.services, push_windows()).route_due(session, clock()) == 0
     await mei.send("hello")
     assert "new message" not in mei.text
 

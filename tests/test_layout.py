@@ -19,8 +19,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bot", "handlers", "storage")
 
-# typed-outbox branch removes these
-TEMPORARY_MODEL_IMPORTERS = frozenset({"bot.jobs.alert_routing", "bot.jobs.reporter_notices"})
 
 
 def within(name: str, package: str) -> bool:
@@ -35,11 +33,7 @@ class Rule:
 
 
 def _imports_models(importer: str, target: str) -> bool:
-    return (
-        within(target, "storage.models")
-        and not within(importer, "storage")
-        and importer not in TEMPORARY_MODEL_IMPORTERS
-    )
+    return within(target, "storage.models") and not within(importer, "storage")
 
 
 def _handler_imports_platform(importer: str, target: str) -> bool:

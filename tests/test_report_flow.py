@@ -10,9 +10,15 @@ import pytest
 from bot.channels.console import ConsoleChannel
 from bot.core import Core
 from storage.cases import CaseStatus
-from storage.outbox import Outbox
+from storage.messages import CaseAlert
+from storage.outbox import Outbox, Pending
 
 from .flows import receipt_in, reference_in, report_script
+
+
+def alert(item: Pending) -> CaseAlert:
+    assert isinstance(item.message, CaseAlert)
+    return item.message
 
 
 async def chat_json(runtime: Core, user: str, lines: list[object], language: str) -> list[dict[str, object]]:
@@ -53,12 +59,8 @@ async def test_report_then_status_from_another_chat(runtime: Core, language: str
         assert report["what"] == story
         assert report["category"] == "verbal" and report["involved"] == "coworker"
         assert report["consent"]["notice"] >= 1
-        alerts = await Outbox(runtime.crypto).pending(session, "case_alert")
-        assert len(alerts) == 1
-        payload = Outbox(runtime.crypto).open_payload(alerts[0])
-        assert payload == {
-            "site": "main", "reference": reference, "category": "verbal", "urgency": "normal", "audience": "hr"
-        }
+        alerts = await Outbox(runtime.crypto).pending(session, CaseAlert)
+        assert [alert.message for alert in alerts] == [CaseAlert("main", reference, "verbal", "normal", "hr")]
 
     # A different chat (another user key) types the receipt sloppily: lowercase, spaces, no dashes.
     sloppy = receipt.replace("-", " ").lower()
@@ -93,7 +95,7 @@ async def test_add_information_and_withdraw(runtime: Core) -> None:
         messages = await runtime.services.cases.messages(session, case.id)
         assert [m.text for m in messages] == ["It happened again on Monday"]
         outbox = Outbox(runtime.crypto)
-        kinds = [outbox.open_payload(item)["category"] for item in await outbox.pending(session)]
+        kinds = [alert(item).category for item in await outbox.pending(session)]
         assert sorted(kinds) == ["added_information", "verbal", "withdrawn"]
 
 
@@ -106,11 +108,11 @@ async def test_report_about_a_manager_alerts_the_board_only(runtime: Core) -> No
     await chat_json(runtime, "w2", follow_up, "zh")
     async with runtime.database.transaction(write=False) as session:
         outbox = Outbox(runtime.crypto)
-        payloads = [outbox.open_payload(item) for item in await outbox.pending(session)]
-    assert sorted((p["category"], p["audience"]) for p in payloads) == [
+        alerts = [alert(item) for item in await outbox.pending(session)]
+    assert sorted((a.category, a.audience) for a in alerts) == [
         ("added_information", "board"), ("verbal", "board"), ("withdrawn", "board")
     ], "follow-ups of a case about a manager never reach HR"
-    assert {p["reference"] for p in payloads} == {reference}
+    assert {a.reference for a in alerts} == {reference}
 
 
 async def test_danger_now_alert_is_due_at_once_and_others_within_the_hour(runtime: Core, clock: object) -> None:
@@ -119,6 +121,6 @@ async def test_danger_now_alert_is_due_at_once_and_others_within_the_hour(runtim
     now = runtime.services.clock()
     async with runtime.database.transaction(write=False) as session:
         outbox = Outbox(runtime.crypto)
-        due = {outbox.open_payload(i)["urgency"]: i.due_at for i in await outbox.pending(session)}
+        due = {alert(i).urgency: i.due_at for i in await outbox.pending(session)}
     assert due["danger_now"].timestamp() == pytest.approx(now.timestamp(), abs=1)
     assert now.timestamp() <= due["normal"].timestamp() <= now.timestamp() + 3600

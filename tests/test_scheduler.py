@@ -52,7 +52,7 @@ def ticking(sender: CountingPass, every: timedelta = timedelta(seconds=0.01)) ->
 
 
 async def test_the_job_list_becomes_apscheduler_jobs_with_raised_grace_and_coalescing(runtime: Core) -> None:
-    jobs_listed = timed_jobs(JobDeps(runtime.database, runtime.services, {}, {}))
+    jobs_listed = timed_jobs(JobDeps(runtime.database, runtime.services, {}, {}, {}))
     scheduler = DueWorkScheduler(jobs_listed)
     jobs = {job.id: job for job in scheduler.scheduler.get_jobs()}
     assert set(jobs) == {"delivery", "cleaning"}

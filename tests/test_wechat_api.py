@@ -29,6 +29,7 @@ from bot.core import Core
 from bot.jobs.sender import OutboxSender
 from bot.logs import QUIET
 from storage.crypto import Crypto, KeyRing
+from storage.messages import Delivery
 from tests.wechat_fake import FakeWeChat
 from tests.wechat_fake.harness import Replica, fake_clock, replica
 
@@ -115,9 +116,7 @@ async def test_the_outbox_drops_a_closed_window_and_sends_the_rest(
     wechat.close_window(late)
     async with runtime.database.transaction() as session:
         for openid in (late, recent):
-            await runtime.services.outbox.enqueue(
-                session, "deliver", {"chat": f"wechat:{openid}", "text": "您有一条新消息"}, clock()
-            )
+            await runtime.services.outbox.enqueue(session, Delivery(f"wechat:{openid}", "您有一条新消息"), clock())
     async with httpx.AsyncClient() as http:
         tokens = AccessTokenManager(
             runtime.database, runtime.crypto, wechat.app_id, wechat.app_secret, http, clock, wechat.base_url

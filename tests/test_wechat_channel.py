@@ -19,6 +19,7 @@ from handlers.events import Choice, Reply
 from storage.cases import CaseStatus
 from storage.database import sqlite_path
 from storage.evidence import hour_number
+from storage.messages import Delivery
 from storage.models import Base, Case, Conversation, InboundUpdate
 
 from .flows import RECEIPT_LINE, receipt_in, reference_in
@@ -172,10 +173,10 @@ async def test_slow_work_answers_success_and_delivers_through_the_outbox(runtime
         assert await mei.picture("m-slow") == "", "past the deadline WeChat gets 'success' at once"
         await asyncio.sleep(0.8)
         async with runtime.database.transaction(write=False) as session:
-            items = await runtime.services.outbox.pending(session, "deliver")
-            payloads = [runtime.services.outbox.open_payload(item) for item in items]
-        assert payloads and all(p["chat"] == f"wechat:{mei.openid}" for p in payloads)
-        assert any("只能看懂文字和图片" in p["text"] or "图片" in p["text"] for p in payloads)
+            items = await runtime.services.outbox.pending(session, Delivery)
+            sent = [item.message for item in items if isinstance(item.message, Delivery)]
+        assert sent and len(sent) == len(items) and all(d.chat == f"wechat:{mei.openid}" for d in sent)
+        assert any("只能看懂文字和图片" in d.text or "图片" in d.text for d in sent)
         del channel
 
 

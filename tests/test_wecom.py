@@ -19,6 +19,7 @@ from bot.channels.wecom import WeComRobotSink, webhooks_from_config
 from bot.core import Core
 from bot.jobs.sender import OutboxSender
 from bot.logs import QUIET
+from storage.messages import Delivery
 from tests.wechat_fake import FakeWeChat
 from tests.wechat_fake.harness import fake_clock
 
@@ -132,7 +133,7 @@ async def test_the_sender_keeps_to_20_a_minute(
 ) -> None:
     async with runtime.database.transaction() as session:
         for n in range(25):
-            await runtime.services.outbox.enqueue(session, "deliver", {"chat": "wecom:north", "text": f"m{n}"}, clock())
+            await runtime.services.outbox.enqueue(session, Delivery("wecom:north", f"m{n}"), clock())
     sender = OutboxSender(runtime.database, runtime.services.outbox, {"wecom": sink}, clock, rng=random.Random(1))
     assert await sender.run_once() == 20
     assert await sender.run_once() == 0  # the rest wait for the minute to pass

@@ -11,11 +11,11 @@ from datetime import datetime
 from handlers.faq import Problem
 from handlers.faq.service import LibraryFaqService
 from storage.database import Database
+from storage.messages import AdminNotice
 from storage.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
-ADMIN_NOTICE = "admin_notice"
 MAX_PROBLEMS_SHOWN = 20
 
 
@@ -64,4 +64,4 @@ class FaqAdmin:
         text = describe_reload(problems)
         async with self._database.transaction() as session:
             for chat in self._admin_chats:
-                await self._outbox.enqueue(session, ADMIN_NOTICE, {"chat": chat, "text": text}, self._clock())
+                await self._outbox.enqueue(session, AdminNotice(chat, text), self._clock())

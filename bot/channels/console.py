@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, BinaryIO, TextIO
 
 from bot.admin.faq_reload import FaqAdmin
+from bot.channels.push import PushMode
 from bot.channels.rendering import render_numbered
 from handlers.dispatcher import Dispatcher
 from handlers.events import Channel, Incoming, Outcome, Reply
@@ -29,6 +30,12 @@ class InputError(ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class ConsolePushWindow:
+    def mode(self, last_seen: datetime | None, now: datetime) -> PushMode:
+        """Never now: the console only answers; anything for the worker waits for their next line."""
+        return PushMode.NEXT_CONTACT
 
 
 def console_user_key(crypto: Crypto, user: str) -> str:

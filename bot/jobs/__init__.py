@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.channels.push import PushWindow
 from bot.channels.sinks import Sink
 from bot.jobs.alert_routing import AlertRouter, SiteRoute
 from bot.jobs.cleaner import Cleaner
@@ -39,12 +40,14 @@ class Job:
 
 @dataclass(frozen=True)
 class JobDeps:
-    """What the timed jobs use: the store, the core's services, the platforms' sinks and alert routes."""
+    """What the timed jobs use: the store, the core's services, the platforms' sinks, alert routes,
+    and each channel's push window (when a job may push to a worker, by channel name)."""
 
     database: Database
     services: Services
     sinks: Mapping[str, Sink]
     routes: Mapping[str, SiteRoute]
+    push_windows: Mapping[str, PushWindow]
 
 
 def build_sender(deps: JobDeps, *, concurrency: int = 4) -> OutboxSender:
@@ -57,7 +60,8 @@ def build_sender(deps: JobDeps, *, concurrency: int = 4) -> OutboxSender:
 
 
 def delivery_pass(deps: JobDeps) -> DeliveryPass:
-    return DeliveryPass(deps.database, ReporterNotices(deps.services), build_sender(deps), deps.services.clock)
+    notices = ReporterNotices(deps.services, deps.push_windows)
+    return DeliveryPass(deps.database, notices, build_sender(deps), deps.services.clock)
 
 
 def timed_jobs(deps: JobDeps) -> list[Job]:

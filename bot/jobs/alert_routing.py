@@ -1,7 +1,7 @@
-"""Fan-out: a case alert (or an admin notice) becomes one ``deliver`` row per destination chat.
+"""Fan-out: a case alert (or an admin notice) becomes one :class:`Delivery` per destination chat.
 
-The fan-out is one transaction: the deliver rows are inserted and the alert row deleted together,
-so a crash leaves either the alert or all of its deliveries, never a half. Each deliver row then
+The fan-out is one transaction: the delivery rows are inserted and the alert row deleted together,
+so a crash leaves either the alert or all of its deliveries, never a half. Each delivery then
 succeeds, retries or fails on its own, so a blocked chat cannot hold back another.
 
 Who is told is a safety property. An alert about a supervisor, a manager or someone in HR goes
@@ -17,25 +17,19 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Config, LocalText
 from handlers.alerts import alert_text
-from handlers.events import Alert, AlertAudience
 from handlers.i18n import Language, Translator
-from storage.crypto import DecryptionError
 from storage.delivery import increment_count
-from storage.models import OutboxItem
-from storage.outbox import Outbox, as_utc
+from storage.messages import AdminNotice, CaseAlert, Delivery, Message
+from storage.outbox import ClaimedItem, Outbox
 
 log = logging.getLogger(__name__)
 
-CASE_ALERT = "case_alert"
-ADMIN_NOTICE = "admin_notice"
-DELIVER = "deliver"
-ROUTED_KINDS = (CASE_ALERT, ADMIN_NOTICE)
+ROUTED_KINDS: tuple[type[Message], ...] = (CaseAlert, AdminNotice)
 RECHECK_AFTER = timedelta(hours=1)
 HOLD_HINTS = {
     "no_hr_chat": "add hr_chats to the site's [sites.<id>] section",
@@ -92,18 +86,8 @@ def destinations(route: SiteRoute, audience: str) -> tuple[str, ...]:
     raise Unroutable("bad_payload")
 
 
-def _alert(payload: Mapping[str, Any]) -> Alert:
-    return Alert(
-        site=str(payload["site"]),
-        reference=str(payload["reference"]),
-        category=str(payload.get("category")),
-        urgency=str(payload.get("urgency")),
-        audience=cast(AlertAudience, str(payload["audience"])),
-    )
-
-
 class AlertRouter:
-    """Turns due ``case_alert`` and ``admin_notice`` rows into ``deliver`` rows ``{chat, text}``."""
+    """Turns due :class:`CaseAlert` and :class:`AdminNotice` messages into :class:`Delivery` messages."""
 
     def __init__(
         self,
@@ -119,46 +103,40 @@ class AlertRouter:
         self._recheck_after = recheck_after
 
     async def route_due(self, session: AsyncSession, now: datetime, limit: int) -> int:
-        """Fans out up to ``limit`` due rows inside the caller's transaction; returns how many
-        deliver rows it created."""
+        """Fans out up to ``limit`` due messages inside the caller's transaction; returns how many
+        deliveries it created."""
         created = 0
-        for row in await self._outbox.lock_due(session, now, ROUTED_KINDS, limit):
+        for item in await self._outbox.lock_due(session, now, ROUTED_KINDS, limit):
             try:
-                payload = self._outbox.open_payload(row)
-                deliveries = self._deliveries(row.kind, payload)
+                deliveries = self._deliveries(item.message)
             except Unroutable as unroutable:
-                await self._hold(session, row, unroutable.reason, payload, now)
+                await self._hold(session, item, unroutable.reason, now)
                 continue
-            except (DecryptionError, KeyError, TypeError, ValueError):
-                log.error("outbox %s row has a malformed payload; dropped", row.kind)
-                await self._outbox.drop(session, row.id, "bad_payload")
+            except (KeyError, TypeError, ValueError) as error:  # one bad message must not block the rest
+                log.error("an outbox %s could not be routed (%s)", item.kind, type(error).__name__)
+                await self._outbox.set_aside(session, item.id, "bad_payload")
                 continue
-            for chat, text in deliveries:
-                await self._outbox.enqueue(session, DELIVER, {"chat": chat, "text": text}, as_utc(row.due_at))
-            await self._outbox.complete(session, row.id)
+            for delivery in deliveries:
+                await self._outbox.enqueue(session, delivery, item.due_at)
+            await self._outbox.complete(session, item.id)
             created += len(deliveries)
         return created
 
-    def _deliveries(self, kind: str, payload: Mapping[str, Any]) -> list[tuple[str, str]]:
-        if kind == ADMIN_NOTICE:
-            chat, text = payload["chat"], payload["text"]
-            if not isinstance(chat, str) or not isinstance(text, str):
-                raise TypeError("admin notice needs a chat and a text")
-            return [(chat, text)]
-        alert = _alert(payload)
-        route = self._routes.get(alert.site)
+    def _deliveries(self, message: Message) -> list[Delivery]:
+        if isinstance(message, AdminNotice):
+            return [Delivery(message.chat, message.text)]
+        if not isinstance(message, CaseAlert):
+            raise Unroutable("bad_payload")
+        route = self._routes.get(message.site)
         if route is None:
             raise Unroutable("unknown_site")
-        text = alert_text(self._translators, route.name, alert)
-        return [(chat, text) for chat in destinations(route, alert.audience)]
+        text = alert_text(self._translators, route.name, message)
+        return [Delivery(chat, text) for chat in destinations(route, message.audience)]
 
-    async def _hold(
-        self, session: AsyncSession, row: OutboxItem, reason: str, payload: Mapping[str, Any], now: datetime
-    ) -> None:
+    async def _hold(self, session: AsyncSession, item: ClaimedItem[Message], reason: str, now: datetime) -> None:
         """Keep an alert nobody may receive yet; count it once, log the site on every re-check."""
-        site = str(payload.get("site", "?"))
+        site = item.message.site if isinstance(item.message, CaseAlert) else "?"
         log.error("an alert for site %r is held (%s): %s", site, reason, HOLD_HINTS.get(reason, "check the config"))
-        if row.attempts == 0:
+        if item.attempts == 0:
             await increment_count(session, reason)
-        row.attempts += 1
-        row.due_at = as_utc(now) + self._recheck_after
+        await self._outbox.postpone(session, item.id, now + self._recheck_after)

@@ -1,7 +1,7 @@
 """Neutral notices to reporters ("you have a new message about your report"), routed per platform.
 
-Telegram may push at any time. WeChat allows customer-service messages only within 48 hours of
-the worker's last message, so outside that window (and on the console, which cannot push) the
+Whether a notice may be pushed now is the channel's push window (``bot.channels.push``): Telegram
+any time, WeChat within 48 hours of the worker's last message, the console never. Otherwise the
 notice waits for the worker's next message, where the core shows it first; the content itself is
 only ever shown after the worker enters the receipt.
 """
@@ -9,49 +9,40 @@ only ever shown after the worker enters the receipt.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.channels.push import PushMode, PushWindow
 from handlers.context import Services
 from handlers.dispatcher import PUSH_NOTICE
-from handlers.events import Channel
-from handlers.hr import REPORTER_NOTICE
 from storage.crypto import Purpose
-from storage.models import OutboxItem
+from storage.messages import Delivery, ReporterNotice
+from storage.outbox import as_utc
 
 log = logging.getLogger(__name__)
 
-DELIVER = "deliver"
-WECHAT_WINDOW = timedelta(hours=48)
-WINDOW_MARGIN = timedelta(minutes=10)
-
 
 class ReporterNotices:
-    def __init__(self, services: Services) -> None:
+    """Routes due :class:`ReporterNotice` messages; ``push_windows`` maps a channel name (the part
+    of a contact before ``:``) to its push window, and a channel without one never pushes."""
+
+    def __init__(self, services: Services, push_windows: Mapping[str, PushWindow]) -> None:
         self._services = services
+        self._push_windows = dict(push_windows)
 
     async def route_due(self, session: AsyncSession, now: datetime, limit: int = 100) -> int:
         """Turns due reporter notices into pushes or held notices; returns how many were routed."""
-        services = self._services
-        query = (
-            select(OutboxItem)
-            .where(OutboxItem.kind == REPORTER_NOTICE, OutboxItem.due_at <= now)
-            .order_by(OutboxItem.due_at)
-            .limit(limit)
-        )
-        if session.bind is not None and session.bind.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        items = list((await session.execute(query)).scalars())
+        outbox = self._services.outbox
+        items = await outbox.lock_due(session, now, (ReporterNotice,), limit)
         for item in items:
             try:
-                contact = str(services.outbox.open_payload(item).get("contact", ""))
                 async with session.begin_nested():
-                    await self._route(session, contact, now)
+                    await self._route(session, item.message.contact, now)
             except Exception as error:  # one bad row must not hold up every other push
                 log.error("reporter notice dropped: %s", type(error).__name__)
-            await session.delete(item)
+            await outbox.complete(session, item.id)
         return len(items)
 
     async def _route(self, session: AsyncSession, contact: str, now: datetime) -> None:
@@ -61,18 +52,20 @@ class ReporterNotices:
         conversation = await services.conversations.load(session, user_key) or {}
         language = conversation.get("language")
         text = services.translators["en" if language == "en" else "zh"](PUSH_NOTICE)
-        if channel == Channel.TELEGRAM.value:
-            await services.outbox.enqueue(session, DELIVER, {"chat": contact, "text": text}, now)
-            return
-        last_seen = conversation.get("last_seen")
-        in_window = last_seen is not None and now.timestamp() - float(last_seen) < (
-            WECHAT_WINDOW - WINDOW_MARGIN
-        ).total_seconds()
-        if channel == Channel.WECHAT.value and in_window and chat:
-            await services.outbox.enqueue(session, DELIVER, {"chat": contact, "text": text}, now)
+        if chat and self._mode(channel, conversation.get("last_seen"), now) is PushMode.NOW:
+            await services.outbox.enqueue(session, Delivery(contact, text), now)
             return
         # A month-sized bucket, not an offset from now: the plaintext expiry must not give
         # away when HR replied (the audit log has that time next to the case reference).
         bucket = 30 * 24
         expires = (int(now.timestamp() // 3600) // bucket + 4) * bucket
         await services.notices.save(session, user_key, {"notice": True}, expires)
+
+    def _mode(self, channel: str, last_seen: object, now: datetime) -> PushMode:
+        """The channel's push mode for a worker last seen at ``last_seen`` (epoch seconds, as the
+        conversation stores it)."""
+        window = self._push_windows.get(channel)
+        if window is None:
+            return PushMode.NEXT_CONTACT
+        seen = datetime.fromtimestamp(float(last_seen), UTC) if isinstance(last_seen, int | float) else None
+        return window.mode(seen, as_utc(now))

@@ -26,10 +26,11 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from bot.channels.sinks import ChatMoved, PermanentFailure, RetryLater, Sink
-from bot.jobs.alert_routing import DELIVER, AlertRouter
+from bot.jobs.alert_routing import AlertRouter
 from bot.jobs.ratelimit import RateLimiter
 from storage.database import Database, short_hash
 from storage.delivery import chat_migrations, follow_migrations, increment_count, record_chat_migration
+from storage.messages import Delivery
 from storage.outbox import ClaimedItem, Outbox
 
 log = logging.getLogger(__name__)
@@ -91,16 +92,14 @@ class OutboxSender:
             async with self._database.transaction() as session:
                 await self._router.route_due(session, now, self._batch_size)
         async with self._database.transaction() as session:
-            claimed = await self._outbox.claim_due(session, now, self._batch_size, self._lease, kinds=(DELIVER,))
+            claimed = await self._outbox.claim_due(session, now, self._batch_size, self._lease, kinds=(Delivery,))
             if claimed:
                 self._migrations = await chat_migrations(session)
         if not claimed:
             return 0
-        by_chat: dict[str, list[ClaimedItem]] = {}
+        by_chat: dict[str, list[ClaimedItem[Delivery]]] = {}
         for item in claimed:
-            chat = item.payload.get("chat")
-            address = follow_migrations(self._migrations, chat) if isinstance(chat, str) else ""
-            by_chat.setdefault(address, []).append(item)
+            by_chat.setdefault(follow_migrations(self._migrations, item.message.chat), []).append(item)
         deferred: list[tuple[str, datetime]] = []  # handed back unsent: (row id, due again at)
         gate = asyncio.Semaphore(self._concurrency)
         results = await asyncio.gather(
@@ -132,7 +131,11 @@ class OutboxSender:
                     pass
 
     async def _deliver_chat(
-        self, address: str, items: list[ClaimedItem], gate: asyncio.Semaphore, deferred: list[tuple[str, datetime]]
+        self,
+        address: str,
+        items: list[ClaimedItem[Delivery]],
+        gate: asyncio.Semaphore,
+        deferred: list[tuple[str, datetime]],
     ) -> int:
         """Sends one chat's messages in order, stopping at the first that must wait."""
         sent = 0
@@ -148,13 +151,14 @@ class OutboxSender:
                     break
         return sent
 
-    async def _deliver(self, address: str, item: ClaimedItem) -> bool | datetime:
+    async def _deliver(self, address: str, item: ClaimedItem[Delivery]) -> bool | datetime:
         """Sends one row; True when sent, a datetime when the chat must wait until then, False
-        when the row is settled otherwise (dropped, held for a missing sink)."""
-        text = item.payload.get("text")
+        when the row is settled otherwise (dropped, set aside, held for a missing sink)."""
+        text = item.message.text
         platform, _, chat_id = address.partition(":")
-        if not isinstance(text, str) or not chat_id:
-            await self._drop(item, "bad_payload", address)
+        if not chat_id:
+            async with self._database.transaction() as session:
+                await self._outbox.set_aside(session, item.id, "bad_payload")
             return False
         sink = self._sinks.get(platform)
         if sink is None:
@@ -192,14 +196,14 @@ class OutboxSender:
         log.error("chat %s keeps moving; will retry", short_hash(address))
         return await self._retry(item, backoff_delay(item.attempts, self._rng), "network_error")
 
-    async def _retry(self, item: ClaimedItem, delay: timedelta, reason: str) -> datetime:
+    async def _retry(self, item: ClaimedItem[Delivery], delay: timedelta, reason: str) -> datetime:
         due = self._clock() + delay
         async with self._database.transaction() as session:
             await self._outbox.reschedule(session, item.id, due)
             await increment_count(session, reason)
         return due
 
-    async def _drop(self, item: ClaimedItem, reason: str, address: str) -> None:
+    async def _drop(self, item: ClaimedItem[Delivery], reason: str, address: str) -> None:
         log.warning("delivery to %s dropped: %s", short_hash(address), reason)
         async with self._database.transaction() as session:
             await self._outbox.drop(session, item.id, reason)
@@ -210,7 +214,7 @@ class OutboxSender:
             await record_chat_migration(session, old, new)
             await increment_count(session, "chat_migrated")
 
-    async def _hold_without_sink(self, item: ClaimedItem, platform: str) -> bool:
+    async def _hold_without_sink(self, item: ClaimedItem[Delivery], platform: str) -> bool:
         """No sink for this platform in this process (not enabled yet): keep the row, re-check hourly."""
         log.error("no sender for %r chats is running; messages for them wait", platform)
         async with self._database.transaction() as session:

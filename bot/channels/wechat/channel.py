@@ -34,12 +34,12 @@ from handlers.dispatcher import Dispatcher
 from handlers.events import Outcome
 from storage.database import Database
 from storage.journal import UpdateJournal
+from storage.messages import Delivery
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "wechat"
 PASSIVE_SECONDS = 4.0  # WeChat waits 5 s; leave room for the network
-DELIVER = "deliver"
 
 MediaStore = Callable[[str], Awaitable[str | None]]
 """Fetches a WeChat media id, sanitises the picture and seals it as a draft file; returns its id."""
@@ -203,7 +203,7 @@ class WeChatChannel:
         async with self._database.transaction() as session:
             for index, text in enumerate(texts):
                 due = now + timedelta(milliseconds=index)  # keeps their order
-                await services.outbox.enqueue(session, DELIVER, {"chat": f"wechat:{openid}", "text": text}, due)
+                await services.outbox.enqueue(session, Delivery(f"wechat:{openid}", text), due)
 
     def _keep(self, task: asyncio.Task[None]) -> None:
         self._tasks.add(task)
