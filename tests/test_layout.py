@@ -172,7 +172,6 @@ def test_the_checker_catches(rule: str, module: str, source: str, is_package: bo
         ("storage", "from . import models", True),
         ("handlers.faq.service", "from ..events import Reply\nfrom storage.cases import CaseView", False),
         ("handlers.report", "from storage.outbox import Outbox\nimport botocore", False),
-        ("bot.jobs.alert_routing", "from storage.models import OutboxItem", False),  # the temporary exception
     ],
 )
 def test_the_checker_allows(module: str, source: str, is_package: bool) -> None:
