@@ -171,9 +171,14 @@ class TestEnvironment:
             len({from_env.current_master_id, from_file.current_master_id, from_path.current_master_id}) == 3
         )
 
-    def test_none_when_nothing_exists(self, tmp_path: Path) -> None:
-        assert load_keyring_from_env_or_file(tmp_path / "absent.json", {}) is None
+    def test_none_only_when_nothing_is_configured(self, tmp_path: Path) -> None:
         assert load_keyring_from_env_or_file(None, {}) is None
+
+    def test_a_configured_but_missing_key_file_is_an_error_not_nothing(self, tmp_path: Path) -> None:
+        with pytest.raises(KeyFileError, match=r"absent\.json: key file not found; restore it") as raised:
+            load_keyring_from_env_or_file(tmp_path / "absent.json", {})
+        assert "\n" not in str(raised.value)
+        assert not (tmp_path / "absent.json").exists()
 
     @pytest.mark.parametrize(
         ("env", "named"),
