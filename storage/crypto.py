@@ -12,6 +12,18 @@ Keys
       encrypts non-case data (conversation state, drafts, throttles, journals).
     * one HMAC-SHA256 key per :class:`Purpose`, so a pseudonym from one purpose cannot
       be linked to another purpose's pseudonym of the same value.
+    * a *receipt binding* subkey, ``HKDF-SHA256(receipt-index key, info=b"hapbot receipt binding v1")``,
+      tags a receipt together with its case id (:meth:`Crypto.receipt_tag`), so a receipt row
+      moved to another case opens nothing (see :mod:`storage.receipts`).
+
+Receipts never enter the pseudonym cache: a receipt, or a guess at one, is a secret that
+opens a report, and must not outlive the request that carried it
+(:meth:`Crypto.receipt_index`; :meth:`Crypto.pseudonym` does not cache receipt purposes).
+
+Every master key id in use has a *key-check record* in the database
+(:meth:`Crypto.seal_key_check`): a fingerprint of the pseudonym keys sealed under that master
+key, so that a start with the wrong, an old or an incomplete key file is refused before it
+writes anything (:mod:`storage.key_check`).
 
 Ciphertext format (all integers are single unsigned bytes)::
 
@@ -50,6 +62,8 @@ TAG_SIZE = 16
 FORMAT_VERSION = 1
 PSEUDONYM_BYTES = 20
 INTERNAL_KEY_INFO = b"hapbot internal v1"
+RECEIPT_BINDING_INFO = b"hapbot receipt binding v1"
+KEY_CHECK_LABEL = "hapbot key check v1"
 BINDING_LABEL = b"hapbot-binding-v1"
 KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -71,6 +85,18 @@ class Kind(IntEnum):
     DATA = 1
     WRAPPED_KEY = 2
     INTERNAL = 3
+
+
+RECEIPT_PURPOSES = frozenset({Purpose.RECEIPT_INDEX})
+
+
+class KeyCheck(StrEnum):
+    """What a key-check record says about the keys in hand (:meth:`Crypto.check_key_record`)."""
+
+    MATCHES = "matches"
+    UNKNOWN_MASTER = "unknown_master"  # the key ring has no master key of that id
+    WRONG_MASTER = "wrong_master"  # a master key of that id, but another key
+    WRONG_PSEUDONYM = "wrong_pseudonym"  # the master key matches, the pseudonym keys do not
 
 
 class DecryptionError(Exception):
@@ -226,6 +252,32 @@ def _internal_key(master: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=None, info=INTERNAL_KEY_INFO).derive(master)
 
 
+def _derive(key: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=None, info=info).derive(key)
+
+
+def _length_prefixed(*values: str) -> bytes:
+    parts = []
+    for value in values:
+        encoded = value.encode("utf-8")
+        parts.append(len(encoded).to_bytes(4, "big") + encoded)
+    return b"".join(parts)
+
+
+def master_key_id_of(ciphertext: bytes) -> str | None:
+    """The master key id a wrapped-key or internal ciphertext's header names; None for case data
+    (sealed under a data key) and for anything that is not a ciphertext of ours."""
+    data = bytes(ciphertext)
+    if len(data) < 3 or data[0] != FORMAT_VERSION or data[1] not in (Kind.WRAPPED_KEY, Kind.INTERNAL):
+        return None
+    end = 3 + data[2]
+    try:
+        key_id = data[3:end].decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    return key_id if len(data) >= end and KEY_ID_PATTERN.fullmatch(key_id) else None
+
+
 def _to_json(value: object) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
@@ -246,7 +298,18 @@ class Crypto:
     def __init__(self, keyring: KeyRing) -> None:
         self._keyring = keyring
         self._internal_keys = {key_id: _internal_key(key) for key_id, key in keyring.master_keys.items()}
+        self._receipt_binding_key = _derive(keyring.pseudonym_keys[Purpose.RECEIPT_INDEX], RECEIPT_BINDING_INFO)
         self._pseudonyms: dict[tuple[Purpose, str], str] = {}
+
+    @property
+    def current_master_id(self) -> str:
+        """The master key id new ciphertexts are sealed under."""
+        return self._keyring.current_master_id
+
+    @property
+    def master_key_ids(self) -> frozenset[str]:
+        """Every master key id this process can open."""
+        return frozenset(self._keyring.master_keys)
 
     def __repr__(self) -> str:
         return f"Crypto({self._keyring!r})"
@@ -256,18 +319,64 @@ class Crypto:
 
         Recent results are kept in memory (the same worker's name is needed several times per
         message); the cache is bounded and lives no longer than the keys it derives from.
+        Receipt purposes bypass the cache: a receipt, or a guess at one, is never kept.
         """
         purpose = Purpose(purpose)
+        if purpose in RECEIPT_PURPOSES:
+            return self._keyed_name(purpose, value)
         cached = self._pseudonyms.get((purpose, value))
         if cached is not None:
             return cached
-        key = self._keyring.pseudonym_keys[purpose]
-        digest = hmac.new(key, value.encode("utf-8"), hashlib.sha256).digest()[:PSEUDONYM_BYTES]
-        name = base64.b32encode(digest).decode("ascii").lower()
+        name = self._keyed_name(purpose, value)
         if len(self._pseudonyms) >= PSEUDONYM_CACHE_SIZE:
             self._pseudonyms.clear()
         self._pseudonyms[(purpose, value)] = name
         return name
+
+    def _keyed_name(self, purpose: Purpose, value: str) -> str:
+        key = self._keyring.pseudonym_keys[purpose]
+        digest = hmac.new(key, value.encode("utf-8"), hashlib.sha256).digest()[:PSEUDONYM_BYTES]
+        return base64.b32encode(digest).decode("ascii").lower()
+
+    def receipt_index(self, receipt: str) -> str:
+        """The keyed lookup index of a canonical receipt (a pseudonym of purpose RECEIPT_INDEX),
+        computed afresh every time: nothing about a receipt is kept in memory."""
+        return self._keyed_name(Purpose.RECEIPT_INDEX, receipt)
+
+    def receipt_tag(self, case_id: str, receipt: str) -> str:
+        """A keyed tag binding a canonical receipt to its case; without the keys nobody can make one,
+        so a receipt row moved to another case, or forged from a known receipt, fails."""
+        message = _length_prefixed("receipt-tag", case_id, receipt)
+        digest = hmac.new(self._receipt_binding_key, message, hashlib.sha256).digest()
+        return base64.b32encode(digest).decode("ascii").lower().rstrip("=")
+
+    def receipt_tag_matches(self, case_id: str, receipt: str, tag: str) -> bool:
+        """Whether ``tag`` binds ``receipt`` to ``case_id`` (constant-time comparison)."""
+        return hmac.compare_digest(self.receipt_tag(case_id, receipt).encode(), tag.encode())
+
+    def _key_fingerprint(self) -> dict[str, str]:
+        keys = self._keyring.pseudonym_keys
+        label = KEY_CHECK_LABEL.encode()
+        return {purpose.value: hmac.new(keys[purpose], label, hashlib.sha256).hexdigest() for purpose in Purpose}
+
+    def seal_key_check(self, key_id: str, binding: Binding) -> bytes:
+        """A key-check record under master key ``key_id``: the pseudonym keys' fingerprints, sealed."""
+        document = _to_json({"label": KEY_CHECK_LABEL, "pseudonym": self._key_fingerprint()})
+        return _seal(self._internal_keys[key_id], Kind.INTERNAL, key_id, document, binding)
+
+    def check_key_record(self, key_id: str, record: bytes, binding: Binding) -> KeyCheck:
+        """Whether the keys in hand are the ones that sealed ``record`` under master key ``key_id``."""
+        if key_id not in self._internal_keys or master_key_id_of(record) != key_id:
+            return KeyCheck.UNKNOWN_MASTER
+        try:
+            document = _from_json(self.open_internal(record, binding))
+        except DecryptionError:
+            return KeyCheck.WRONG_MASTER
+        if not isinstance(document, dict) or document.get("label") != KEY_CHECK_LABEL:
+            return KeyCheck.WRONG_MASTER
+        if document.get("pseudonym") != self._key_fingerprint():
+            return KeyCheck.WRONG_PSEUDONYM
+        return KeyCheck.MATCHES
 
     def new_data_key(self) -> bytes:
         """Return a fresh random per-case data key."""
@@ -293,6 +402,19 @@ class Crypto:
     def rewrap_data_key(self, wrapped: bytes, binding: Binding) -> bytes:
         """Re-encrypt a wrapped data key under the current master key (master key rotation)."""
         return self.wrap_data_key(self.unwrap_data_key(wrapped, binding), binding)
+
+    def reseal(self, ciphertext: bytes, binding: Binding) -> bytes:
+        """Re-encrypt a wrapped data key or internal ciphertext under the current master key.
+
+        Case data sealed under a data key is returned unchanged: it depends on no master key.
+        """
+        data = bytes(ciphertext)
+        if len(data) >= 2 and data[0] == FORMAT_VERSION and data[1] == Kind.WRAPPED_KEY:
+            return self.rewrap_data_key(data, binding)
+        if len(data) >= 2 and data[0] == FORMAT_VERSION and data[1] == Kind.INTERNAL:
+            return self.seal_internal(self.open_internal(data, binding), binding)
+        _parse(data, Kind.DATA)
+        return data
 
     def seal(self, data_key: bytes, plaintext: bytes, binding: Binding) -> bytes:
         """Encrypt case data under its data key, bound to where it will be stored."""
