@@ -25,7 +25,15 @@ from storage.crypto import Crypto, KeyRing
 from storage.database import Database
 from storage.evidence import EvidenceRepository
 from storage.key_check import verify_store_keys
-from storage.keys import ensure_development_keys, key_source, load_keyring_from_env_or_file
+from storage.keys import (
+    DEVELOPMENT_KEY_FILE,
+    ENV_KEYS,
+    ENV_KEYS_FILE,
+    KeyFileWatcher,
+    ensure_development_keys,
+    key_source,
+    load_keyring_from_env_or_file,
+)
 from storage.migrate import upgrade_to_head
 from storage.models import CaseLink, PendingNotice
 from storage.outbox import Outbox
@@ -95,6 +103,16 @@ def load_keys_and_source(config: Config, env: dict[str, str] | None = None) -> t
     return keyring, f"development key file {path}"
 
 
+def key_file_path(config: Config, env: dict[str, str] | None = None) -> Path | None:
+    """The key file the keys come from (watched for rotation), or None for keys in HAPBOT_KEYS."""
+    env = dict(os.environ) if env is None else env
+    if ENV_KEYS in env:
+        return None
+    if ENV_KEYS_FILE in env:
+        return Path(env[ENV_KEYS_FILE])
+    return config.storage.keys_file or config.bot.data_dir / "keys" / DEVELOPMENT_KEY_FILE
+
+
 @dataclass
 class Core:
     config: Config
@@ -115,8 +133,12 @@ async def build_core(
     faq: FaqService | None = None,
     hasher: ReceiptHasher | None = None,
 ) -> Core:
-    keyring, source = (keyring, "the key ring given") if keyring is not None else load_keys_and_source(config)
-    crypto = Crypto(keyring)
+    if keyring is not None:
+        crypto, source = Crypto(keyring), "the key ring given"
+    else:
+        loaded, source = load_keys_and_source(config)
+        path = key_file_path(config)
+        crypto = Crypto(loaded, refresh=KeyFileWatcher(path) if path is not None else None)
     hasher = hasher or ReceiptHasher()
     database = Database(config.storage_url)
     try:

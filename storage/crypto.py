@@ -43,9 +43,11 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import re
 import secrets
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from types import MappingProxyType
@@ -55,6 +57,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+log = logging.getLogger(__name__)
 
 KEY_SIZE = 32
 NONCE_SIZE = 12
@@ -290,14 +294,22 @@ def _from_json(plaintext: bytes) -> Any:
 
 
 PSEUDONYM_CACHE_SIZE = 8192
+KEY_REFRESH_SECONDS = 30.0
+
+KeyRefresh = Callable[[], "KeyRing | None"]
 
 
 class Crypto:
     """The bytes-in/bytes-out operations the rest of HAP Bot may perform with keys."""
 
-    def __init__(self, keyring: KeyRing) -> None:
+    def __init__(self, keyring: KeyRing, *, refresh: KeyRefresh | None = None) -> None:
+        """``refresh`` (optional) returns a newer key ring when the key file changed, else None; it is
+        asked when a ciphertext names a master key not held, and before sealing at most every
+        ``KEY_REFRESH_SECONDS``, so a running process follows ``hapbot keys rotate`` and ``retire``."""
         self._keyring = keyring
         self._internal_keys = {key_id: _internal_key(key) for key_id, key in keyring.master_keys.items()}
+        self._refresh = refresh
+        self._refreshed_at = time.monotonic()
         self._receipt_binding_key = _derive(keyring.pseudonym_keys[Purpose.RECEIPT_INDEX], RECEIPT_BINDING_INFO)
         self._pseudonyms: dict[tuple[Purpose, str], str] = {}
 
@@ -313,6 +325,36 @@ class Crypto:
 
     def __repr__(self) -> str:
         return f"Crypto({self._keyring!r})"
+
+    def adopt(self, keyring: KeyRing) -> None:
+        """Switch to a newer key ring of the same installation (a master key added or retired).
+
+        Refused (ValueError) unless the pseudonym keys are the same and every master key id held
+        by both has the same key: anything else is another installation's key file.
+        """
+        if dict(keyring.pseudonym_keys) != dict(self._keyring.pseudonym_keys):
+            raise ValueError("the new key ring has other pseudonym keys")
+        for key_id, key in keyring.master_keys.items():
+            if self._keyring.master_keys.get(key_id, key) != key:
+                raise ValueError(f"the new key ring has another master key {key_id!r}")
+        self._internal_keys = {key_id: _internal_key(key) for key_id, key in keyring.master_keys.items()}
+        self._keyring = keyring
+
+    def _maybe_refresh(self, *, needed: bool) -> None:
+        """Asks ``refresh`` for a newer key ring: now if a key is ``needed``, else now and then."""
+        if self._refresh is None:
+            return
+        now = time.monotonic()
+        if not needed and now - self._refreshed_at < KEY_REFRESH_SECONDS:
+            return
+        self._refreshed_at = now
+        keyring = self._refresh()
+        if keyring is None:
+            return
+        try:
+            self.adopt(keyring)
+        except ValueError as error:
+            log.error("the changed key file is not this installation's (%s); keeping the keys in use", error)
 
     def pseudonym(self, purpose: Purpose, value: str) -> str:
         """Return a stable, unlinkable 160-bit name for ``value``: 32 lowercase base32 characters.
@@ -385,12 +427,15 @@ class Crypto:
     def wrap_data_key(self, data_key: bytes, binding: Binding) -> bytes:
         """Encrypt a data key under the current master key, naming that key's id in the header."""
         _check_key(data_key, "data key")
+        self._maybe_refresh(needed=False)
         current = self._keyring.current_master_id
         return _seal(self._keyring.master_keys[current], Kind.WRAPPED_KEY, current, data_key, binding)
 
     def unwrap_data_key(self, wrapped: bytes, binding: Binding) -> bytes:
         """Decrypt a wrapped data key with whichever master key its header names."""
         header, key_id, nonce, body = _parse(wrapped, Kind.WRAPPED_KEY)
+        if key_id not in self._keyring.master_keys:
+            self._maybe_refresh(needed=True)
         master = self._keyring.master_keys.get(key_id or "")
         if master is None:
             raise DecryptionError("unknown master key id")
@@ -438,12 +483,15 @@ class Crypto:
 
     def seal_internal(self, plaintext: bytes, binding: Binding) -> bytes:
         """Encrypt non-case data under the current master's internal subkey."""
+        self._maybe_refresh(needed=False)
         current = self._keyring.current_master_id
         return _seal(self._internal_keys[current], Kind.INTERNAL, current, plaintext, binding)
 
     def open_internal(self, ciphertext: bytes, binding: Binding) -> bytes:
         """Decrypt data sealed by :meth:`seal_internal` under any master key still held."""
         header, key_id, nonce, body = _parse(ciphertext, Kind.INTERNAL)
+        if key_id not in self._internal_keys:
+            self._maybe_refresh(needed=True)
         key = self._internal_keys.get(key_id or "")
         if key is None:
             raise DecryptionError("unknown master key id")

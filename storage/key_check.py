@@ -100,16 +100,16 @@ async def _legacy_problem(database: Database, crypto: Crypto, source: str) -> st
     return None
 
 
-async def verify_store_keys(database: Database, crypto: Crypto, source: str) -> None:
-    """Raises KeyFileError (one line, nothing written) unless the keys open the store; then records
-    the current master key if it is new to the store."""
+async def verify_store_keys(database: Database, crypto: Crypto, source: str, *, record: bool = True) -> None:
+    """Raises KeyFileError (one line, nothing written) unless the keys open the store; then, if
+    ``record``, records the current master key if it is new to the store."""
     records = await read_records(database)
     problem = records_problem(records, crypto, source)
     if problem is None and not records:
         problem = await _legacy_problem(database, crypto, source)
     if problem is not None:
         raise KeyFileError(problem)
-    if crypto.current_master_id not in records:
+    if record and crypto.current_master_id not in records:
         await record_current_key(database, crypto, source)
 
 
@@ -117,6 +117,8 @@ async def record_current_key(database: Database, crypto: Crypto, source: str) ->
     """Adds the current master key's record (a replica starting at the same moment may win the race;
     its record must then match ours)."""
     key_id = crypto.current_master_id
+    if key_id in await read_records(database):
+        return
     try:
         async with database.transaction() as session:
             sealed = crypto.seal_key_check(key_id, key_check_binding(key_id))

@@ -237,6 +237,39 @@ def key_source(path: Path | None, env: Mapping[str, str]) -> str:
     return "the development keys"
 
 
+class KeyFileWatcher:
+    """Returns the key file's keys when the file has changed since last asked, else None.
+
+    Given to :class:`storage.crypto.Crypto` as ``refresh``, so a running process follows
+    ``hapbot keys rotate`` (a new current key) and ``hapbot keys retire`` (an old key gone)
+    without a restart. A file that cannot be read or parsed is logged and ignored: the keys
+    in use stay.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._seen = self._stamp()
+
+    def _stamp(self) -> tuple[int, int, int] | None:
+        try:
+            status = self._path.stat()
+        except OSError:
+            return None
+        return (status.st_ino, status.st_mtime_ns, status.st_size)
+
+    def __call__(self) -> KeyRing | None:
+        stamp = self._stamp()
+        if stamp is None or stamp == self._seen:
+            return None
+        try:
+            keyring = load_key_file(self._path)
+        except KeyFileError as error:
+            logger.error("key file changed but cannot be used (%s); keeping the keys in use", error)
+            return None
+        self._seen = stamp
+        return keyring
+
+
 def ensure_development_keys(directory: Path) -> tuple[KeyRing, Path, bool]:
     """Load ``directory/keys.json`` or create it; the flag says it was created (the caller warns)."""
     path = directory / DEVELOPMENT_KEY_FILE

@@ -15,6 +15,7 @@ import pytest
 from storage.crypto import Binding, Crypto, DecryptionError, KeyRing, Purpose
 from storage.keys import (
     KeyFileError,
+    KeyFileWatcher,
     add_master_key,
     create_key_file,
     ensure_development_keys,
@@ -254,3 +255,41 @@ class TestRotation:
         with pytest.raises(KeyFileError, match="no master key"):
             remove_master_key(key_path, "m-00000000")
         assert load_key_file(key_path) == keyring
+
+
+class TestKeyFileWatcher:
+    def test_a_running_process_follows_rotation_and_refuses_a_foreign_file(
+        self, key_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        original = create_key_file(key_path)
+        crypto = Crypto(original, refresh=KeyFileWatcher(key_path))
+        assert KeyFileWatcher(key_path)() is None, "an unchanged file gives nothing"
+
+        other_process = Crypto(original)
+        add_master_key(key_path)
+        rotated = load_key_file(key_path)
+        sealed = Crypto(rotated).seal_internal(b"state", BINDING)
+        assert crypto.open_internal(sealed, BINDING) == b"state", "an unknown key id re-reads the key file"
+        assert crypto.current_master_id == rotated.current_master_id
+        with pytest.raises(DecryptionError, match="unknown master key id"):
+            other_process.open_internal(sealed, BINDING)
+
+        create_key_file(key_path, overwrite=True)  # another installation's file
+        with caplog.at_level(logging.ERROR, logger="storage.crypto"):
+            with pytest.raises(DecryptionError):
+                crypto.open_internal(Crypto(load_key_file(key_path)).seal_internal(b"x", BINDING), BINDING)
+        assert "not this installation's" in caplog.text
+        assert crypto.current_master_id == rotated.current_master_id
+        assert all(secret not in caplog.text for secret in key_material(load_key_file(key_path)))
+
+    def test_adopt_refuses_other_pseudonym_keys_or_another_key_under_a_known_id(self) -> None:
+        keyring = KeyRing.generate()
+        crypto = Crypto(keyring)
+        with pytest.raises(ValueError, match="pseudonym"):
+            crypto.adopt(KeyRing.generate())
+        other = KeyRing.generate()
+        same_id = KeyRing({keyring.current_master_id: other.master_keys[other.current_master_id]},
+                          keyring.current_master_id, keyring.pseudonym_keys)
+        with pytest.raises(ValueError, match="another master key"):
+            crypto.adopt(same_id)
+        crypto.adopt(keyring.with_new_master_key())
