@@ -7,7 +7,8 @@ bytes and returns bytes; callers never see a cipher object.
 Keys
     * master keys (32 bytes, by key id) wrap the per-case *data keys*; deleting a case's
       wrapped data key makes that case unreadable (crypto-shredding), and rotating the
-      master key only re-wraps small data keys (:meth:`Crypto.rewrap_data_key`).
+      master key re-wraps the small data keys and re-seals internal data (:meth:`Crypto.reseal`;
+      :mod:`storage.master_keys`), never case data itself.
     * an *internal* subkey per master key, ``HKDF-SHA256(master, info=b"hapbot internal v1")``,
       encrypts non-case data (conversation state, drafts, throttles, journals).
     * one HMAC-SHA256 key per :class:`Purpose`, so a pseudonym from one purpose cannot

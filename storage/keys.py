@@ -286,8 +286,8 @@ def ensure_development_keys(directory: Path) -> tuple[KeyRing, Path, bool]:
 def add_master_key(path: Path) -> str:
     """Add a new current master key, keeping old ones to unwrap existing data; return its id.
 
-    Afterwards re-wrap stored data keys (Crypto.rewrap_data_key); only then may the old
-    master key be removed with :func:`remove_master_key`.
+    ``hapbot keys rotate`` (:func:`storage.master_keys.rotate`) calls this, then re-seals the
+    store under the new key; only then may the old key be removed (``hapbot keys retire``).
     """
     keyring = load_key_file(path).with_new_master_key()
     _write_key_file(path, keyring, overwrite=True)
