@@ -23,7 +23,16 @@ from storage.conversations import conversation_store, link_store, notice_store, 
 from storage.crypto import Crypto, KeyRing
 from storage.database import Database
 from storage.evidence import EvidenceRepository
-from storage.keys import ensure_development_keys, load_keyring_from_env_or_file
+from storage.key_check import verify_store_keys
+from storage.keys import (
+    DEVELOPMENT_KEY_FILE,
+    ENV_KEYS,
+    ENV_KEYS_FILE,
+    KeyFileWatcher,
+    ensure_development_keys,
+    key_source,
+    load_keyring_from_env_or_file,
+)
 from storage.migrate import upgrade_to_head
 from storage.outbox import Outbox
 from storage.receipts import ReceiptHasher
@@ -77,10 +86,17 @@ def load_faq(config: Config, directory: Path | None = None) -> LibraryFaqService
 
 def load_keys(config: Config, env: dict[str, str] | None = None) -> KeyRing:
     """Configured keys, else development keys under the data dir with a loud warning."""
+    return load_keys_and_source(config, env)[0]
+
+
+def load_keys_and_source(config: Config, env: dict[str, str] | None = None) -> tuple[KeyRing, str]:
+    """The keys and where they came from. Development keys are made only when no keys are configured
+    at all (no keys_file, HAPBOT_KEYS or HAPBOT_KEYS_FILE): configured keys that fail to load stop
+    the start (KeyFileError) instead."""
     env = dict(os.environ) if env is None else env
     keyring = load_keyring_from_env_or_file(config.storage.keys_file, env)
     if keyring is not None:
-        return keyring
+        return keyring, key_source(config.storage.keys_file, env)
     keyring, path, created = ensure_development_keys(config.bot.data_dir / "keys")
     log.warning(
         "USING DEVELOPMENT KEYS from %s%s. NOT FOR PRODUCTION: create real keys with `hapbot keys init "
@@ -88,7 +104,17 @@ def load_keys(config: Config, env: dict[str, str] | None = None) -> KeyRing:
         path,
         " (just created)" if created else "",
     )
-    return keyring
+    return keyring, f"development key file {path}"
+
+
+def key_file_path(config: Config, env: dict[str, str] | None = None) -> Path | None:
+    """The key file the keys come from (watched for rotation), or None for keys in HAPBOT_KEYS."""
+    env = dict(os.environ) if env is None else env
+    if ENV_KEYS in env:
+        return None
+    if ENV_KEYS_FILE in env:
+        return Path(env[ENV_KEYS_FILE])
+    return config.storage.keys_file or config.bot.data_dir / "keys" / DEVELOPMENT_KEY_FILE
 
 
 @dataclass
@@ -111,14 +137,25 @@ async def build_core(
     faq: FaqService = NO_FAQ,
     hasher: ReceiptHasher | None = None,
 ) -> Core:
-    crypto = Crypto(keyring or load_keys(config))
+    if keyring is not None:
+        crypto, source = Crypto(keyring), "the key ring given"
+    else:
+        loaded, source = load_keys_and_source(config)
+        path = key_file_path(config)
+        crypto = Crypto(loaded, refresh=KeyFileWatcher(path) if path is not None else None)
+    hasher = hasher or ReceiptHasher()
     database = Database(config.storage_url)
-    await upgrade_to_head(database)
+    try:
+        await upgrade_to_head(database)
+        await verify_store_keys(database, crypto, source)
+    except BaseException:
+        await database.dispose()
+        raise
     services = Services(
         settings=handler_settings(config),
         crypto=crypto,
-        hasher=hasher or ReceiptHasher(),
-        cases=CaseRepository(crypto),
+        hasher=hasher,
+        cases=CaseRepository(crypto, hasher),
         conversations=conversation_store(crypto),
         throttles=throttle_store(crypto),
         outbox=Outbox(crypto),

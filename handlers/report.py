@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 
-from storage.crypto import Purpose
 from storage.receipts import new_receipt
 
 from .context import Context
@@ -430,7 +429,6 @@ async def submit(ctx: Context) -> None:
     services = ctx.services
     draft = dict(ctx.conversation.draft or {})
     receipt = new_receipt()
-    receipt_hash = await services.hasher.hash_async(receipt)
     contact = (
         f"{ctx.incoming.channel.value}:{ctx.incoming.chat}" if draft.get("notify") == "notify_yes" else None
     )
@@ -454,8 +452,7 @@ async def submit(ctx: Context) -> None:
         site=site,
         report=report,
         contact=contact,
-        receipt_index=services.crypto.pseudonym(Purpose.RECEIPT_INDEX, receipt),
-        receipt_hash=receipt_hash,
+        receipt=receipt,
         now=ctx.now,
     )
     attachments = draft.get("attachments")
@@ -519,7 +516,9 @@ def mark_receipt_pending(ctx: Context, case_id: str) -> None:
 
 
 async def reissue_receipt(ctx: Context) -> None:
-    """The reply with the receipt may never have arrived: a fresh receipt replaces the old hash."""
+    """The reply with the receipt may never have arrived: adds a fresh receipt to the case (the first
+    keeps working, the worker may have written it down); past the bound, tells the worker to use the
+    receipt they have."""
     case_id = ctx.conversation.pending_receipt_case
     if case_id is None:
         return
@@ -528,16 +527,25 @@ async def reissue_receipt(ctx: Context) -> None:
     if case is None:
         ctx.conversation.pending_receipt_case = None
         return
-    mark_receipt_pending(ctx, case.id)
     receipt = new_receipt()
-    await services.cases.replace_receipt(
-        ctx.session,
-        case.id,
-        services.crypto.pseudonym(Purpose.RECEIPT_INDEX, receipt),
-        await services.hasher.hash_async(receipt),
-    )
+    if not await services.cases.add_receipt(ctx.session, case.id, receipt):
+        ctx.conversation.pending_receipt_case = None
+        ctx.conversation.pending_receipt_until = None
+        ctx.conversation.pending_receipt_message = None
+        ctx.say(
+            ctx.t(
+                "Your report {reference} was saved. Its receipt has already been shown to you several times; "
+                "please use one you wrote down.",
+                reference=case.reference,
+            )
+        )
+        return
+    mark_receipt_pending(ctx, case.id)
     ctx.say(
-        ctx.t("Your last report was saved, but its receipt may not have reached you. Here is a new one;")
+        ctx.t(
+            "Your last report was saved, but its receipt may not have reached you. Here is another one; "
+            "a receipt you already wrote down keeps working too."
+        )
         + "\n"
         + receipt_message(ctx, case.reference, receipt),
         carries_receipt=True,

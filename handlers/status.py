@@ -87,10 +87,8 @@ async def on_receipt(ctx: Context) -> None:
             keep_offered=True,
         )
         return
-    case = await services.cases.by_receipt_index(
-        ctx.session, services.crypto.pseudonym(Purpose.RECEIPT_INDEX, receipt)
-    )
-    if case is None or not await services.hasher.verify_async(case.receipt_hash, receipt):
+    case = await services.cases.by_receipt(ctx.session, receipt)
+    if case is None:
         failures = int(throttle["failures"]) + 1
         next_at = ctx.now.timestamp() + delay_after(failures)
         await services.throttles.save(

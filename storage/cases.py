@@ -3,6 +3,10 @@
 Deleting a case's wrapped key makes everything it sealed unreadable (crypto-shredding). Times that
 a reporter's own action sets are kept to the hour, so they cannot be lined up with activity
 elsewhere (conversation rows, platform logs) to find who reported.
+
+Receipts are rows of their own, bound to their case (the design is in :mod:`storage.receipts`);
+a case may hold up to ``MAX_RECEIPTS_PER_CASE``, and one is only ever added, never replaced,
+because the worker may already have written down any receipt they were shown.
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .case_status import CaseStatus as CaseStatus  # re-exported: callers know it as storage.cases.CaseStatus
 from .crypto import Binding, Crypto
-from .models import Case, CaseMessage, Evidence, random_id
+from .models import Case, CaseMessage, CaseReceipt, Evidence, random_id
+from .receipts import MAX_RECEIPTS_PER_CASE, ReceiptHasher, normalise_receipt
 
 REFERENCE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 REFERENCE_PREFIX = "HAP-"
@@ -39,7 +44,6 @@ class CaseView:
     status: CaseStatus
     created_at: datetime
     updated_at: datetime
-    receipt_hash: str
 
 
 @dataclass(frozen=True, repr=False)
@@ -70,15 +74,15 @@ def _view(row: Case) -> CaseView:
         status=CaseStatus(row.status),
         created_at=row.created_at,
         updated_at=row.updated_at,
-        receipt_hash=row.receipt_hash,
     )
 
 
 class CaseRepository:
     """Case rows; every method takes the caller's session and never commits."""
 
-    def __init__(self, crypto: Crypto) -> None:
+    def __init__(self, crypto: Crypto, hasher: ReceiptHasher | None = None) -> None:
         self._crypto = crypto
+        self._hasher = hasher or ReceiptHasher()
 
     def _data_key(self, row: Case) -> bytes:
         return self._crypto.unwrap_data_key(row.wrapped_key, Binding("cases", "wrapped_key", row.id))
@@ -90,19 +94,18 @@ class CaseRepository:
         site: str,
         report: dict[str, Any],
         contact: str | None,
-        receipt_index: str,
-        receipt_hash: str,
+        receipt: str,
         now: datetime,
     ) -> CaseView:
+        """Creates a case and its first receipt (``receipt`` is the canonical receipt shown to the worker)."""
         case_id = random_id()
+        first_receipt = await self._receipt_row(case_id, 1, receipt)
         data_key = self._crypto.new_data_key()
         row = Case(
             id=case_id,
             site=site,
             status=CaseStatus.NEW.value,
             wrapped_key=self._crypto.wrap_data_key(data_key, Binding("cases", "wrapped_key", case_id)),
-            receipt_index=receipt_index,
-            receipt_hash=receipt_hash,
             report_ct=self._crypto.seal_json(data_key, report, Binding("cases", "report_ct", case_id)),
             contact_ct=(
                 self._crypto.seal(data_key, contact.encode(), Binding("cases", "contact_ct", case_id))
@@ -118,6 +121,8 @@ class CaseRepository:
                 async with session.begin_nested():
                     session.add(row)
                     await session.flush()
+                session.add(first_receipt)
+                await session.flush()
                 return _view(row)
             except IntegrityError:
                 # A reference collision (1 in 2e9 per pair); the receipt index cannot collide.
@@ -143,15 +148,48 @@ class CaseRepository:
         row = (await session.execute(select(Case).where(Case.reference == reference))).scalar_one_or_none()
         return _view(row) if row else None
 
-    async def by_receipt_index(self, session: AsyncSession, receipt_index: str) -> CaseView | None:
-        query = select(Case).where(Case.receipt_index == receipt_index)
-        row = (await session.execute(query)).scalar_one_or_none()
-        return _view(row) if row else None
+    async def by_receipt(self, session: AsyncSession, receipt: str) -> CaseView | None:
+        """The case ``receipt`` opens, or None: found by its keyed index, then both its keyed tag and
+        its argon2id hash must match for the case the row names."""
+        canonical = normalise_receipt(receipt)
+        if canonical is None:
+            return None
+        query = select(CaseReceipt).where(CaseReceipt.receipt_index == self._crypto.receipt_index(canonical))
+        found = (await session.execute(query)).scalar_one_or_none()
+        if found is None or not self._crypto.receipt_tag_matches(found.case_id, canonical, found.receipt_tag):
+            return None
+        if not await self._hasher.verify_async(found.receipt_hash, canonical, found.case_id):
+            return None
+        return await self.get(session, found.case_id)
 
-    async def replace_receipt(self, session: AsyncSession, case_id: str, receipt_index: str, receipt_hash: str) -> None:
-        row = await self._row(session, case_id)
-        row.receipt_index = receipt_index
-        row.receipt_hash = receipt_hash
+    async def add_receipt(self, session: AsyncSession, case_id: str, receipt: str) -> bool:
+        """Adds another receipt to a case (the earlier ones keep working); False, adding nothing,
+        once the case holds ``MAX_RECEIPTS_PER_CASE``."""
+        await self._row(session, case_id)
+        query = select(func.count(), func.max(CaseReceipt.number)).where(CaseReceipt.case_id == case_id)
+        count, highest = (await session.execute(query)).one()
+        if count >= MAX_RECEIPTS_PER_CASE:
+            return False
+        session.add(await self._receipt_row(case_id, (highest or 0) + 1, receipt))
+        await session.flush()
+        return True
+
+    async def receipt_count(self, session: AsyncSession, case_id: str) -> int:
+        query = select(func.count()).select_from(CaseReceipt).where(CaseReceipt.case_id == case_id)
+        return int((await session.execute(query)).scalar_one())
+
+    async def _receipt_row(self, case_id: str, number: int, receipt: str) -> CaseReceipt:
+        canonical = normalise_receipt(receipt)
+        if canonical is None:
+            raise ValueError("not a receipt")
+        return CaseReceipt(
+            id=random_id(),
+            case_id=case_id,
+            number=number,
+            receipt_index=self._crypto.receipt_index(canonical),
+            receipt_hash=await self._hasher.hash_async(canonical, case_id),
+            receipt_tag=self._crypto.receipt_tag(case_id, canonical),
+        )
 
     async def read_report(self, session: AsyncSession, case_id: str) -> dict[str, Any]:
         row = await self._row(session, case_id)
@@ -227,6 +265,7 @@ class CaseRepository:
         if ids:
             await session.execute(delete(CaseMessage).where(CaseMessage.case_id.in_(ids)))
             await session.execute(delete(Evidence).where(Evidence.case_id.in_(ids)))
+            await session.execute(delete(CaseReceipt).where(CaseReceipt.case_id.in_(ids)))
             await session.execute(delete(Case).where(Case.id.in_(ids)))
         return len(ids)
 

@@ -7,11 +7,24 @@ bytes and returns bytes; callers never see a cipher object.
 Keys
     * master keys (32 bytes, by key id) wrap the per-case *data keys*; deleting a case's
       wrapped data key makes that case unreadable (crypto-shredding), and rotating the
-      master key only re-wraps small data keys (:meth:`Crypto.rewrap_data_key`).
+      master key re-wraps the small data keys and re-seals internal data (:meth:`Crypto.reseal`;
+      :mod:`storage.master_keys`), never case data itself.
     * an *internal* subkey per master key, ``HKDF-SHA256(master, info=b"hapbot internal v1")``,
       encrypts non-case data (conversation state, drafts, throttles, journals).
     * one HMAC-SHA256 key per :class:`Purpose`, so a pseudonym from one purpose cannot
       be linked to another purpose's pseudonym of the same value.
+    * a *receipt binding* subkey, ``HKDF-SHA256(receipt-index key, info=b"hapbot receipt binding v1")``,
+      tags a receipt together with its case id (:meth:`Crypto.receipt_tag`), so a receipt row
+      moved to another case opens nothing (see :mod:`storage.receipts`).
+
+Receipts never enter the pseudonym cache: a receipt, or a guess at one, is a secret that
+opens a report, and must not outlive the request that carried it
+(:meth:`Crypto.receipt_index`; :meth:`Crypto.pseudonym` does not cache receipt purposes).
+
+Every master key id in use has a *key-check record* in the database
+(:meth:`Crypto.seal_key_check`): a fingerprint of the pseudonym keys sealed under that master
+key, so that a start with the wrong, an old or an incomplete key file is refused before it
+writes anything (:mod:`storage.key_check`).
 
 Ciphertext format (all integers are single unsigned bytes)::
 
@@ -31,9 +44,11 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import re
 import secrets
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from types import MappingProxyType
@@ -44,12 +59,16 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+log = logging.getLogger(__name__)
+
 KEY_SIZE = 32
 NONCE_SIZE = 12
 TAG_SIZE = 16
 FORMAT_VERSION = 1
 PSEUDONYM_BYTES = 20
 INTERNAL_KEY_INFO = b"hapbot internal v1"
+RECEIPT_BINDING_INFO = b"hapbot receipt binding v1"
+KEY_CHECK_LABEL = "hapbot key check v1"
 BINDING_LABEL = b"hapbot-binding-v1"
 KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -71,6 +90,18 @@ class Kind(IntEnum):
     DATA = 1
     WRAPPED_KEY = 2
     INTERNAL = 3
+
+
+RECEIPT_PURPOSES = frozenset({Purpose.RECEIPT_INDEX})
+
+
+class KeyCheck(StrEnum):
+    """What a key-check record says about the keys in hand (:meth:`Crypto.check_key_record`)."""
+
+    MATCHES = "matches"
+    UNKNOWN_MASTER = "unknown_master"  # the key ring has no master key of that id
+    WRONG_MASTER = "wrong_master"  # a master key of that id, but another key
+    WRONG_PSEUDONYM = "wrong_pseudonym"  # the master key matches, the pseudonym keys do not
 
 
 class DecryptionError(Exception):
@@ -226,6 +257,32 @@ def _internal_key(master: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=None, info=INTERNAL_KEY_INFO).derive(master)
 
 
+def _derive(key: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=None, info=info).derive(key)
+
+
+def _length_prefixed(*values: str) -> bytes:
+    parts = []
+    for value in values:
+        encoded = value.encode("utf-8")
+        parts.append(len(encoded).to_bytes(4, "big") + encoded)
+    return b"".join(parts)
+
+
+def master_key_id_of(ciphertext: bytes) -> str | None:
+    """The master key id a wrapped-key or internal ciphertext's header names; None for case data
+    (sealed under a data key) and for anything that is not a ciphertext of ours."""
+    data = bytes(ciphertext)
+    if len(data) < 3 or data[0] != FORMAT_VERSION or data[1] not in (Kind.WRAPPED_KEY, Kind.INTERNAL):
+        return None
+    end = 3 + data[2]
+    try:
+        key_id = data[3:end].decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    return key_id if len(data) >= end and KEY_ID_PATTERN.fullmatch(key_id) else None
+
+
 def _to_json(value: object) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
@@ -238,36 +295,131 @@ def _from_json(plaintext: bytes) -> Any:
 
 
 PSEUDONYM_CACHE_SIZE = 8192
+KEY_REFRESH_SECONDS = 30.0
+
+KeyRefresh = Callable[[], "KeyRing | None"]
 
 
 class Crypto:
     """The bytes-in/bytes-out operations the rest of HAP Bot may perform with keys."""
 
-    def __init__(self, keyring: KeyRing) -> None:
+    def __init__(self, keyring: KeyRing, *, refresh: KeyRefresh | None = None) -> None:
+        """``refresh`` (optional) returns a newer key ring when the key file changed, else None; it is
+        asked when a ciphertext names a master key not held, and before sealing at most every
+        ``KEY_REFRESH_SECONDS``, so a running process follows ``hapbot keys rotate`` and ``retire``."""
         self._keyring = keyring
         self._internal_keys = {key_id: _internal_key(key) for key_id, key in keyring.master_keys.items()}
+        self._refresh = refresh
+        self._refreshed_at = time.monotonic()
+        self._receipt_binding_key = _derive(keyring.pseudonym_keys[Purpose.RECEIPT_INDEX], RECEIPT_BINDING_INFO)
         self._pseudonyms: dict[tuple[Purpose, str], str] = {}
+
+    @property
+    def current_master_id(self) -> str:
+        """The master key id new ciphertexts are sealed under."""
+        return self._keyring.current_master_id
+
+    @property
+    def master_key_ids(self) -> frozenset[str]:
+        """Every master key id this process can open."""
+        return frozenset(self._keyring.master_keys)
 
     def __repr__(self) -> str:
         return f"Crypto({self._keyring!r})"
+
+    def adopt(self, keyring: KeyRing) -> None:
+        """Switch to a newer key ring of the same installation (a master key added or retired).
+
+        Refused (ValueError) unless the pseudonym keys are the same and every master key id held
+        by both has the same key: anything else is another installation's key file.
+        """
+        if dict(keyring.pseudonym_keys) != dict(self._keyring.pseudonym_keys):
+            raise ValueError("the new key ring has other pseudonym keys")
+        for key_id, key in keyring.master_keys.items():
+            if self._keyring.master_keys.get(key_id, key) != key:
+                raise ValueError(f"the new key ring has another master key {key_id!r}")
+        self._internal_keys = {key_id: _internal_key(key) for key_id, key in keyring.master_keys.items()}
+        self._keyring = keyring
+
+    def _maybe_refresh(self, *, needed: bool) -> None:
+        """Asks ``refresh`` for a newer key ring: now if a key is ``needed``, else now and then."""
+        if self._refresh is None:
+            return
+        now = time.monotonic()
+        if not needed and now - self._refreshed_at < KEY_REFRESH_SECONDS:
+            return
+        self._refreshed_at = now
+        keyring = self._refresh()
+        if keyring is None:
+            return
+        try:
+            self.adopt(keyring)
+        except ValueError as error:
+            log.error("the changed key file is not this installation's (%s); keeping the keys in use", error)
 
     def pseudonym(self, purpose: Purpose, value: str) -> str:
         """Return a stable, unlinkable 160-bit name for ``value``: 32 lowercase base32 characters.
 
         Recent results are kept in memory (the same worker's name is needed several times per
         message); the cache is bounded and lives no longer than the keys it derives from.
+        Receipt purposes bypass the cache: a receipt, or a guess at one, is never kept.
         """
         purpose = Purpose(purpose)
+        if purpose in RECEIPT_PURPOSES:
+            return self._keyed_name(purpose, value)
         cached = self._pseudonyms.get((purpose, value))
         if cached is not None:
             return cached
-        key = self._keyring.pseudonym_keys[purpose]
-        digest = hmac.new(key, value.encode("utf-8"), hashlib.sha256).digest()[:PSEUDONYM_BYTES]
-        name = base64.b32encode(digest).decode("ascii").lower()
+        name = self._keyed_name(purpose, value)
         if len(self._pseudonyms) >= PSEUDONYM_CACHE_SIZE:
             self._pseudonyms.clear()
         self._pseudonyms[(purpose, value)] = name
         return name
+
+    def _keyed_name(self, purpose: Purpose, value: str) -> str:
+        key = self._keyring.pseudonym_keys[purpose]
+        digest = hmac.new(key, value.encode("utf-8"), hashlib.sha256).digest()[:PSEUDONYM_BYTES]
+        return base64.b32encode(digest).decode("ascii").lower()
+
+    def receipt_index(self, receipt: str) -> str:
+        """The keyed lookup index of a canonical receipt (a pseudonym of purpose RECEIPT_INDEX),
+        computed afresh every time: nothing about a receipt is kept in memory."""
+        return self._keyed_name(Purpose.RECEIPT_INDEX, receipt)
+
+    def receipt_tag(self, case_id: str, receipt: str) -> str:
+        """A keyed tag binding a canonical receipt to its case; without the keys nobody can make one,
+        so a receipt row moved to another case, or forged from a known receipt, fails."""
+        message = _length_prefixed("receipt-tag", case_id, receipt)
+        digest = hmac.new(self._receipt_binding_key, message, hashlib.sha256).digest()
+        return base64.b32encode(digest).decode("ascii").lower().rstrip("=")
+
+    def receipt_tag_matches(self, case_id: str, receipt: str, tag: str) -> bool:
+        """Whether ``tag`` binds ``receipt`` to ``case_id`` (constant-time comparison)."""
+        return hmac.compare_digest(self.receipt_tag(case_id, receipt).encode(), tag.encode())
+
+    def _key_fingerprint(self) -> dict[str, str]:
+        keys = self._keyring.pseudonym_keys
+        label = KEY_CHECK_LABEL.encode()
+        return {purpose.value: hmac.new(keys[purpose], label, hashlib.sha256).hexdigest() for purpose in Purpose}
+
+    def seal_key_check(self, key_id: str, binding: Binding) -> bytes:
+        """A key-check record under master key ``key_id``: the pseudonym keys' fingerprints, sealed."""
+        document = _to_json({"label": KEY_CHECK_LABEL, "pseudonym": self._key_fingerprint()})
+        return _seal(self._internal_keys[key_id], Kind.INTERNAL, key_id, document, binding)
+
+    def check_key_record(self, key_id: str, record: bytes, binding: Binding) -> KeyCheck:
+        """Whether the keys in hand are the ones that sealed ``record`` under master key ``key_id``."""
+        if key_id not in self._internal_keys or master_key_id_of(record) != key_id:
+            return KeyCheck.UNKNOWN_MASTER
+        try:
+            document = _from_json(self.open_internal(record, binding))
+        except DecryptionError:
+            return KeyCheck.WRONG_MASTER
+        if not isinstance(document, dict) or document.get("label") != KEY_CHECK_LABEL:
+            return KeyCheck.WRONG_MASTER
+        if document.get("pseudonym") != self._key_fingerprint():
+            return KeyCheck.WRONG_PSEUDONYM
+        return KeyCheck.MATCHES
 
     def new_data_key(self) -> bytes:
         """Return a fresh random per-case data key."""
@@ -276,12 +428,15 @@ class Crypto:
     def wrap_data_key(self, data_key: bytes, binding: Binding) -> bytes:
         """Encrypt a data key under the current master key, naming that key's id in the header."""
         _check_key(data_key, "data key")
+        self._maybe_refresh(needed=False)
         current = self._keyring.current_master_id
         return _seal(self._keyring.master_keys[current], Kind.WRAPPED_KEY, current, data_key, binding)
 
     def unwrap_data_key(self, wrapped: bytes, binding: Binding) -> bytes:
         """Decrypt a wrapped data key with whichever master key its header names."""
         header, key_id, nonce, body = _parse(wrapped, Kind.WRAPPED_KEY)
+        if key_id not in self._keyring.master_keys:
+            self._maybe_refresh(needed=True)
         master = self._keyring.master_keys.get(key_id or "")
         if master is None:
             raise DecryptionError("unknown master key id")
@@ -293,6 +448,19 @@ class Crypto:
     def rewrap_data_key(self, wrapped: bytes, binding: Binding) -> bytes:
         """Re-encrypt a wrapped data key under the current master key (master key rotation)."""
         return self.wrap_data_key(self.unwrap_data_key(wrapped, binding), binding)
+
+    def reseal(self, ciphertext: bytes, binding: Binding) -> bytes:
+        """Re-encrypt a wrapped data key or internal ciphertext under the current master key.
+
+        Case data sealed under a data key is returned unchanged: it depends on no master key.
+        """
+        data = bytes(ciphertext)
+        if len(data) >= 2 and data[0] == FORMAT_VERSION and data[1] == Kind.WRAPPED_KEY:
+            return self.rewrap_data_key(data, binding)
+        if len(data) >= 2 and data[0] == FORMAT_VERSION and data[1] == Kind.INTERNAL:
+            return self.seal_internal(self.open_internal(data, binding), binding)
+        _parse(data, Kind.DATA)
+        return data
 
     def seal(self, data_key: bytes, plaintext: bytes, binding: Binding) -> bytes:
         """Encrypt case data under its data key, bound to where it will be stored."""
@@ -316,12 +484,15 @@ class Crypto:
 
     def seal_internal(self, plaintext: bytes, binding: Binding) -> bytes:
         """Encrypt non-case data under the current master's internal subkey."""
+        self._maybe_refresh(needed=False)
         current = self._keyring.current_master_id
         return _seal(self._internal_keys[current], Kind.INTERNAL, current, plaintext, binding)
 
     def open_internal(self, ciphertext: bytes, binding: Binding) -> bytes:
         """Decrypt data sealed by :meth:`seal_internal` under any master key still held."""
         header, key_id, nonce, body = _parse(ciphertext, Kind.INTERNAL)
+        if key_id not in self._internal_keys:
+            self._maybe_refresh(needed=True)
         key = self._internal_keys.get(key_id or "")
         if key is None:
             raise DecryptionError("unknown master key id")

@@ -189,7 +189,10 @@ def load_key_file(path: Path) -> KeyRing:
         text = path.read_text(encoding="utf-8")
         mode = path.stat().st_mode
     except FileNotFoundError:
-        raise KeyFileError(f"{path}: key file not found; {INIT_HINT}") from None
+        raise KeyFileError(
+            f"{path}: key file not found; restore it from your backup (only for a new installation, "
+            f"create one with `hapbot keys init --file {path}`)"
+        ) from None
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
         raise KeyFileError(f"{path}: cannot read the key file ({reason}); check its owner and mode") from None
@@ -204,10 +207,11 @@ def load_key_file(path: Path) -> KeyRing:
 
 
 def load_keyring_from_env_or_file(path: Path | None, env: Mapping[str, str]) -> KeyRing | None:
-    """Load keys from ``HAPBOT_KEYS``, else ``HAPBOT_KEYS_FILE``, else ``path``; None if none exist.
+    """Load keys from ``HAPBOT_KEYS``, else ``HAPBOT_KEYS_FILE``, else ``path``; None only if none is set.
 
-    A variable that is set but empty, or names a missing file, is an error rather than
-    "nothing": silently falling back could make a misconfigured server create fresh keys.
+    Whatever is configured must load: a variable that is set but empty, or a configured file that
+    is missing, is an error rather than "nothing", because falling back would make a
+    misconfigured server create fresh keys and run on with a store it cannot read.
     """
     if ENV_KEYS in env:
         if not env[ENV_KEYS].strip():
@@ -217,9 +221,53 @@ def load_keyring_from_env_or_file(path: Path | None, env: Mapping[str, str]) -> 
         if not env[ENV_KEYS_FILE].strip():
             raise KeyFileError(f"environment variable {ENV_KEYS_FILE} is set but empty; unset it or fill it")
         return load_key_file(Path(env[ENV_KEYS_FILE]))
-    if path is not None and path.exists():
+    if path is not None:
         return load_key_file(path)
     return None
+
+
+def key_source(path: Path | None, env: Mapping[str, str]) -> str:
+    """Where :func:`load_keyring_from_env_or_file` takes the keys from, for messages (never the keys)."""
+    if ENV_KEYS in env:
+        return f"the keys in environment variable {ENV_KEYS}"
+    if ENV_KEYS_FILE in env:
+        return f"key file {env[ENV_KEYS_FILE]} (from {ENV_KEYS_FILE})"
+    if path is not None:
+        return f"key file {path}"
+    return "the development keys"
+
+
+class KeyFileWatcher:
+    """Returns the key file's keys when the file has changed since last asked, else None.
+
+    Given to :class:`storage.crypto.Crypto` as ``refresh``, so a running process follows
+    ``hapbot keys rotate`` (a new current key) and ``hapbot keys retire`` (an old key gone)
+    without a restart. A file that cannot be read or parsed is logged and ignored: the keys
+    in use stay.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._seen = self._stamp()
+
+    def _stamp(self) -> tuple[int, int, int] | None:
+        try:
+            status = self._path.stat()
+        except OSError:
+            return None
+        return (status.st_ino, status.st_mtime_ns, status.st_size)
+
+    def __call__(self) -> KeyRing | None:
+        stamp = self._stamp()
+        if stamp is None or stamp == self._seen:
+            return None
+        try:
+            keyring = load_key_file(self._path)
+        except KeyFileError as error:
+            logger.error("key file changed but cannot be used (%s); keeping the keys in use", error)
+            return None
+        self._seen = stamp
+        return keyring
 
 
 def ensure_development_keys(directory: Path) -> tuple[KeyRing, Path, bool]:
@@ -238,8 +286,8 @@ def ensure_development_keys(directory: Path) -> tuple[KeyRing, Path, bool]:
 def add_master_key(path: Path) -> str:
     """Add a new current master key, keeping old ones to unwrap existing data; return its id.
 
-    Afterwards re-wrap stored data keys (Crypto.rewrap_data_key); only then may the old
-    master key be removed with :func:`remove_master_key`.
+    ``hapbot keys rotate`` (:func:`storage.master_keys.rotate`) calls this, then re-seals the
+    store under the new key; only then may the old key be removed (``hapbot keys retire``).
     """
     keyring = load_key_file(path).with_new_master_key()
     _write_key_file(path, keyring, overwrite=True)

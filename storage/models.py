@@ -16,7 +16,17 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -67,12 +77,28 @@ class Case(Base):
     site: Mapped[str] = mapped_column(String(32), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
-    receipt_index: Mapped[str] = mapped_column(String(64), unique=True)
-    receipt_hash: Mapped[str] = mapped_column(String(200))
     report_ct: Mapped[bytes] = mapped_column(LargeBinary)
     contact_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CaseReceipt(Base):
+    """A receipt that opens a case: a keyed lookup index, plus an argon2id hash and a keyed tag that
+    both cover the case id, so a receipt row moved to another case opens nothing. A case holds at
+    most a few (a receipt reissued because the first may not have arrived is added, never swapped
+    in); ``number`` counts them from 1 and carries no time."""
+
+    __tablename__ = "case_receipts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    receipt_index: Mapped[str] = mapped_column(String(64), unique=True)
+    receipt_hash: Mapped[str] = mapped_column(String(200))
+    receipt_tag: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (UniqueConstraint("case_id", "number", name="uq_case_receipts_case_number"),)
 
 
 class CaseMessage(Base):
@@ -207,6 +233,18 @@ class SeenNonce(Base):
 
     nonce_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_hour: Mapped[int] = mapped_column(Integer, index=True)
+
+
+class KeyCheckRecord(Base):
+    """One row per master key the store has used: the pseudonym keys' fingerprints sealed under that
+    master key, written once when the key first seals anything here. A start whose keys do not open
+    every row is refused before it writes (wrong, old or incomplete key file); ``hapbot keys retire``
+    deletes a key's row once nothing depends on that key."""
+
+    __tablename__ = "key_checks"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    check_ct: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class PendingNotice(SealedDocumentRow, Base):

@@ -14,10 +14,26 @@ NFKC folds full-width letters, digits and dashes (``Ｋ７ＱＸ－…``); case 
 spaces, dashes of every kind (``-``, ``—``, ``－``), underscores, dots and invisible
 format characters are dropped wherever they appear.
 
-Storage: a case keeps ``ReceiptHasher.hash(receipt)`` (argon2id) and a keyed lookup index
-``Crypto.pseudonym(Purpose.RECEIPT_INDEX, canonical_receipt)`` from :mod:`storage.crypto`
-(the HMAC lives there only). Lookup normalises, finds the row by the index, then verifies
-the argon2 hash; the receipt itself is never stored.
+Storage (``case_receipts``, one row per receipt, at most :data:`MAX_RECEIPTS_PER_CASE` per
+case; :class:`storage.cases.CaseRepository` reads and writes them). Each row holds three values
+computed from the canonical receipt ``r`` and the case id ``c``:
+
+* ``receipt_index = HMAC(k_index, r)`` (:meth:`storage.crypto.Crypto.receipt_index`): the
+  lookup key. It cannot cover ``c``, because a worker brings only the receipt and the case must
+  be found from it alone; it is unique, so one receipt names one row.
+* ``receipt_hash = argon2id("hapbot-receipt-v2|" r "|" c)`` (:meth:`ReceiptHasher.hash`): a slow
+  hash, so a stolen database does not let anyone test receipts quickly without the keys.
+* ``receipt_tag = HMAC(k_bind, len(c) c len(r) r)`` (:meth:`storage.crypto.Crypto.receipt_tag`;
+  ``k_bind`` is derived from ``k_index``): binds the receipt to the case under a key kept
+  outside the database.
+
+Lookup normalises, finds the row by the index, then requires *both* the tag and the argon2
+hash to match for the row's own case id. Someone with write access to the database alone
+who swaps the receipt columns of two cases, or points a receipt row at another case, gets a
+row whose ``c`` differs from the one its hash and tag were made for: it opens nothing. The
+tag is what stops a reporter who knows their own receipt (and so could compute an argon2
+hash for any case id, argon2 being unkeyed) from re-pointing it at someone else's case.
+The receipt itself is never stored, and it never enters the pseudonym cache.
 """
 
 from __future__ import annotations
@@ -42,6 +58,14 @@ _SYMBOL = f"[{ALPHABET}]"
 RECEIPT_PATTERN: re.Pattern[str] = re.compile(rf"\A{_SYMBOL}{{4}}(?:-{_SYMBOL}{{4}}){{3}}\Z")
 
 _MINIMUM = argon2.profiles.RFC_9106_LOW_MEMORY
+MAX_RECEIPTS_PER_CASE = 5
+HASH_LABEL = "hapbot-receipt-v2"
+
+
+def _bound(canonical: str, case_id: str) -> str:
+    if not case_id or "|" in case_id:
+        raise ValueError("a receipt is bound to a non-empty case id without '|'")
+    return f"{HASH_LABEL}|{canonical}|{case_id}"
 
 
 def _format(symbols: str) -> str:
@@ -89,20 +113,21 @@ class ReceiptHasher:
         parameters = f"m={self._hasher.memory_cost}, t={self._hasher.time_cost}, p={self._hasher.parallelism}"
         return f"ReceiptHasher(argon2id {parameters})"
 
-    def hash(self, receipt: str) -> str:
-        """Return the argon2id hash of the canonical form of ``receipt``."""
+    def hash(self, receipt: str, case_id: str) -> str:
+        """Return the argon2id hash of the canonical form of ``receipt`` bound to ``case_id``."""
         canonical = normalise_receipt(receipt)
         if canonical is None:
             raise ValueError("not a receipt")
-        return self._hasher.hash(canonical)
+        return self._hasher.hash(_bound(canonical, case_id))
 
-    def verify(self, stored_hash: str, receipt: str) -> bool:
-        """Say whether ``receipt`` matches; False (never an exception) for wrong or malformed input."""
+    def verify(self, stored_hash: str, receipt: str, case_id: str) -> bool:
+        """Say whether ``receipt`` matches for ``case_id``; False (never an exception) for wrong or
+        malformed input, or a hash made for another case."""
         canonical = normalise_receipt(receipt)
         if canonical is None:
             return False
         try:
-            return self._hasher.verify(stored_hash, canonical)
+            return self._hasher.verify(stored_hash, _bound(canonical, case_id))
         except (VerificationError, InvalidHashError):
             return False
 
@@ -113,10 +138,10 @@ class ReceiptHasher:
         except InvalidHashError:
             return True
 
-    async def hash_async(self, receipt: str) -> str:
+    async def hash_async(self, receipt: str, case_id: str) -> str:
         """Hash in a worker thread, so the event loop keeps serving other workers meanwhile."""
-        return await asyncio.to_thread(self.hash, receipt)
+        return await asyncio.to_thread(self.hash, receipt, case_id)
 
-    async def verify_async(self, stored_hash: str, receipt: str) -> bool:
+    async def verify_async(self, stored_hash: str, receipt: str, case_id: str) -> bool:
         """Verify in a worker thread, so the event loop keeps serving other workers meanwhile."""
-        return await asyncio.to_thread(self.verify, stored_hash, receipt)
+        return await asyncio.to_thread(self.verify, stored_hash, receipt, case_id)

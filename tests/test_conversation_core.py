@@ -77,7 +77,7 @@ async def test_draft_expires_after_its_lifetime(runtime: Core, worker: Worker, c
     assert state["draft"] is None and state["state"] == State.MENU
 
 
-async def test_unconfirmed_receipt_is_replaced_by_a_fresh_one(runtime: Core, worker: Worker) -> None:
+async def test_unconfirmed_receipt_gets_another_and_both_open(runtime: Core, worker: Worker) -> None:
     worker.confirm_receipts = False  # the reply with the receipt never reached the worker
     first = await file_report(worker)
     reference = reference_in(worker.text)
@@ -88,12 +88,11 @@ async def test_unconfirmed_receipt_is_replaced_by_a_fresh_one(runtime: Core, wor
     await worker.send("/start")
     assert "receipt" not in worker.text.lower(), "a confirmed receipt must not be shown again"
 
-    other = Worker(runtime, "other-phone")
-    await other.choose("status")
-    await other.send(first)
-    assert "No report matches" in other.text
-    await other.send(second)
-    assert reference in other.text
+    for receipt in (first, second):  # the worker may have written down the first one already
+        other = Worker(runtime, f"other-phone-{receipt}")
+        await other.choose("status")
+        await other.send(receipt)
+        assert reference in other.text
 
 
 async def test_wrong_receipts_slow_down_only_the_sender(runtime: Core, clock: Clock) -> None:

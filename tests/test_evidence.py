@@ -18,10 +18,11 @@ from bot.channels.images import sanitise_image
 from bot.core import Core
 from handlers.events import Attachment, Channel, Incoming
 from storage.cases import CaseView, to_hour
-from storage.crypto import DecryptionError, Purpose
+from storage.crypto import DecryptionError
 from storage.database import sqlite_path
 from storage.evidence import EvidenceRepository, hour_number
 from storage.models import Case, DraftFile, Evidence
+from storage.receipts import new_receipt
 
 from .conftest import Clock, Worker
 from .flows import reference_in, report_script
@@ -58,8 +59,7 @@ async def new_case(runtime: Core, session: AsyncSession) -> CaseView:
         site="main",
         report={"version": 1, "what": ["evidence test"]},
         contact=None,
-        receipt_index=services.crypto.pseudonym(Purpose.RECEIPT_INDEX, secrets.token_hex(8)),
-        receipt_hash="not-a-real-hash",
+        receipt=new_receipt(),
         now=services.clock(),
     )
 

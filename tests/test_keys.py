@@ -15,6 +15,7 @@ import pytest
 from storage.crypto import Binding, Crypto, DecryptionError, KeyRing, Purpose
 from storage.keys import (
     KeyFileError,
+    KeyFileWatcher,
     add_master_key,
     create_key_file,
     ensure_development_keys,
@@ -171,9 +172,14 @@ class TestEnvironment:
             len({from_env.current_master_id, from_file.current_master_id, from_path.current_master_id}) == 3
         )
 
-    def test_none_when_nothing_exists(self, tmp_path: Path) -> None:
-        assert load_keyring_from_env_or_file(tmp_path / "absent.json", {}) is None
+    def test_none_only_when_nothing_is_configured(self, tmp_path: Path) -> None:
         assert load_keyring_from_env_or_file(None, {}) is None
+
+    def test_a_configured_but_missing_key_file_is_an_error_not_nothing(self, tmp_path: Path) -> None:
+        with pytest.raises(KeyFileError, match=r"absent\.json: key file not found; restore it") as raised:
+            load_keyring_from_env_or_file(tmp_path / "absent.json", {})
+        assert "\n" not in str(raised.value)
+        assert not (tmp_path / "absent.json").exists()
 
     @pytest.mark.parametrize(
         ("env", "named"),
@@ -249,3 +255,41 @@ class TestRotation:
         with pytest.raises(KeyFileError, match="no master key"):
             remove_master_key(key_path, "m-00000000")
         assert load_key_file(key_path) == keyring
+
+
+class TestKeyFileWatcher:
+    def test_a_running_process_follows_rotation_and_refuses_a_foreign_file(
+        self, key_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        original = create_key_file(key_path)
+        crypto = Crypto(original, refresh=KeyFileWatcher(key_path))
+        assert KeyFileWatcher(key_path)() is None, "an unchanged file gives nothing"
+
+        other_process = Crypto(original)
+        add_master_key(key_path)
+        rotated = load_key_file(key_path)
+        sealed = Crypto(rotated).seal_internal(b"state", BINDING)
+        assert crypto.open_internal(sealed, BINDING) == b"state", "an unknown key id re-reads the key file"
+        assert crypto.current_master_id == rotated.current_master_id
+        with pytest.raises(DecryptionError, match="unknown master key id"):
+            other_process.open_internal(sealed, BINDING)
+
+        create_key_file(key_path, overwrite=True)  # another installation's file
+        with caplog.at_level(logging.ERROR, logger="storage.crypto"):
+            with pytest.raises(DecryptionError):
+                crypto.open_internal(Crypto(load_key_file(key_path)).seal_internal(b"x", BINDING), BINDING)
+        assert "not this installation's" in caplog.text
+        assert crypto.current_master_id == rotated.current_master_id
+        assert all(secret not in caplog.text for secret in key_material(load_key_file(key_path)))
+
+    def test_adopt_refuses_other_pseudonym_keys_or_another_key_under_a_known_id(self) -> None:
+        keyring = KeyRing.generate()
+        crypto = Crypto(keyring)
+        with pytest.raises(ValueError, match="pseudonym"):
+            crypto.adopt(KeyRing.generate())
+        other = KeyRing.generate()
+        same_id = KeyRing({keyring.current_master_id: other.master_keys[other.current_master_id]},
+                          keyring.current_master_id, keyring.pseudonym_keys)
+        with pytest.raises(ValueError, match="another master key"):
+            crypto.adopt(same_id)
+        crypto.adopt(keyring.with_new_master_key())

@@ -139,6 +139,10 @@ class TestNormalise:
         assert result is None or (RECEIPT_PATTERN.match(result) and normalise_receipt(result) == result)
 
 
+CASE = "0123456789abcdef0123456789abcdef"
+OTHER_CASE = "fedcba9876543210fedcba9876543210"
+
+
 @pytest.fixture(scope="module")
 def hasher() -> ReceiptHasher:
     return ReceiptHasher()
@@ -146,20 +150,27 @@ def hasher() -> ReceiptHasher:
 
 class TestHasher:
     def test_right_receipt_verifies_and_wrong_does_not(self, hasher: ReceiptHasher) -> None:
-        stored = hasher.hash(RECEIPT)
-        assert hasher.verify(stored, RECEIPT)
-        assert hasher.verify(stored, "k7qx m2pa x9tb 4rwe")
-        assert not hasher.verify(stored, "K7QX-M2PA-X9TB-4RWF")
-        assert not hasher.verify(stored, "not a receipt")
-        assert not hasher.verify(stored, "")
+        stored = hasher.hash(RECEIPT, CASE)
+        assert hasher.verify(stored, RECEIPT, CASE)
+        assert hasher.verify(stored, "k7qx m2pa x9tb 4rwe", CASE)
+        assert not hasher.verify(stored, "K7QX-M2PA-X9TB-4RWF", CASE)
+        assert not hasher.verify(stored, "not a receipt", CASE)
+        assert not hasher.verify(stored, "", CASE)
+
+    def test_hash_is_bound_to_its_case(self, hasher: ReceiptHasher) -> None:
+        stored = hasher.hash(RECEIPT, CASE)
+        assert hasher.verify(stored, RECEIPT, CASE)
+        assert not hasher.verify(stored, RECEIPT, OTHER_CASE)
+        unbound = argon2.PasswordHasher().hash(RECEIPT)
+        assert not hasher.verify(unbound, RECEIPT, CASE), "an unbound hash must not verify"
 
     def test_malformed_hash_is_false_not_an_error(self, hasher: ReceiptHasher) -> None:
         for stored in ["", "garbage", "$argon2id$v=19$m=65536,t=3,p=4$bad", "$2b$12$" + "a" * 53]:
-            assert hasher.verify(stored, RECEIPT) is False
+            assert hasher.verify(stored, RECEIPT, CASE) is False
 
     def test_hash_is_salted_argon2id_and_hides_the_receipt(self, hasher: ReceiptHasher) -> None:
-        stored = hasher.hash(RECEIPT)
-        assert stored != hasher.hash(RECEIPT)
+        stored = hasher.hash(RECEIPT, CASE)
+        assert stored != hasher.hash(RECEIPT, CASE)
         assert stored.startswith("$argon2id$")
         for form in (RECEIPT, RECEIPT.replace("-", ""), RECEIPT.lower(), RECEIPT.replace("-", "").lower()):
             assert form not in stored
@@ -168,7 +179,7 @@ class TestHasher:
 
     def test_hash_rejects_non_receipts(self, hasher: ReceiptHasher) -> None:
         with pytest.raises(ValueError) as raised:
-            hasher.hash("K7QX-M2PA-X9TB-4RW1")
+            hasher.hash("K7QX-M2PA-X9TB-4RW1", CASE)
         assert "K7QX" not in str(raised.value)
 
     @pytest.mark.parametrize(
@@ -186,12 +197,12 @@ class TestHasher:
             ReceiptHasher(weak)
 
     def test_weak_stored_hash_needs_rehash(self, hasher: ReceiptHasher) -> None:
-        old = argon2.PasswordHasher(time_cost=1, memory_cost=1024).hash(RECEIPT)
-        assert hasher.verify(old, RECEIPT) and hasher.needs_rehash(old)
+        old = argon2.PasswordHasher(time_cost=1, memory_cost=1024).hash(f"hapbot-receipt-v2|{RECEIPT}|{CASE}")
+        assert hasher.verify(old, RECEIPT, CASE) and hasher.needs_rehash(old)
         assert hasher.needs_rehash("garbage")
 
     async def test_async_variants(self, hasher: ReceiptHasher) -> None:
-        stored = await hasher.hash_async(RECEIPT)
-        assert await hasher.verify_async(stored, "k7qx-m2pa-x9tb-4rwe")
-        assert not await hasher.verify_async(stored, "K7QX-M2PA-X9TB-4RWF")
-        assert hasher.verify(stored, RECEIPT)
+        stored = await hasher.hash_async(RECEIPT, CASE)
+        assert await hasher.verify_async(stored, "k7qx-m2pa-x9tb-4rwe", CASE)
+        assert not await hasher.verify_async(stored, "K7QX-M2PA-X9TB-4RWF", CASE)
+        assert hasher.verify(stored, RECEIPT, CASE)

@@ -113,10 +113,10 @@ async def test_retries_of_the_submit_make_one_case_and_a_fresh_receipt(runtime: 
         receipts = [receipt_in(reply) for reply in replies]
         assert len(set(receipts)) == 3, "every retry gets a fresh receipt"
         assert await count(runtime, Case) == 1
-        other = WeChatUser(server)
-        await other.say("查询")
-        assert "没有找到" in await other.say(receipts[0]), "a replaced receipt no longer works"
-        assert reference_in(replies[2]) in await other.say(receipts[2])
+        for receipt in receipts:  # each was shown, so each may have been written down: all open the case
+            other = WeChatUser(server)
+            await other.say("查询")
+            assert reference_in(replies[2]) in await other.say(receipt)
 
 
 async def test_forged_stale_replayed_and_malformed_callbacks_are_refused_with_nothing_stored(runtime: Core) -> None:
