@@ -1,7 +1,7 @@
 """outbox rows set aside
 
 Revision ID: 32b507bb9e8c
-Revises: 7ecd8fb3cd03
+Revises: c5d2e3f4a7b8
 Create Date: 2026-12-10 10:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '32b507bb9e8c'
-down_revision: str | None = '7ecd8fb3cd03'
+down_revision: str | None = 'c5d2e3f4a7b8'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
