@@ -26,6 +26,7 @@ from storage.database import Database, sqlite_path
 from storage.evidence import hour_number
 from storage.keys import KeyFileError, create_key_file, load_key_file
 from storage.master_keys import retire, rotate, status
+from storage.messages import CaseAlert
 from storage.models import Base, DraftFile, OutboxItem, PlatformToken
 from storage.rotation import find_dependents, sealed_columns
 
@@ -121,8 +122,9 @@ async def everything_opens(core: Core, story: dict[str, Any]) -> None:
             await services.cases.read_contact(session, case.id)
         items = list((await session.execute(select(OutboxItem))).scalars())
         assert items, "the reports queued alerts"
-        for item in items:
-            assert services.outbox.open_payload(item)["reference"]
+        pending = await services.outbox.pending(session)
+        assert len(pending) == len(items), "every outbox row still opens"
+        assert all(isinstance(p.message, CaseAlert) and p.message.reference for p in pending)
         token = (await session.execute(select(PlatformToken))).scalar_one()
         assert core.crypto.open_internal(token.token_ct, TOKEN_BINDING) == b"wechat-access-token"
         draft = await session.get(DraftFile, story["draft_file"])
