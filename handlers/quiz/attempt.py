@@ -123,7 +123,13 @@ class QuizLog:
     finished: list[str] = field(default_factory=list)
 
     def first_time(self, month: str, group: str) -> bool:
-        """True once per group and month: whether to count this worker in ``group`` now."""
+        """True once per group and month: whether to count this worker in ``group`` now.
+
+        Only the latest month is remembered; an attempt begun in an earlier month (finished after
+        the month turned) never counts its worker again, so a group can look smaller, never larger.
+        """
+        if month < self.month:
+            return False
         if month != self.month:
             self.month, self.counted = month, []
         if group in self.counted:
