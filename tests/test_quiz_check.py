@@ -74,8 +74,8 @@ def test_a_missing_language_names_the_question(content: Path) -> None:
 
 def test_no_right_option_and_two_right_options(content: Path) -> None:
     path = content / "quizzes" / QUIZ
-    edit(path, "        en: Choose Report in the menu, or send the word report\n        correct: yes\n",
-         "        en: Choose Report in the menu, or send the word report\n")
+    edit(path, "        en: Choose Report in the menu, or send report\n        correct: yes\n",
+         "        en: Choose Report in the menu, or send report\n")
     start = line_of(path, "  - id: where-to-report")
     code, output = check(content)
     assert code == 1
@@ -134,7 +134,7 @@ def test_a_long_explanation_that_would_split_the_turn(content: Path) -> None:
          ("no space after the colon",)),
         ("        en: Nothing, HR can find it again if it is lost",
          "        en: " + "Nothing, HR can find it again if it is lost and " * 2, "Nothing, HR can find",
-         ("a button shows at most 72",)),
+         ("a button shows at most 48",)),
         ("    answer: false", "    answer: perhaps", "answer: perhaps", ("'yes' or 'no'",)),
         ("  - id: in-danger", "  - id: keep-the-receipt", "  - id: keep-the-receipt\n",
          ("question id 'keep-the-receipt' is also used",)),

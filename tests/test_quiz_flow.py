@@ -236,8 +236,8 @@ async def test_an_edit_mid_quiz_does_not_change_the_attempt(
         text = path.read_text(encoding="utf-8")
         edited = text.replace("How do you start a report with this bot?", "EDITED, how do you start a report?")
         edited = edited.replace(
-            "        en: Choose Report in the menu, or send the word report\n        correct: yes\n",
-            "        en: Choose Report in the menu, or send the word report\n",
+            "        en: Choose Report in the menu, or send report\n        correct: yes\n",
+            "        en: Choose Report in the menu, or send report\n",
         ).replace(
             "        en: First go to the office and sign a form with HR\n",
             "        en: First go to the office and sign a form with HR\n        correct: yes\n",

@@ -26,8 +26,8 @@ YES = frozenset({"yes", "true", "y", "对", "是", "正确"})
 NO = frozenset({"no", "false", "n", "错", "否", "错误"})
 MAX_ID_CHARS = 40
 """Ids travel in button data, which Telegram limits to 64 bytes."""
-MAX_OPTION_CHARS = {"zh": 32, "en": 72}
-"""An option is a button label on Telegram, which cuts long labels: keep options short."""
+MAX_OPTION_CHARS = {"zh": 20, "en": 48}
+"""An option is a button label on Telegram, which cuts long labels on a phone: keep options short."""
 TRUE_FALSE_LABELS = {"zh": ("对", "错"), "en": ("True", "False")}
 
 
