@@ -44,11 +44,27 @@ class BotSection(_Section):
     draft_ttl_hours: int = Field(default=24, ge=1, le=720)
     conversation_ttl_days: int = Field(default=30, ge=1, le=365)
     retention_days: int = Field(default=730, ge=30, le=3650)
+    training_retention_days: int = Field(
+        default=1095, ge=30, le=3650, description="Days a training record a worker chose to keep is kept."
+    )
+    time_zone: str = Field(default="Asia/Shanghai", description="Days and months of training records and figures.")
     status_session_minutes: int = Field(default=10, ge=1, le=120)
     data_dir: Path = Path("data")
     admin_chats: list[str] = Field(default_factory=list, description="Chats told about refused FAQ edits.")
     faq_dir: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone name; write one like 'Asia/Shanghai'") from None
+        return value
 
 
 class StorageSection(_Section):

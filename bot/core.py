@@ -16,6 +16,7 @@ from handlers.app import build_router
 from handlers.context import NO_FAQ, FaqService, Services
 from handlers.dispatcher import Dispatcher
 from handlers.i18n import load_translators
+from handlers.quiz.library import NO_QUIZZES, QuizLibrary
 from handlers.settings import Settings as HandlerSettings
 from handlers.settings import SiteInfo
 from storage.cases import CaseRepository
@@ -35,7 +36,9 @@ from storage.keys import (
 )
 from storage.migrate import upgrade_to_head
 from storage.outbox import Outbox
+from storage.quiz_tallies import QuizTallies
 from storage.receipts import ReceiptHasher
+from storage.training import TrainingRecords
 
 if TYPE_CHECKING:
     from handlers.faq.service import LibraryFaqService
@@ -72,6 +75,8 @@ def handler_settings(config: Config) -> HandlerSettings:
         retention_days=config.bot.retention_days,
         status_session_ttl=timedelta(minutes=config.bot.status_session_minutes),
         alert_max_delay=timedelta(minutes=config.hr.alert_max_delay_minutes),
+        training_retention_days=config.bot.training_retention_days,
+        time_zone=config.bot.time_zone,
     )
 
 
@@ -82,6 +87,11 @@ def load_faq(config: Config, directory: Path | None = None) -> LibraryFaqService
 
     initialise_segmenter()
     return LibraryFaqService(FaqLibrary(directory or faq_directory(config), site_facts(config)))
+
+
+def load_quizzes(config: Config, directory: Path | None = None) -> QuizLibrary:
+    """Loads the quizzes beside the FAQ once at start-up; bad content stops the start with file:line problems."""
+    return QuizLibrary(directory or faq_directory(config))
 
 
 def load_keys(config: Config, env: dict[str, str] | None = None) -> KeyRing:
@@ -136,6 +146,7 @@ async def build_core(
     clock: Clock = utc_now,
     faq: FaqService = NO_FAQ,
     hasher: ReceiptHasher | None = None,
+    quizzes: QuizLibrary = NO_QUIZZES,
 ) -> Core:
     if keyring is not None:
         crypto, source = Crypto(keyring), "the key ring given"
@@ -165,6 +176,9 @@ async def build_core(
         evidence=EvidenceRepository(crypto),
         notices=notice_store(crypto),
         links=link_store(crypto),
+        quizzes=quizzes,
+        quiz_tallies=QuizTallies(),
+        training=TrainingRecords(crypto),
     )
     return Core(config, database, crypto, services, Dispatcher(database, services, build_router()))
 

@@ -7,7 +7,7 @@ from one line which key to add, not from a stack of Python frames.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bot.config import Config, ConfigError, LocalText
@@ -38,12 +38,14 @@ def faq_directory(config: Config) -> Path:
 def check_startup(config: Config) -> None:
     """Raises :class:`ConfigError` with one line per problem that would stop ``hapbot run``."""
     from handlers.faq.check import MissingFact, check_directory
+    from handlers.quiz.check import check_quiz_directory
 
     directory = faq_directory(config)
     if not directory.is_dir():
         raise ConfigError(f"bot.faq_dir: {directory} is not a folder; point it at the FAQ content folder")
     problems = check_directory(directory, site_facts(config)).problems
-    if not problems:
+    quiz_problems = check_quiz_directory(directory).problems
+    if not problems and not quiz_problems:
         return
     missing: dict[str, dict[str, str]] = {}
     others = []
@@ -54,10 +56,17 @@ def check_startup(config: Config) -> None:
             others.append(problem)
     lines = [_missing_facts_line(site, facts) for site, facts in sorted(missing.items())]
     if others:
-        named = "; ".join(str(problem) for problem in others[:MAX_PROBLEMS_NAMED])
-        more = f" and {len(others) - MAX_PROBLEMS_NAMED} more" if len(others) > MAX_PROBLEMS_NAMED else ""
-        lines.append(f"faq: the FAQ content has {len(others)} problem(s): {named}{more}; run `hapbot faq check`")
+        lines.append(f"faq: the FAQ content has {_named(others)}; run `hapbot faq check`")
+    if quiz_problems:
+        lines.append(f"quizzes: the quiz files have {_named(quiz_problems)}; run `hapbot faq check`")
     raise ConfigError("\n".join(lines))
+
+
+def _named(problems: Sequence[object]) -> str:
+    """The count, the first few problems and how many more, for one line of the start-up check."""
+    named = "; ".join(str(problem) for problem in problems[:MAX_PROBLEMS_NAMED])
+    more = f" and {len(problems) - MAX_PROBLEMS_NAMED} more" if len(problems) > MAX_PROBLEMS_NAMED else ""
+    return f"{len(problems)} problem(s): {named}{more}"
 
 
 def _missing_facts_line(site: str, facts: Mapping[str, str]) -> str:

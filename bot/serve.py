@@ -1,7 +1,7 @@
 """``hapbot run`` with channels enabled: one asyncio process serving them all until SIGTERM/SIGINT.
 
-Start order: config → keys → database (migrated) → FAQ → channels → web app → background work
-(journal processor, polling, outbox sender, scheduler, FAQ watcher). Stop order is the reverse,
+Start order: config → keys → database (migrated) → FAQ and quizzes → channels → web app → background work
+(journal processor, polling, outbox sender, scheduler, FAQ and quiz watchers). Stop order is the reverse,
 and everything committed survives: pending updates and pushes resume at the next start.
 """
 
@@ -28,7 +28,7 @@ from bot.channels.telegram.sink import TelegramSink
 from bot.channels.telegram.webhook import telegram_route
 from bot.channels.wechat.push import WeChatPushWindow
 from bot.config import Config
-from bot.core import Core, build_core, load_faq
+from bot.core import Core, build_core, load_faq, load_quizzes
 from bot.jobs import JobDeps, timed_jobs
 from bot.jobs.alert_routing import routes_from_config
 from bot.jobs.scheduler import run_due_work
@@ -47,9 +47,15 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
             loop.add_signal_handler(signum, stop.set)
 
     faq = load_faq(config, config.bot.faq_dir)
-    runtime = await build_core(config, faq=faq)
-    admin = FaqAdmin(faq, runtime.database, runtime.services.outbox, config.bot.admin_chats, runtime.services.clock)
-    background: list[Coroutine[Any, Any, None]] = [watch_faq(faq.library, admin.report_problems)]
+    quizzes = load_quizzes(config, config.bot.faq_dir)
+    runtime = await build_core(config, faq=faq, quizzes=quizzes)
+    admin = FaqAdmin(
+        faq, runtime.database, runtime.services.outbox, config.bot.admin_chats, runtime.services.clock, quizzes=quizzes
+    )
+    background: list[Coroutine[Any, Any, None]] = [
+        watch_faq(faq.library, admin.report_problems),
+        watch_faq(quizzes, admin.report_quiz_problems),
+    ]
     routes: list[Route] = []
     telegram: TelegramChannel | None = None
     if config.telegram.enabled:

@@ -77,6 +77,7 @@ async def show_help(ctx: Context) -> None:
             "• 举报 / report: report harassment anonymously\n"
             "• 查询 / status: check your report with your receipt\n"
             "• 问答 / faq: questions about the anti-harassment policy\n"
+            "• 测验 / quiz: short refresher quizzes\n"
             "• 语言 / language: 中文 or English\n"
             "• 取消 / cancel: stop what you are doing\n"
             "• 救命 / danger: emergency help at any time\n"
@@ -149,8 +150,7 @@ async def menu_choice(ctx: Context, choice_id: str) -> None:
     elif choice_id == "faq":
         await ctx.go(State.FAQ_QUESTION)
     elif choice_id == "quiz":
-        ctx.say(ctx.t("Refresher quizzes are coming soon."))
-        await ctx.go(State.MENU)
+        await ctx.go(State.QUIZ_PICK)
     elif choice_id == "language":
         await ask_language_from(ctx, State.MENU)
     else:

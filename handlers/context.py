@@ -15,11 +15,14 @@ from storage.conversations import SealedDocumentStore
 from storage.crypto import Crypto
 from storage.evidence import EvidenceRepository
 from storage.outbox import Outbox
+from storage.quiz_tallies import QuizTallies
 from storage.receipts import ReceiptHasher
+from storage.training import TrainingRecords
 
 from .conversation import Conversation
 from .events import Choice, Incoming, Reply
 from .i18n import Language, Translator
+from .quiz.library import QuizLibrary
 from .settings import Settings, SiteInfo
 
 if TYPE_CHECKING:
@@ -70,6 +73,9 @@ class Services:
     notices: SealedDocumentStore  # notices held for a worker's next message
     links: SealedDocumentStore  # case links (pending receipt, status session), kept apart from conversations
     evidence: EvidenceRepository
+    quizzes: QuizLibrary  # the live quizzes (handlers.quiz)
+    quiz_tallies: QuizTallies  # aggregate figures for HR, numbers only
+    training: TrainingRecords  # completions a worker chose to record with their employee number
     rng: random.Random = field(default_factory=random.SystemRandom)
 
 

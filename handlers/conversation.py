@@ -34,6 +34,13 @@ class State:
     STATUS_WITHDRAW = "status.withdraw"
     FAQ_QUESTION = "faq.question"
     FAQ_PICK = "faq.pick"
+    QUIZ_PICK = "quiz.pick"
+    QUIZ_QUESTION = "quiz.question"
+    QUIZ_RESULT = "quiz.result"
+    QUIZ_REVIEW = "quiz.review"
+    QUIZ_READ = "quiz.read"
+    TRAINING_NUMBER = "training.number"
+    TRAINING_CONFIRM = "training.confirm"
 
 
 # The report's questions; a resumed draft continues at the one last asked.
@@ -95,6 +102,8 @@ class Conversation:
     case_session: str | None = None
     case_session_until: float | None = None
     last_seen: float | None = None
+    quiz: dict[str, Any] | None = None  # the quiz attempt in progress or just finished (handlers.quiz.attempt)
+    quiz_log: dict[str, Any] | None = None  # quizzes finished, groups counted this month (handlers.quiz.attempt)
     had_links: bool = field(default=False, compare=False)  # loaded with a case-link row (not stored)
 
     @property

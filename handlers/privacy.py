@@ -36,3 +36,29 @@ def privacy_notice(ctx: Context) -> str:
         ctx.t("Do you want to continue?"),
     ]
     return "\n".join(part for part in parts if part)
+
+
+def quiz_notice(ctx: Context) -> str:
+    """What a quiz keeps, in one line under the list of quizzes."""
+    return ctx.t(
+        "Your answers are not linked to your name or to any report. They are kept with this chat "
+        "while you use it (at most {days} days after your last message). HR sees only totals, and "
+        "only for groups of at least 5 people.",
+        days=ctx.services.settings.conversation_ttl.days,
+    )
+
+
+def training_notice(ctx: Context) -> str:
+    """What recording a completion keeps, for how long, and that saying no changes nothing."""
+    return "\n".join(
+        [
+            ctx.t("To record that you completed this quiz, type your employee number."),
+            ctx.t(
+                "• Kept: your employee number, the quiz, the date (not the time) and whether you passed, "
+                "for {days} days, for HR's training records only.",
+                days=ctx.services.settings.training_retention_days,
+            ),
+            ctx.t("• It is kept apart from this chat and from any report: nothing else you did here is linked to it."),
+            ctx.t("• You do not have to. Choose No thanks and nothing changes."),
+        ]
+    )

@@ -38,6 +38,8 @@ class Settings:
     retention_days: int = 730
     status_session_ttl: timedelta = timedelta(minutes=10)
     alert_max_delay: timedelta = timedelta(hours=1)
+    training_retention_days: int = 1095
+    time_zone: str = "Asia/Shanghai"  # the days and months of training records and quiz figures
 
     def site(self, site_id: str | None) -> SiteInfo:
         return self.sites.get(site_id or "", self.sites[self.default_site])

@@ -14,10 +14,12 @@ Row ids are random, never sequential, so insertion order does not leak across ta
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -260,3 +262,44 @@ class CaseLink(SealedDocumentRow, Base):
     the cleaner deletes the row then even if the worker never writes again."""
 
     __tablename__ = "case_links"
+
+
+class QuizTally(Base):
+    """Quiz figures for HR: counters by site, quiz, question ("" for the whole quiz) and month.
+
+    Numbers only: no pseudonym, no time finer than the month. ``workers`` counts distinct workers
+    without storing who they are: each worker's own sealed conversation remembers, for the month,
+    which groups already counted them. Groups of fewer than five workers are never shown.
+    """
+
+    __tablename__ = "quiz_tallies"
+
+    site: Mapped[str] = mapped_column(String(32), primary_key=True)
+    quiz: Mapped[str] = mapped_column(String(64), primary_key=True)
+    question: Mapped[str] = mapped_column(String(64), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    workers: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    completions: Mapped[int] = mapped_column(Integer, default=0)
+    passes: Mapped[int] = mapped_column(Integer, default=0)
+    score_points: Mapped[int] = mapped_column(Integer, default=0)
+    score_possible: Mapped[int] = mapped_column(Integer, default=0)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    missed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TrainingRecord(Base):
+    """A completion a worker chose to record with their employee number (sealed).
+
+    Deliberately apart from everything else: no pseudonym, no case, no conversation, and the day
+    only, never the time, so it cannot be lined up with a worker's chat or a report.
+    """
+
+    __tablename__ = "training_records"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    site: Mapped[str] = mapped_column(String(32), index=True)
+    quiz: Mapped[str] = mapped_column(String(64))
+    completed_on: Mapped[date] = mapped_column(Date, index=True)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    employee_ct: Mapped[bytes] = mapped_column(LargeBinary)

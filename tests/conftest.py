@@ -24,6 +24,7 @@ from faq import CONTENT_DIR
 from handlers.events import Outcome
 from handlers.faq import FaqLibrary, initialise_segmenter
 from handlers.faq.service import LibraryFaqService
+from handlers.quiz.library import QuizLibrary
 from storage.crypto import KeyRing
 
 PG_URL = os.environ.get("HAPBOT_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -122,11 +123,17 @@ def faq_service() -> LibraryFaqService:
     return LibraryFaqService(FaqLibrary(CONTENT_DIR))
 
 
+@pytest.fixture(scope="session")
+def quiz_library() -> QuizLibrary:
+    """The shipped quizzes, loaded once per test session."""
+    return QuizLibrary(CONTENT_DIR)
+
+
 @pytest.fixture
 async def runtime(
-    config: Config, keyring: KeyRing, clock: Clock, faq_service: LibraryFaqService
+    config: Config, keyring: KeyRing, clock: Clock, faq_service: LibraryFaqService, quiz_library: QuizLibrary
 ) -> AsyncIterator[Core]:
-    built = await build_core(config, keyring=keyring, clock=clock, faq=faq_service)
+    built = await build_core(config, keyring=keyring, clock=clock, faq=faq_service, quizzes=quiz_library)
     try:
         yield built
     finally:

@@ -39,6 +39,8 @@ def content_phrases() -> list[tuple[str, str]]:
     """Every question and keyword in faq/ (entries, site overrides and synonyms), with its file."""
     phrases: list[tuple[str, str]] = []
     for path in sorted(CONTENT_DIR.rglob("*.yaml")):
+        if "quizzes" in path.relative_to(CONTENT_DIR).parts:
+            continue  # quiz files: their questions are quiz questions, not ways workers ask the FAQ
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         if path.name == "synonyms.yaml":
             phrases += [(path.name, str(w)) for words in data.get("groups", {}).values() for w in words]

@@ -1,4 +1,5 @@
-"""Reload the FAQ when admins change its files, and tell them when a change is rejected.
+"""Reload the FAQ (or the quizzes beside it) when admins change the files, and tell them when a
+change is rejected.
 
 Polling (every ``interval`` seconds) rather than inotify keeps this working on every
 platform and on network or container mounts. A file counts as changed when its mtime,
@@ -13,13 +14,34 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
-from handlers.faq.library import FaqLibrary, content_version
+from handlers.faq.library import content_version
 from handlers.faq.model import Problem
 
 logger = logging.getLogger(__name__)
 
 Fingerprint = dict[str, tuple[int, int, str]]
+
+
+class Versioned(Protocol):
+    @property
+    def version(self) -> str: ...
+
+
+class Reloadable(Protocol):
+    """Content served from ``directory`` (the FAQ library, the quiz library): its served version
+    (``content_version`` of the folder it was built from) and a reload that keeps it on problems."""
+
+    @property
+    def directory(self) -> Path: ...
+
+    @property
+    def snapshot(self) -> Versioned: ...
+
+    def reload(self) -> list[Problem]: ...
+
+
 ProblemCallback = Callable[[Sequence[Problem]], Awaitable[None] | None]
 ReloadCallback = Callable[[], Awaitable[None] | None]
 
@@ -59,7 +81,7 @@ async def _call(callback: Callable[..., Awaitable[None] | None], *args: object) 
 
 
 async def watch_faq(
-    library: FaqLibrary,
+    library: Reloadable,
     on_problems: ProblemCallback,
     *,
     interval: float = 2.0,

@@ -1,4 +1,4 @@
-"""``hapbot``: run the bot, chat on the console, manage keys, read cases and check content.
+"""``hapbot``: run the bot, chat on the console, manage keys, read cases, check content, read training figures.
 
 Each subcommand is a module here with ``add_commands`` (its arguments) and ``execute`` (the work);
 modules import what their work needs only when it runs, so ``hapbot check-config`` or ``keys``
@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol
 
-from bot.cli import cases, chat, check_config, faq, keys, run, wechat
+from bot.cli import cases, chat, check_config, faq, keys, run, training, wechat
 from bot.config import Config, ConfigError, find_config_path, load_config
 from bot.logs import configure_logging
 
@@ -33,6 +33,7 @@ COMMANDS: dict[str, Command] = {
     "cases": cases,
     "wechat": wechat,
     "faq": faq,
+    "training": training,
 }
 
 

@@ -26,14 +26,19 @@ async def chat(config: Config, *, user: str, language: str | None, site: str | N
     from bot.admin.faq_reload import FaqAdmin
     from bot.admin.faq_watch import watch_faq
     from bot.channels.console import ConsoleChannel
-    from bot.core import build_core, load_faq
+    from bot.core import build_core, load_faq, load_quizzes
     from bot.preflight import check_startup
 
     check_startup(config)
     faq = load_faq(config, config.bot.faq_dir)
-    core = await build_core(config, faq=faq)
-    admin = FaqAdmin(faq, core.database, core.services.outbox, config.bot.admin_chats, core.services.clock)
-    watcher = asyncio.create_task(watch_faq(faq.library, admin.report_problems))
+    quizzes = load_quizzes(config, config.bot.faq_dir)
+    core = await build_core(config, faq=faq, quizzes=quizzes)
+    clock = core.services.clock
+    admin = FaqAdmin(faq, core.database, core.services.outbox, config.bot.admin_chats, clock, quizzes=quizzes)
+    watchers = [
+        asyncio.create_task(watch_faq(faq.library, admin.report_problems)),
+        asyncio.create_task(watch_faq(quizzes, admin.report_quiz_problems)),
+    ]
     try:
         channel = ConsoleChannel(
             core.dispatcher, core.crypto, core.services.clock, user=user, language=language, site=site, admin=admin
@@ -43,5 +48,6 @@ async def chat(config: Config, *, user: str, language: str | None, site: str | N
         else:
             await channel.run_interactive(sys.stdin, sys.stdout)
     finally:
-        watcher.cancel()
+        for watcher in watchers:
+            watcher.cancel()
         await core.close()

@@ -12,7 +12,7 @@ from bot.config import Config
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     faq = commands.add_parser("faq", help="check and try the policy FAQ")
     faq_commands = faq.add_subparsers(dest="faq_command", required=True)
-    check = faq_commands.add_parser("check", help="validate FAQ files")
+    check = faq_commands.add_parser("check", help="validate FAQ and quiz files")
     check.add_argument("directory", nargs="?", type=Path)
     ask = faq_commands.add_parser("ask", help="rank FAQ topics for a question")
     ask.add_argument("question")

@@ -17,21 +17,29 @@ from typing import TextIO
 from handlers.faq.check import check_directory
 from handlers.faq.library import FaqSnapshot, build_snapshot
 from handlers.faq.model import LANGS, Problem
+from handlers.quiz.check import check_quiz_directory
 
 FactsBySite = Mapping[str, Mapping[str, Mapping[str, str]]]
 
 
 def run_check(directory: Path, facts_by_site: FactsBySite | None, out: TextIO) -> int:
-    """Validate the content in ``directory``; print ``file:line: problem`` lines; 0 when all is well."""
+    """Validate the FAQ and the quizzes in ``directory``; print ``file:line: problem`` lines; 0 when all is well."""
     content = check_directory(directory, facts_by_site)
-    for problem in content.problems:
+    quizzes = check_quiz_directory(directory)
+    problems = [*content.problems, *quizzes.problems]
+    for problem in problems:
         out.write(f"{problem}\n")
-    if content.problems:
-        out.write(f"{len(content.problems)} problem(s) found; fix them and run the check again.\n")
+    if problems:
+        out.write(f"{len(problems)} problem(s) found; fix them and run the check again.\n")
         return 1
     overrides = sum(len(site) for site in content.overrides.values())
+    quiz_overrides = sum(len(site) for site in quizzes.overrides.values())
+    questions = sum(len(quiz.questions) for quiz in quizzes.quizzes.values())
     note = "" if facts_by_site is not None else " (no site facts given: checked against the standard list)"
-    out.write(f"OK: {len(content.entries)} entries, {overrides} site overrides{note}.\n")
+    out.write(
+        f"OK: {len(content.entries)} entries, {overrides} site overrides, {len(quizzes.quizzes)} quizzes "
+        f"({questions} questions, {quiz_overrides} site overrides){note}.\n"
+    )
     return 0
 
 

@@ -1,4 +1,5 @@
-"""The hourly cleaning job: rows past their ``expires_hour``, and finished cases past retention.
+"""The hourly cleaning job: rows past their ``expires_hour``, finished cases past retention, and
+training records past theirs.
 
 Journal rows that were never handled are kept even when old: they are a worker's message the bot
 has not processed yet, and dropping one would lose it silently.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from handlers.context import Services
 from storage.cleaning import delete_expired
@@ -41,7 +43,8 @@ class ExpiredRowCleaner:
 
 
 class Cleaner:
-    """The hourly cleaning: expired rows, and finished cases past the retention period."""
+    """The hourly cleaning: expired rows, finished cases past the retention period, and training
+    records past theirs (counted by the day, as they are kept)."""
 
     def __init__(self, database: Database, services: Services) -> None:
         self._database = database
@@ -51,7 +54,13 @@ class Cleaner:
     async def run_once(self) -> dict[str, int]:
         counts = await self._expired.run_once()
         services = self._services
-        cutoff = services.clock() - timedelta(days=services.settings.retention_days)
+        settings = services.settings
+        now = services.clock()
+        cutoff = now - timedelta(days=settings.retention_days)
+        today = now.astimezone(ZoneInfo(settings.time_zone)).date()
         async with self._database.transaction() as session:
             counts["cases"] = await services.cases.delete_finished_before(session, cutoff)
+            counts["training_records"] = await services.training.delete_before(
+                session, today - timedelta(days=settings.training_retention_days)
+            )
         return counts

@@ -19,8 +19,12 @@ from handlers.faq.model import Problem
 _BLOCK_START_RE = re.compile(r"^(\s*)(?:-\s+)?[^#\s][^#]*:\s*[|>][-+0-9]*\s*(?:#.*)?$")
 _FULLWIDTH_KEY_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_-]*)\s*：")
 _NO_SPACE_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_-]*):(?![\s/])(\S)")
-SCHEMA_KEYS = frozenset({"id", "title", "answer", "questions", "keywords", "related", "zh", "en", "groups"})
-"""Keys of our files; a missing space after one of these is certainly a mistake, not text."""
+SCHEMA_KEYS = frozenset(
+    {"id", "title", "answer", "questions", "keywords", "related", "zh", "en", "groups"}
+    | {"teaches", "order", "pass_mark", "question", "options", "explanation", "correct"}  # quiz files
+)
+"""Keys of our files (FAQ entries, synonyms, quizzes); a missing space after one of these is certainly a
+mistake, not text."""
 _NULL_TAG = "tag:yaml.org,2002:null"
 
 
