@@ -6,10 +6,12 @@ from __future__ import annotations
 from .context import Context, FaqAnswer
 from .conversation import State
 from .i18n import N_
+from .intents import Intent, Understanding
 from .router import Router
 from .settings import pick
 
 router = Router()
+router.reads_text(State.FAQ_QUESTION, State.FAQ_PICK)
 ENTRY_PREFIX = "faq:"
 
 
@@ -33,6 +35,12 @@ async def on_question(ctx: Context) -> None:
         await ctx.go(State.MENU)
         return
     await answer_question(ctx, ctx.text)
+
+
+@router.understands(Intent.QUESTION)
+async def answer_in_passing(ctx: Context, understood: Understanding) -> None:
+    """Answers a question asked where no question was expected (at a case's status, say)."""
+    await answer_question(ctx, ctx.text or "")
 
 
 async def answer_question(ctx: Context, question: str) -> None:

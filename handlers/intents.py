@@ -77,6 +77,7 @@ _CONTRACTION_RES = [(re.compile(pattern), replacement) for pattern, replacement 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[a-z]{2,}")
 _SPACE_BETWEEN_CJK = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
+_FIRST_PERSON = re.compile(r"我|\b(?:me|my|i|us|our)\b")
 _CLAUSE_BREAK = re.compile(r"[,.!?;:。、…~\n]+|\s+-\s+|\b(?:but|and|so)\b|但是|可是|不过|然后")
 
 
@@ -217,7 +218,9 @@ def _cancelled(
         return question and not p.SOS.search(match.group())
     if name == "threat":
         return False
-    if category or _past(clause, match.end()):
+    if category and not _FIRST_PERSON.search(match.group()):
+        return True  # "被跟踪算骚扰吗" asks about a kind of act; "有人一直跟着我，这算骚扰吗" tells of one
+    if _past(clause, match.end()):
         return True
     if name == "fear":
         return not p.FEAR_NOW.match(clause[match.end() :])

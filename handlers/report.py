@@ -17,10 +17,13 @@ from .context import Context
 from .conversation import REPORT_QUESTIONS, Conversation, State
 from .events import Alert, AlertAudience, Choice
 from .i18n import N_
+from .intents import Intent, Understanding
 from .privacy import NOTICE_VERSION, privacy_notice
 from .router import Router
 
 router = Router()
+router.reads_text(State.REPORT_WHAT, story=True)
+router.reads_text(State.REPORT_WITNESSES)
 
 MAX_WHAT_MESSAGES = 30
 MAX_ATTACHMENTS = 10
@@ -156,6 +159,24 @@ async def on_notice(ctx: Context) -> None:
         await ctx.go(State.MENU)
     else:
         await ask_notice(ctx)
+
+
+@router.understands(Intent.REPORT)
+async def start_from_words(ctx: Context, understood: Understanding) -> None:
+    """Starts the report from what she wrote ("我想举报我们线长"): her words wait in the draft, sealed, as
+    the first part of her account, through the notice (declining it deletes them); an unfinished
+    report is offered first, with her words added to it."""
+    conversation = ctx.conversation
+    conversation.end_case_session()
+    had_draft = conversation.draft is not None
+    if understood.words or understood.urgent or had_draft:
+        draft = _draft(ctx)
+        what: list[str] = draft.setdefault("what", [])  # type: ignore[assignment]
+        if understood.words and len(what) < MAX_WHAT_MESSAGES:
+            what.append(understood.words)
+        if understood.urgent:
+            draft["urgency"] = "danger_now"
+    await ctx.go(State.REPORT_RESUME if had_draft else State.REPORT_NOTICE)
 
 
 @router.asks(State.REPORT_WHAT)
@@ -350,8 +371,10 @@ def review_text(ctx: Context) -> str:
 
 
 def _missing_step(draft: dict[str, object]) -> str | None:
-    """The first required answer still missing, so a draft resumed from review cannot skip one."""
+    """The first required answer still missing, so a draft resumed from review cannot skip one (nor the
+    consent: a report started from her words holds them before she has read the notice)."""
     for field, state in (
+        ("consent", State.REPORT_NOTICE),
         ("what", State.REPORT_WHAT),
         ("category", State.REPORT_CATEGORY),
         ("involved", State.REPORT_INVOLVED),
