@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from . import common
+from .choice_words import keyword_choice
 from .commands import MENU_CHOICES, NUMBERED_CHANNELS, is_emergency, parse_command, typed_choice
 from .context import Context
 from .conversation import State
@@ -223,7 +224,8 @@ async def refuse_empty(ctx: Context, arrival: Arrival) -> bool:
 
 
 async def resolve_typed_choice(ctx: Context, arrival: Arrival) -> bool:
-    """Turns a typed number (where choices are numbered) or label into the choice it names."""
+    """Turns a typed number (where choices are numbered, also "１", "一", "第一个") or label into the
+    choice it names."""
     if ctx.choice_id is not None or ctx.text is None:
         return PASS_ON
     conversation = ctx.conversation
@@ -258,6 +260,18 @@ async def take_language_offer(ctx: Context, arrival: Arrival) -> bool:
         return PASS_ON
     await common.speak(ctx, "en" if language == "en" else "zh")
     return FINISHED
+
+
+async def resolve_choice_by_words(ctx: Context, arrival: Arrival) -> bool:
+    """At a question that only takes a choice, turns an answer in her words ("车间", "是线长") into the
+    one choice it clearly means; an ambiguous one stays text, and the question is asked again."""
+    conversation = ctx.conversation
+    if ctx.choice_id is not None or ctx.text is None or ctx.router.takes_text(conversation.state):
+        return PASS_ON
+    picked = keyword_choice(ctx.text, conversation.offered, conversation.offered_labels, ctx.router.choice_words)
+    if picked is not None:
+        ctx.choice_id, ctx.text = picked, None
+    return PASS_ON
 
 
 def _says_something(text: str) -> bool:
@@ -331,6 +345,7 @@ STEPS: tuple[IntakeStep, ...] = (
     answer_emergency_choice,
     run_command,
     take_language_offer,
+    resolve_choice_by_words,
     act_on_intent,
     welcome_newcomer,
     answer_unoffered_choice,

@@ -4,13 +4,13 @@ One router per feature module; ``handlers.app.build_router`` combines them in on
 also registers here what only it knows but every message needs (its hooks): what lapses with time,
 what is owed to the worker from before, whether a picture would be kept, what to note after each
 message, what it does for an intent ("I want to report" starts the report), which questions take
-free text. So the dispatcher and the intake ask the
+free text, and the words workers type for its choices. So the dispatcher and the intake ask the
 router, and never import a feature.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from .context import Context
 from .conversation import Conversation
@@ -35,6 +35,7 @@ class Router:
         self._understood: dict[Intent, Understood] = {}
         self._text_states: set[str] = set()
         self._story_states: set[str] = set()
+        self._choice_words: dict[str, tuple[str, ...]] = {}
 
     def asks(self, state: str) -> Callable[[Step], Step]:
         """Register the step that asks the question of ``state``."""
@@ -94,6 +95,10 @@ class Router:
         if story:
             self._story_states.update(states)
 
+    def accepts_words(self, words: Mapping[str, tuple[str, ...]]) -> None:
+        """Register words workers type for choices, by choice id ("线长" for ``supervisor``)."""
+        self._choice_words.update(words)
+
     def include(self, other: Router) -> None:
         clashes = (self._ask.keys() & other._ask.keys()) | (self._on.keys() & other._on.keys())
         clashes |= {str(intent) for intent in self._understood.keys() & other._understood.keys()}
@@ -108,6 +113,7 @@ class Router:
         self._understood.update(other._understood)
         self._text_states |= other._text_states
         self._story_states |= other._story_states
+        self._choice_words.update(other._choice_words)
 
     @property
     def states(self) -> frozenset[str]:
@@ -118,6 +124,10 @@ class Router:
 
     def keeps_story(self, state: str) -> bool:
         return state in self._story_states
+
+    @property
+    def choice_words(self) -> Mapping[str, tuple[str, ...]]:
+        return self._choice_words
 
     async def act(self, ctx: Context, understanding: Understanding) -> bool:
         """Does what the feature registered for the message's intent; False when none did."""

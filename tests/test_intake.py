@@ -59,8 +59,8 @@ def test_intake_knows_only_the_common_steps() -> None:
 
 def test_the_step_order_is_the_documented_one() -> None:
     """Emergency help comes before anything that could swallow the message (danger inside a sentence
-    too), a pasted receipt before an expiry could ask for it again, what a message means before the
-    newcomer's welcome; the menu before the router."""
+    too), a pasted receipt before an expiry could ask for it again, commands before a word of a label
+    is taken for a choice, what a message means before the newcomer's welcome; the menu before the router."""
     names = [step.__name__ for step in intake.STEPS]
     assert names == [
         "expire",
@@ -80,6 +80,7 @@ def test_the_step_order_is_the_documented_one() -> None:
         "answer_emergency_choice",
         "run_command",
         "take_language_offer",
+        "resolve_choice_by_words",
         "act_on_intent",
         "welcome_newcomer",
         "answer_unoffered_choice",
