@@ -65,7 +65,7 @@ THREAT = _any(
 )
 
 SELF_HARM = _any(
-    r"想死|不想活|活不下去|活着(?:没|没有)(?:意思|意义)|活着太(?:累|苦|难)|[撑熬挺]不下去|自杀|轻生|寻死|自残",
+    r"想死|不[想愿]再?活|活不下去|活着(?:没|没有)(?:意思|意义)|活着太(?:累|苦|难)|[撑熬挺]不下去|自杀|轻生|寻死|自残",
     r"跳楼|跳河|跳下去|割腕|安眠药|农药|结束(?:自己的?)?生命|了结自己|死了算了|不如死了|一死了之|伤害自己",
     r"\bkill(?:ing)? myself\b|\bend(?:ing)? (?:my|it) (?:own )?(?:life|all)\b|\btake my (?:own )?life\b|\bsuicid\w*",
     r"\b(?:want|wanted|wanna) (?:to )?die\b|\bnot want to (?:live|be alive|be here)\b|\bbetter off dead\b",
@@ -83,7 +83,9 @@ ACT = _any(
     rf"(?:{_HARASSER})在我?的?(?:宿舍|房间|厂)?(?:门口|门外|楼下|窗外|外面)|(?:{_HARASSER})又来",
     r"(?:又|还|要|说要|正|就|会)来.{0,6}找我|找上门|找到我(?:宿舍|家|房间)|躲在|躲起来|藏在|躲着他",
     # the door, breaking in
-    r"[敲砸踹撬撞拍踢捶].{0,6}[门窗锁]|闯进|冲进|闯入|硬闯|[要想]进来|进我(?:房间|宿舍)",
+    r"[敲砸踹撬撞拍踢捶].{0,6}[门窗锁]|闯进|冲进|闯入|硬闯|[要想]进来|进了?我们?的?(?:房间|宿舍|屋|房)|半夜.{0,6}进",
+    r"反锁|锁上门|锁了门|把门锁|关上门不",
+    rf"(?:{_HARASSER}|在.{{0,6}}(?:{_NEAR})).{{0,8}}(?:一直|还|就是|死活)?(?:不肯?走|不离开|赖着不走)",
     # held, shut in
     r"不让我(?:走|出|离开|回|下班|跑)|不放我(?:走|出)|把我(?:锁|关|困|堵|拉进|拖进|推进|按)|"
     r"锁在|关在|困在|被困|被锁|被关|出不去|走不了|跑不掉|逃不出|拉进|拖进",
@@ -102,7 +104,8 @@ ACT = _any(
     r"(?:door|window)",
     r"\btry(?:ing|ies|ied)? to (?:open|get into|break into|come into|get in)\b",
     r"\b(?:will|would|does|do|did|is|are|can) not (?:leave|go away)\b|\brefus\w* to leave\b",
-    r"\b(?:will|would|does|do|did|is|are|can) not let me\b|\bnot letting me\b|\blet me out\b",
+    r"\b(?:will|would|does|do|did|is|are|can) not let (?:me|go)\b|\bnot letting (?:me|go)\b|\blet me out\b",
+    r"\bgrab\w* (?:my|me by the) (?:hair|neck|throat)|\b(?:broke|break|breaking|broken) into (?:my|our)\b",
     r"\block(?:s|ed|ing)? me\b|\b(?:locked|trapped|stuck) in\b|\bcan ?not get out\b",
     r"\bblock(?:s|ed|ing)? (?:the|my) (?:door|way|exit)|\bpinn?(?:ed|ing)? me\b|\bhold(?:s|ing)? me down\b",
     r"\b(?:hit|hitting|hits|beat|beating|beats|punch\w*|slap\w*|kick\w*|chok\w*|strangl\w*|push\w*|shov\w*|"
@@ -212,6 +215,8 @@ STATUS = _any(
     r"what is happening|how is|where is|status)\b.{0,12}\b(?:my|our)\s+(?:\w+\s+)?(?:report|case|complaint)\b",
     r"^(?:我的|查询?我的)(?:举报|投诉|案子|案件|报告)$",
     r"\bhap-[0-9a-z]{6}\b",
+    r"^(?:我要|我想|帮我|要)?(?:查询|查一下|查查|查)(?:一下)?(?:进度|举报|投诉|结果)?$",
+    r"\b(?:replied|reply|answered|responded|looked at|read|seen)\b.{0,16}\b(?:my|our)\s+(?:report|case|complaint)\b",
 )
 
 # --- talk to a person --------------------------------------------------------------------------
@@ -235,12 +240,12 @@ PERSON = _any(
 # --- greeting and thanks (the whole message, once these and fillers are removed) ----------------
 
 GREETING_WORDS = re.compile(
-    r"你好|您好|大家好|你们好|嗨|哈喽|哈啰|哈罗|嘿|喂|在吗|在不在|有人吗|有人在吗|早上好|上午好|中午好|下午好|晚上好|早安|晚安|早|"
+    r"你好|您好|大家好|你们好|嗨|哈喽|哈啰|哈罗|嘿|喂|在吗|在么|在嘛|在不在|有人吗|有人在吗|早上好|上午好|中午好|下午好|晚上好|早安|晚安|早|"
     r"机器人|小助手|\b(?:hi|hello|hey|hallo|hiya|yo|good (?:morning|afternoon|evening)|anyone there|is anyone there|"
     r"are you there|there|bot)\b"
 )
 THANKS_WORDS = re.compile(
-    r"谢谢你?们?|谢谢您|多谢|感谢|太感谢了?|非常感谢|谢了|谢啦|辛苦了?|好的|好吧|好|嗯+|哦+|噢|ok|知道了|明白了|懂了|收到|了解|"
+    r"(?:谢谢|感谢|多谢|太感谢|非常感谢)(?:你们|您们|你|您|大家)?|谢了|谢啦|辛苦了?|好的|好吧|好|嗯+|哦+|噢|ok|知道了|明白了|懂了|收到|了解|"
     r"拜拜|再见|那?我再想想|我想想|"
     r"\b(?:thanks?|thank you|thank u|thx|ty|cheers|much|so|very|a lot|okay|ok|got it|great|appreciate it|"
     r"you|fine|bye|goodbye|see you)\b"

@@ -74,6 +74,14 @@ _CONTRACTIONS = (
     (r"\bu\b", "you"),
 )
 _CONTRACTION_RES = [(re.compile(pattern), replacement) for pattern, replacement in _CONTRACTIONS]
+# Traditional characters of the word families, folded to the simplified ones the patterns use (workers
+# outside the mainland write 門, 報, 騷擾).
+_TRADITIONAL = str.maketrans(
+    "門對說殺報舉訴進裡後還現開關鎖這們個讓謝樓蹤險麼嗎騷擾覺會來別沒發傷強為醫電話問題處總經長組線車間廠員聽見幫請"
+    "嚇懼攔擋衝闖綁壓脫摀熱樣麼嗎個過時從臉難實聯係繫談與陰幹殺劃傷敢喚體動邊緊態議嗎",
+    "门对说杀报举诉进里后还现开关锁这们个让谢楼踪险么吗骚扰觉会来别没发伤强为医电话问题处总经长组线车间厂员听见帮请"
+    "吓惧拦挡冲闯绑压脱捂热样么吗个过时从脸难实联系系谈与阴干杀划伤敢唤体动边紧态议吗",
+)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[a-z]{2,}")
 _SPACE_BETWEEN_CJK = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
@@ -83,7 +91,7 @@ _CLAUSE_BREAK = re.compile(r"[,.!?;:。、…~\n]+|\s+-\s+|\b(?:but|and|so)\b|�
 
 def fold(text: str) -> str:
     """NFKC, lower case, curly quotes straightened, English contractions spelled out, spaces collapsed."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
+    folded = unicodedata.normalize("NFKC", text).casefold().translate(_TRADITIONAL)
     folded = folded.replace("’", "'").replace("‘", "'").replace("`", "'")
     for pattern, replacement in _CONTRACTION_RES:
         folded = pattern.sub(replacement, folded)

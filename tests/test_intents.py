@@ -100,6 +100,13 @@ def test_negation_tense_and_worry_turn_danger_off(danger: str, safe: str) -> Non
     assert understand(safe).intent is not Intent.DANGER, safe
 
 
+def test_traditional_characters_read_like_simplified() -> None:
+    assert understand("他在宿舍門口等我，我好怕").intent is Intent.DANGER
+    reported = understand("我想舉報我們線長")
+    assert reported.intent is Intent.REPORT and reported.words == "我想舉報我們線長", "her words as she wrote them"
+    assert understand("謝謝").intent is Intent.THANKS
+
+
 def test_a_threat_is_danger_even_as_a_condition() -> None:
     assert understand("他说要是我告诉别人就打死我").intent is Intent.DANGER
     assert understand("他威胁要开除我").intent is not Intent.DANGER, "a threat to her job is not danger now"
