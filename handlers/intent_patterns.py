@@ -46,6 +46,7 @@ HELP = _any(
     r"(?:快|帮我|马上|赶紧|我要|我想|我得)报警",
     r"\bhelp me\b(?!\s+(?:to|with|report|understand|find|know|check|make|file|get|ask|learn|see|write|contact))",
     r"^\s*help\s*!|\bplease help\s*(?:!|$)",
+    r"\b(?:urgent|emergency) help\b|\bhelp needed\b",
     r"\bcall (?:the )?police\b|\bcall 110\b|\bneed help\b(?!\s+(?:with|to|understand|finding))|需要帮助|帮帮我",
 )
 
@@ -110,6 +111,7 @@ ACT = _any(
     r"\bblock(?:s|ed|ing)? (?:the|my) (?:door|way|exit)|\bpinn?(?:ed|ing)? me\b|\bhold(?:s|ing)? me down\b",
     r"\b(?:hit|hitting|hits|beat|beating|beats|punch\w*|slap\w*|kick\w*|chok\w*|strangl\w*|push\w*|shov\w*|"
     r"drag\w*|attack\w*|assault\w*|stab\w*|hurt\w*|grab\w*|rap(?:e|ed|es|ing))\s+me\b",
+    r"被人?强迫|强迫我|被.{0,3}侵犯|\b(?:injured|bleeding)\b|\bi am hurt\b",
     r"\brap(?:ed|ing)\b|\btried to rape\b|\bhid(?:e|ing) (?:from|in|under|behind)\b|\bhiding\b",
     r"\b(?:was|got|been|being) (?:attacked|assaulted|raped|beaten|beaten up|hit|hurt|stabbed|grabbed|followed|stalked|"
     r"kidnapped|choked|strangled|locked in|trapped)\b",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from handlers import intent_patterns
 from handlers.intents import Intent, find_receipt, script_language, understand
 
 from .intent_rates import HELD_OUT, TABLE, Phrase, read_phrases, score, shared_dev
@@ -163,3 +164,13 @@ def test_words_are_not_taken_for_a_receipt(text: str) -> None:
 )
 def test_the_language_is_read_from_the_script_conservatively(text: str, language: str | None) -> None:
     assert script_language(text) == language
+
+
+@pytest.mark.parametrize(
+    "family",
+    ["HELP", "THREAT", "SELF_HARM", "ACT", "FEAR", "QUESTION", "REQUEST", "REPORT", "STATUS", "PERSON",
+     "PAST", "PRESENT", "HYPOTHETICAL", "CATEGORY_QUESTION", "THANKS_CORE"],
+)
+def test_no_word_family_matches_nothing(family: str) -> None:
+    """An empty alternative ("a|b|") would match every message."""
+    assert getattr(intent_patterns, family).search("") is None
