@@ -18,14 +18,16 @@ TABLE = REPO / "tests" / "data" / "intent_table.jsonl"
 HELD_OUT = REPO / "tests" / "data" / "intent_heldout.jsonl"
 
 
-def shared_dev() -> Path:
-    """The shared dev set beside the repository (absent in a git worktree: then /work/shared)."""
-    beside = REPO.parent / "shared" / "intent-eval" / "dev.jsonl"
-    return beside if beside.exists() else Path("/work/shared/intent-eval/dev.jsonl")
+SHARED_DEV = REPO.parent / "shared" / "intent-eval" / "dev.jsonl"
+"""The shared dev set, beside the repository (tests skip without it: a git worktree has none beside it)."""
+WORKSPACE_DEV = Path("/work/shared/intent-eval/dev.jsonl")
 
 
 def default_files() -> list[Path]:
-    return [shared_dev(), TABLE, HELD_OUT]
+    """What the bench scores: the shared dev set (beside the repository, else the workspace's), the table,
+    the held-out set."""
+    dev = SHARED_DEV if SHARED_DEV.exists() else WORKSPACE_DEV
+    return [dev, TABLE, HELD_OUT]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import pytest
 from handlers import intent_patterns
 from handlers.intents import Intent, find_receipt, script_language, understand
 
-from .intent_rates import HELD_OUT, TABLE, Phrase, read_phrases, score, shared_dev
+from .intent_rates import HELD_OUT, SHARED_DEV, TABLE, Phrase, read_phrases, score
 
 TABLE_PHRASES = read_phrases(TABLE)
 
@@ -54,10 +54,9 @@ def test_rates_on_our_held_out_set() -> None:
 
 
 def test_rates_on_the_shared_dev_set() -> None:
-    path = shared_dev()
-    if not path.exists():
-        pytest.skip(f"no shared dev set at {path}")
-    phrases = read_phrases(path)
+    if not SHARED_DEV.exists():
+        pytest.skip(f"no shared dev set at {SHARED_DEV}")
+    phrases = read_phrases(SHARED_DEV)
     rates = score(phrases)
     print_rates("shared dev", phrases)
     assert rates.recall >= 0.9
