@@ -2,7 +2,8 @@
 
 WeChat has no buttons in passive replies and many workers type rather than tap, so a command is
 recognised from the whole message (``取消``, ``/cancel``, ``cancel``) and a choice from its number
-or its label.
+or its label (:func:`typed_choice`), or from a word of its label or a word workers use for it
+(:mod:`handlers.choice_words`).
 """
 
 from __future__ import annotations
@@ -60,13 +61,32 @@ def is_emergency(text: str) -> bool:
     return normalise(text) in EMERGENCY_WORDS
 
 
+_NUMBER_PREFIX = re.compile(r"^(?:我?选择?|第|就|要|是)\s*")
+_NUMBER_SUFFIX = re.compile(r"\s*(?:个|项|条|号|种|吧|啦|了|选项)+$")
+_CHINESE_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+
+def choice_number(word: str) -> int | None:
+    """The number a typed answer names: "1", "１", "①" (folded by :func:`normalise`), "一", "第一个",
+    "选2", "2号", "十二"; None for anything else."""
+    core = _NUMBER_SUFFIX.sub("", _NUMBER_PREFIX.sub("", word))
+    if core.isascii() and core.isdigit():
+        return int(core)
+    if core in _CHINESE_DIGITS:
+        return _CHINESE_DIGITS[core]
+    tens, ten, ones = core.partition("十")
+    if ten and (not tens or tens in _CHINESE_DIGITS) and (not ones or ones in _CHINESE_DIGITS):
+        return _CHINESE_DIGITS.get(tens, 1) * 10 + _CHINESE_DIGITS.get(ones, 0)
+    return None
+
+
 def typed_choice(text: str, offered: list[str], labels: dict[str, str], *, numbers: bool) -> str | None:
-    """The offered choice a typed message picks: its number (1-based, where the channel shows
-    numbers), its id or its label."""
+    """The offered choice a typed message names exactly: its number (1-based, where the channel shows
+    numbers, in any form :func:`choice_number` reads), its id or its label."""
     word = normalise(text)
-    if numbers and word.isdigit():
-        index = int(word) - 1
-        return offered[index] if 0 <= index < len(offered) else None
+    number = choice_number(word) if numbers else None
+    if number is not None:
+        return offered[number - 1] if 1 <= number <= len(offered) else None
     for choice_id in offered:
         if word == choice_id or word == normalise(labels.get(choice_id, "")):
             return choice_id

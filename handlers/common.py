@@ -1,15 +1,20 @@
-"""Start, menu, help, language, cancel and emergency help: what works at any moment."""
+"""Start, menu, help, language, cancel and emergency help: what works at any moment; and the answers
+to a greeting, thanks, or a wish to talk to a person."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from .commands import MENU_CHOICES, NUMBERED_CHANNELS
 from .context import Context
 from .conversation import State
-from .i18n import N_
+from .i18n import N_, Language
+from .intents import Intent, Understanding
 from .router import Router
 from .settings import pick
 
 router = Router()
+router.reads_text(State.MENU)
 BUSY_TYPED = N_(
     "You are in the middle of something. Your answers so far are kept. "
     "Send 取消 (cancel) to stop, or 菜单 (menu) for the menu."
@@ -19,6 +24,10 @@ BUSY_TELEGRAM = N_(
     "Send 取消 (cancel) to stop, or /start for the menu."
 )
 LANGUAGE_PROMPT = N_("请选择语言 / Choose a language")  # the same in both: the reader may not know either yet
+# Offered when the bot answered in the language she wrote in rather than the conversation's; each label
+# is shown in its own language.
+SPEAK_LABELS: dict[str, str] = {"zh": N_("Use Chinese from now on"), "en": N_("Use English from now on")}
+SPEAK_CHOICES = {f"speak_{language}": language for language in SPEAK_LABELS}
 
 MENU_LABELS = {
     "report": N_("Report harassment (anonymous)"),
@@ -55,18 +64,87 @@ async def on_menu(ctx: Context) -> None:
     await ctx.go(State.MENU)
 
 
-async def welcome(ctx: Context) -> None:
-    """Greets, says in one line what the bot is for, and shows the menu; keeps any draft."""
-    site = ctx.site
+def introduce(ctx: Context) -> None:
+    """Says in one line who is answering and what the bot is for."""
     ctx.say(
         ctx.t(
             "Hello. This is the anti-harassment helper of {site}. You can report harassment "
             "anonymously, check a report you made, or read the policy. Nobody here knows your name "
             "unless you write it.",
-            site=pick(site.name, ctx.language),
+            site=pick(ctx.site.name, ctx.language),
         )
     )
+
+
+async def welcome(ctx: Context) -> None:
+    """Greets, says in one line what the bot is for, and shows the menu; keeps any draft."""
+    introduce(ctx)
     await ctx.go(State.MENU)
+
+
+@router.understands(Intent.GREETING)
+async def greet(ctx: Context, understood: Understanding) -> None:
+    """Answers "你好" or "hi" with the greeting and the menu."""
+    await welcome(ctx)
+
+
+@router.understands(Intent.THANKS)
+async def thank(ctx: Context, understood: Understanding) -> None:
+    """Answers "谢谢" briefly; the question before it still stands."""
+    ctx.say(ctx.t("You are welcome. I am here whenever you need me."), keep_offered=True)
+
+
+@router.understands(Intent.PERSON)
+async def people_to_talk_to(ctx: Context, understood: Understanding) -> None:
+    """Gives the people she can talk to at her site (HR, the advocacy board, counselling) and the
+    women's hotline, then shows the menu."""
+    site, language = ctx.site, ctx.language
+    hr = site.contacts.get("hr") or site.facts.get("hr_contact")
+    board = site.facts.get("advocacy_board")
+    counselling = site.facts.get("counselling_service")
+    lines = [ctx.t("You can talk to a person:")]
+    if hr:  # configured contacts name themselves ("人事部 王女士，分机 8012")
+        lines.append(f"• {pick(hr, language)}")
+    else:
+        lines.append(ctx.t("• HR: ask at the HR office; their contact details are on the factory notice board."))
+    if board:
+        lines.append(
+            ctx.t("• If it is about a supervisor, a manager or HR: {contact}", contact=pick(board, language))
+        )
+    if counselling:
+        lines.append(f"• {pick(counselling, language)}")
+    lines.append(ctx.t("• Women's rights hotline: 12338."))
+    lines.append(
+        ctx.t("To tell HR about something that happened, anonymously, choose \"Report harassment\" in the menu.")
+    )
+    ctx.say("\n".join(lines))
+    await ctx.go(State.MENU)
+
+
+def offer_language(ctx: Context) -> None:
+    """Offers to keep the language the bot just answered in (she wrote in it), as one more choice of the
+    last question; not where the language is a choice already (the menu)."""
+    spoken = ctx.language
+    conversation = ctx.conversation
+    if spoken == conversation.language or not ctx.replies or not ctx.replies[-1].choices:
+        return
+    if "language" in conversation.offered:
+        return
+    offer = ctx.choice(f"speak_{spoken}", SPEAK_LABELS[spoken])
+    last = ctx.replies[-1]
+    ctx.replies[-1] = replace(last, choices=(*last.choices, offer))
+    conversation.offered = [*conversation.offered, offer.id]
+    conversation.offered_labels = {**conversation.offered_labels, offer.id: offer.label}
+
+
+async def speak(ctx: Context, language: Language) -> None:
+    """Makes the offered language the conversation's and asks the question again in it."""
+    conversation = ctx.conversation
+    conversation.language = language
+    conversation.reply_language = None
+    ctx.speaking = None
+    ctx.say(ctx.t("I will speak English from now on."))
+    await ctx.router.ask(ctx)
 
 
 async def show_help(ctx: Context) -> None:
@@ -88,6 +166,13 @@ async def show_help(ctx: Context) -> None:
 
 async def emergency(ctx: Context) -> None:
     """Shows emergency numbers at once, marks an open report as urgent, then repeats the question."""
+    emergency_help(ctx)
+    await ctx.router.ask(ctx)
+
+
+def emergency_help(ctx: Context) -> None:
+    """Shows the emergency numbers and the site's security phone, and marks an open report as urgent;
+    the question before it still stands."""
     site = ctx.site
     lines = [
         ctx.t("If you are in danger now:"),
@@ -101,8 +186,7 @@ async def emergency(ctx: Context) -> None:
     if draft is not None and ctx.conversation.state.startswith("report."):
         draft["urgency"] = "danger_now"
         lines.append(ctx.t("Your report is marked as urgent: HR will be alerted as soon as you submit it."))
-    ctx.say("\n".join(lines))
-    await ctx.router.ask(ctx)
+    ctx.say("\n".join(lines), keep_offered=True)
 
 
 async def stale_choice(ctx: Context) -> None:
@@ -230,6 +314,7 @@ async def on_language(ctx: Context) -> None:
         return
     conversation = ctx.conversation
     conversation.language = ctx.choice_id
+    conversation.reply_language = None
     back = conversation.language_return_to or State.MENU
     conversation.language_return_to = None
     ctx.say(ctx.t("I will speak English from now on."))

@@ -90,10 +90,13 @@ class Context:
     text: str | None = None
     choice_id: str | None = None
     replies: list[Reply] = field(default_factory=list)
+    speaking: Language | None = None  # this message's replies only (emergency help in her script, mid-flow)
 
     @property
     def language(self) -> Language:
-        return "en" if self.conversation.language == "en" else "zh"
+        """The language of the replies: this message's, else the one she last wrote in, else the chosen one."""
+        spoken = self.speaking or self.conversation.reply_language or self.conversation.language
+        return "en" if spoken == "en" else "zh"
 
     @property
     def t(self) -> Translator:

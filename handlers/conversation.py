@@ -84,6 +84,7 @@ LINK_FIELDS = (
 class Conversation:
     state: str = State.MENU
     language: str | None = None
+    reply_language: str | None = None  # the language she last wrote in outside a flow, when not `language`
     site: str | None = None
     draft: dict[str, Any] | None = None
     draft_expires_at: float | None = None
@@ -109,6 +110,11 @@ class Conversation:
     @property
     def in_flow(self) -> bool:
         return self.state in FLOW_STATES
+
+    @property
+    def mid_flow(self) -> bool:
+        """In a flow, or at a side question (the language) that returns into one."""
+        return self.in_flow or (self.state == State.LANGUAGE and (self.language_return_to or "") in FLOW_STATES)
 
     def to_document(self) -> dict[str, Any]:
         """The conversation without its case links (those are stored apart, see links_document)."""

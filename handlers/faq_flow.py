@@ -3,14 +3,32 @@ three best topics and a way to ask HR — never a silent guess."""
 
 from __future__ import annotations
 
+import re
+
 from .context import Context, FaqAnswer
 from .conversation import State
 from .i18n import N_
+from .intents import Intent, Understanding
 from .router import Router
 from .settings import pick
 
 router = Router()
+router.reads_text(State.FAQ_QUESTION, State.FAQ_PICK)
 ENTRY_PREFIX = "faq:"
+_LIST_NUMBER = re.compile(r"^([ \t]*)(\d{1,2})[.．、)）][ \t]*", re.MULTILINE)
+_CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
+
+
+def unnumbered(answer: str) -> str:
+    """The answer with its own numbered list drawn as ①②③: the choices that follow it are numbered
+    1, 2, 3 where workers type, and "1" must mean the first choice only."""
+
+    def circled(match: re.Match[str]) -> str:
+        number = int(match.group(2))
+        mark = _CIRCLED[number - 1] if 1 <= number <= len(_CIRCLED) else f"({number})"
+        return f"{match.group(1)}{mark} "
+
+    return _LIST_NUMBER.sub(circled, answer)
 
 
 def _service_choices(ctx: Context) -> list:  # type: ignore[type-arg]
@@ -35,6 +53,12 @@ async def on_question(ctx: Context) -> None:
     await answer_question(ctx, ctx.text)
 
 
+@router.understands(Intent.QUESTION)
+async def answer_in_passing(ctx: Context, understood: Understanding) -> None:
+    """Answers a question asked where no question was expected (at a case's status, say)."""
+    await answer_question(ctx, ctx.text or "")
+
+
 async def answer_question(ctx: Context, question: str) -> None:
     """Searches the FAQ and shows the answer with related topics, or the best three topics."""
     result = ctx.services.faq.answer(question, ctx.language, ctx.site)
@@ -44,7 +68,7 @@ async def answer_question(ctx: Context, question: str) -> None:
 
 def _show(ctx: Context, result: FaqAnswer) -> None:
     if result.text is not None:
-        ctx.say(result.text, [*_entry_choices(result.related), *_service_choices(ctx)])
+        ctx.say(unnumbered(result.text), [*_entry_choices(result.related), *_service_choices(ctx)])
     elif result.suggestions:
         ctx.say(
             ctx.t("I am not sure I understood. Is it one of these?"),

@@ -8,19 +8,27 @@ finished goes to the state router. A new intent is one new function and one line
 
 What only a feature knows (when a draft expires, that a receipt is owed) is asked of the router,
 where each feature registered it, so this module knows the common steps and no feature's insides.
+
+Workers write sentences, not commands (``handlers.intents``): danger is recognised inside any message
+at any step, and a receipt pasted anywhere opens its case; outside a flow, a message is acted on by
+what it means (report, status, greeting, thanks, a person to talk to, or a question), through what
+each feature registered for that intent. Inside a flow, everything else is her answer (her story).
+The replies follow the language she writes in.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import common
+from .choice_words import keyword_choice
 from .commands import MENU_CHOICES, NUMBERED_CHANNELS, is_emergency, parse_command, typed_choice
 from .context import Context
 from .conversation import State
 from .i18n import N_, Language, language_from_hint
+from .intents import Intent, Understanding, script_language, understand
 
 MAX_TEXT_CHARS = 10_000
 PICTURE_NOT_KEPT = N_("That picture was not kept. Pictures can be added while you tell what happened in a report.")
@@ -36,6 +44,10 @@ class Arrival:
 
     interrupted: bool = False  # something expired and moved the worker out of what they were doing
     first_contact: bool = False  # the worker never wrote before (or their conversation was forgotten)
+    understanding: Understanding | None = None  # what the message means (read once, on arrival)
+    alarmed: bool = False  # the message raised the alarm and got the emergency help
+    script: Language | None = None  # the language the message is written in, when clear
+    new_language: bool = False  # the replies now follow a language she just started writing in
 
 
 IntakeStep = Callable[[Context, Arrival], Awaitable[bool]]
@@ -87,13 +99,70 @@ async def deliver_owed(ctx: Context, arrival: Arrival) -> bool:
     return PASS_ON
 
 
+async def follow_language(ctx: Context, arrival: Arrival) -> bool:
+    """Answers in the language she writes in (by its script, when it is clear) from now on, outside a
+    flow; inside one the flow keeps its language (emergency help excepted, see ``_help_in_her_language``).
+    Commands and choice labels are not writing: English speakers are told to send 取消."""
+    text = ctx.incoming.text
+    spoken = script_language(text) if text is not None and ctx.incoming.choice is None else None
+    arrival.script = spoken
+    conversation = ctx.conversation
+    if spoken is None or text is None or conversation.mid_flow:
+        return PASS_ON
+    if parse_command(text) is not None or _names_an_offered_choice(ctx, text):
+        return PASS_ON
+    following = spoken if spoken != conversation.language else None
+    arrival.new_language = following is not None and following != conversation.reply_language
+    conversation.reply_language = following
+    return PASS_ON
+
+
+def _help_in_her_language(ctx: Context, arrival: Arrival) -> None:
+    """Emergency help must be read: it is given in the language of the message that asked for it (the
+    question after it stays in the flow's language)."""
+    ctx.speaking = arrival.script
+    common.emergency_help(ctx)
+    ctx.speaking = None
+
+
+def _names_an_offered_choice(ctx: Context, text: str) -> bool:
+    conversation = ctx.conversation
+    numbers = ctx.incoming.channel in NUMBERED_CHANNELS
+    return typed_choice(text, conversation.offered, conversation.offered_labels, numbers=numbers) is not None
+
+
 async def answer_emergency_at_once(ctx: Context, arrival: Arrival) -> bool:
-    """Shows emergency help for the danger button or an emergency word, before anything else."""
+    """Shows emergency help, before anything else, for the danger button, an emergency word, or danger
+    in what she wrote ("他在宿舍门口等我，我好怕"). Then she continues where she was: her account keeps the
+    message, a question or a report in it is served, else the question before it is asked again."""
     text = ctx.incoming.text
     if ctx.incoming.choice == "danger" or (text is not None and is_emergency(text[:100])):
-        await common.emergency(ctx)
+        _help_in_her_language(ctx, arrival)
+        await ctx.router.ask(ctx)
         return FINISHED
-    return PASS_ON
+    if text is None or ctx.incoming.choice is not None or len(text) > MAX_TEXT_CHARS:
+        return PASS_ON
+    arrival.understanding = understanding = understand(text)
+    if understanding.intent is not Intent.DANGER or _names_an_offered_choice(ctx, text):
+        return PASS_ON
+    arrival.alarmed = True
+    _help_in_her_language(ctx, arrival)
+    conversation = ctx.conversation
+    if ctx.router.keeps_story(conversation.state):
+        return PASS_ON
+    if understanding.then is not None and not conversation.mid_flow:
+        return PASS_ON
+    await ctx.router.ask(ctx)
+    return FINISHED
+
+
+async def open_pasted_receipt(ctx: Context, arrival: Arrival) -> bool:
+    """Opens the case of a receipt pasted anywhere, at any step ("我的查询码是 K7QX-M2PA-X9TB-4RWE")."""
+    understanding = arrival.understanding
+    if understanding is None or understanding.receipt is None or arrival.alarmed:
+        return PASS_ON
+    await ctx.router.act(ctx, Understanding(Intent.STATUS, receipt=understanding.receipt))
+    return FINISHED
 
 
 async def resume_after_expiry(ctx: Context, arrival: Arrival) -> bool:
@@ -155,7 +224,8 @@ async def refuse_empty(ctx: Context, arrival: Arrival) -> bool:
 
 
 async def resolve_typed_choice(ctx: Context, arrival: Arrival) -> bool:
-    """Turns a typed number (where choices are numbered) or label into the choice it names."""
+    """Turns a typed number (where choices are numbered, also "１", "一", "第一个") or label into the
+    choice it names."""
     if ctx.choice_id is not None or ctx.text is None:
         return PASS_ON
     conversation = ctx.conversation
@@ -180,6 +250,58 @@ async def run_command(ctx: Context, arrival: Arrival) -> bool:
     if command is None:
         return PASS_ON
     await common.command(ctx, command[0])
+    return FINISHED
+
+
+async def take_language_offer(ctx: Context, arrival: Arrival) -> bool:
+    """Keeps the language the bot offered ("Use English from now on") and asks the question again."""
+    language = common.SPEAK_CHOICES.get(ctx.choice_id or "")
+    if language is None or ctx.choice_id not in ctx.conversation.offered:
+        return PASS_ON
+    await common.speak(ctx, "en" if language == "en" else "zh")
+    return FINISHED
+
+
+async def resolve_choice_by_words(ctx: Context, arrival: Arrival) -> bool:
+    """At a question that only takes a choice, turns an answer in her words ("车间", "是线长") into the
+    one choice it clearly means; an ambiguous one stays text, and the question is asked again."""
+    conversation = ctx.conversation
+    if ctx.choice_id is not None or ctx.text is None or ctx.router.takes_text(conversation.state):
+        return PASS_ON
+    picked = keyword_choice(ctx.text, conversation.offered, conversation.offered_labels, ctx.router.choice_words)
+    if picked is not None:
+        ctx.choice_id, ctx.text = picked, None
+    return PASS_ON
+
+
+def _says_something(text: str) -> bool:
+    """Enough words to be a question (not "1" or "ok"), for a first message."""
+    return script_language(text) is not None or len(text) >= 4
+
+
+async def act_on_intent(ctx: Context, arrival: Arrival) -> bool:
+    """Outside a flow, does what her message means: starts the report with her words, opens the status,
+    greets, thanks, names people to talk to, or answers the question; a first message is introduced.
+    Inside a flow, the message is her answer and goes on to the question's step."""
+    conversation = ctx.conversation
+    if ctx.choice_id is not None or ctx.text is None or conversation.mid_flow:
+        return PASS_ON
+    understanding = arrival.understanding or understand(ctx.text)
+    if arrival.alarmed:
+        if understanding.then is None:
+            return PASS_ON
+        understanding = replace(understanding, intent=understanding.then, then=None, urgent=True)
+    intent = understanding.intent
+    if arrival.first_contact and (intent is Intent.THANKS or not _says_something(ctx.text)):
+        return PASS_ON  # the newcomer's welcome
+    if arrival.first_contact and intent is not Intent.GREETING:
+        common.introduce(ctx)
+    if intent is Intent.QUESTION and ctx.router.takes_text(conversation.state):
+        await ctx.router.handle(ctx)
+    elif not await ctx.router.act(ctx, understanding):
+        return PASS_ON
+    if arrival.new_language:
+        common.offer_language(ctx)
     return FINISHED
 
 
@@ -211,7 +333,9 @@ STEPS: tuple[IntakeStep, ...] = (
     settle_language,
     repair_state,
     deliver_owed,
+    follow_language,
     answer_emergency_at_once,
+    open_pasted_receipt,
     resume_after_expiry,
     refuse_long_text,
     clean_message,
@@ -220,6 +344,9 @@ STEPS: tuple[IntakeStep, ...] = (
     resolve_typed_choice,
     answer_emergency_choice,
     run_command,
+    take_language_offer,
+    resolve_choice_by_words,
+    act_on_intent,
     welcome_newcomer,
     answer_unoffered_choice,
 )

@@ -16,10 +16,13 @@ from .context import Context
 from .conversation import REPORT_QUESTIONS, Conversation, State
 from .events import Alert, AlertAudience, Choice
 from .i18n import N_
+from .intents import Intent, Understanding
 from .privacy import NOTICE_VERSION, privacy_notice
 from .router import Router
 
 router = Router()
+router.reads_text(State.REPORT_WHAT, story=True)
+router.reads_text(State.REPORT_WITNESSES)
 
 MAX_WHAT_MESSAGES = 30
 MAX_ATTACHMENTS = 10
@@ -62,6 +65,45 @@ NOTIFY = {
     "notify_yes": N_("Yes, send me a neutral notice here"),
     "notify_no": N_("No, I will check with my receipt"),
 }
+# What workers type for the report's choices besides the words of the labels (see handlers.choice_words).
+router.accepts_words(
+    {
+        "verbal": ("说", "讲", "骂", "笑话", "黄段子", "言语", "口头", "吹口哨", "comments", "jokes", "words", "said"),
+        "physical": ("摸", "碰", "抱", "亲", "搂", "动手动脚", "身体", "touch", "touched", "grab", "hug", "kiss"),
+        "messages": ("微信", "短信", "照片", "图片", "视频", "发消息", "聊天", "wechat", "photos", "text", "messages"),
+        "quid_pro_quo": ("陪", "交换", "升职", "加薪", "转正", "开除", "条件", "promotion", "favour", "favor"),
+        "other": ("其他", "别的", "other"),
+        "today": ("今天", "今日", "刚才", "刚刚", "today", "just now"),
+        "this_week": ("这周", "本周", "这个星期", "这个礼拜", "这几天", "昨天", "前天", "yesterday"),
+        "this_month": ("这个月", "本月", "上周", "上星期", "last week"),
+        "earlier": ("以前", "之前", "很久", "去年", "上个月", "几个月", "last month", "last year", "long ago"),
+        "ongoing": ("一直", "经常", "每天", "天天", "总是", "老是", "好几次", "always", "every day", "often", "still"),
+        "workshop": ("车间", "产线", "流水线", "拉上", "线上", "工位", "机台", "line", "factory floor"),
+        "office": ("办公室", "办公楼", "office"),
+        "dormitory": ("宿舍", "寝室", "宿舍楼", "dorm", "dormitory"),
+        "canteen": ("食堂", "饭堂", "休息室", "休息区", "吃饭", "canteen", "break room"),
+        "commute": ("路上", "上班路上", "下班路上", "班车", "公交", "回家", "bus", "commute", "on the way"),
+        "online": ("微信", "网上", "电话", "手机", "短信", "qq", "wechat", "phone", "online"),
+        "elsewhere": ("其他", "别的地方", "外面", "别处", "elsewhere", "somewhere else"),
+        "supervisor": (
+            "线长", "拉长", "组长", "班长", "主管", "经理", "主任", "领导", "上司", "老板", "厂长", "领班", "人事",
+            "hr", "supervisor", "line leader", "team leader", "leader", "boss", "manager", "foreman",
+        ),
+        "coworker": ("同事", "工友", "同线", "同组", "co-worker", "coworker", "colleague"),
+        "outsider": (
+            "外人", "外面的人", "客户", "客人", "访客", "司机", "保安", "visitor", "driver", "client", "customer",
+        ),
+        "unsure": ("不知道", "不清楚", "不确定", "说不准", "not sure", "don't know", "unsure"),
+        "soon": ("尽快", "很急", "急", "快点", "几天内", "soon", "urgent", "quickly"),
+        "normal": ("不急", "不紧急", "不着急", "没那么急", "慢慢", "not urgent", "no hurry"),
+        "notify_yes": ("可以", "好", "要", "发", "行", "yes", "ok", "sure"),
+        "notify_no": ("不要", "不用", "别发", "不可以", "不行", "不好", "no", "don't"),
+        "skip": ("跳过", "不想说", "不记得", "记不清", "忘了", "skip", "pass", "don't remember"),
+        "agree": ("同意", "明白", "继续", "好", "可以", "agree", "ok", "yes", "continue"),
+        "decline": ("不同意", "不要", "算了", "返回", "no", "back"),
+    }
+)
+
 EDITABLE = {
     "edit_what": (N_("What happened"), State.REPORT_WHAT),
     "edit_category": (N_("Type"), State.REPORT_CATEGORY),
@@ -155,6 +197,24 @@ async def on_notice(ctx: Context) -> None:
         await ctx.go(State.MENU)
     else:
         await ask_notice(ctx)
+
+
+@router.understands(Intent.REPORT)
+async def start_from_words(ctx: Context, understood: Understanding) -> None:
+    """Starts the report from what she wrote ("我想举报我们线长"): her words wait in the draft, sealed, as
+    the first part of her account, through the notice (declining it deletes them); an unfinished
+    report is offered first, with her words added to it."""
+    conversation = ctx.conversation
+    conversation.end_case_session()
+    had_draft = conversation.draft is not None
+    if understood.words or understood.urgent or had_draft:
+        draft = _draft(ctx)
+        what: list[str] = draft.setdefault("what", [])  # type: ignore[assignment]
+        if understood.words and len(what) < MAX_WHAT_MESSAGES:
+            what.append(understood.words)
+        if understood.urgent:
+            draft["urgency"] = "danger_now"
+    await ctx.go(State.REPORT_RESUME if had_draft else State.REPORT_NOTICE)
 
 
 @router.asks(State.REPORT_WHAT)
@@ -349,8 +409,10 @@ def review_text(ctx: Context) -> str:
 
 
 def _missing_step(draft: dict[str, object]) -> str | None:
-    """The first required answer still missing, so a draft resumed from review cannot skip one."""
+    """The first required answer still missing, so a draft resumed from review cannot skip one (nor the
+    consent: a report started from her words holds them before she has read the notice)."""
     for field, state in (
+        ("consent", State.REPORT_NOTICE),
         ("what", State.REPORT_WHAT),
         ("category", State.REPORT_CATEGORY),
         ("involved", State.REPORT_INVOLVED),

@@ -3,17 +3,21 @@
 One router per feature module; ``handlers.app.build_router`` combines them in one place. A feature
 also registers here what only it knows but every message needs (its hooks): what lapses with time,
 what is owed to the worker from before, whether a picture would be kept, what to note after each
-message. So the dispatcher and the intake ask the router, and never import a feature.
+message, what it does for an intent ("I want to report" starts the report), which questions take
+free text, and the words workers type for its choices. So the dispatcher and the intake ask the
+router, and never import a feature.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from .context import Context
 from .conversation import Conversation
+from .intents import Intent, Understanding
 
 Step = Callable[[Context], Awaitable[None]]
+Understood = Callable[[Context, Understanding], Awaitable[None]]
 Expiry = Callable[[Context], bool]
 Owed = Callable[[Context], Awaitable[bool]]
 PictureRule = Callable[[Conversation], bool]
@@ -28,6 +32,10 @@ class Router:
         self._owed: list[Owed] = []
         self._picture_rules: list[PictureRule] = []
         self._after_message: list[AfterMessage] = []
+        self._understood: dict[Intent, Understood] = {}
+        self._text_states: set[str] = set()
+        self._story_states: set[str] = set()
+        self._choice_words: dict[str, tuple[str, ...]] = {}
 
     def asks(self, state: str) -> Callable[[Step], Step]:
         """Register the step that asks the question of ``state``."""
@@ -69,20 +77,65 @@ class Router:
         self._after_message.append(hook)
         return hook
 
+    def understands(self, intent: Intent) -> Callable[[Understood], Understood]:
+        """Register what this feature does when a message outside a flow means ``intent`` (see
+        ``handlers.intents``); one feature per intent."""
+
+        def register(step: Understood) -> Understood:
+            self._understood[intent] = step
+            return step
+
+        return register
+
+    def reads_text(self, *states: str, story: bool = False) -> None:
+        """Register states whose question takes free text (a question, a receipt, her account), where a
+        typed word is never taken for a choice by a keyword of its label. ``story`` states keep
+        everything she writes as her account, even a message that also raised the alarm."""
+        self._text_states.update(states)
+        if story:
+            self._story_states.update(states)
+
+    def accepts_words(self, words: Mapping[str, tuple[str, ...]]) -> None:
+        """Register words workers type for choices, by choice id ("线长" for ``supervisor``)."""
+        self._choice_words.update(words)
+
     def include(self, other: Router) -> None:
         clashes = (self._ask.keys() & other._ask.keys()) | (self._on.keys() & other._on.keys())
+        clashes |= {str(intent) for intent in self._understood.keys() & other._understood.keys()}
         if clashes:
-            raise ValueError(f"states registered twice: {sorted(clashes)}")
+            raise ValueError(f"states or intents registered twice: {sorted(clashes)}")
         self._ask.update(other._ask)
         self._on.update(other._on)
         self._expiries.extend(other._expiries)
         self._owed.extend(other._owed)
         self._picture_rules.extend(other._picture_rules)
         self._after_message.extend(other._after_message)
+        self._understood.update(other._understood)
+        self._text_states |= other._text_states
+        self._story_states |= other._story_states
+        self._choice_words.update(other._choice_words)
 
     @property
     def states(self) -> frozenset[str]:
         return frozenset(self._ask) | frozenset(self._on)
+
+    def takes_text(self, state: str) -> bool:
+        return state in self._text_states
+
+    def keeps_story(self, state: str) -> bool:
+        return state in self._story_states
+
+    @property
+    def choice_words(self) -> Mapping[str, tuple[str, ...]]:
+        return self._choice_words
+
+    async def act(self, ctx: Context, understanding: Understanding) -> bool:
+        """Does what the feature registered for the message's intent; False when none did."""
+        step = self._understood.get(understanding.intent)
+        if step is None:
+            return False
+        await step(ctx, understanding)
+        return True
 
     async def ask(self, ctx: Context) -> None:
         await self._ask[ctx.conversation.state](ctx)

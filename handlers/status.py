@@ -15,10 +15,13 @@ from .context import Context
 from .conversation import State
 from .events import Alert, AlertAudience
 from .i18n import N_
+from .intents import Intent, Understanding
 from .report import alert_audience, enqueue_alert
 from .router import Router
 
 router = Router()
+router.reads_text(State.STATUS_RECEIPT)
+router.reads_text(State.STATUS_ADD_INFO, story=True)
 
 FREE_ATTEMPTS = 3
 BASE_DELAY_SECONDS = 5
@@ -68,11 +71,27 @@ async def ask_receipt(ctx: Context) -> None:
 
 @router.on(State.STATUS_RECEIPT)
 async def on_receipt(ctx: Context) -> None:
-    """Checks the receipt (unless the worker must wait) and opens the case on a match."""
+    """Checks the receipt, or returns to the menu."""
     if ctx.choice_id == "menu":
         await ctx.go(State.MENU)
         return
-    receipt = normalise_receipt(ctx.text or "")
+    await check_receipt(ctx, ctx.text or "")
+
+
+@router.understands(Intent.STATUS)
+async def open_from_words(ctx: Context, understood: Understanding) -> None:
+    """Opens the case of a receipt pasted anywhere, or asks for the receipt ("查一下我的举报")."""
+    ctx.conversation.end_case_session()
+    if understood.receipt is None:
+        await ctx.go(State.STATUS_RECEIPT)
+        return
+    ctx.conversation.state = State.STATUS_RECEIPT
+    await check_receipt(ctx, understood.receipt)
+
+
+async def check_receipt(ctx: Context, typed: str) -> None:
+    """Checks the receipt (unless the worker must wait) and opens the case on a match."""
+    receipt = normalise_receipt(typed)
     if receipt is None:
         ctx.say(ctx.t("That does not look like a receipt. A receipt has 16 letters and numbers in 4 groups."))
         await ask_receipt(ctx)

@@ -58,7 +58,9 @@ def test_intake_knows_only_the_common_steps() -> None:
 
 
 def test_the_step_order_is_the_documented_one() -> None:
-    """Emergency help comes before anything that could swallow the message; the menu before the router."""
+    """Emergency help comes before anything that could swallow the message (danger inside a sentence
+    too), a pasted receipt before an expiry could ask for it again, commands before a word of a label
+    is taken for a choice, what a message means before the newcomer's welcome; the menu before the router."""
     names = [step.__name__ for step in intake.STEPS]
     assert names == [
         "expire",
@@ -66,7 +68,9 @@ def test_the_step_order_is_the_documented_one() -> None:
         "settle_language",
         "repair_state",
         "deliver_owed",
+        "follow_language",
         "answer_emergency_at_once",
+        "open_pasted_receipt",
         "resume_after_expiry",
         "refuse_long_text",
         "clean_message",
@@ -75,6 +79,9 @@ def test_the_step_order_is_the_documented_one() -> None:
         "resolve_typed_choice",
         "answer_emergency_choice",
         "run_command",
+        "take_language_offer",
+        "resolve_choice_by_words",
+        "act_on_intent",
         "welcome_newcomer",
         "answer_unoffered_choice",
     ]
@@ -134,7 +141,7 @@ async def test_intake_steps_run_before_the_router_in_order(
     trace = Trace(runtime, monkeypatch)
     every_step = [step.__name__ for step in intake.STEPS]
 
-    await worker.send("and he waits outside the dormitory")
+    await worker.send("and he makes dirty jokes in front of everyone")
     assert trace.take() == [*every_step, "router"], "a plain answer passes every step, then the router"
 
     await worker.send("救命")

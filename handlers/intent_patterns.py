@@ -1,0 +1,256 @@
+"""The word families behind :mod:`handlers.intents`, in Chinese and English.
+
+Each family is a list of regular expressions over *folded* text (NFKC, lower case, English
+contractions spelled out: "won't" is "will not", "i'm" is "i am"), so full-width letters and
+punctuation need no patterns of their own. Patterns describe how workers say a thing, not the
+sentences of any test file: a new way of saying it is one more alternative in its family.
+
+Danger families are split by what may cancel them (see ``intents._danger_hits``):
+
+- HELP, THREAT and SELF_HARM stand on their own (a threat is conditional by nature: "if you tell
+  anyone I will kill you");
+- ACT (violence, confinement, being followed or waited for, someone at the door) is cancelled by
+  a negation, a past-time word in its clause ("以前", "last year", "V过"), or a hypothetical
+  question ("如果有人跟踪我怎么办");
+- FEAR is cancelled, in addition, when what she fears is a consequence ("怕被报复", "afraid my
+  supervisor will find out"): that is a question about retaliation, not danger now.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+def _any(*alternatives: str) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{a})" for a in alternatives))
+
+
+# --- danger ------------------------------------------------------------------------------------
+
+_HARASSER = (
+    r"他|她|那人|那个人|那个男的|那个男人|那男的|那个家伙|有人|有个人|有个男的|一个男的|陌生人|"
+    r"组长|线长|拉长|班长|主管|经理|领导|老板|主任"
+)
+_NEAR = r"门口|门外|楼下|外面|窗外|旁边|附近|身边|后面|房间|宿舍|床边|屋里|房里|厕所"
+_JOB = r"开除|滚蛋|辞退|炒|加班|奖金|转正|工资|扣钱|调岗|升职|合同|陪|吃饭|约会|考核|排班"
+_JOB_EN = r"fire|fired|firing|dismiss\w*|sack\w*|job|overtime|bonus|contract|promotion|pay|salary|shifts?|date"
+_EN_SOMEONE = (
+    r"he|she|they|someone|somebody|a man|a guy|the man|the guy|that man|that guy|this man|this guy|"
+    r"my (?:supervisor|boss|manager|leader|line leader|team leader|foreman)"
+)
+
+SOS = re.compile(r"救命|救救我|救我|求救|求求你们?救|快来人|来人啊|\bsos\b")
+"""Cries for help that stand even inside a question ("谁能来救救我")."""
+HELP = _any(
+    SOS.pattern,
+    r"(?:快|帮我|马上|赶紧|我要|我想|我得)报警",
+    r"\bhelp me\b(?!\s+(?:to|with|report|understand|find|know|check|make|file|get|ask|learn|see|write|contact))",
+    r"^\s*help\s*!|\bplease help\s*(?:!|$)",
+    r"\b(?:urgent|emergency) help\b|\bhelp needed\b",
+    r"\bcall (?:the )?police\b|\bcall 110\b|\bneed help\b(?!\s+(?:with|to|understand|finding))|需要帮助|帮帮我",
+)
+
+
+THREAT = _any(
+    r"[打弄整搞砍捅杀掐勒]死我|杀了我|要杀我|弄残我?|打残|要我的?命|让我死|不会放过我|饶不了我",
+    r"[让给要]我好看|说要报复我",
+    rf"(?:威胁|恐吓|要挟|扬言)(?!.{{0,12}}(?:{_JOB}))",
+    r"敢.{0,6}(?:说|告诉|讲).{0,8}就|说出去就|告诉别人就",
+    r"(?:照片|视频|裸照).{0,6}(?:发出去|发到网上|传到网上|公开|曝光)|曝光我",
+    rf"\bthreat\w*(?!.{{0,40}}\b(?:{_JOB_EN}))",
+    r"\b(?:will|would|going to|gonna|wants? to|trying to|try to|threaten\w* to)\s+(?:\w+\s+){0,2}?"
+    r"(?:kill|hurt|beat|rape|harm|stab|attack|get|ruin|punish|find|come for)\s+(?:me|you)\b",
+    r"\bkill (?:me|you)\b",
+    r"\b(?:will|going to|gonna|threaten\w* to)\s+(?:post|share|leak|send|spread)\s+(?:my|the|your)\s+"
+    r"(?:photos?|pictures?|pics|videos?|nudes)",
+)
+
+SELF_HARM = _any(
+    r"想死|不[想愿]再?活|活不下去|活着(?:没|没有)(?:意思|意义)|活着太(?:累|苦|难)|[撑熬挺]不下去|自杀|轻生|寻死|自残",
+    r"跳楼|跳河|跳下去|割腕|安眠药|农药|结束(?:自己的?)?生命|了结自己|死了算了|不如死了|一死了之|伤害自己",
+    r"\bkill(?:ing)? myself\b|\bend(?:ing)? (?:my|it) (?:own )?(?:life|all)\b|\btake my (?:own )?life\b|\bsuicid\w*",
+    r"\b(?:want|wanted|wanna) (?:to )?die\b|\bnot want to (?:live|be alive|be here)\b|\bbetter off dead\b",
+    r"\b(?:hurt|cut|harm)(?:ing)? myself\b|\bno reason to live\b|\bcan ?not go on\b|\bjump off\b|\boverdose\b",
+    r"\btired of (?:living|life|being alive)\b|\bcan ?not take (?:it|this) any ?more\b",
+)
+
+ACT = _any(
+    # followed, chased, waited for, watched
+    r"跟着我|跟踪(?!进度|处理|案件|结果|一下)|尾随|一路跟|跟到|跟过来|跟来了|追着我|在(?:我)?后面跟|跟在我?(?:后面|身后)",
+    r"在.{0,10}等我|等着我|守着我|守在|蹲我|蹲守|堵我|堵着我|堵在|拦着|拦住我|截住我",
+    rf"在(?:{_NEAR}).{{0,2}}(?:不走|站着|守着|等着|徘徊|转悠|盯着)",
+    rf"(?:{_HARASSER})(?:现在|还|又|一直|就|正)+在我?的?(?:{_NEAR})",
+    rf"(?:就在|还在|又在).{{0,4}}(?:{_NEAR})",
+    rf"(?:{_HARASSER})在我?的?(?:宿舍|房间|厂)?(?:门口|门外|楼下|窗外|外面)|(?:{_HARASSER})又来",
+    r"(?:又|还|要|说要|正|就|会)来.{0,6}找我|找上门|找到我(?:宿舍|家|房间)|躲在|躲起来|藏在|躲着他",
+    # the door, breaking in
+    r"[敲砸踹撬撞拍踢捶].{0,6}[门窗锁]|闯进|冲进|闯入|硬闯|[要想]进来|进了?我们?的?(?:房间|宿舍|屋|房)|半夜.{0,6}进",
+    r"反锁|锁上门|锁了门|把门锁|关上门不",
+    rf"(?:{_HARASSER}|在.{{0,6}}(?:{_NEAR})).{{0,8}}(?:一直|还|就是|死活)?(?:不肯?走|不离开|赖着不走)",
+    # held, shut in
+    r"不让我(?:走|出|离开|回|下班|跑)|不放我(?:走|出)|把我(?:锁|关|困|堵|拉进|拖进|推进|按)|"
+    r"锁在|关在|困在|被困|被锁|被关|出不去|走不了|跑不掉|逃不出|拉进|拖进",
+    # violence
+    r"打我(?!电话|手机|的电话)|打了我|被人?(?:打|揍|强奸|强暴|性侵|掐|绑|拖|推倒|砍|捅)|推了我|踢了我|掐了我|揍我|扇我|扇了我|踢我|掐我|掐着|掐住|勒我|勒住|推我|把我推|推倒|"
+    r"按住我|按着我|压着我|压在|拽我|拽着我|扯我|抓住我|抓着我|拖我|把我拖|强奸|强暴|性侵|侵犯我|"
+    r"脱我|扒我|绑|捂住我|捂我|拿刀|有刀|持刀|动刀|受伤|流血|出血|打伤|殴打|施暴",
+    r"(?:有|很|好|非常)?危险(?![吗么])|不安全",
+    r"吓得|发抖|浑身抖|不敢(?:回|出|下班|一个人|睡|走|出门|开门)|\b(?:still )?(?:shaking|trembling)\b",
+    r"\b(?:follow|stalk|chas|tail)\w*\s+(?:me|us)\b|\bbeing (?:followed|stalked|watched)\b",
+    r"\bwait(?:s|ed|ing)?\s+(?:for me|outside|at my|near my|by my|downstairs|in front)",
+    r"\b(?:outside|at|near|in front of)\s+(?:my|our)\s+(?:door|room|dorm\w*|window|house|home|place|bed)",
+    rf"\b(?:{_EN_SOMEONE})\s+(?:is|are)\s+(?:still\s+)?(?:here|nearby|near me|next to me|behind me|outside|"
+    r"downstairs|at (?:my|the) door|in my room|waiting)",
+    r"\b(?:bang|pound|knock|kick|break|forc|smash)\w*\s+(?:on\s+|down\s+|in\s+|at\s+)?(?:my|our|the)\s+"
+    r"(?:door|window)",
+    r"\btry(?:ing|ies|ied)? to (?:open|get into|break into|come into|get in)\b",
+    r"\b(?:will|would|does|do|did|is|are|can) not (?:leave|go away)\b|\brefus\w* to leave\b",
+    r"\b(?:will|would|does|do|did|is|are|can) not let (?:me|go)\b|\bnot letting (?:me|go)\b|\blet me out\b",
+    r"\bgrab\w* (?:my|me by the) (?:hair|neck|throat)|\b(?:broke|break|breaking|broken) into (?:my|our)\b",
+    r"\block(?:s|ed|ing)? me\b|\b(?:locked|trapped|stuck) in\b|\bcan ?not get out\b",
+    r"\bblock(?:s|ed|ing)? (?:the|my) (?:door|way|exit)|\bpinn?(?:ed|ing)? me\b|\bhold(?:s|ing)? me down\b",
+    r"\b(?:hit|hitting|hits|beat|beating|beats|punch\w*|slap\w*|kick\w*|chok\w*|strangl\w*|push\w*|shov\w*|"
+    r"drag\w*|attack\w*|assault\w*|stab\w*|hurt\w*|grab\w*|rap(?:e|ed|es|ing))\s+me\b",
+    r"被人?强迫|强迫我|被.{0,3}侵犯|\b(?:injured|bleeding)\b|\bi am hurt\b",
+    r"\brap(?:ed|ing)\b|\btried to rape\b|\bhid(?:e|ing) (?:from|in|under|behind)\b|\bhiding\b",
+    r"\b(?:was|got|been|being) (?:attacked|assaulted|raped|beaten|beaten up|hit|hurt|stabbed|grabbed|followed|stalked|"
+    r"kidnapped|choked|strangled|locked in|trapped)\b",
+    r"\b(?:come|coming|came) (?:to|into|over to) (?:my|our) (?:room|dorm\w*|house|home|place|bed)\b|\bcome for me\b",
+    rf"\b(?:{_EN_SOMEONE}|there is (?:a|some) (?:man|guy|person|stranger))\s+(?:is\s+)?(?:in|inside) (?:my|our) "
+    r"(?:room|dorm\w*|house|bed)",
+    r"\bin danger\b|\bnot safe\b|\bunsafe\b",
+)
+
+FEAR = _any(
+    r"(?<![恐哪可])(?:好|很|太|真|非常|特别|超级?|有点|真的)?(?:害怕|怕)(?:死了|极了)?|吓死|吓坏|恐惧",
+    r"\b(?:scared|afraid|terrified|frightened|panick?\w*)\b",
+)
+FEAR_NOW = _any(
+    r"^(?:死了|极了|得?要死|得?要命|得?发抖|了|啊|呀|哦|呜+|他|她|他们|这个人|那个人|\s)*$",
+    r"^\s*(?:so much\s*|right now\s*|now\s*|to death\s*)*(?:$|for my life|of (?:him|her|them|this (?:man|guy)|"
+    r"that (?:man|guy)|my (?:supervisor|boss|manager|leader))\s*$|to (?:go (?:back|home|out|outside)|leave|sleep|"
+    r"be alone|open the door|walk)\b)",
+)
+"""Fear is danger now when it ends the clause ("我好怕", "i am so scared right now") or names the person or
+the place she dare not go; fear of something that may follow ("怕被报复", "afraid my boss will find out",
+"怕见到他") is a question about it."""
+
+NEGATION_ZH = re.compile(
+    r"(?:不|没|没有|别|未|无|不再|没再|没人|没有人|并没有|并不|不会|不是|不要|别再|从没|从来没有?|从不)"
+    r"(?:再|是|在|有|会|要|人|一直|总|老|很|太|那么)?$"
+)
+"""A Chinese negation right before a cue ("没有跟着我", "我不怕", "不会再跟着我"); "说不回就来" is not one."""
+NEGATION_EN = re.compile(r"\b(?:not|never|no|nobody|no one|noone|neither|nor)\b")
+
+PAST = _any(
+    r"以前|之前|从前|曾经|上次|那次|有一次|有次|去年|前年|上个?月|上周|上星期|上礼拜|很久|好久以前|小时候|当时|那时|以往",
+    r"[几两三四五六七八九十\d]+ ?(?:个)?(?:月|年|周|星期)(?:以)?前",
+    r"\bused to\b|\blast (?:week|month|year|time|summer|winter)\b|\b\w+ (?:days?|weeks?|months?|years?) ago\b",
+    r"\bin the past\b|\bpreviously\b|\bback then\b|\ba while ago\b|\blong ago\b|\bwhen i was\b|\bbefore\s*$",
+)
+PAST_ASPECT = re.compile(r"^过")
+"""A Chinese verb followed by 过 ("跟踪过我") tells of something that happened and ended."""
+
+PRESENT = _any(
+    r"现在|正在|此刻|还在|又在|又来|又开始|就在|刚才|刚刚|今晚|今天|这会儿?|此时|目前",
+    r"\bnow\b|\bstill\b|\bagain\b|\bcurrently\b|\btonight\b|\btoday\b|\bat the moment\b|\bthis moment\b",
+)
+
+HYPOTHETICAL = _any(r"如果|万一|假如|假设|要是|若是|假使", r"\bif\b|\bwhat if\b|\bin case\b|\bsuppose\b")
+CATEGORY_QUESTION = _any(
+    r"算不算|算是|算.{0,10}[吗么]|属于|是不是.{0,8}(?:骚扰|违法|犯法)|什么是|什么叫|定义",
+    r"\bwhat counts\b|\bcount as\b|\bconsidered\b|\bis (?:it|this|that) (?:sexual )?harassment\b|\bwhat is\b",
+    r"\bdoes (?:it|this|that) count\b|\bdefin\w*",
+)
+
+# --- questions ---------------------------------------------------------------------------------
+
+QUESTION = _any(
+    r"[?吗呢么]\s*$|怎么|怎样|如何|咋|哪里|哪儿|在哪|什么|会不会|能不能|可不可以|可以.{0,12}[吗么]|是不是|要不要|"
+    r"有没有|多久|多长时间|几点|几天|谁会|为什么|有用吗|后果|流程|步骤|想知道|想问|想了解|请问|问一下|问问",
+    r"^(?:how|what|where|when|who|whom|why|which|will|would|can|could|should|is|are|am|do|does|did|may|must)\b",
+    r"\b(?:i want to know|wondering|tell me about|explain)\b",
+)
+REQUEST = _any(r"帮我|替我|帮忙|麻烦你?", r"\b(?:help me|can you|could you|please)\b")
+"""A question that asks the bot to do something ("能不能帮我举报", "can you help me report") is a request."""
+
+# --- report ------------------------------------------------------------------------------------
+
+_REPORT_VERB_ZH = r"举报|举保|投诉|检举|揭发|告发|反映|申诉|报案|状告|告(?!诉|知|示|别|辞|一段|假)"
+REPORT = _any(
+    rf"(?:我|我们)?(?:要|想|想要|需要|得|必须|准备|打算|决定|来|希望|请你?|帮我|替我|给我|麻烦你?帮?我?|帮忙)"
+    rf"(?:[帮替代](?:她|他|朋友|同事|工友|别人|室友|姐妹))?(?:去|来|再|正式)?(?:{_REPORT_VERB_ZH})",
+    rf"^(?:{_REPORT_VERB_ZH})(?:一下)?(?:我们|那个|这个|他|她|我的|一个|车间|组长|线长|拉长|主管|经理|宿舍|仓库)",
+    rf"(?:{_REPORT_VERB_ZH})一下",
+    r"\b(?:want|wanna|would like|need|have|going|gonna|ready|here|like|wish|decided|trying|try)\s+to\s+"
+    r"(?:make|file|submit|lodge|send|do|start|write|put in)\s+(?:a\s+|an\s+|my\s+)?(?:\w+\s+)?(?:report|complaint)",
+    r"\b(?:want|wanna|would like|need|have|going|gonna|ready|here|like|wish|decided|trying|try)\s+to\s+"
+    r"(?:report|complain)\b",
+    r"^(?:please\s+)?(?:report|file|lodge|make)\s+(?:a\s+)?(?:complaint|report|my|a|the|him|her|this|someone)",
+    r"\bhelp me (?:to )?(?:report|complain|file)\b",
+)
+REPORT_REFUSED = _any(r"(?:不|没|别|不想|不要|不用|不打算)(?:想|要|去)?$", r"\b(?:not|never|no)\s+(?:\w+\s+){0,2}$")
+"""Said just before a report phrase, it refuses to report ("不想举报", "i do not want to report")."""
+REPORT_BARE_WORDS = re.compile(
+    r"我们?|要|想|需要|得|请|你|您|帮|麻烦|一下|个|的|了|吧|啊|呀|哦|嗯|呢|就|来|去|再|正式|下|"
+    rf"{_REPORT_VERB_ZH}|"
+    r"\b(?:i|want|wanna|would|like|need|have|going|gonna|ready|here|to|make|file|submit|lodge|send|do|start|"
+    r"write|put|in|a|an|my|new|the|report|complaint|complain|please|can|could|you|help|me|now|just|am|is|how|what|"
+    r"where|it|this|that|begin|here|about|something|someone|somebody|today)\b|怎么|怎样|如何|弄|做|操作|开始|在哪|哪里|一件事|事情|"
+    r"能不能|可不可以|可以|能否|一个人|某人|有个人|一个"
+)
+
+# --- status ------------------------------------------------------------------------------------
+
+_CASE_ZH = r"举报|投诉|报告|案子|案件|反映的事|那件事|的事"
+_MINE_ZH = (
+    r"我的|我之前|我上次|我以前|我前几天|之前的?|上次的?|我交的|我提交的|我报的|我举报的|我投诉的|我反映的|交的|提交的"
+)
+STATUS = _any(
+    rf"(?:查|查询|查看|看看|看一下|看下|问问|问一下|跟进|了解一下)(?:一下)?.{{0,4}}(?:{_MINE_ZH}).{{0,6}}(?:{_CASE_ZH}|进度|结果)",
+    rf"(?:{_MINE_ZH}).{{0,8}}(?:{_CASE_ZH}).{{0,6}}"
+    r"(?:进度|结果|怎么样|咋样|怎样|处理|有(?:没有)?(?:消息|回复|结果|回音|进展|人管)|到哪|回复了|通过)",
+    r"(?:我的|我).{0,4}(?:举报|投诉|案子|案件).{0,4}(?:进度|结果|状态)|查进度|查一下进度|进度查询",
+    r"\bmy (?:report|case|complaint)\b.{0,30}\b(?:status|progress|update|news|result|outcome|going|happen\w*|reply|"
+    r"answer|heard|anything)\b",
+    r"\b(?:check|checking|follow up|follow-up|track|see|look up|any update|any news|update|updates|news|what happened|"
+    r"what is happening|how is|where is|status)\b.{0,12}\b(?:my|our)\s+(?:\w+\s+)?(?:report|case|complaint)\b",
+    r"^(?:我的|查询?我的)(?:举报|投诉|案子|案件|报告)$",
+    r"\bhap-[0-9a-z]{6}\b",
+    r"^(?:我要|我想|帮我|要)?(?:查询|查一下|查查|查)(?:一下)?(?:进度|举报|投诉|结果)?$",
+    r"\b(?:replied|reply|answered|responded|looked at|read|seen)\b.{0,16}\b(?:my|our)\s+(?:report|case|complaint)\b",
+)
+
+# --- talk to a person --------------------------------------------------------------------------
+
+PERSON = _any(
+    r"找人(?:聊|说|谈|倾诉)|(?:跟|和|找|同)(?:人|真人|谁|个人|一个人)(?:聊|说|谈)|有没有人.{0,6}(?:跟|和|陪)我.{0,2}(?:聊|说|谈)",
+    r"真人|人工客服|人工服务|转人工|活人|倾诉|陪我(?:聊|说)|说说话|聊一?聊",
+    r"(?:跟|和|找|同)(?:人事|hr|领导|心理|主管|委员会).{0,6}(?:聊|谈|说|见面|面谈|当面|联系)",
+    r"(?:让|叫|请)(?:人事|hr|有人|人|谁)(?:直接)?.{0,4}(?:联系|打电话给|找|回电)我",
+    r"(?:能不能|能否|可以|可不可以|请|麻烦)(?:有人|你们|人事|谁)?.{0,2}(?:打电话给我|给我打电话|联系我|回电话给我)",
+    r"(?:联系|找|打给|打电话给)(?:人事|hr|人力|委员会|关爱委员会)|人事(?:部|的)?(?:电话|联系方式|在哪|办公室|分机)",
+    r"\bcontact (?:hr|human resources|the board|someone|somebody)\b|\bhr(?: is)? (?:phone|number|contact)\b",
+    r"心理(?:咨询|老师|医生|辅导)|咨询师",
+    r"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:someone|somebody|a (?:real )?(?:person|human)|anyone|hr|a counsell?or|"
+    r"someone in hr|a woman|a real|people|a human being)",
+    r"\breal person\b|\ba human\b|\bsomeone to (?:talk|listen)|\bcounsell?or\b|\bcounsell?ing\b|\bneed support\b",
+    r"\b(?:can|could|please|would|will)\s+(?:someone|somebody|you|hr|a person)\s+(?:call|contact|phone)\s+me\b",
+    r"\b(?:want|need|like)\s+(?:someone|somebody|hr|a person)\s+to\s+(?:call|contact|phone)\s+me\b",
+)
+
+# --- greeting and thanks (the whole message, once these and fillers are removed) ----------------
+
+GREETING_WORDS = re.compile(
+    r"你好|您好|大家好|你们好|嗨|哈喽|哈啰|哈罗|嘿|喂|在吗|在么|在嘛|在不在|有人吗|有人在吗|早上好|上午好|中午好|下午好|晚上好|早安|晚安|早|"
+    r"机器人|小助手|\b(?:hi|hello|hey|hallo|hiya|yo|good (?:morning|afternoon|evening)|anyone there|is anyone there|"
+    r"are you there|there|bot)\b"
+)
+THANKS_WORDS = re.compile(
+    r"(?:谢谢|感谢|多谢|太感谢|非常感谢)(?:你们|您们|你|您|大家)?|谢了|谢啦|辛苦了?|好的|好吧|好|嗯+|哦+|噢|ok|知道了|明白了|懂了|收到|了解|"
+    r"拜拜|再见|那?我再想想|我想想|"
+    r"\b(?:thanks?|thank you|thank u|thx|ty|cheers|much|so|very|a lot|okay|ok|got it|great|appreciate it|"
+    r"you|fine|bye|goodbye|see you)\b"
+)
+THANKS_CORE = re.compile(r"谢|感谢|辛苦|\bthank|\bthx\b|\bty\b|\bcheers\b|\bappreciate")
+FILLERS = re.compile(r"[\s\W_]+|啊|呀|哈|哦|呢|啦|吧|了|的|呀|嘛|们")

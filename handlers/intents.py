@@ -1,0 +1,294 @@
+"""What a worker's message is about, in Chinese or English, before any feature sees it.
+
+Workers do not use menus: a frightened woman writes "他在宿舍门口等我，我好怕", not 救命; a worker who
+wants to report writes "我想举报我们线长", not 举报. :func:`understand` reads a message as one of
+seven intents: danger, report, status, greeting, thanks, person (talk to someone) or, failing
+all of those, a question for the FAQ. It is pure and fast (regular expressions, no model, no
+segmenter), so it runs on every message.
+
+Danger is looked for inside sentences, clause by clause, with the words that cancel it: a
+negation just before the cue ("我不怕", "nobody is following me"), a past time in the same clause
+("他以前跟踪过我", "he used to follow me last year"; a recent "昨天" or "刚才" does not cancel), a
+hypothetical question ("如果有人跟踪我怎么办"), and for fear, fear of a consequence ("怕被报复").
+A false alarm costs one extra message, a missed one can cost a life, so when in doubt it is
+danger; the message's other intent (``then``) is still served after the emergency help.
+
+The word families are in :mod:`handlers.intent_patterns`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+from itertools import pairwise
+
+from storage.receipts import ALPHABET, LOOK_ALIKES
+
+from . import intent_patterns as p
+from .i18n import Language
+
+
+class Intent(StrEnum):
+    DANGER = "danger"
+    REPORT = "report"
+    STATUS = "status"
+    GREETING = "greeting"
+    THANKS = "thanks"
+    PERSON = "person"
+    QUESTION = "question"
+
+
+@dataclass(frozen=True, repr=False)
+class Understanding:
+    """One message understood. ``words`` is what a report keeps as the start of her account (None
+    when she only said she wants to report); ``receipt`` a receipt found in the message, in its
+    canonical form; ``then`` what a danger message asks besides (a question, a report), if anything;
+    ``urgent`` that the message also raised the alarm (a report started from it is marked urgent)."""
+
+    intent: Intent
+    words: str | None = None
+    receipt: str | None = None
+    then: Intent | None = None
+    urgent: bool = False
+
+    def __repr__(self) -> str:  # never the words or the receipt
+        return f"Understanding({self.intent.value}, words={self.words is not None}, then={self.then})"
+
+
+_CONTRACTIONS = (
+    (r"\bwon'?t\b", "will not"),
+    (r"\bcan'?t\b", "can not"),
+    (r"\bcannot\b", "can not"),
+    (r"\bain'?t\b", "is not"),
+    (r"\b(do|does|did|is|are|was|were|would|should|could|has|have|had)n'?t\b", r"\1 not"),
+    (r"\bi'?m\b", "i am"),
+    (r"\b(he|she|it|that|there|what|who|someone|somebody)'s\b", r"\1 is"),
+    (r"'re\b", " are"),
+    (r"'ll\b", " will"),
+    (r"'d\b", " would"),
+    (r"'ve\b", " have"),
+    (r"\bgonna\b", "going to"),
+    (r"\bwanna\b", "want to"),
+    (r"\bu\b", "you"),
+)
+_CONTRACTION_RES = [(re.compile(pattern), replacement) for pattern, replacement in _CONTRACTIONS]
+# Traditional characters of the word families, folded to the simplified ones the patterns use (workers
+# outside the mainland write 門, 報, 騷擾).
+_TRADITIONAL = str.maketrans(
+    "門對說殺報舉訴進裡後還現開關鎖這們個讓謝樓蹤險麼嗎騷擾覺會來別沒發傷強為醫電話問題處總經長組線車間廠員聽見幫請"
+    "嚇懼攔擋衝闖綁壓脫摀熱樣麼嗎個過時從臉難實聯係繫談與陰幹殺劃傷敢喚體動邊緊態議嗎",
+    "门对说杀报举诉进里后还现开关锁这们个让谢楼踪险么吗骚扰觉会来别没发伤强为医电话问题处总经长组线车间厂员听见帮请"
+    "吓惧拦挡冲闯绑压脱捂热样么吗个过时从脸难实联系系谈与阴干杀划伤敢唤体动边紧态议吗",
+)
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[a-z]{2,}")
+_SPACE_BETWEEN_CJK = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
+_FIRST_PERSON = re.compile(r"我|\b(?:me|my|i|us|our)\b")
+_CLAUSE_BREAK = re.compile(r"[,.!?;:。、…~\n]+|\s+-\s+|\b(?:but|and|so)\b|但是|可是|不过|然后")
+
+
+def fold(text: str) -> str:
+    """NFKC, lower case, curly quotes straightened, English contractions spelled out, spaces collapsed."""
+    folded = unicodedata.normalize("NFKC", text).casefold().translate(_TRADITIONAL)
+    folded = folded.replace("’", "'").replace("‘", "'").replace("`", "'")
+    for pattern, replacement in _CONTRACTION_RES:
+        folded = pattern.sub(replacement, folded)
+    return re.sub(r"\s+", " ", folded).strip()
+
+
+def clauses(folded: str) -> list[str]:
+    """Clauses, where tense and negation hold; a space between Chinese words counts as a comma."""
+    marked = _SPACE_BETWEEN_CJK.sub(",", folded)
+    return [clause.strip() for clause in _CLAUSE_BREAK.split(marked) if clause.strip()]
+
+
+def script_language(text: str) -> Language | None:
+    """The language a message is written in, by its script, or None when it is not clear (a number,
+    a receipt, one English word typed in a Chinese conversation, mixed writing)."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    if find_receipt(text) is not None:  # receipts and case numbers are in no language
+        folded = _RECEIPT_RUN.sub(" ", folded)
+    folded = _RECEIPTISH.sub(" ", folded)
+    cjk = len(_CJK.findall(folded))
+    latin_words = len(_LATIN_WORD.findall(folded))
+    if cjk >= 2 and latin_words <= cjk:
+        return "zh"
+    if cjk == 0 and latin_words >= 2:
+        return "en"
+    return None
+
+
+# --- receipts ----------------------------------------------------------------------------------
+
+_SYMBOLS = frozenset(ALPHABET)
+_RECEIPTISH = re.compile(r"hap-[0-9a-z]{6}|[0-9a-z]*[0-9][0-9a-z]*")
+_RECEIPT_RUN = re.compile(r"(?<![0-9a-z])[0-9a-z]{4}(?:[\s\-_.·・—－]*[0-9a-z]{4}){3}(?![0-9a-z])")
+_TOKEN = re.compile(r"[0-9A-Z]+")
+_GROUP_SEPARATORS = re.compile(r"^[\s\-_.·・—－\u2212]*$")
+
+
+def find_receipt(text: str) -> str | None:
+    """A receipt pasted anywhere in a message ("我的查询码是 k7qx m2pa x9tb 4rwe"), in canonical form.
+
+    Receipt entry is tolerant (see ``storage.receipts``), so inside a sentence the shape must be
+    unmistakable: one run of 16 symbols, or four groups of four, with at least one digit unless the
+    groups are joined by dashes. Plain English words ("must have done such") are never a receipt.
+    """
+    if len(text) > 2_000:
+        return None
+    folded = unicodedata.normalize("NFKC", text).upper()
+    tokens = list(_TOKEN.finditer(folded))
+    for index, token in enumerate(tokens):
+        candidates = [[token]]
+        if len(token.group()) == 4 and index + 3 < len(tokens):
+            candidates.append(tokens[index : index + 4])
+        for group in candidates:
+            receipt = _as_receipt(folded, group)
+            if receipt is not None:
+                return receipt
+    return None
+
+
+def _as_receipt(folded: str, group: list[re.Match[str]]) -> str | None:
+    typed = "".join(token.group() for token in group)
+    symbols = "".join(LOOK_ALIKES.get(c, c) for c in typed)
+    if len(symbols) != 16 or not set(symbols) <= _SYMBOLS:
+        return None
+    if len(group) == 4:
+        if any(len(token.group()) != 4 for token in group):
+            return None
+        gaps = [folded[a.end() : b.start()] for a, b in pairwise(group)]
+        if not all(_GROUP_SEPARATORS.match(gap) for gap in gaps):
+            return None
+        dashed = all("-" in gap or "—" in gap or "－" in gap for gap in gaps)
+    else:
+        dashed = False
+    if not dashed and not any(c.isdigit() for c in typed):
+        return None
+    return "-".join(symbols[start : start + 4] for start in range(0, 16, 4))
+
+
+# --- danger ------------------------------------------------------------------------------------
+
+
+def _negated(clause: str, start: int) -> bool:
+    """A negation just before a cue: a Chinese negation word ending right there, or one of the three
+    English words before it."""
+    if p.NEGATION_ZH.search(clause[:start]):
+        return True
+    before_en = " ".join(clause[:start].split()[-3:])
+    return bool(p.NEGATION_EN.search(before_en))
+
+
+def _past(clause: str, end: int) -> bool:
+    """The clause tells of something that ended (a past time, or 过 after the verb) and nothing in it
+    says it is happening again now."""
+    if p.PRESENT.search(clause):
+        return False
+    return bool(p.PAST.search(clause) or p.PAST_ASPECT.match(clause[end:]))
+
+
+def _question_shaped(folded: str) -> bool:
+    return bool(p.QUESTION.search(folded))
+
+
+def danger_cues(text: str) -> list[str]:
+    """The danger families found in a message, after negation, tense and hypotheticals (for tests
+    and the bench: which family fired)."""
+    folded = fold(text)
+    question = _question_shaped(folded)
+    category = bool(p.CATEGORY_QUESTION.search(folded)) and not p.PRESENT.search(folded)
+    found: list[str] = []
+    for clause in clauses(folded):
+        hypothetical = question and bool(p.HYPOTHETICAL.search(clause))
+        for name, family in (("help", p.HELP), ("threat", p.THREAT), ("self_harm", p.SELF_HARM),
+                             ("act", p.ACT), ("fear", p.FEAR)):
+            for match in family.finditer(clause):
+                if _cancelled(name, clause, match, hypothetical=hypothetical, question=question, category=category):
+                    continue
+                found.append(name)
+                break
+    return found
+
+
+def _cancelled(
+    name: str, clause: str, match: re.Match[str], *, hypothetical: bool, question: bool, category: bool
+) -> bool:
+    if _negated(clause, match.start()):
+        return True
+    if name == "self_harm":
+        return False
+    if hypothetical:
+        return True
+    if name == "help":
+        return question and not p.SOS.search(match.group())
+    if name == "threat":
+        return False
+    if category and not _FIRST_PERSON.search(match.group()):
+        return True  # "被跟踪算骚扰吗" asks about a kind of act; "有人一直跟着我，这算骚扰吗" tells of one
+    if _past(clause, match.end()):
+        return True
+    if name == "fear":
+        return not p.FEAR_NOW.match(clause[match.end() :])
+    return False
+
+
+def in_danger(text: str) -> bool:
+    return bool(danger_cues(text))
+
+
+# --- the other intents ------------------------------------------------------------------------
+
+
+def _only(words: re.Pattern[str], folded: str) -> bool:
+    """The message is nothing but these words (and punctuation, particles)."""
+    rest = words.sub(" ", folded)
+    return not p.FILLERS.sub("", rest)
+
+
+def _report_words(text: str, folded: str) -> str | None:
+    """The whole message when it says more than "I want to report" (who, what), else None."""
+    rest = p.REPORT_BARE_WORDS.sub(" ", folded)
+    rest = p.FILLERS.sub("", rest)
+    meaningful = len(_CJK.findall(rest)) >= 2 or bool(re.search(r"[a-z]{3,}", rest))
+    return text.strip() if meaningful else None
+
+
+def _intent_without_danger(text: str, folded: str) -> tuple[Intent, str | None]:
+    if p.STATUS.search(folded):
+        return Intent.STATUS, None
+    report = p.REPORT.search(folded)
+    if report and p.REPORT_REFUSED.search(folded[: report.start()]):
+        report = None
+    if report and (not _question_shaped(folded) or p.REQUEST.search(folded)):
+        return Intent.REPORT, _report_words(text, folded)
+    if p.PERSON.search(folded):
+        return Intent.PERSON, None
+    if p.THANKS_CORE.search(folded) and _only(p.THANKS_WORDS, p.GREETING_WORDS.sub(" ", folded)):
+        return Intent.THANKS, None
+    if _only(p.GREETING_WORDS, folded):
+        return Intent.GREETING, None
+    if _only(p.THANKS_WORDS, folded):
+        return Intent.THANKS, None
+    return Intent.QUESTION, None
+
+
+def understand(text: str) -> Understanding:
+    """The intent of one message (see the module docstring)."""
+    folded = fold(text)
+    receipt = find_receipt(text)
+    if in_danger(text):
+        if receipt is not None:
+            return Understanding(Intent.DANGER, receipt=receipt, then=Intent.STATUS)
+        then, words = _intent_without_danger(text, folded)
+        if then is Intent.QUESTION and not _question_shaped(folded):
+            return Understanding(Intent.DANGER)
+        if then in (Intent.GREETING, Intent.THANKS):
+            return Understanding(Intent.DANGER)
+        return Understanding(Intent.DANGER, words=words if then is Intent.REPORT else None, then=then)
+    if receipt is not None:
+        return Understanding(Intent.STATUS, receipt=receipt)
+    intent, words = _intent_without_danger(text, folded)
+    return Understanding(intent, words=words)

@@ -1,0 +1,87 @@
+"""Intent rates over phrase files, shared by tests and the bench (``bench/intents.py``).
+
+A phrase file has one ``{"q", "lang", "intent"}`` object a line. Danger recall is the share of
+danger phrases read as danger; the false-alarm rate the share of the other phrases read as danger;
+accuracy the share read as their own intent.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from handlers.intents import Intent, understand
+
+REPO = Path(__file__).resolve().parents[1]
+TABLE = REPO / "tests" / "data" / "intent_table.jsonl"
+HELD_OUT = REPO / "tests" / "data" / "intent_heldout.jsonl"
+
+
+SHARED_DEV = REPO.parent / "shared" / "intent-eval" / "dev.jsonl"
+"""The shared dev set, beside the repository (tests skip without it: a git worktree has none beside it)."""
+WORKSPACE_DEV = Path("/work/shared/intent-eval/dev.jsonl")
+
+
+def default_files() -> list[Path]:
+    """What the bench scores: the shared dev set (beside the repository, else the workspace's), the table,
+    the held-out set."""
+    dev = SHARED_DEV if SHARED_DEV.exists() else WORKSPACE_DEV
+    return [dev, TABLE, HELD_OUT]
+
+
+@dataclass(frozen=True)
+class Phrase:
+    q: str
+    lang: str
+    intent: str
+    words: bool = False  # a report phrase whose words must be kept as the start of the account
+
+
+def read_phrases(path: Path) -> list[Phrase]:
+    phrases = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            phrases.append(Phrase(record["q"], record["lang"], record["intent"], bool(record.get("words"))))
+    return phrases
+
+
+@dataclass
+class Rates:
+    total: int = 0
+    correct: int = 0
+    danger_total: int = 0
+    danger_found: int = 0
+    safe_total: int = 0
+    false_alarms: int = 0
+    misses: list[tuple[Phrase, str]] = field(default_factory=list)
+
+    @property
+    def recall(self) -> float:
+        return self.danger_found / self.danger_total if self.danger_total else 1.0
+
+    @property
+    def false_alarm_rate(self) -> float:
+        return self.false_alarms / self.safe_total if self.safe_total else 0.0
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total if self.total else 1.0
+
+
+def score(phrases: list[Phrase]) -> Rates:
+    rates = Rates()
+    for phrase in phrases:
+        got = understand(phrase.q).intent.value
+        rates.total += 1
+        rates.correct += got == phrase.intent
+        if phrase.intent == Intent.DANGER:
+            rates.danger_total += 1
+            rates.danger_found += got == Intent.DANGER
+        else:
+            rates.safe_total += 1
+            rates.false_alarms += got == Intent.DANGER
+        if got != phrase.intent:
+            rates.misses.append((phrase, got))
+    return rates

@@ -1,0 +1,175 @@
+"""The intent recogniser on its own: our table, our held-out set, the shared dev set, and the words that
+turn danger on and off (negation, tense, hypotheticals, fear of a consequence)."""
+
+from __future__ import annotations
+
+import pytest
+
+from handlers import intent_patterns
+from handlers.intents import Intent, find_receipt, script_language, understand
+
+from .intent_rates import HELD_OUT, SHARED_DEV, TABLE, Phrase, read_phrases, score
+
+TABLE_PHRASES = read_phrases(TABLE)
+
+
+@pytest.mark.parametrize("phrase", TABLE_PHRASES, ids=[p.q[:30] for p in TABLE_PHRASES])
+def test_every_table_phrase_is_read_as_its_intent(phrase: Phrase) -> None:
+    understood = understand(phrase.q)
+    assert understood.intent == phrase.intent
+    if phrase.intent == Intent.REPORT:
+        assert (understood.words is not None) == phrase.words, "her words are kept only when they say more"
+
+
+def test_the_table_covers_every_intent_in_both_languages() -> None:
+    covered = {(p.intent, p.lang) for p in TABLE_PHRASES}
+    assert covered == {(intent.value, lang) for intent in Intent for lang in ("zh", "en")}
+    assert len(TABLE_PHRASES) >= 60
+
+
+def print_rates(name: str, phrases: list[Phrase]) -> None:
+    rates = score(phrases)
+    print(
+        f"\n{name}: danger recall {rates.danger_found}/{rates.danger_total} ({rates.recall:.0%}), "
+        f"false alarms {rates.false_alarms}/{rates.safe_total} ({rates.false_alarm_rate:.0%}), "
+        f"accuracy {rates.correct}/{rates.total} ({rates.accuracy:.0%})"
+    )
+
+
+def test_rates_on_our_table() -> None:
+    rates = score(TABLE_PHRASES)
+    print_rates("table", TABLE_PHRASES)
+    assert rates.recall == 1.0 and rates.false_alarms == 0 and rates.accuracy == 1.0
+
+
+def test_rates_on_our_held_out_set() -> None:
+    """Written before the recogniser and never tuned on: the floors say what we promise on new wording."""
+    phrases = read_phrases(HELD_OUT)
+    rates = score(phrases)
+    print_rates("held-out", phrases)
+    assert len(phrases) >= 40
+    assert rates.recall >= 0.9
+    assert rates.false_alarm_rate <= 0.1
+    assert rates.accuracy >= 0.75
+
+
+def test_rates_on_the_shared_dev_set() -> None:
+    if not SHARED_DEV.exists():
+        pytest.skip(f"no shared dev set at {SHARED_DEV}")
+    phrases = read_phrases(SHARED_DEV)
+    rates = score(phrases)
+    print_rates("shared dev", phrases)
+    assert rates.recall >= 0.9
+    assert rates.false_alarm_rate <= 0.1
+    assert rates.accuracy >= 0.8
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我想跟你们说一下最近的情况，我们线长老是讲黄色笑话，我一直忍着，可是他现在就在我宿舍门口不走",
+        "I wanted to ask about the policy but actually right now a man is waiting outside my room",
+        "上个月他摸过我，我没说，今天下班他又一路跟着我，我好怕",
+        "sorry to bother you, my supervisor said he will hurt me if i tell anyone",
+        "我也不知道该跟谁说，活着太累了，真的想死",
+    ],
+)
+def test_danger_is_caught_inside_longer_sentences(text: str) -> None:
+    assert understand(text).intent is Intent.DANGER
+
+
+@pytest.mark.parametrize(
+    ("danger", "safe"),
+    [
+        ("我好怕", "我不怕"),
+        ("他现在跟着我", "他以前跟踪过我"),
+        ("他在跟踪我", "没人跟踪我"),
+        ("他又在宿舍楼下等我", "他之前在宿舍楼下等过我"),
+        ("he is following me", "he is not following me anymore"),
+        ("someone is following me now", "he used to follow me last year"),
+        ("I am scared", "I'm not scared"),
+        ("I am in danger", "I'm not in danger"),
+        ("我好害怕，他还在外面", "我很怕被报复"),
+        ("I'm afraid of him", "I'm afraid my supervisor will find out"),
+        ("有人跟着我", "如果有人跟着我怎么办"),
+        ("我不想活了", "我想辞职"),
+    ],
+)
+def test_negation_tense_and_worry_turn_danger_off(danger: str, safe: str) -> None:
+    assert understand(danger).intent is Intent.DANGER, danger
+    assert understand(safe).intent is not Intent.DANGER, safe
+
+
+def test_traditional_characters_read_like_simplified() -> None:
+    assert understand("他在宿舍門口等我，我好怕").intent is Intent.DANGER
+    reported = understand("我想舉報我們線長")
+    assert reported.intent is Intent.REPORT and reported.words == "我想舉報我們線長", "her words as she wrote them"
+    assert understand("謝謝").intent is Intent.THANKS
+
+
+def test_a_threat_is_danger_even_as_a_condition() -> None:
+    assert understand("他说要是我告诉别人就打死我").intent is Intent.DANGER
+    assert understand("他威胁要开除我").intent is not Intent.DANGER, "a threat to her job is not danger now"
+
+
+def test_a_danger_message_keeps_its_other_intent() -> None:
+    reported = understand("我要举报，他刚才打我")
+    assert reported.intent is Intent.DANGER and reported.then is Intent.REPORT
+    assert reported.words == "我要举报，他刚才打我"
+    asked = understand("有人一直跟着我，这种情况可以报警吗？")
+    assert asked.intent is Intent.DANGER and asked.then is Intent.QUESTION
+    assert understand("他在宿舍门口等我，我好怕").then is None
+
+
+@pytest.mark.parametrize(
+    ("text", "receipt"),
+    [
+        ("K7QX-M2PA-X9TB-4RWE", "K7QX-M2PA-X9TB-4RWE"),
+        ("我的查询码是 k7qx m2pa x9tb 4rwe，帮我看看", "K7QX-M2PA-X9TB-4RWE"),
+        ("回执：Ｋ７ＱＸ－Ｍ２ＰＡ－Ｘ９ＴＢ－４ＲＷＥ", "K7QX-M2PA-X9TB-4RWE"),
+        ("here it is k7qxm2pax9tb4rwe thanks", "K7QX-M2PA-X9TB-4RWE"),
+        ("号码 K7QX—M2PA—X9TB—4RWE", "K7QX-M2PA-X9TB-4RWE"),
+        ("ABCD-EFGH-JKMN-PQRS", "ABCD-EFGH-JKMN-PQRS"),
+    ],
+)
+def test_a_receipt_is_found_anywhere_in_a_message(text: str, receipt: str) -> None:
+    assert find_receipt(text) == receipt
+    understood = understand(text)
+    assert understood.intent is Intent.STATUS and understood.receipt == receipt
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["does the board keep things confidential", "must have done such", "thank you very much",
+     "k7qx-m2pa-x9tb", "KQXM APAX TBRW EZZZ", "案件号 HAP-7K2QXM"],
+)
+def test_words_are_not_taken_for_a_receipt(text: str) -> None:
+    assert find_receipt(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("what counts as harassment at work", "en"),
+        ("性骚扰的定义是什么", "zh"),
+        ("我想report一下", "zh"),
+        ("hi", None),
+        ("ok", None),
+        ("1", None),
+        ("K7QX-M2PA-X9TB-4RWE", None),
+        ("abcd efgh 2jkm npqr", None),
+        ("我的查询码 abcd efgh 2jkm npqr", "zh"),
+    ],
+)
+def test_the_language_is_read_from_the_script_conservatively(text: str, language: str | None) -> None:
+    assert script_language(text) == language
+
+
+@pytest.mark.parametrize(
+    "family",
+    ["HELP", "THREAT", "SELF_HARM", "ACT", "FEAR", "QUESTION", "REQUEST", "REPORT", "STATUS", "PERSON",
+     "PAST", "PRESENT", "HYPOTHETICAL", "CATEGORY_QUESTION", "THANKS_CORE"],
+)
+def test_no_word_family_matches_nothing(family: str) -> None:
+    """An empty alternative ("a|b|") would match every message."""
+    assert getattr(intent_patterns, family).search("") is None
