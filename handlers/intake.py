@@ -107,7 +107,7 @@ async def follow_language(ctx: Context, arrival: Arrival) -> bool:
     spoken = script_language(text) if text is not None and ctx.incoming.choice is None else None
     arrival.script = spoken
     conversation = ctx.conversation
-    if spoken is None or text is None or conversation.mid_flow:
+    if spoken is None or text is None or conversation.mid_flow or ctx.router.wants_answer(conversation.state):
         return PASS_ON
     if parse_command(text) is not None or _names_an_offered_choice(ctx, text):
         return PASS_ON
@@ -285,6 +285,8 @@ async def act_on_intent(ctx: Context, arrival: Arrival) -> bool:
     Inside a flow, the message is her answer and goes on to the question's step."""
     conversation = ctx.conversation
     if ctx.choice_id is not None or ctx.text is None or conversation.mid_flow:
+        return PASS_ON
+    if ctx.router.wants_answer(conversation.state):
         return PASS_ON
     understanding = arrival.understanding or understand(ctx.text)
     if arrival.alarmed:

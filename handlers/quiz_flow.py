@@ -26,6 +26,8 @@ from .quiz.render import PAUSE, READ_MORE, feedback_text, option_labels, questio
 from .router import Router
 
 router = Router()
+# A typed answer is the quiz step's to judge (it knows option texts, letters and numbers).
+router.reads_text(State.QUIZ_QUESTION, answer=True)
 TAKE_PREFIX = "quiz_take:"
 _ANSWER_PUNCTUATION = "()（）.．、:：,，。 "
 

@@ -35,6 +35,7 @@ class Router:
         self._understood: dict[Intent, Understood] = {}
         self._text_states: set[str] = set()
         self._story_states: set[str] = set()
+        self._answer_states: set[str] = set()
         self._choice_words: dict[str, tuple[str, ...]] = {}
 
     def asks(self, state: str) -> Callable[[Step], Step]:
@@ -87,13 +88,17 @@ class Router:
 
         return register
 
-    def reads_text(self, *states: str, story: bool = False) -> None:
+    def reads_text(self, *states: str, story: bool = False, answer: bool = False) -> None:
         """Register states whose question takes free text (a question, a receipt, her account), where a
         typed word is never taken for a choice by a keyword of its label. ``story`` states keep
-        everything she writes as her account, even a message that also raised the alarm."""
+        everything she writes as her account, even a message that also raised the alarm. In ``answer``
+        states whatever she types is her answer to the question (a quiz answer, an employee number):
+        what a message means is not acted on there, though commands and danger still are."""
         self._text_states.update(states)
         if story:
             self._story_states.update(states)
+        if answer:
+            self._answer_states.update(states)
 
     def accepts_words(self, words: Mapping[str, tuple[str, ...]]) -> None:
         """Register words workers type for choices, by choice id ("线长" for ``supervisor``)."""
@@ -113,6 +118,7 @@ class Router:
         self._understood.update(other._understood)
         self._text_states |= other._text_states
         self._story_states |= other._story_states
+        self._answer_states |= other._answer_states
         self._choice_words.update(other._choice_words)
 
     @property
@@ -124,6 +130,9 @@ class Router:
 
     def keeps_story(self, state: str) -> bool:
         return state in self._story_states
+
+    def wants_answer(self, state: str) -> bool:
+        return state in self._answer_states
 
     @property
     def choice_words(self) -> Mapping[str, tuple[str, ...]]:

@@ -20,6 +20,7 @@ from .quiz_flow import keep_attempt, load_attempt, local_now, quiz_title
 from .router import Router
 
 router = Router()
+router.reads_text(State.TRAINING_NUMBER, answer=True)
 EMPLOYEE_NUMBER = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,23}$")
 
 

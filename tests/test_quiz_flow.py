@@ -115,7 +115,7 @@ async def test_leaving_for_the_emergency_word_and_a_report_then_coming_back(
     await start_onboarding(worker)
     await answer(worker, quiz_library)
     await answer(worker, quiz_library)
-    await worker.send("救命")
+    await worker.send("danger")
     assert "Call 110 (police)" in worker.text, "the emergency word always wins"
     assert "Question 3 of 5" in worker.last.replies[-1].text, "then the quiz question is asked again"
 

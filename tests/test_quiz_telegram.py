@@ -97,7 +97,7 @@ async def _after_restart(
         await mei.tap("▶ Continue “Starter quiz for new staff” (question 3 of 5)")
         await shows(mei, "Question 3 of 5")
         shown = len(mei.bot_messages())
-        await mei.say("救命")
+        await mei.say("danger")
         await wait_until(lambda: len(mei.bot_messages()) >= shown + 2, 10)  # the help, then the question again
         assert "Call 110 (police)" in mei.bot_messages()[-2]["text"] and "Question 3 of 5" in mei.last_text()
         for _ in range(3):
