@@ -187,16 +187,13 @@ def _default_sites() -> dict[str, SiteSection]:
     """A site for a newcomer with no config file: generic facts that point to the notice board."""
     facts: dict[str, LocalText] = {
         "hr_contact": {
-            "zh": "人事部（联系方式见厂区公告栏）",
-            "en": "the HR office (contact details on the notice board)",
+            "zh": "人事部，联系方式见厂区公告栏",
+            "en": "The HR office (contact details are on the factory notice board)",
         },
-        "advocacy_board": {
-            "zh": "员工关爱委员会（成员名单见厂区公告栏）",
-            "en": "the advocacy board (members listed on the notice board)",
-        },
-        "training_schedule": {"zh": "培训时间见厂区公告栏", "en": "see the notice board for training dates"},
-        "handbook_location": {"zh": "员工手册（可向人事部领取）", "en": "the staff handbook (ask HR for a copy)"},
-        "counselling_service": {"zh": "心理咨询服务（请咨询人事部）", "en": "counselling (ask HR how to book)"},
+        "advocacy_board": {"zh": "成员名单见厂区公告栏", "en": "Its members are listed on the factory notice board"},
+        "training_schedule": {"zh": "培训日期见厂区公告栏", "en": "The dates are on the factory notice board"},
+        "handbook_location": {"zh": "可以向人事部领一本员工手册", "en": "Ask HR for a copy of the staff handbook"},
+        "counselling_service": {"zh": "怎么预约心理咨询，请问人事部", "en": "Ask HR how to book counselling"},
     }
     return {"main": SiteSection(name={"zh": "本厂", "en": "this factory"}, facts=facts)}
 

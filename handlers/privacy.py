@@ -12,6 +12,20 @@ from .settings import pick
 
 NOTICE_VERSION = 1
 
+_CHINESE_NUMBERS = "一两三四五六七八九十"
+"""How a count of years reads in Chinese ("两年", not "2年"); retention is at most ten years."""
+
+
+def _keeping(ctx: Context, days: int) -> str:
+    """The retention line in whole years when the setting is a multiple of 365 days (730 -> two years)."""
+    if days % 365:
+        return ctx.t("• It is kept for {days} days after the case is closed, then deleted.", days=days)
+    years = days // 365
+    if years == 1:
+        return ctx.t("• It is kept for one year after the case is closed, then deleted.")
+    spoken = _CHINESE_NUMBERS[years - 1] if ctx.language == "zh" and years <= len(_CHINESE_NUMBERS) else str(years)
+    return ctx.t("• It is kept for {years} years after the case is closed, then deleted.", years=spoken)
+
 
 def privacy_notice(ctx: Context) -> str:
     settings = ctx.services.settings
@@ -26,8 +40,7 @@ def privacy_notice(ctx: Context) -> str:
         ctx.t("• You do not need to give your name. I never learn it unless you write it."),
         ctx.t("• Your report is stored encrypted. Only {readers} can read it, and every reading is recorded.",
               readers=readers),
-        ctx.t("• It is kept for {days} days after the case is closed, then deleted.",
-              days=settings.retention_days),
+        _keeping(ctx, settings.retention_days),
         # The console is local: no platform carries its messages.
         ctx.t("• {platform} can see messages while they travel to me.", platform=platform) if platform else "",
         ctx.t("• HR is alerted at a random moment within the hour, so the time does not reveal you; "

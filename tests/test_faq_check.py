@@ -140,7 +140,7 @@ def test_related_to_unknown_id(content: Path) -> None:
 
 def test_placeholder_no_site_fills(content: Path) -> None:
     path = content / "entries" / ENTRY
-    edit(path, "你也可以找人事当面说：{hr_contact}", "你也可以找人事当面说：{hr_contct}")
+    edit(path, "你也可以找人事部当面说：{hr_contact}", "你也可以找人事部当面说：{hr_contct}")
     code, output = check(content, facts())
     assert code == 1
     assert_problem(output, path, line_of(path, "{hr_contct}"), "{hr_contct}", "not filled")

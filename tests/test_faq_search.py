@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -16,10 +17,19 @@ from handlers.faq.library import FaqSnapshot, build_snapshot
 from handlers.faq.model import LANGS
 from handlers.faq.render import MISSING_FACT, render_answer
 
-DEV_FILE = Path(__file__).resolve().parents[2] / "shared" / "faq-eval" / "dev.jsonl"
+
+def _find_dev_file() -> Path:
+    """shared/faq-eval/dev.jsonl beside the repository, or beside a folder above it (git worktrees)."""
+    candidates = [folder / "shared" / "faq-eval" / "dev.jsonl" for folder in Path(__file__).resolve().parents[1:]]
+    return next((path for path in candidates if path.exists()), candidates[1])
+
+
+DEV_FILE = _find_dev_file()
 OWN_FILE = Path(__file__).resolve().parent / "data" / "faq_colloquial.jsonl"
 HELDOUT_STYLE_FILE = Path(__file__).resolve().parent / "data" / "faq_heldout_style.jsonl"
 """Worker-style questions kept out of faq/: stories, typos, dialect, mixed zh/en, very short ones."""
+OWN_HELDOUT_FILE = Path(__file__).resolve().parent / "data" / "faq_own_heldout.jsonl"
+"""A second held-out split, written before the classifier and the content rework and never tuned on."""
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +99,27 @@ def test_heldout_style_questions_are_not_in_the_content_nor_in_dev() -> None:
     if DEV_FILE.exists():
         close = too_close([("heldout", q) for q in questions], questions_of(DEV_FILE))
         assert not close, close
+
+
+def test_own_heldout_questions_are_not_in_the_content_nor_in_other_sets() -> None:
+    questions = questions_of(OWN_HELDOUT_FILE)
+    assert len(questions) >= 120
+    assert not too_close([("faq", phrase) for _, phrase in content_phrases()], questions)
+    others = questions_of(HELDOUT_STYLE_FILE) + questions_of(OWN_FILE)
+    if DEV_FILE.exists():
+        others += questions_of(DEV_FILE)
+    assert not too_close([("own", q) for q in questions], others)
+
+
+def test_word_vectors_load_from_the_installed_wheel_and_place_related_words_together() -> None:
+    from handlers.faq.embedding import shared_word_vectors
+
+    vectors = shared_word_vectors().encode(["被报复", "打击报复", "食堂的饭菜", "fired", "dismissed", "lunch", " "])
+    assert vectors.shape == (7, 512)
+    assert not vectors[6].any()
+    unit = vectors[:6] / np.linalg.norm(vectors[:6], axis=1, keepdims=True)
+    assert unit[0] @ unit[1] > unit[0] @ unit[2]
+    assert unit[3] @ unit[4] > unit[3] @ unit[5]
 
 
 def test_heldout_style_questions_cover_every_topic_in_both_languages(snapshot: FaqSnapshot) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from handlers.faq.loader import Content, load_content
 from handlers.faq.model import LANGS, Entry, Problem
-from handlers.faq.render import fill_placeholders
+from handlers.faq.render import DEFAULT_FACTS, fill_placeholders
 from handlers.faq.yamlsource import find_line
 
 FactsBySite = Mapping[str, Mapping[str, Mapping[str, str]]]
@@ -99,7 +99,7 @@ def _check_answer(
 ) -> Iterator[Problem]:
     answer_line = entry.answer_lines.get(f"answer:{lang}", 1)
     for name in entry.placeholders(lang):
-        if facts.get(name, {}).get(lang, "").strip():
+        if facts.get(name, {}).get(lang, "").strip() or name in DEFAULT_FACTS:
             continue
         key = (entry.source, lang, name)
         if key in reported:

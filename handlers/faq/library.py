@@ -13,11 +13,13 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
+from typing import Literal
 
 import jieba
 
 from handlers.faq.analyzer import Analyzer
 from handlers.faq.check import FactsBySite, check_directory
+from handlers.faq.embedding import TextEncoder, shared_word_vectors
 from handlers.faq.loader import Content
 from handlers.faq.model import Entry, Problem
 from handlers.faq.search import SearchHit, SearchIndex, is_confident
@@ -48,14 +50,14 @@ class ContentError(Exception):
 class FaqSnapshot:
     """One consistent version of the content with its search index."""
 
-    def __init__(self, content: Content, version: str) -> None:
+    def __init__(self, content: Content, version: str, encoder: TextEncoder | None = None) -> None:
         analyzer = Analyzer(content.synonyms)
         self.entries: Mapping[str, Entry] = MappingProxyType(dict(content.entries))
         self.overrides: Mapping[str, Mapping[str, Entry]] = MappingProxyType(
             {site: MappingProxyType(dict(entries)) for site, entries in content.overrides.items()}
         )
         self.version = version
-        self._index = SearchIndex(self.entries, analyzer)
+        self._index = SearchIndex(self.entries, analyzer, encoder)
 
     def search(self, question: str, lang: str | None = None, limit: int = 3) -> list[SearchHit]:
         """Best entries for a worker's question (``lang`` None: detected from the text)."""
@@ -83,8 +85,12 @@ def content_version(directory: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+Encoder = TextEncoder | None | Literal["shared"]
+"""The word vectors a snapshot's classifier uses: "shared" (the process's copy), None (words only), or any."""
+
+
 def build_snapshot(
-    directory: Path, facts_by_site: FactsBySite | None = None
+    directory: Path, facts_by_site: FactsBySite | None = None, encoder: Encoder = "shared"
 ) -> tuple[FaqSnapshot | None, list[Problem]]:
     """Load, validate and index ``directory``; no snapshot when anything is wrong."""
     initialise_segmenter()
@@ -92,7 +98,7 @@ def build_snapshot(
     content = check_directory(directory, facts_by_site)
     if content.problems:
         return None, list(content.problems)
-    return FaqSnapshot(content, version), []
+    return FaqSnapshot(content, version, shared_word_vectors() if encoder == "shared" else encoder), []
 
 
 class FaqLibrary:

@@ -1,9 +1,16 @@
-"""Rank FAQ entries for a worker's free-text question with BM25 over several weighted fields.
+"""Rank FAQ entries for a worker's free-text question: BM25 over weighted fields, fused with a classifier.
 
-Each field answers a different way of asking: the example questions (scored per question,
-best one counts) match how workers phrase things; title and keywords match short topic
-words; the answer text catches words nobody thought to list; Chinese character bigrams
+BM25 fields: each answers a different way of asking: the example questions (scored per
+question, best one counts) match how workers phrase things; title and keywords match short
+topic words; the answer text catches words nobody thought to list; Chinese character bigrams
 survive segmentation differences and some typos. Field scores are added with weights.
+
+The topic classifier (``classifier.py``) learns from all of a topic's examples together which
+words and word-vector directions are typical of it, so it tells apart topics whose questions
+share words ("after I reported" in retaliation and in what-happens-next). The two rankings are
+put on one scale (standardised over the entries) and added with ``FUSION_WEIGHTS``.
+BM25 also decides whether there is anything to answer at all: a question that shares no word
+or character with the content gets no hits, whatever the word vectors say.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ import numpy as np
 import numpy.typing as npt
 
 from handlers.faq.analyzer import Analysis, Analyzer, detect_language
+from handlers.faq.classifier import TopicClassifier
+from handlers.faq.embedding import TextEncoder
 from handlers.faq.model import LANGS, PLACEHOLDER_RE, Entry
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -38,13 +47,24 @@ FIELD_WEIGHTS: Mapping[str, float] = {
 a worker's question rarely shares words with any single example question, but the groups it
 touches (supervisor + touch, report + anonymous) say which topic it is about.
 """
-MIN_CONFIDENT_SCORE = 10.5
-"""Below this the best match shares too few words with the question to answer it outright."""
-MIN_CONFIDENT_RATIO = 1.25
-"""The best entry must beat the runner-up by this factor, or the worker chooses among the top three."""
+FUSION_WEIGHTS: Mapping[str, float] = {"bm25": 0.5, "classifier": 1.0}
+"""Weight of each ranking after standardising it over the entries (mean 0, spread 1)."""
+
+MIN_CONFIDENT_EVIDENCE = 10.5
+"""BM25 score the best entry needs: below it the question shares too few words to answer outright."""
+MIN_CONFIDENT_MARGIN = 1.0
+"""The best entry's fused score must lead the runner-up by this, or the worker chooses among the top three.
+
+With these two thresholds, in 5-fold cross-validation over the entries' questions, the search
+answers 47% of questions outright and 92% of those answers are right (the BM25-only rule it
+replaces: 44% and 91%). A lower evidence threshold answers far more, but also answers
+"今天食堂吃什么菜" with the topic that mentions the canteen."""
 
 URGENT_ENTRY_IDS = frozenset({"emergency"})
-MIN_URGENT_SCORE = 0.5
+MIN_URGENT_EVIDENCE = 0.5
+URGENT_EVIDENCE_RATIO = 1.25
+"""An urgent entry answered on little evidence must also lead the others on BM25 alone by this factor
+(so "what time is lunch", read as "punch", does not bring up the police number)."""
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -55,6 +75,8 @@ class SearchHit:
 
     entry_id: str
     score: float
+    evidence: float = 0.0
+    """The entry's plain BM25 score: how many of the question's words the entry shares."""
 
 
 def _bm25(documents: list[list[str]]) -> bm25s.BM25:
@@ -75,7 +97,8 @@ def _merge(parts: Iterable[Analysis]) -> Analysis:
 class SearchIndex:
     """Immutable per-snapshot index; safe to share between threads once built."""
 
-    def __init__(self, entries: Mapping[str, Entry], analyzer: Analyzer) -> None:
+    def __init__(self, entries: Mapping[str, Entry], analyzer: Analyzer, encoder: TextEncoder | None = None) -> None:
+        """Index ``entries``; with ``encoder`` the classifier also learns from word vectors."""
         self._ids: tuple[str, ...] = tuple(sorted(entries))
         self._analyzer = analyzer
         questions: list[Analysis] = []
@@ -120,10 +143,26 @@ class SearchIndex:
             concepts = [concept for analysis in questions[start:end] for concept in analysis.concepts]
             topic_concepts.append(concepts + short[index].concepts)
         self._topic_concepts = _bm25(topic_concepts)
+        self._classifier = TopicClassifier(self._ids, entries, analyzer, encoder) if self._ids else None
 
     def scores(self, question: str, lang: str | None = None) -> FloatArray:
-        """Weighted field scores of every entry (in ``self.ids`` order) for ``question``."""
-        words, concepts = self._analyzer.analyze(question, self._known)
+        """Fused score of every entry (in ``self.ids`` order) for ``question``."""
+        return self._fused(question, lang)[0]
+
+    def _fused(self, question: str, lang: str | None) -> tuple[FloatArray, FloatArray]:
+        analysis = self._analyzer.analyze(question, self._known)
+        lexical = self._lexical(question, analysis, lang)
+        fused = FUSION_WEIGHTS["bm25"] * _standardise(lexical)
+        if self._classifier is not None:
+            fused += FUSION_WEIGHTS["classifier"] * _standardise(self._classifier.scores(question, analysis))
+        return fused, lexical
+
+    def lexical_scores(self, question: str, lang: str | None = None) -> FloatArray:
+        """The BM25 part alone (weighted field scores), for comparison and diagnostics."""
+        return self._lexical(question, self._analyzer.analyze(question, self._known), lang)
+
+    def _lexical(self, question: str, analysis: Analysis, lang: str | None) -> FloatArray:
+        words, concepts = analysis
         grams = self._analyzer.bigrams(question)
         lang = lang if lang in LANGS else detect_language(question)
         weights = FIELD_WEIGHTS
@@ -157,9 +196,14 @@ class SearchIndex:
         """The best ``limit`` entries with a positive score, best first."""
         if not question.strip() or not self._ids:
             return []
-        scores = self.scores(question, lang)
-        order = np.argsort(-scores, kind="stable")[:limit]
-        return [SearchHit(self._ids[i], round(float(scores[i]), 3)) for i in order if scores[i] > 0]
+        fused, lexical = self._fused(question, lang)
+        fused = np.where(lexical > 0, fused, -np.inf)
+        order = np.argsort(-fused, kind="stable")[:limit]
+        return [
+            SearchHit(self._ids[i], round(float(fused[i]), 3), round(float(lexical[i]), 3))
+            for i in order
+            if lexical[i] > 0
+        ]
 
 
 def is_confident(hits: Sequence[SearchHit]) -> bool:
@@ -170,7 +214,15 @@ def is_confident(hits: Sequence[SearchHit]) -> bool:
     """
     if not hits:
         return False
-    ahead = len(hits) < 2 or hits[0].score >= MIN_CONFIDENT_RATIO * hits[1].score
+    ahead = len(hits) < 2 or hits[0].score - hits[1].score >= MIN_CONFIDENT_MARGIN
     if hits[0].entry_id in URGENT_ENTRY_IDS:
-        return ahead and hits[0].score >= MIN_URGENT_SCORE
-    return ahead and hits[0].score >= MIN_CONFIDENT_SCORE
+        lexically_ahead = all(hits[0].evidence >= URGENT_EVIDENCE_RATIO * hit.evidence for hit in hits[1:])
+        return ahead and lexically_ahead and hits[0].evidence >= MIN_URGENT_EVIDENCE
+    return ahead and hits[0].evidence >= MIN_CONFIDENT_EVIDENCE
+
+
+def _standardise(scores: FloatArray) -> FloatArray:
+    """Scores shifted and scaled to mean 0 and spread 1 over the entries (all 0 if they are equal)."""
+    spread = float(scores.std())
+    centred: FloatArray = (scores - scores.mean()).astype(np.float32)
+    return centred / np.float32(spread) if spread > 0 else centred
