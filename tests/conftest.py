@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
+import argon2
 import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
@@ -40,6 +41,7 @@ from storage.crypto import KeyRing
 from storage.database import Database
 from storage.migrate import script_heads, upgrade_to_head
 from storage.models import Base
+from storage.receipts import ReceiptHasher
 
 T = TypeVar("T")
 
@@ -231,11 +233,27 @@ def faq_service() -> LibraryFaqService:
     return LibraryFaqService(FaqLibrary(CONTENT_DIR))
 
 
+class QuickReceiptHasher(ReceiptHasher):
+    """Argon2id at its lowest cost, for tests that file and look up reports rather than test hashing.
+
+    ``ReceiptHasher`` refuses parameters this weak, rightly, so this test-only kind sets them itself;
+    production's parameters are tested in tests/test_receipts.py. A default hash costs ~0.15 s of CPU.
+    """
+
+    def __init__(self) -> None:
+        self._hasher = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(scope="session")
+def receipt_hasher() -> ReceiptHasher:
+    return QuickReceiptHasher()
+
+
 @pytest.fixture
 async def runtime(
-    config: Config, keyring: KeyRing, clock: Clock, faq_service: LibraryFaqService
+    config: Config, keyring: KeyRing, clock: Clock, faq_service: LibraryFaqService, receipt_hasher: ReceiptHasher
 ) -> AsyncIterator[Core]:
-    built = await build_core(config, keyring=keyring, clock=clock, faq=faq_service)
+    built = await build_core(config, keyring=keyring, clock=clock, faq=faq_service, hasher=receipt_hasher)
     try:
         yield built
     finally:

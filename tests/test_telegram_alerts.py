@@ -11,6 +11,7 @@ import pytest
 from bot.core import Core, build_core
 from bot.jobs import build_sender
 from storage.crypto import KeyRing
+from storage.receipts import ReceiptHasher
 
 from .conftest import Clock, make_config
 from .flows import reference_in
@@ -27,7 +28,12 @@ def emu() -> Iterator[TelegramEmulator]:
 
 @pytest.fixture
 async def plant(
-    emu: TelegramEmulator, database_url: str, tmp_path: Path, keyring: KeyRing, clock: Clock
+    emu: TelegramEmulator,
+    database_url: str,
+    tmp_path: Path,
+    keyring: KeyRing,
+    clock: Clock,
+    receipt_hasher: ReceiptHasher,
 ) -> AsyncIterator[tuple[Core, int, int]]:
     hr_group = emu.create_group("HR case handlers")["id"]
     board_group = emu.create_group("Advocacy board")["id"]
@@ -40,7 +46,7 @@ async def plant(
             "board_chats": [f"telegram:{board_group}"],
         },
     )
-    runtime = await build_core(config, keyring=keyring, clock=clock)
+    runtime = await build_core(config, keyring=keyring, clock=clock, hasher=receipt_hasher)
     try:
         yield runtime, hr_group, board_group
     finally:
