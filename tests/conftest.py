@@ -30,6 +30,7 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
+import bot.core
 from bot.channels.console import ConsoleChannel
 from bot.config import Config, load_config
 from bot.core import Core, build_core
@@ -37,6 +38,7 @@ from faq import CONTENT_DIR
 from handlers.events import Outcome
 from handlers.faq import FaqLibrary, initialise_segmenter
 from handlers.faq.service import LibraryFaqService
+from handlers.i18n import load_translators
 from storage.crypto import KeyRing
 from storage.database import Database
 from storage.migrate import script_heads, upgrade_to_head
@@ -224,6 +226,19 @@ def make_config(database_url: str, data_dir: Path, **sites: dict[str, object]) -
 @pytest.fixture
 def config(database_url: str, tmp_path: Path) -> Config:
     return make_config(database_url, tmp_path / "data")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _catalogs_compiled_once() -> Iterator[None]:
+    """Compiles the translation catalogs once per session instead of once per ``build_core``.
+
+    Compiling the Chinese catalog takes ~50 ms, more than all the rest of ``build_core``, and tests build
+    hundreds of cores from one unchanging catalog; tests/test_i18n.py still compiles its own.
+    """
+    translators = load_translators()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bot.core, "load_translators", lambda: translators)
+        yield
 
 
 @pytest.fixture(scope="session")
