@@ -107,6 +107,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.slow
 async def test_replicas_starting_at_the_same_time_all_upgrade(database: Database, empty_database_url: str) -> None:
     """Three processes on one fresh database (replicas starting together) all start; the schema is built once."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}

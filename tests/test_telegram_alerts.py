@@ -57,6 +57,7 @@ def texts(emu: TelegramEmulator, chat: int) -> list[str]:
     return [str(m.get("text", "")) for m in emu.visible_messages(chat)]
 
 
+@pytest.mark.slow
 async def test_one_content_free_alert_to_hr_and_board_alerts_skip_hr(
     plant: tuple[Core, int, int], emu: TelegramEmulator, clock: Clock
 ) -> None:

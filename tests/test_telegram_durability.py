@@ -86,6 +86,7 @@ async def pending_updates(url: str) -> int:
         await connection.close()
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 async def test_killed_between_journal_and_handling_then_handled_exactly_once(
     tmp_path: Path, emu: TelegramEmulator
