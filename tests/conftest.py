@@ -19,6 +19,7 @@ import asyncio
 import os
 import secrets
 import shutil
+import ssl
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from typing import TypeVar
 
 import argon2
 import asyncpg
+import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -238,6 +240,29 @@ def _catalogs_compiled_once() -> Iterator[None]:
     translators = load_translators()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(bot.core, "load_translators", lambda: translators)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_tls_context() -> Iterator[None]:
+    """Lets the session's HTTP clients share one default TLS context instead of building one each.
+
+    Each httpx client (python-telegram-bot makes two per bot) loads the whole CA bundle again, 30 to
+    80 ms; tests build some two hundred clients, all speaking plain HTTP to fakes on loopback.
+    """
+    transports = httpx._transports.default
+    create = transports.create_ssl_context
+    shared = create()
+
+    def create_or_share(
+        verify: ssl.SSLContext | str | bool = True, cert: object = None, trust_env: bool = True
+    ) -> ssl.SSLContext:
+        if verify is True and cert is None and trust_env:
+            return shared
+        return create(verify=verify, cert=cert, trust_env=trust_env)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(transports, "create_ssl_context", create_or_share)
         yield
 
 
