@@ -5,6 +5,10 @@ one write transaction, and messages of the same worker must never interleave, ev
 processes: on PostgreSQL a transaction-scoped advisory lock on the worker's pseudonym does it
 (other workers proceed in parallel); on SQLite ``BEGIN IMMEDIATE`` takes the single write lock,
 so every writer, in any process, is serialised by SQLite itself.
+
+A SQLite database file is created mode 0600 (in a 0700 directory when we create that too), like
+the key file: SQLite gives its -wal and -shm files the database file's mode, so other users of the
+host can read none of them.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import asyncio
 import base64
 import hashlib
 import logging
+import os
+import stat
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -48,7 +54,7 @@ class Database:
         if self.dialect == "sqlite":
             database = parsed.database or ""
             if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                _create_private_file(Path(database))
             self.engine: AsyncEngine = create_async_engine(url, hide_parameters=True)
             self._install_sqlite_hooks()
         elif self.dialect == "postgresql":
@@ -127,6 +133,35 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _create_private_file(path: Path) -> None:
+    """Create an empty file readable only by its owner, unless it exists; warn if an existing one is not.
+
+    Done before SQLite first opens the file, which would otherwise create it 0644 under the usual umask.
+    """
+    try:
+        path.parent.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        pass
+    else:
+        os.chmod(path.parent, 0o700)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        mode = path.stat().st_mode
+        if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+            log.warning(
+                "database file %s has mode %s: other users can read it; run `chmod 600 %s`",
+                path,
+                oct(stat.S_IMODE(mode)),
+                path,
+            )
+        return
+    try:
+        os.fchmod(descriptor, 0o600)
+    finally:
+        os.close(descriptor)
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -1,22 +1,38 @@
 """Shared fixtures: every storage, conversation and report test runs on SQLite and PostgreSQL.
 
-PostgreSQL is the server at ``HAPBOT_TEST_PG`` (default ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``);
-each test gets a database of its own, dropped afterwards. Outside CI an unreachable server skips
-those tests; in CI (``CI=true``) it fails them, so a missing server can never pass silently.
+PostgreSQL is the server at ``HAPBOT_TEST_PG`` (default ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``).
+Outside CI an unreachable server skips those tests; in CI (``CI=true``) it fails them, so a missing
+server can never pass silently.
+
+Migrating is done once per session, not once per test: on SQLite each test gets a copy of a file
+migrated once; on PostgreSQL each test gets the session's database, migrated once and emptied before
+the test (other connections ended, each table that held rows truncated), which takes a few
+hundredths of a second where ``CREATE DATABASE``, Alembic and ``DROP DATABASE`` (a checkpoint of the
+whole server) took most of a second. ``build_core`` then finds the schema at head and leaves Alembic
+alone. The tests of the migrations themselves take ``empty_database_url``: a new database without
+any schema, dropped afterwards.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+import shutil
+import ssl
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
+import argon2
 import asyncpg
+import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+import bot.core
 from bot.channels.console import ConsoleChannel
 from bot.config import Config, load_config
 from bot.core import Core, build_core
@@ -25,7 +41,14 @@ from handlers.events import Outcome
 from handlers.faq import FaqLibrary, initialise_segmenter
 from handlers.faq.service import LibraryFaqService
 from handlers.quiz.library import QuizLibrary
+from handlers.i18n import load_translators
 from storage.crypto import KeyRing
+from storage.database import Database
+from storage.migrate import script_heads, upgrade_to_head
+from storage.models import Base
+from storage.receipts import ReceiptHasher
+
+T = TypeVar("T")
 
 PG_URL = os.environ.get("HAPBOT_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
@@ -59,8 +82,100 @@ async def drop_pg_database(url: str) -> None:
         await connection.close()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+def run_in_thread(coroutine: Coroutine[object, object, T]) -> T:
+    """Run a coroutine to the end on a loop of its own, leaving the test's event loop alone."""
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(asyncio.run, coroutine).result()
+
+
+async def _migrate(url: str) -> None:
+    database = Database(url)
+    try:
+        await upgrade_to_head(database)
+    finally:
+        await database.dispose()
+
+
+async def _migrated_pg_database() -> str:
+    url = await create_pg_database()
+    await _migrate(url)
+    return url
+
+
+async def empty_pg_database(url: str) -> None:
+    """Ends every other connection to the database and truncates every table that ever held a row.
+
+    A truncated table is a new, empty file, as in a new database: nothing of the last test's rows
+    survives, not even where in the heap the next rows land (which sets the order of equal keys).
+    The schema stays at head; a table the models do not know fails loudly.
+    """
+    connection = await asyncpg.connect(_asyncpg_dsn(url), timeout=5)
+    try:
+        await connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        rows = await connection.fetch(
+            "SELECT relname, pg_relation_size(oid) > 0 FROM pg_class "
+            "WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'"
+        )
+        expected = {*Base.metadata.tables, "alembic_version"}
+        present = {row[0] for row in rows}
+        assert present == expected, f"the shared test database's tables differ: {sorted(present ^ expected)}"
+        versions = [row[0] for row in await connection.fetch("SELECT version_num FROM alembic_version")]
+        assert versions == list(script_heads()), f"the shared test database is at {versions}, not at head"
+        used = sorted(name for name, written in rows if written and name != "alembic_version")
+        if used:
+            await connection.execute("TRUNCATE " + ", ".join(f'"{name}"' for name in used) + " CASCADE")
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def pg_session_database() -> Iterator[str]:
+    """A PostgreSQL database migrated once per session, emptied for each test that uses it."""
+    url = run_in_thread(_migrated_pg_database())
+    try:
+        yield url
+    finally:
+        run_in_thread(drop_pg_database(url))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per session and checkpointed, so one file holds it all."""
+    path = tmp_path_factory.mktemp("template") / "hapbot.sqlite3"
+    run_in_thread(_migrate(f"sqlite+aiosqlite:///{path}"))
+    leftovers = [p.name for p in path.parent.iterdir() if p != path]
+    assert not leftovers, f"the template database left {leftovers} behind; a file copy would miss them"
+    return path
+
+
+def _copy_private(source: Path, target: Path) -> None:
+    """Copy a file into a new one that only its owner may read, like the bot's own database files."""
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with source.open("rb") as reader, os.fdopen(descriptor, "wb") as writer:
+        shutil.copyfileobj(reader, writer)
+
+
+DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=DATABASES)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database with the schema at head, on SQLite and on PostgreSQL, that no other test sees."""
+    if request.param == "sqlite":
+        path = tmp_path / "hapbot.sqlite3"
+        _copy_private(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite+aiosqlite:///{path}"
+    url: str = request.getfixturevalue("pg_session_database")
+    await empty_pg_database(url)
+    return url
+
+
+@pytest.fixture(params=DATABASES)
+async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A new database without any schema, for the tests of the migrations themselves."""
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'hapbot.sqlite3'}"
         return
@@ -116,6 +231,42 @@ def config(database_url: str, tmp_path: Path) -> Config:
     return make_config(database_url, tmp_path / "data")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _catalogs_compiled_once() -> Iterator[None]:
+    """Compiles the translation catalogs once per session instead of once per ``build_core``.
+
+    Compiling the Chinese catalog takes ~50 ms, more than all the rest of ``build_core``, and tests build
+    hundreds of cores from one unchanging catalog; tests/test_i18n.py still compiles its own.
+    """
+    translators = load_translators()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bot.core, "load_translators", lambda: translators)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_tls_context() -> Iterator[None]:
+    """Lets the session's HTTP clients share one default TLS context instead of building one each.
+
+    Each httpx client (python-telegram-bot makes two per bot) loads the whole CA bundle again, 30 to
+    80 ms; tests build some two hundred clients, all speaking plain HTTP to fakes on loopback.
+    """
+    transports = httpx._transports.default
+    create = transports.create_ssl_context
+    shared = create()
+
+    def create_or_share(
+        verify: ssl.SSLContext | str | bool = True, cert: object = None, trust_env: bool = True
+    ) -> ssl.SSLContext:
+        if verify is True and cert is None and trust_env:
+            return shared
+        return create(verify=verify, cert=cert, trust_env=trust_env)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(transports, "create_ssl_context", create_or_share)
+        yield
+
+
 @pytest.fixture(scope="session")
 def faq_service() -> LibraryFaqService:
     """The shipped FAQ, loaded and indexed once per test session (jieba takes ~0.5 s to start)."""
@@ -129,11 +280,34 @@ def quiz_library() -> QuizLibrary:
     return QuizLibrary(CONTENT_DIR)
 
 
+class QuickReceiptHasher(ReceiptHasher):
+    """Argon2id at its lowest cost, for tests that file and look up reports rather than test hashing.
+
+    ``ReceiptHasher`` refuses parameters this weak, rightly, so this test-only kind sets them itself;
+    production's parameters are tested in tests/test_receipts.py. A default hash costs ~0.15 s of CPU.
+    """
+
+    def __init__(self) -> None:
+        self._hasher = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(scope="session")
+def receipt_hasher() -> ReceiptHasher:
+    return QuickReceiptHasher()
+
+
 @pytest.fixture
 async def runtime(
-    config: Config, keyring: KeyRing, clock: Clock, faq_service: LibraryFaqService, quiz_library: QuizLibrary
+    config: Config,
+    keyring: KeyRing,
+    clock: Clock,
+    faq_service: LibraryFaqService,
+    quiz_library: QuizLibrary,
+    receipt_hasher: ReceiptHasher,
 ) -> AsyncIterator[Core]:
-    built = await build_core(config, keyring=keyring, clock=clock, faq=faq_service, quizzes=quiz_library)
+    built = await build_core(
+        config, keyring=keyring, clock=clock, faq=faq_service, quizzes=quiz_library, hasher=receipt_hasher
+    )
     try:
         yield built
     finally:

@@ -12,9 +12,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from .flows import receipt_in, reference_in, report_script
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # every test here starts `python -m bot` in a subprocess
+
 STORY = ["My line leader keeps making dirty jokes about me", "昨天他还把手放在我腰上"]
 
 

@@ -26,8 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url)
+async def database(empty_database_url: str) -> AsyncIterator[Database]:
+    db = Database(empty_database_url)
     try:
         yield db
     finally:
@@ -67,6 +67,7 @@ def test_revisions_form_one_line_from_base_to_head() -> None:
 
 
 async def test_upgraded_schema_matches_the_models(database: Database) -> None:
+    assert await current_heads(database) == (), "the migrations must be tested from an empty database"
     await upgrade_to_head(database)
     assert await current_heads(database) == script_heads()
     differences = await schema_differences(database)
@@ -106,7 +107,8 @@ asyncio.run(main())
 """
 
 
-async def test_replicas_starting_at_the_same_time_all_upgrade(database: Database, database_url: str) -> None:
+@pytest.mark.slow
+async def test_replicas_starting_at_the_same_time_all_upgrade(database: Database, empty_database_url: str) -> None:
     """Three processes on one fresh database (replicas starting together) all start; the schema is built once."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     processes = [
@@ -114,7 +116,7 @@ async def test_replicas_starting_at_the_same_time_all_upgrade(database: Database
             sys.executable,
             "-c",
             UPGRADE_IN_A_PROCESS,
-            database_url,
+            empty_database_url,
             cwd=REPO,
             env=env,
             stdout=asyncio.subprocess.PIPE,

@@ -73,6 +73,7 @@ async def test_sqlite_file_wal_and_logs_hold_no_canary(
     assert_absent(logged, receipt, "logs")
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 async def test_pg_dump_and_logs_hold_no_canary(
     tmp_path: Path, keyring: KeyRing, caplog: pytest.LogCaptureFixture

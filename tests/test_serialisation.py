@@ -33,6 +33,7 @@ async def run_process(url: str, keys: Path, tag: str, start_at: float) -> None:
     assert process.returncode == 0, stderr.decode()[-2000:]
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 async def test_two_processes_never_lose_a_message_of_one_worker(tmp_path: Path) -> None:
     url = await create_pg_database()

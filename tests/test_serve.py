@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from bot.channels.wechat.callback import sha1_signature
 
@@ -19,6 +20,7 @@ from .wechat_harness import AES_KEY, APP_ID, TOKEN
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 async def test_run_serves_the_wechat_callback(tmp_path: Path) -> None:
     port = free_port()
     config = tmp_path / "config.toml"

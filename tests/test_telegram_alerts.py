@@ -13,6 +13,7 @@ from bot.core import Core, build_core
 from bot.jobs import build_sender
 from bot.serve import job_deps
 from storage.crypto import KeyRing
+from storage.receipts import ReceiptHasher
 
 from .conftest import Clock, make_config
 from .flows import reference_in
@@ -29,7 +30,12 @@ def emu() -> Iterator[TelegramEmulator]:
 
 @pytest.fixture
 async def plant(
-    emu: TelegramEmulator, database_url: str, tmp_path: Path, keyring: KeyRing, clock: Clock
+    emu: TelegramEmulator,
+    database_url: str,
+    tmp_path: Path,
+    keyring: KeyRing,
+    clock: Clock,
+    receipt_hasher: ReceiptHasher,
 ) -> AsyncIterator[tuple[Core, int, int]]:
     hr_group = emu.create_group("HR case handlers")["id"]
     board_group = emu.create_group("Advocacy board")["id"]
@@ -42,7 +48,7 @@ async def plant(
             "board_chats": [f"telegram:{board_group}"],
         },
     )
-    runtime = await build_core(config, keyring=keyring, clock=clock)
+    runtime = await build_core(config, keyring=keyring, clock=clock, hasher=receipt_hasher)
     try:
         yield runtime, hr_group, board_group
     finally:
@@ -53,6 +59,7 @@ def texts(emu: TelegramEmulator, chat: int) -> list[str]:
     return [str(m.get("text", "")) for m in emu.visible_messages(chat)]
 
 
+@pytest.mark.slow
 async def test_one_content_free_alert_to_hr_and_board_alerts_skip_hr(
     plant: tuple[Core, int, int], emu: TelegramEmulator, clock: Clock
 ) -> None:

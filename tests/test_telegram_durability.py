@@ -86,6 +86,7 @@ async def pending_updates(url: str) -> int:
         await connection.close()
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 async def test_killed_between_journal_and_handling_then_handled_exactly_once(
     tmp_path: Path, emu: TelegramEmulator
@@ -99,6 +100,8 @@ async def test_killed_between_journal_and_handling_then_handled_exactly_once(
         mei = TelegramWorker(emu, "Mei")
         user_key = Crypto(keyring).pseudonym(Purpose.CONVERSATION, f"telegram:{mei.id}")
         async with bot_process(config) as first:
+            # On a busy machine the process may take longer to start than a reply may take: wait until it polls.
+            await wait_until(lambda: bool(emu.calls("deleteWebhook")), 60)
             await mei.say("/start")
             await mei.tap("Report harassment (anonymous)")
             await mei.tap("I understand, continue")

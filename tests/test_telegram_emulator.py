@@ -455,6 +455,7 @@ async def test_ptb_application_without_updater_processes_webhook_updates(emu: Te
         assert emu.visible_messages(user["id"])[-1]["text"] == "QUIET PLEASE"
 
 
+@pytest.mark.slow
 async def test_subprocess_emulator_keeps_unconfirmed_updates_for_a_restarted_bot() -> None:
     with EmulatorProcess() as process:
         remote = process.emulator
