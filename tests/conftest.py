@@ -40,8 +40,8 @@ from faq import CONTENT_DIR
 from handlers.events import Outcome
 from handlers.faq import FaqLibrary, initialise_segmenter
 from handlers.faq.service import LibraryFaqService
-from handlers.quiz.library import QuizLibrary
 from handlers.i18n import load_translators
+from handlers.quiz.library import QuizLibrary
 from storage.crypto import KeyRing
 from storage.database import Database
 from storage.migrate import script_heads, upgrade_to_head
