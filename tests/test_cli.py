@@ -70,7 +70,9 @@ async def test_json_chat_prints_only_reply_lines_and_warns_on_stderr(tmp_path: P
             json_lines([{"text": "/start"}]),
             b"this is not json\n",
             b'{"text": "\xff\xfe"}\n',
-            json_lines([{"choice": "report"}, {"choice": "agree"}, {"text": "他总是在没人的时候说下流的话"}]),
+            json_lines([{"choice": "report"}, {"choice": "agree"}]),
+            b'{"text": "a\\ud800"}\n',  # a lone surrogate at a free-text step used to end the process
+            json_lines([{"text": "他总是在没人的时候说下流的话"}]),
         ]
     )
     code, stdout, stderr = await hapbot(
@@ -78,7 +80,7 @@ async def test_json_chat_prints_only_reply_lines_and_warns_on_stderr(tmp_path: P
     )
     assert code == 0, stderr[-2000:]
     replies = parse_stdout(stdout)
-    assert [r.get("error") for r in replies if "error" in r] == ["invalid_json", "invalid_utf8"]
+    assert [r.get("error") for r in replies if "error" in r] == ["invalid_json", "invalid_utf8", "invalid_utf8"]
     assert [c["id"] for c in replies[1]["choices"]] == ["report", "status", "faq", "quiz", "language", "help"]
     assert replies[-1]["text"].startswith("Saved (1 messages)"), "the session did not go on after the bad lines"
     assert "DEVELOPMENT KEYS" in stderr, "the development-key warning must go to stderr"
