@@ -7,11 +7,14 @@ people who deploy the bot are HR and IT staff at a factory, not the developers. 
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
@@ -19,6 +22,12 @@ ENV_PREFIX = "HAPBOT_"
 # Variables with a meaning of their own, not overrides of a config key.
 RESERVED_ENV = {"HAPBOT_CONFIG", "HAPBOT_KEYS", "HAPBOT_KEYS_FILE", "HAPBOT_TEST_PG"}
 SITE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+MAX_CONFIG_BYTES = 1024 * 1024  # a config file is a few KB; this only stops a wrong path (a log, a device)
+TELEGRAM_TOKEN_PATTERN = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")
+TELEGRAM_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what setWebhook accepts
+TELEGRAM_WEBHOOK_PORTS = frozenset({443, 80, 88, 8443})  # the only ports Telegram delivers webhooks to
+PROXY_SCHEMES = frozenset({"http", "https", "socks5", "socks5h"})
+WECHAT_AES_KEY_PATTERN = re.compile(r"[A-Za-z0-9]{43}")
 
 LocalText = str | dict[Literal["zh", "en"], str]
 
@@ -29,6 +38,36 @@ def _default_operator() -> LocalText:
 
 class ConfigError(Exception):
     """Bad configuration; ``str()`` is ready to show to the person who deploys the bot."""
+
+
+def _usable_path(value: Path | None) -> Path | None:
+    if value is not None and "\x00" in str(value):
+        raise ValueError("contains a NUL character, which no file name can hold")
+    return value
+
+
+def _webhook_url_problem(url: str, *, local_api: bool) -> str | None:
+    """What Telegram would refuse in ``setWebhook`` (a local Bot API server allows more), or None."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "not a valid URL; write it like https://bot.example.com/telegram"
+    host = parts.hostname or ""
+    if local_api:
+        return None if parts.scheme in ("http", "https") and host else "must be an http(s) URL with a host"
+    if parts.scheme != "https" or not host:
+        return "must be a public https:// URL ending in /telegram, like https://bot.example.com/telegram"
+    if port is not None and port not in TELEGRAM_WEBHOOK_PORTS:
+        ports = ", ".join(str(p) for p in sorted(TELEGRAM_WEBHOOK_PORTS))
+        return f"port {port} cannot receive Telegram webhooks; use one of {ports} (a proxy can forward to [web] port)"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "must name a public host, not localhost" if host == "localhost" else None
+    if not address.is_global:
+        return f"{host} is not a public address; Telegram can only deliver to a public host"
+    return None
 
 
 class _Section(BaseModel):
@@ -54,6 +93,11 @@ class BotSection(_Section):
     faq_dir: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    @field_validator("data_dir", "faq_dir")
+    @classmethod
+    def _usable_path(cls, value: Path | None) -> Path | None:
+        return _usable_path(value)
+
 
     @field_validator("time_zone")
     @classmethod
@@ -71,6 +115,11 @@ class StorageSection(_Section):
     url: SecretStr = SecretStr("")
     keys_file: Path | None = None
 
+    @field_validator("keys_file")
+    @classmethod
+    def _usable_path(cls, value: Path | None) -> Path | None:
+        return _usable_path(value)
+
     def resolved_url(self, data_dir: Path) -> str:
         url = self.url.get_secret_value()
         return url or f"sqlite+aiosqlite:///{data_dir / 'hapbot.sqlite3'}"
@@ -84,6 +133,17 @@ class StorageSection(_Section):
                 "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
                 "(for example postgresql+asyncpg://hapbot@127.0.0.1:5432/hapbot)"
             )
+        if url:
+            from sqlalchemy.engine import make_url  # only when a URL is set: check-config stays light
+            from sqlalchemy.exc import ArgumentError
+
+            try:
+                make_url(url)
+            except (ArgumentError, ValueError):
+                raise ValueError(  # the URL itself is never shown: it may hold the password
+                    "is not a valid database URL; check its host, :port and /database parts "
+                    "(for example postgresql+asyncpg://hapbot@127.0.0.1:5432/hapbot)"
+                ) from None
         return value
 
 
@@ -121,8 +181,30 @@ class TelegramSection(_Section):
     def _needs_token(self) -> TelegramSection:
         if self.enabled and not self.token:
             raise ValueError("token: required when [telegram] enabled = true (or set HAPBOT_TELEGRAM_TOKEN)")
-        if self.enabled and self.mode == "webhook" and not (self.webhook_url and self.secret_token):
-            raise ValueError("webhook mode needs webhook_url and secret_token (HAPBOT_TELEGRAM_SECRET_TOKEN)")
+        if self.token and not TELEGRAM_TOKEN_PATTERN.fullmatch(self.token.get_secret_value()):
+            raise ValueError(
+                "token: not a bot token as @BotFather gives it (digits, a colon, then letters, digits, '-' or '_'); "
+                "copy it again, without spaces or quotes"
+            )
+        if self.enabled and self.mode == "webhook":
+            if not (self.webhook_url and self.secret_token):
+                raise ValueError("webhook mode needs webhook_url and secret_token (HAPBOT_TELEGRAM_SECRET_TOKEN)")
+            if not TELEGRAM_SECRET_PATTERN.fullmatch(self.secret_token.get_secret_value()):
+                raise ValueError("secret_token: use 1 to 256 letters, digits, '-' or '_' (Telegram allows no others)")
+            problem = _webhook_url_problem(self.webhook_url, local_api=self.api_base_url is not None)
+            if problem:
+                raise ValueError(f"webhook_url: {problem}")
+        if self.proxy is not None:
+            try:
+                proxy = urlsplit(self.proxy.get_secret_value())
+                has_host = bool(proxy.hostname) and (proxy.port is None or proxy.port > 0)
+            except ValueError:  # a port that is no number, a broken [IPv6] address
+                proxy, has_host = None, False
+            if proxy is None or proxy.scheme not in PROXY_SCHEMES or not has_host:
+                raise ValueError(  # the proxy URL is never shown: it may hold a password
+                    "proxy: must be a URL like socks5://user:password@host:1080 or http://host:3128 "
+                    f"(schemes: {', '.join(sorted(PROXY_SCHEMES))})"
+                )
         return self
 
 
@@ -149,6 +231,13 @@ class WechatSection(_Section):
             raise ValueError(f"missing {', '.join(missing)} (set them here or as HAPBOT_WECHAT_<KEY>)")
         if self.mode != "safe" and not self.allow_insecure_mode:
             raise ValueError("mode must be 'safe' in production; set allow_insecure_mode = true only for development")
+        assert self.encoding_aes_key is not None
+        aes_key = self.encoding_aes_key.get_secret_value()
+        if not WECHAT_AES_KEY_PATTERN.fullmatch(aes_key):
+            raise ValueError(  # the key is never shown, only its length
+                "encoding_aes_key: must be the 43 letters and digits the WeChat admin console generates "
+                f"(基本配置 → EncodingAESKey); this one has {len(aes_key)} characters"
+            )
         return self
 
 
@@ -246,6 +335,10 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV:
             continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigError(f"{name}: not valid UTF-8 text; set the variable again") from None
         rest = name[len(ENV_PREFIX) :]
         if "__" in rest:
             path = [part.lower() for part in rest.split("__")]
@@ -271,20 +364,38 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"{location}: {message}" if location else message
 
 
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The TOML file as data, or one ConfigError line that says what is wrong with it."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_CONFIG_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found; copy config.example.toml to {path} and edit it") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a config file; give the path of the .toml file") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read ({error.strerror}); check the path, its owner and mode") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KB, not a config file; check the path")
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8; save the file as UTF-8") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: {error}; fix the TOML syntax there") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: values nested too deep to read; a config needs a few levels at most") from None
+    except ValueError:  # a number past Python's digit limit
+        raise ConfigError(f"{path}: a number too long to read; fix the TOML value") from None
+
+
 def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Config:
     """Read, overlay environment overrides and validate; with no file the defaults serve a newcomer."""
     env = os.environ if env is None else env
     raw: dict[str, Any] = {}
     source = str(path) if path else "defaults"
     if path is not None:
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: not found; copy config.example.toml to {path} and edit it") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"{path}: not UTF-8; save the file as UTF-8") from None
-        except tomllib.TOMLDecodeError as error:
-            raise ConfigError(f"{path}: {error}; fix the TOML syntax there") from None
+        raw = _read_toml(path)
     if "sites" not in raw:
         # Environment overrides of a site refine the default site rather than replace it.
         raw["sites"] = {k: v.model_dump(mode="python") for k, v in _default_sites().items()}

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.config import Config
-from bot.preflight import faq_directory, local, site_facts
+from bot.config import Config, ConfigError
+from bot.preflight import faq_directory, local, ping_storage, site_facts, storage_failure
 from handlers.app import build_router
 from handlers.context import NO_FAQ, FaqService, Services
 from handlers.dispatcher import Dispatcher
@@ -155,8 +155,12 @@ async def build_core(
         path = key_file_path(config)
         crypto = Crypto(loaded, refresh=KeyFileWatcher(path) if path is not None else None)
     hasher = hasher or ReceiptHasher()
-    database = Database(config.storage_url)
     try:
+        database = Database(config.storage_url)
+    except OSError as error:  # SQLite: the database's folder cannot be created
+        raise ConfigError(storage_failure(error)) from None
+    try:
+        await ping_storage(database)
         await upgrade_to_head(database)
         await verify_store_keys(database, crypto, source)
     except BaseException:

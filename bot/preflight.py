@@ -7,13 +7,21 @@ from one line which key to add, not from a stack of Python frames.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import socket
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Config, ConfigError, LocalText
 
+if TYPE_CHECKING:
+    from storage.database import Database
+
 FactsBySite = dict[str, dict[str, dict[str, str]]]
 MAX_PROBLEMS_NAMED = 3
+CONNECT_SECONDS = 10.0
 
 
 def local(text: LocalText) -> dict[str, str]:
@@ -35,18 +43,158 @@ def faq_directory(config: Config) -> Path:
     return config.bot.faq_dir or CONTENT_DIR
 
 
-def check_startup(config: Config) -> None:
-    """Raises :class:`ConfigError` with one line per problem that would stop ``hapbot run``."""
+def check_before_start(config: Config, env: Mapping[str, str] | None = None) -> None:
+    """Everything ``check-config`` checks and ``run`` checks before it starts anything: the files and
+    folders, the keys, the web address and the FAQ (:func:`check_startup`), then the database."""
+    check_startup(config, env)
+    asyncio.run(check_services(config))
+
+
+def check_startup(config: Config, env: Mapping[str, str] | None = None) -> None:
+    """Raises :class:`ConfigError` with one line per problem that would stop ``hapbot run``
+    (all but the database connection, which :func:`check_storage` tries). Creates nothing."""
+    env = os.environ if env is None else env
+    lines = [*_storage_path_problems(config), *_key_problems(config, env), *_web_problems(config)]
+    lines += _faq_problems(config)
+    kept: list[str] = []
+    for line in lines:
+        key = line.partition(": ")[0]
+        if key in {"bot.data_dir", "storage.url"} and any(k.startswith(f"{key}: ") for k in kept):
+            continue  # one line per folder key: the first says what to fix
+        kept.append(line)
+    if kept:
+        raise ConfigError("\n".join(kept))
+
+
+async def check_services(config: Config) -> None:
+    """What ``run`` connects to before it starts: the database, and Telegram's Bot API (the token)."""
+    await check_storage(config)
+    if config.telegram.enabled:
+        from bot.channels.telegram.setup import check_bot_api
+
+        await check_bot_api(config.telegram)
+
+
+async def check_storage(config: Config) -> None:
+    """Connects to a PostgreSQL store once (SQLite needs only the path checks of :func:`check_startup`)."""
+    url = config.storage_url
+    if not url.startswith("postgresql"):
+        return
+    from storage.database import Database
+
+    database = Database(url)
+    try:
+        await ping_storage(database)
+    finally:
+        await database.dispose()
+
+
+async def ping_storage(database: Database) -> None:
+    """Raises one ConfigError line if ``database`` cannot be reached or opened (``run`` and
+    ``check-config`` both say it this way)."""
+    try:
+        async with asyncio.timeout(CONNECT_SECONDS):
+            await database.ping()
+    except Exception as error:
+        raise ConfigError(storage_failure(error)) from None
+
+
+def storage_failure(error: BaseException) -> str:
+    """The line for a database that cannot be reached; names the error type, never the URL."""
+    original = error
+    while original.__cause__ is not None:  # SQLAlchemy wraps the driver's error, which says more
+        original = original.__cause__
+    reason = type(original).__name__
+    if isinstance(original, TimeoutError):
+        reason = f"no answer within {CONNECT_SECONDS:g} s"
+    elif isinstance(original, OSError) and original.strerror:
+        reason = f"{reason}: {original.strerror}"
+    elif type(original).__module__.startswith("asyncpg"):  # the server's own words, e.g. no such database
+        reason = f"{reason}: {str(original).splitlines()[0][:200]}" if str(original) else reason
+    return (
+        f"storage.url: cannot open the database ({reason}); check that the server is running and the URL's "
+        "host, port, user, password and database name (HAPBOT_STORAGE_URL)"
+    )
+
+
+def _folder_problem(key: str, folder: Path) -> str | None:
+    """Why ``folder`` cannot be used or created by this process, or None."""
+    if folder.exists():
+        if not folder.is_dir():
+            return f"{key}: {folder} is a file, not a folder; point it at a folder (or move the file)"
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return f"{key}: {folder} is not writable by this user; fix its owner or mode"
+        return None
+    ancestor = folder.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"{key}: {folder} cannot be created because {ancestor} is a file"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"{key}: {folder} cannot be created in {ancestor} (no permission); create it or fix the owner"
+    return None
+
+
+def _storage_path_problems(config: Config) -> list[str]:
+    """A SQLite file must be a file in a usable folder (PostgreSQL is tried by :func:`check_storage`)."""
+    url = config.storage.url.get_secret_value()
+    if not url:
+        key, database = "bot.data_dir", config.bot.data_dir / "hapbot.sqlite3"
+    elif url.startswith("sqlite"):
+        from sqlalchemy.engine import make_url
+
+        name = make_url(url).database
+        if not name or name == ":memory:":
+            return []
+        key, database = "storage.url", Path(name)
+    else:
+        return []
+    if database.is_dir():
+        return [f"{key}: the database file {database} is a folder; name a file (or remove the folder)"]
+    problem = _folder_problem(key, database.parent)
+    return [problem] if problem else []
+
+
+def _key_problems(config: Config, env: Mapping[str, str]) -> list[str]:
+    """Configured keys must load; development keys must load or be creatable under the data folder."""
+    from storage.keys import DEVELOPMENT_KEY_FILE, KeyFileError, load_key_file, load_keyring_from_env_or_file
+
+    try:
+        if load_keyring_from_env_or_file(config.storage.keys_file, env) is not None:
+            return []
+        development = config.bot.data_dir / "keys" / DEVELOPMENT_KEY_FILE
+        if development.exists():
+            load_key_file(development)
+            return []
+    except KeyFileError as error:
+        return [str(error)]
+    problem = _folder_problem("bot.data_dir", development.parent)
+    return [problem] if problem else []
+
+
+def _web_problems(config: Config) -> list[str]:
+    """The web app runs when a channel is on: its host must be an address this machine has."""
+    if not (config.telegram.enabled or config.wechat.enabled):
+        return []
+    try:
+        socket.getaddrinfo(config.web.host, config.web.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
+        return [f"web.host: {config.web.host!r} is not an address to listen on ({reason}); use 0.0.0.0 or 127.0.0.1"]
+    return []
+
+
+def _faq_problems(config: Config) -> list[str]:
     from handlers.faq.check import MissingFact, check_directory
     from handlers.quiz.check import check_quiz_directory
 
     directory = faq_directory(config)
     if not directory.is_dir():
-        raise ConfigError(f"bot.faq_dir: {directory} is not a folder; point it at the FAQ content folder")
+        return [f"bot.faq_dir: {directory} is not a folder; point it at the FAQ content folder"]
     problems = check_directory(directory, site_facts(config)).problems
     quiz_problems = check_quiz_directory(directory).problems
     if not problems and not quiz_problems:
-        return
+        return []
     missing: dict[str, dict[str, str]] = {}
     others = []
     for problem in problems:
@@ -59,7 +207,7 @@ def check_startup(config: Config) -> None:
         lines.append(f"faq: the FAQ content has {_named(others)}; run `hapbot faq check`")
     if quiz_problems:
         lines.append(f"quizzes: the quiz files have {_named(quiz_problems)}; run `hapbot faq check`")
-    raise ConfigError("\n".join(lines))
+    return lines
 
 
 def _named(problems: Sequence[object]) -> str:

@@ -49,50 +49,54 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     faq = load_faq(config, config.bot.faq_dir)
     quizzes = load_quizzes(config, config.bot.faq_dir)
     runtime = await build_core(config, faq=faq, quizzes=quizzes)
-    admin = FaqAdmin(
-        faq, runtime.database, runtime.services.outbox, config.bot.admin_chats, runtime.services.clock, quizzes=quizzes
-    )
-    background: list[Coroutine[Any, Any, None]] = [
-        watch_faq(faq.library, admin.report_problems),
-        watch_faq(quizzes, admin.report_quiz_problems),
-    ]
-    routes: list[Route] = []
-    telegram: TelegramChannel | None = None
-    if config.telegram.enabled:
-        from bot.channels.telegram.setup import build_telegram_channel, publish_commands
-
-        telegram = build_telegram_channel(runtime, config.telegram, admin_reload=admin.reload)
-        await telegram.application.initialize()
-        await publish_commands(telegram, runtime)
-        background.append(telegram.run_processor(stop))
-        if config.telegram.mode == "webhook":
-            secret = config.telegram.secret_token.get_secret_value() if config.telegram.secret_token else ""
-            routes.append(telegram_route(secret, telegram.ingest))
-        else:
-            background.append(telegram.poll(stop))
-    from bot.channels.wechat.setup import build_wechat, wecom_sinks
-
     http = httpx.AsyncClient(timeout=10)
-    other_sinks: dict[str, Sink] = wecom_sinks(config, http)
+    telegram: TelegramChannel | None = None
     wechat = None
-    if config.wechat.enabled:
-        wechat, wechat_sinks = await build_wechat(runtime, config, http)
-        routes.append(wechat.route())
-        other_sinks.update(wechat_sinks)
-    if telegram is not None:
-        other_sinks["telegram"] = TelegramSink(telegram.bot)
-    background.append(_timed_work(runtime, other_sinks, stop))
-
-    tasks = [asyncio.create_task(work) for work in background]
+    tasks: list[asyncio.Task[None]] = []
     try:
+        admin = FaqAdmin(
+            faq,
+            runtime.database,
+            runtime.services.outbox,
+            config.bot.admin_chats,
+            runtime.services.clock,
+            quizzes=quizzes,
+        )
+        routes: list[Route] = []
+        if config.telegram.enabled:
+            from bot.channels.telegram.setup import build_telegram_channel, start_telegram
+
+            telegram = build_telegram_channel(runtime, config.telegram, admin_reload=admin.reload)
+            await start_telegram(telegram, runtime)
+            if config.telegram.mode == "webhook":
+                secret = config.telegram.secret_token.get_secret_value() if config.telegram.secret_token else ""
+                routes.append(telegram_route(secret, telegram.ingest))
+        from bot.channels.wechat.setup import build_wechat, wecom_sinks
+
+        other_sinks: dict[str, Sink] = wecom_sinks(config, http)
+        if config.wechat.enabled:
+            wechat, wechat_sinks = await build_wechat(runtime, config, http)
+            routes.append(wechat.route())
+            other_sinks.update(wechat_sinks)
+        if telegram is not None:
+            other_sinks["telegram"] = TelegramSink(telegram.bot)
+
+        # Made only now that nothing above can fail, so no coroutine is left un-awaited.
+        background: list[Coroutine[Any, Any, None]] = [
+            watch_faq(faq.library, admin.report_problems),
+            watch_faq(quizzes, admin.report_quiz_problems),
+        ]
+        if telegram is not None:
+            background.append(telegram.run_processor(stop))
+            if config.telegram.mode != "webhook":
+                background.append(telegram.poll(stop))
+        background.append(_timed_work(runtime, other_sinks, stop))
+        tasks = [asyncio.create_task(work) for work in background]
         async with serving(build_web_app(routes), config.web.host, config.web.port) as port:
             if telegram is not None and config.telegram.mode == "webhook" and config.telegram.webhook_url:
-                token = config.telegram.secret_token
-                await telegram.bot.set_webhook(
-                    config.telegram.webhook_url,
-                    secret_token=token.get_secret_value() if token else None,
-                    allowed_updates=["message", "callback_query"],
-                )
+                from bot.channels.telegram.setup import set_webhook
+
+                await set_webhook(telegram, config.telegram)
             log.info("serving on %s:%d", config.web.host, port)
             await stop.wait()
     finally:

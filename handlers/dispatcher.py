@@ -15,13 +15,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.crypto import DecryptionError
 from storage.database import Database
+from storage.delivery import increment_count
 
 from .context import Context, Services
-from .conversation import Conversation
+from .conversation import VERSION, Conversation
 from .events import Incoming, Outcome, Reply
-from .i18n import N_, language_from_hint
+from .i18n import N_, Language, language_from_hint
 from .intake import take_in
 from .router import Router
 
@@ -31,6 +31,8 @@ RECENT_RECEIPT_SECONDS = 60
 NEW_MESSAGE_NOTICE = N_("You have a new message about your report. Send 查询 (status) and your receipt to read it.")
 # Pushed to lock screens and shared phones: it must not say what it is about.
 PUSH_NOTICE = N_("You have a new message. Send 查询 (status) to read it.")
+UNREADABLE_STATE = N_("Sorry, we cannot open your conversation right now. Please try again in a few minutes.")
+UNREADABLE_COUNTER = "unreadable_conversation"
 
 
 Claim = Callable[[AsyncSession], Awaitable[bool]]
@@ -80,13 +82,19 @@ class Dispatcher:
             await self._database.lock_users(session, [incoming.user_key for incoming in items])
             owned = list(await claim(session)) if claim is not None else [True] * len(items)
             keys = sorted({incoming.user_key for incoming in items})
-            conversations = await self._load_many(session, keys)
-            notices = await self._take_notices(session, keys)
+            conversations, unreadable = await self._load_many(session, keys)
+            notices = await self._take_notices(session, [key for key in keys if key not in unreadable])
             touched: set[str] = set()
+            refused = 0
             now = self._services.clock()
             for incoming, mine in zip(items, owned, strict=True):
                 if not mine:
                     outcomes.append(Outcome())
+                    continue
+                if incoming.user_key in unreadable:
+                    # Never routed, never saved: the row stays exactly as a process with its key wrote it.
+                    outcomes.append(self._cannot_open(incoming))
+                    refused += 1
                     continue
                 conversation = conversations[incoming.user_key]
                 ctx = Context(
@@ -121,6 +129,7 @@ class Dispatcher:
                     outcomes.append(Outcome(replies=notice + self._apology(incoming).replies))
                 touched.add(incoming.user_key)
             await self._save(session, {key: conversations[key] for key in touched}, now)
+            await self._count_unreadable(session, refused)
         return outcomes
 
     async def _save(self, session: AsyncSession, conversations: Mapping[str, Conversation], now: datetime) -> None:
@@ -145,7 +154,7 @@ class Dispatcher:
         """Workers with a notice held for their next message (pushes a platform would not allow);
         the notices are deleted in this transaction, so each is shown exactly once."""
         store = self._services.notices
-        held = await store.load_many(session, keys)
+        held, _unreadable = await store.load_readable(session, keys)  # an unreadable one waits for its key
         for key in held:
             await store.delete(session, key)
         return set(held)
@@ -154,13 +163,29 @@ class Dispatcher:
         t = self._services.translators[language_from_hint(incoming.language_hint, "zh")]
         return Outcome(replies=(Reply(t("Sorry, something went wrong on our side. Please send that again.")),))
 
+    def _cannot_open(self, incoming: Incoming) -> Outcome:
+        default: Language = "en" if self._services.settings.default_language == "en" else "zh"
+        t = self._services.translators[language_from_hint(incoming.language_hint, default)]
+        return Outcome(replies=(Reply(t(UNREADABLE_STATE)),))
+
+    async def _count_unreadable(self, session: AsyncSession, messages: int) -> None:
+        """Counts and logs (without ids) messages answered without their conversation, which this
+        process could not open: typically a replica still on the old keys after a rotation."""
+        if messages:
+            log.warning("%d message(s) answered without their conversation, which this process cannot open", messages)
+            await increment_count(session, UNREADABLE_COUNTER, messages)
+
     async def replay(self, incoming: Incoming) -> Outcome:
         """An equivalent answer for a platform retry of a message already handled: a fresh receipt if
         the receipt may not have arrived (never the old one: it is not stored), else the question
         the worker is at now. Nothing the message did is done again."""
         async with self._database.transaction() as session:
             await self._database.lock_user(session, incoming.user_key)
-            conversation = (await self._load_many(session, [incoming.user_key]))[incoming.user_key]
+            conversations, _unreadable = await self._load_many(session, [incoming.user_key])
+            if incoming.user_key not in conversations:
+                await self._count_unreadable(session, 1)
+                return self._cannot_open(incoming)
+            conversation = conversations[incoming.user_key]
             ctx = Context(
                 incoming=incoming,
                 conversation=conversation,
@@ -186,8 +211,8 @@ class Dispatcher:
         """Whether a picture from this worker would be kept (the features' rules, see
         ``Router.takes_pictures``). Channels ask before downloading, so nobody can fill the database."""
         async with self._database.transaction(write=False) as session:
-            conversation = (await self._load_many(session, [user_key]))[user_key]
-        return self._router.wants_pictures(conversation)
+            conversations, _unreadable = await self._load_many(session, [user_key])
+        return user_key in conversations and self._router.wants_pictures(conversations[user_key])
 
     async def confirm_delivery(self, user_key: str) -> None:
         """The channel delivered a reply carrying a receipt: the next message needs no new one.
@@ -198,8 +223,8 @@ class Dispatcher:
         """
         async with self._database.transaction() as session:
             await self._database.lock_user(session, user_key)
-            conversation = (await self._load_many(session, [user_key]))[user_key]
-            if not conversation.pending_receipt_case:
+            conversation = (await self._load_many(session, [user_key]))[0].get(user_key)
+            if conversation is None or not conversation.pending_receipt_case:
                 return
             now = self._services.clock()
             conversation.recent_receipt_case = conversation.pending_receipt_case
@@ -219,29 +244,29 @@ class Dispatcher:
             await self._services.notices.delete(session, user_key)
             await self._services.links.delete(session, user_key)
 
-    async def _load_many(self, session: AsyncSession, keys: Sequence[str]) -> dict[str, Conversation]:
-        try:
-            documents = await self._services.conversations.load_many(session, keys)
-        except (DecryptionError, ValueError, TypeError) as error:
-            # One unreadable row must not block the others: read them one by one.
-            log.warning("conversation state unreadable (%s); reading one by one", type(error).__name__)
-            documents = {}
-            for key in keys:
-                try:
-                    document = await self._services.conversations.load(session, key)
-                except (DecryptionError, ValueError, TypeError):
-                    document = None
-                if document is not None:
-                    documents[key] = document
-        links: dict[str, dict[str, Any]] = {}
-        try:
-            links = await self._services.links.load_many(session, keys)
-        except (DecryptionError, ValueError, TypeError) as error:
-            log.warning("case links unreadable (%s); ignored", type(error).__name__)
-        conversations = {key: Conversation.from_document(documents.get(key), links.get(key)) for key in keys}
-        for key in links:
-            conversations[key].had_links = True
-        return conversations
+    async def _load_many(
+        self, session: AsyncSession, keys: Sequence[str]
+    ) -> tuple[dict[str, Conversation], set[str]]:
+        """The conversations of ``keys``, and apart the keys whose conversation or case links this
+        process cannot open (a master key it lacks, a damaged row, a newer document version).
+
+        Those workers get no conversation at all, so nothing can treat them as new and overwrite
+        a draft written under a newer key; the others are read as usual.
+        """
+        documents, unreadable = await self._services.conversations.load_readable(session, keys)
+        links, unreadable_links = await self._services.links.load_readable(session, keys)
+        unreadable |= unreadable_links
+        conversations: dict[str, Conversation] = {}
+        for key in keys:
+            document = documents.get(key)
+            version = document.get("v") if document is not None else None
+            if isinstance(version, int) and version > VERSION:  # written by newer code: not ours to reset
+                unreadable.add(key)
+            if key in unreadable:
+                continue
+            conversations[key] = Conversation.from_document(document, links.get(key))
+            conversations[key].had_links = key in links
+        return conversations, unreadable
 
     def _expiry_hour(self, now: datetime) -> int:
         return int((now + self._services.settings.conversation_ttl).timestamp() // 3600) + 1

@@ -8,13 +8,37 @@ carries message text, a pseudonym or a chat address.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
 from storage.messages import AlertAudience as AlertAudience
 from storage.messages import CaseAlert
+
+
+def utf8_safe(text: str) -> str:
+    """``text`` as UTF-8 can carry it: a lone surrogate (from a JSON escape such as ``\\ud800``, or a
+    platform's bug) becomes U+FFFD, a surrogate pair the character it stands for.
+
+    Such text would pass every check and then fail when it is sealed for storage; channels clean or
+    refuse it at the edge, and :class:`Incoming` cleans whatever still gets through.
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def _clean_strings(instance: object) -> None:
+    """Replaces each string field of a frozen dataclass by its :func:`utf8_safe` form."""
+    for each in fields(instance):  # type: ignore[arg-type]
+        value = getattr(instance, each.name)
+        if isinstance(value, str) and not value.isascii():
+            object.__setattr__(instance, each.name, utf8_safe(value))
 
 
 class Channel(StrEnum):
@@ -31,6 +55,9 @@ class Attachment:
     ref: str
     mime: str | None = None
     recognition: str | None = None
+
+    def __post_init__(self) -> None:
+        _clean_strings(self)
 
     def __repr__(self) -> str:
         return f"Attachment(kind={self.kind!r})"
@@ -55,6 +82,9 @@ class Incoming:
     language_hint: str | None = None
     site: str | None = None
     message_key: str | None = None  # an opaque, keyed id of the platform message (retries share it)
+
+    def __post_init__(self) -> None:
+        _clean_strings(self)  # the last line of defence: nothing unstorable reaches the core
 
     def __repr__(self) -> str:
         return (

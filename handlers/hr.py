@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
-from storage.cases import Author, CaseRepository, CaseStatus, CaseView, MessageView
+from storage.cases import Author, CaseRepository, CaseStatus, CaseView, MessageView, case_label
+from storage.crypto import DecryptionError
 from storage.messages import ReporterNotice
 from storage.outbox import Outbox
 
@@ -30,6 +31,27 @@ class NotAuthorised(Exception):
 
 class UnknownCase(Exception):
     """No case has that reference."""
+
+
+class UnreadableCase(Exception):
+    """The case exists but cannot be opened with the keys in use (a master key this process lacks,
+    or a damaged row); ``label`` is its reference, or a hash of its id."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__(label)
+        self.label = label
+
+
+@dataclass(frozen=True)
+class CaseListing:
+    """The cases a handler may list, and the labels of cases this process cannot open.
+
+    An unreadable case is listed by its label alone so that nobody misses it; whose it is (HR's or
+    the board's) cannot be told without opening it, so both roles see the label and nothing else.
+    """
+
+    cases: list[CaseView]
+    unreadable: list[str]
 
 
 @dataclass(frozen=True, repr=False)
@@ -61,7 +83,11 @@ class CaseDesk:
         return role
 
     async def _may_see(self, session: AsyncSession, role: str, case: CaseView) -> bool:
-        return alert_audience(await self._cases.read_report(session, case.id)) == role
+        try:
+            report = await self._cases.read_report(session, case.id)
+        except (DecryptionError, ValueError):
+            raise UnreadableCase(case_label(case.reference, case.id)) from None
+        return alert_audience(report) == role
 
     async def _case_for(self, session: AsyncSession, actor: str, reference: str) -> CaseView:
         """The case if this person may handle it; otherwise it does not exist for them."""
@@ -84,13 +110,21 @@ class CaseDesk:
 
     async def list_cases(
         self, session: AsyncSession, actor: str, now: datetime, *, site: str | None = None, open_only: bool = True
-    ) -> list[CaseView]:
-        """References, sites, statuses and dates only: listing reveals nothing of any report."""
+    ) -> CaseListing:
+        """References, sites, statuses and dates only: listing reveals nothing of any report. A case
+        that cannot be opened is listed apart and never hides the others."""
         role = self._authorise(actor)
         statuses = (CaseStatus.NEW, CaseStatus.ACKNOWLEDGED, CaseStatus.INVESTIGATING) if open_only else None
-        views = await self._cases.find(session, site=site, statuses=statuses)
+        views, unreadable = await self._cases.find_listing(session, site=site, statuses=statuses)
         await self._audit(session, actor, "list", None, now)
-        return [view for view in views if await self._may_see(session, role, view)]
+        cases = []
+        for view in views:
+            try:
+                if await self._may_see(session, role, view):
+                    cases.append(view)
+            except UnreadableCase as refused:
+                unreadable.append(refused.label)
+        return CaseListing(cases, unreadable)
 
     async def read(self, session: AsyncSession, actor: str, reference: str, now: datetime) -> CaseFile:
         case = await self._case_for(session, actor, reference)
@@ -98,8 +132,12 @@ class CaseDesk:
         if case.status is CaseStatus.NEW:
             await self._cases.set_status(session, case.id, CaseStatus.ACKNOWLEDGED, now)
             case = await self._case(session, reference)
-        report = await self._cases.read_report(session, case.id)
-        return CaseFile(case, report, await self._cases.messages(session, case.id))
+        try:
+            report = await self._cases.read_report(session, case.id)
+            messages = await self._cases.messages(session, case.id)
+        except (DecryptionError, ValueError):
+            raise UnreadableCase(case_label(case.reference, case.id)) from None
+        return CaseFile(case, report, messages)
 
     async def reply(self, session: AsyncSession, actor: str, reference: str, text: str, now: datetime) -> CaseView:
         """Adds HR's message and, if the reporter agreed, queues a neutral notice for them."""

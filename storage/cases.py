@@ -11,6 +11,7 @@ because the worker may already have written down any receipt they were shown.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,11 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .case_status import CaseStatus as CaseStatus  # re-exported: callers know it as storage.cases.CaseStatus
 from .crypto import Binding, Crypto
+from .database import short_hash
 from .models import Case, CaseMessage, CaseReceipt, Evidence, random_id
 from .receipts import MAX_RECEIPTS_PER_CASE, ReceiptHasher, normalise_receipt
 
 REFERENCE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 REFERENCE_PREFIX = "HAP-"
+REFERENCE_PATTERN = re.compile(r"HAP-[0-9A-Z]{6}")
 
 
 class Author(StrEnum):
@@ -64,6 +67,14 @@ def to_hour(moment: datetime) -> datetime:
 
 def new_reference() -> str:
     return REFERENCE_PREFIX + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+
+
+def case_label(reference: object, case_id: str) -> str:
+    """What to call a case that cannot be opened: its reference, or if even that is odd a short
+    hash of its id (never the id itself)."""
+    if isinstance(reference, str) and REFERENCE_PATTERN.fullmatch(reference):
+        return reference
+    return f"#{short_hash(case_id)}"
 
 
 def _view(row: Case) -> CaseView:
@@ -137,12 +148,26 @@ class CaseRepository:
         self, session: AsyncSession, *, site: str | None = None, statuses: Sequence[CaseStatus] | None = None
     ) -> list[CaseView]:
         """Cases, oldest first, optionally of one site and some statuses (no report is opened)."""
+        return (await self.find_listing(session, site=site, statuses=statuses))[0]
+
+    async def find_listing(
+        self, session: AsyncSession, *, site: str | None = None, statuses: Sequence[CaseStatus] | None = None
+    ) -> tuple[list[CaseView], list[str]]:
+        """Like :meth:`find`, and apart the labels (:func:`case_label`) of rows this code cannot
+        even view (a status it does not know, written by newer code): one odd row never hides the rest."""
         query = select(Case).order_by(Case.created_at)
         if site:
             query = query.where(Case.site == site)
         if statuses is not None:
             query = query.where(Case.status.in_([status.value for status in statuses]))
-        return [_view(row) for row in (await session.execute(query)).scalars()]
+        views: list[CaseView] = []
+        odd: list[str] = []
+        for row in (await session.execute(query)).scalars():
+            try:
+                views.append(_view(row))
+            except ValueError:
+                odd.append(case_label(row.reference, row.id))
+        return views, odd
 
     async def by_reference(self, session: AsyncSession, reference: str) -> CaseView | None:
         row = (await session.execute(select(Case).where(Case.reference == reference))).scalar_one_or_none()

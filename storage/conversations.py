@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .crypto import Binding, Crypto
+from .crypto import Binding, Crypto, DecryptionError
 from .models import CaseLink, ChatTrace, Conversation, PendingNotice, SealedDocumentRow, StatusThrottle
 
 
@@ -62,6 +62,31 @@ class SealedDocumentStore:
             if isinstance(document, dict):
                 documents[user_key] = document
         return documents
+
+    async def load_readable(
+        self, session: AsyncSession, user_keys: Iterable[str]
+    ) -> tuple[dict[str, dict[str, Any]], set[str]]:
+        """Documents of several pseudonyms in one query, and the pseudonyms whose row exists but
+        cannot be opened here: sealed under a master key this process lacks, damaged, or not an
+        object. Callers must leave those rows as they are: a process with the right key reads them."""
+        keys = list(user_keys)
+        if not keys:
+            return {}, set()
+        model = self._model
+        rows = await session.execute(select(model.user_key, model.state_ct).where(model.user_key.in_(keys)))
+        documents: dict[str, dict[str, Any]] = {}
+        unreadable: set[str] = set()
+        for user_key, sealed in rows:
+            try:
+                document = self._crypto.open_internal_json(sealed, self._binding(user_key))
+            except DecryptionError:
+                unreadable.add(user_key)
+                continue
+            if isinstance(document, dict):
+                documents[user_key] = document
+            else:
+                unreadable.add(user_key)
+        return documents, unreadable
 
     async def save_many(
         self, session: AsyncSession, documents: Mapping[str, dict[str, Any]], expires_hour: int

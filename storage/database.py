@@ -131,6 +131,11 @@ class Database:
             names = ("server_version", "synchronous_commit", "fsync", "transaction_isolation")
             return {n: str((await session.execute(text(f"SHOW {n}"))).scalar()) for n in names}
 
+    async def ping(self) -> None:
+        """Opens a connection and runs ``SELECT 1``: raises whatever stops the database being reached."""
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 

@@ -193,6 +193,8 @@ def load_key_file(path: Path) -> KeyRing:
             f"{path}: key file not found; restore it from your backup (only for a new installation, "
             f"create one with `hapbot keys init --file {path}`)"
         ) from None
+    except IsADirectoryError:
+        raise KeyFileError(f"{path}: is a folder, not a key file; give the key file's own path") from None
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
         raise KeyFileError(f"{path}: cannot read the key file ({reason}); check its owner and mode") from None

@@ -140,6 +140,16 @@ async def test_control_characters_are_stripped_from_the_draft_but_newlines_kept(
     assert (await stored(worker))["draft"]["witnesses"] == "[2Jmy friend Li\nand her sister"
 
 
+async def test_text_that_utf8_cannot_carry_is_cleaned_before_it_is_stored(runtime: Core) -> None:
+    """A lone surrogate that gets past a channel (the core's last line of defence) is stored as U+FFFD."""
+    worker = Worker(runtime, "surrogates")
+    await worker.choose("report")
+    await worker.choose("agree")
+    outcome = await worker.send("a\ud800b \ud83d\ude00")
+    assert APOLOGY not in worker.text and outcome.replies
+    assert (await stored(worker))["draft"]["what"] == ["a\ufffdb \U0001f600"]
+
+
 # --- JSON mode ------------------------------------------------------------------------------------
 
 _users = itertools.count()
@@ -179,6 +189,8 @@ BAD_LINES: list[tuple[str, bytes, str]] = [
     ("choice is true", b'{"choice": true}', "invalid_input"),
     ("text is null", b'{"text": null}', "invalid_input"),
     ("text is an object", b'{"text": {"a": 1}}', "invalid_input"),
+    ("lone surrogate escape in text", b'{"text": "a\\ud800"}', "invalid_utf8"),
+    ("lone low surrogate escape in a choice", b'{"choice": "\\udc80report"}', "invalid_utf8"),
 ]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,9 @@ async def test_json_chat_prints_only_reply_lines_and_warns_on_stderr(tmp_path: P
             json_lines([{"text": "/start"}]),
             b"this is not json\n",
             b'{"text": "\xff\xfe"}\n',
-            json_lines([{"choice": "report"}, {"choice": "agree"}, {"text": "他总是在没人的时候说下流的话"}]),
+            json_lines([{"choice": "report"}, {"choice": "agree"}]),
+            b'{"text": "a\\ud800"}\n',  # a lone surrogate at a free-text step used to end the process
+            json_lines([{"text": "他总是在没人的时候说下流的话"}]),
         ]
     )
     code, stdout, stderr = await hapbot(
@@ -82,7 +85,7 @@ async def test_json_chat_prints_only_reply_lines_and_warns_on_stderr(tmp_path: P
     )
     assert code == 0, stderr[-2000:]
     replies = parse_stdout(stdout)
-    assert [r.get("error") for r in replies if "error" in r] == ["invalid_json", "invalid_utf8"]
+    assert [r.get("error") for r in replies if "error" in r] == ["invalid_json", "invalid_utf8", "invalid_utf8"]
     assert [c["id"] for c in replies[1]["choices"]] == ["report", "status", "faq", "quiz", "language", "help"]
     assert replies[-1]["text"].startswith("Saved (1 messages)"), "the session did not go on after the bad lines"
     assert "DEVELOPMENT KEYS" in stderr, "the development-key warning must go to stderr"
@@ -156,21 +159,76 @@ async def test_check_config_with_a_good_file_exits_0_silently(tmp_path: Path) ->
     assert not (tmp_path / "data").exists(), "check-config must not create data or keys"
 
 
+TELEGRAM = '[telegram]\nenabled = true\ntoken = "123:abc"\n'
+WECHAT = '[wechat]\nenabled = true\ntoken = "t"\napp_id = "wx1"\napp_secret = "s"\napi_base_url = "http://127.0.0.1:9"\n'
+
+
 async def test_check_config_and_run_agree_on_broken_configurations(tmp_path: Path) -> None:
     """What stops ``run`` stops ``check-config`` first, with the same one line and exit code."""
     robot = GOOD_SITE.replace("[sites.main.facts]", 'hr_chats = ["wecom:north"]\n[sites.main.facts]')
-    cases = {
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
+    cases: dict[str, tuple[str, str]] = {
         "missing facts": ('[sites.main]\nname = "Factory One"\n', "sites.main.facts: missing advocacy_board"),
         "robot of an unknown site": (robot, "sites.main.hr_chats: 'wecom:north' names no site with a WeCom robot"),
         "wrong type": (GOOD_SITE + '[web]\nport = "eighty"\n', "web.port"),
+        "config nested too deep": ("x = " + "[" * 50_000 + "]" * 50_000 + "\n", "nested too deep"),
+        "config path is a folder": ("", "a-folder: is a folder"),
+        "webhook without https": (
+            GOOD_SITE + TELEGRAM + 'mode = "webhook"\nwebhook_url = "http://bot.example.com/telegram"\n'
+            'secret_token = "s3cret"\n',
+            "telegram: webhook_url: must be a public https:// URL",
+        ),
+        "EncodingAESKey of the wrong length": (
+            GOOD_SITE + WECHAT + 'encoding_aes_key = "abc"\n', "wechat: encoding_aes_key: must be the 43"
+        ),
+        "malformed storage URL": (
+            GOOD_SITE + '[storage]\nurl = "postgresql+asyncpg://u:pw@[::1/db"\n', "storage.url: is not a valid"
+        ),
+        "unreachable storage": (
+            GOOD_SITE + '[storage]\nurl = "postgresql+asyncpg://u@127.0.0.1:1/db"\n',
+            "storage.url: cannot open the database (ConnectionRefusedError",
+        ),
+        "faq_dir missing": (GOOD_SITE + '[bot]\nfaq_dir = "no-such-folder"\n', "bot.faq_dir: no-such-folder"),
+        "keys_file is a folder": (
+            GOOD_SITE + f'[storage]\nkeys_file = "{tmp_path / "a-folder"}"\n', "a-folder: is a folder, not a key file"
+        ),
+        "data_dir is a file": (
+            GOOD_SITE + f'[bot]\ndata_dir = "{tmp_path / "a-file"}"\n', "bot.data_dir: " + str(tmp_path / "a-file")
+        ),
+        "Telegram Bot API unreachable": (
+            GOOD_SITE + TELEGRAM + 'api_base_url = "http://127.0.0.1:9/bot"\n',
+            "telegram: cannot reach the Telegram Bot API",
+        ),
     }
     for name, (text, expected) in cases.items():
         (tmp_path / "config.toml").write_text(text, encoding="utf-8")
-        checked = await hapbot(["check-config"], tmp_path, environment(None))
-        ran = await hapbot(["run"], tmp_path, environment(None))
+        options = ["--config", str(tmp_path / "a-folder")] if name == "config path is a folder" else []
+        checked = await hapbot([*options, "check-config"], tmp_path, environment(None))
+        ran = await hapbot([*options, "run"], tmp_path, environment(None))
         assert checked[0] == ran[0] == 2, (name, checked, ran)
         assert checked[1] == ran[1] == "", name
         assert expected in checked[2], (name, checked[2])
         assert checked[2].strip().splitlines()[-1] == ran[2].strip().splitlines()[-1], name
         assert "Traceback" not in checked[2] + ran[2], name
+        problems = [line for line in checked[2].strip().splitlines() if not line.endswith("invalid configuration:")]
+        assert len(problems) == 1, (name, checked[2])  # one line for the one problem
     assert not (tmp_path / "data").exists(), "a refused start creates no data or keys"
+
+
+async def test_run_says_in_one_line_when_its_port_is_taken(tmp_path: Path) -> None:
+    """The one start-up failure ``check-config`` must not predict: a bot already running holds the port."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        (tmp_path / "config.toml").write_text(
+            GOOD_SITE + WECHAT + f'encoding_aes_key = "{"k" * 43}"\n[web]\nport = {port}\n', encoding="utf-8"
+        )
+        code, stdout, stderr = await hapbot(["run"], tmp_path, environment(None))
+    assert (code, stdout) == (2, ""), stderr[-2000:]
+    assert stderr.strip().splitlines()[-1] == (
+        f"hapbot: web: cannot listen on 127.0.0.1:{port}; check [web] host and port "
+        "(is another program using the port?)"
+    )
+    assert "Traceback" not in stderr

@@ -18,7 +18,7 @@ TELEGRAM_TOKEN = "123456:TG-TOKEN-CANARY-a1b2c3"
 TELEGRAM_SECRET = "tg-webhook-secret-CANARY-d4e5"
 PROXY = "socks5://proxyuser:PROXY-PW-CANARY@10.0.0.1:1080"
 WECHAT_TOKEN = "wx-token-CANARY-f6g7"
-WECHAT_AES = "wx-aes-key-CANARY-h8i9"
+WECHAT_AES = "wxAesKeyCANARYh8i9" + "Q" * 25  # 43 letters and digits, as WeChat issues them
 WECHAT_APP_SECRET = "wx-app-secret-CANARY-j0k1"
 WECOM_WEBHOOK = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=WECOM-KEY-CANARY-l2m3"
 DB_PASSWORD = "DB-PW-CANARY-n4o5"
@@ -136,6 +136,13 @@ def test_missing_and_undecodable_files_are_named(tmp_path: Path) -> None:
     assert str(latin1) in message and "UTF-8" in message
 
 
+TELEGRAM_WEBHOOK = (
+    '[telegram]\nenabled = true\ntoken = "123:abc"\nmode = "webhook"\nwebhook_url = "{url}"\nsecret_token = "s3cret"\n'
+)
+WECHAT_WITH_KEY = (
+    '[wechat]\nenabled = true\ntoken = "t"\nencoding_aes_key = "{key}"\napp_id = "wx1"\napp_secret = "s"\n'
+)
+
 BAD_CONFIGS: list[tuple[str, str, str]] = [
     ("unknown key", '[bot]\nlanguage = "en"\n', r"bot\.language"),
     ("unknown section", "[telegarm]\nenabled = true\n", r"telegarm"),
@@ -152,6 +159,22 @@ BAD_CONFIGS: list[tuple[str, str, str]] = [
     ("bad emergency phone", '[sites.main]\nname = "A"\nemergency_phone = "ask Li"\n', r"sites\.main\.emergency_phone"),
     ("bad chat address", '[sites.main]\nname = "A"\nhr_chats = ["-1001234"]\n', r"sites\.main\.hr_chats"),
     ("unsupported database", '[storage]\nurl = "mysql://hapbot@db/hapbot"\n', r"storage\.url"),
+    ("malformed database url", '[storage]\nurl = "postgresql+asyncpg://x:pw@[::1/db"\n', r"storage\.url.*not a valid"),
+    ("NUL in a path", '[bot]\ndata_dir = "data\\u0000x"\n', r"bot\.data_dir.*NUL"),
+    ("token with a space", '[telegram]\nenabled = true\ntoken = "123:abc def"\n', r"telegram: token: not a bot token"),
+    ("webhook over http", TELEGRAM_WEBHOOK.format(url="http://bot.example.com/telegram"), r"telegram: webhook_url"),
+    ("webhook on a private address", TELEGRAM_WEBHOOK.format(url="https://192.168.1.10/telegram"), r"webhook_url"),
+    ("webhook on localhost", TELEGRAM_WEBHOOK.format(url="https://localhost/telegram"), r"webhook_url"),
+    ("webhook on another port", TELEGRAM_WEBHOOK.format(url="https://bot.example.com:8080/telegram"), r"8080"),
+    ("webhook url unparseable", TELEGRAM_WEBHOOK.format(url="https://bot.example.com:port/x"), r"webhook_url"),
+    (
+        "webhook secret with spaces",
+        TELEGRAM_WEBHOOK.format(url="https://bot.example.com/telegram").replace('"s3cret"', '"my secret"'),
+        r"telegram: secret_token",
+    ),
+    ("proxy without a scheme", '[telegram]\nproxy = "10.0.0.1:1080"\n', r"telegram: proxy"),
+    ("short EncodingAESKey", WECHAT_WITH_KEY.format(key="abc"), r"wechat: encoding_aes_key.*has 3 characters"),
+    ("EncodingAESKey with a symbol", WECHAT_WITH_KEY.format(key="+" * 43), r"wechat: encoding_aes_key"),
 ]
 
 
@@ -162,6 +185,33 @@ def test_each_error_names_the_file_and_the_key_path(tmp_path: Path, toml: str, k
     assert str(path) in message
     assert re.search(key, message), f"{key!r} not named in:\n{message}"
     assert "Traceback" not in message and "pydantic" not in message.lower()
+
+
+def test_a_file_that_is_no_config_gives_one_line(tmp_path: Path) -> None:
+    """A folder, a device, TOML nested past the parser's recursion or a number past Python's digit
+    limit: one line naming the file, never a traceback."""
+    files = {
+        "deeply nested array": "x = " + "[" * 100_000 + "]" * 100_000 + "\n",
+        "deeply nested inline table": "x = " + "{a = " * 100_000 + "1" + "}" * 100_000 + "\n",
+        "5,000-digit number": "[web]\nport = " + "9" * 5000 + "\n",
+        "over a megabyte": "# " + "x" * (1024 * 1024) + "\n",
+    }
+    paths = {name: write(tmp_path, text, f"{index}.toml") for index, (name, text) in enumerate(files.items())}
+    paths["a folder"] = tmp_path
+    paths["a device"] = Path("/dev/zero")
+    for name, path in paths.items():
+        message = config_error(path)
+        assert message.startswith(f"{path}: ") and "\n" not in message, (name, message)
+
+
+def test_an_environment_variable_that_is_not_utf8_is_named() -> None:
+    message = config_error(None, {"HAPBOT_BOT_OPERATOR": "Usine G\udce9n\udce9rale"})
+    assert message.startswith("HAPBOT_BOT_OPERATOR: ") and "UTF-8" in message
+
+
+def test_local_bot_api_servers_may_take_a_local_webhook(tmp_path: Path) -> None:
+    local = TELEGRAM_WEBHOOK.format(url="http://127.0.0.1:8081/telegram") + 'api_base_url = "http://127.0.0.1:8081/bot"\n'
+    assert load_config(write(tmp_path, local), {}).telegram.webhook_url == "http://127.0.0.1:8081/telegram"
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:

@@ -9,10 +9,15 @@ from bot.core import Core, build_core
 from bot.jobs.cleaner import ExpiredRowCleaner
 from handlers.context import Context
 from handlers.conversation import State
+from handlers.dispatcher import UNREADABLE_COUNTER
+from handlers.faq.service import LibraryFaqService
 from storage.crypto import KeyRing
+from storage.delivery import delivery_counts
+from storage.models import CaseLink
+from storage.models import Conversation as ConversationRow
 
 from .conftest import Clock, Worker
-from .flows import receipt_in, reference_in, report_script
+from .flows import RECEIPT_LINE, receipt_in, reference_in, report_script
 
 
 async def start_report(worker: Worker, *story: str) -> None:
@@ -224,3 +229,71 @@ async def test_discarding_an_unfinished_report_asks_first(runtime: Core, worker:
     assert {"cancel_yes", "cancel_no"} <= set(worker.choices)
     await worker.choose("cancel_no")
     assert (await conversation_state(runtime, worker))["draft"]["what"] == ["keep me"]  # type: ignore[index]
+
+
+# --- rows this process cannot open ---------------------------------------------------------------
+
+CANNOT_OPEN = "try again in a few minutes"
+
+
+async def raw_rows(runtime: Core, user_key: str) -> tuple[bytes | None, bytes | None]:
+    """The sealed bytes of a worker's conversation row and case-link row, as stored."""
+    async with runtime.database.transaction(write=False) as session:
+        rows = [await session.get(model, user_key) for model in (ConversationRow, CaseLink)]
+    return tuple(bytes(row.state_ct) if row is not None else None for row in rows)  # type: ignore[return-value]
+
+
+async def unreadable_count(runtime: Core) -> int:
+    async with runtime.database.transaction(write=False) as session:
+        return (await delivery_counts(session)).get(UNREADABLE_COUNTER, 0)
+
+
+async def test_a_replica_on_old_keys_never_overwrites_a_draft_written_after_rotation(
+    config: Config, keyring: KeyRing, clock: Clock, faq_service: LibraryFaqService, caplog: pytest.LogCaptureFixture
+) -> None:
+    old = await build_core(config, keyring=keyring, clock=clock, faq=faq_service)
+    new = await build_core(config, keyring=keyring.with_new_master_key(), clock=clock, faq=faq_service)
+    try:
+        rotated = Worker(new, "rotated")
+        await start_report(rotated, "written after the rotation")
+        before = await raw_rows(new, rotated.user_key)
+        assert before[0] is not None
+        stale = Worker(old, "rotated")  # the same worker, whose next message reaches the old replica
+        assert stale.user_key == rotated.user_key
+        await stale.send("one more thing")
+        assert CANNOT_OPEN in stale.text and stale.choices == []
+        await stale.choose("report")
+        assert CANNOT_OPEN in stale.text
+        assert await old.dispatcher.wants_pictures(stale.user_key) is False
+        assert await raw_rows(new, rotated.user_key) == before, "the old replica rewrote a row it cannot read"
+        assert await unreadable_count(new) == 2
+        logged = "\n".join(record.getMessage() for record in caplog.records)
+        assert rotated.user_key not in logged and "one more thing" not in logged
+
+        await rotated.send("one more thing")  # with the right keys the work resumes where it was
+        assert "Saved (2 messages)" in rotated.text
+        draft = (await conversation_state(new, rotated))["draft"]
+        assert draft["what"] == ["written after the rotation", "one more thing"]  # type: ignore[index]
+    finally:
+        await old.close()
+        await new.close()
+
+
+async def test_a_damaged_case_link_is_left_alone_and_the_receipt_still_comes(runtime: Core) -> None:
+    worker = Worker(runtime, "damaged-link")
+    worker.confirm_receipts = False  # the receipt reply may not have arrived: the case link remembers it
+    first = await file_report(worker)
+    conversation_bytes, link_bytes = await raw_rows(runtime, worker.user_key)
+    assert conversation_bytes is not None and link_bytes is not None
+    damaged = link_bytes[:-1] + bytes([link_bytes[-1] ^ 1])
+    async with runtime.database.transaction() as session:
+        (await session.get(CaseLink, worker.user_key)).state_ct = damaged  # type: ignore[union-attr]
+    await worker.send("hello?")
+    assert CANNOT_OPEN in worker.text and not RECEIPT_LINE.search(worker.text)
+    assert await raw_rows(runtime, worker.user_key) == (conversation_bytes, damaged)
+    assert await unreadable_count(runtime) == 1
+
+    async with runtime.database.transaction() as session:  # the row readable again (the key is back)
+        (await session.get(CaseLink, worker.user_key)).state_ct = link_bytes  # type: ignore[union-attr]
+    await worker.send("hello?")
+    assert receipt_in(worker.text) != first, "the owed receipt comes with the next message"

@@ -11,13 +11,16 @@ import pytest
 
 from bot.cli.cases import run as run_cases
 from bot.config import Config
-from bot.core import Core
+from bot.core import Core, build_core
 from bot.jobs.cleaner import Cleaner
 from bot.jobs.reporter_notices import ReporterNotices
 from bot.serve import push_windows
-from handlers.hr import CaseDesk, NotAuthorised, UnknownCase
+from handlers.faq.service import LibraryFaqService
+from handlers.hr import CaseDesk, NotAuthorised, UnknownCase, UnreadableCase
 from storage.cases import CaseStatus
 from storage.crypto import KeyRing
+from storage.database import short_hash
+from storage.models import Case
 
 from .conftest import Clock, Worker
 from .flows import receipt_in, reference_in, report_script
@@ -72,7 +75,7 @@ async def test_every_read_and_change_is_audited_and_strangers_are_refused(runtim
         with pytest.raises(NotAuthorised):
             await hr.read(session, "mallory", reference, clock())
         listed = await hr.list_cases(session, "wang", clock())
-        assert [c.reference for c in listed] == [reference]
+        assert [c.reference for c in listed.cases] == [reference] and listed.unreadable == []
         file = await hr.read(session, "wang", reference, clock())
         assert file.report["what"] == ["The cook keeps cornering me"]
         assert file.case.status is CaseStatus.ACKNOWLEDGED
@@ -110,8 +113,8 @@ async def test_hr_cannot_see_reports_about_hr_or_managers_and_the_board_can(runt
     board_case = reference_in(about_manager.text)
     desk = CaseDesk(runtime.services.cases, runtime.services.outbox, ["wang"], ["li"])
     async with runtime.database.transaction() as session:
-        assert [c.reference for c in await desk.list_cases(session, "wang", clock())] == [hr_case]
-        assert [c.reference for c in await desk.list_cases(session, "li", clock())] == [board_case]
+        assert [c.reference for c in (await desk.list_cases(session, "wang", clock())).cases] == [hr_case]
+        assert [c.reference for c in (await desk.list_cases(session, "li", clock())).cases] == [board_case]
         with pytest.raises(UnknownCase):
             await desk.read(session, "wang", board_case, clock())
         with pytest.raises(UnknownCase):
@@ -140,3 +143,59 @@ async def test_finished_cases_are_deleted_after_the_retention_period(runtime: Co
     await reader.choose("status")
     await reader.send(receipt)
     assert "No report matches" in reader.text
+
+
+def hr_config(config: Config) -> Config:
+    raw = config.model_dump(mode="python")
+    raw["storage"]["url"] = config.storage.url.get_secret_value()
+    raw["hr"] = {"handlers": ["wang"]}
+    return Config.model_validate(raw)
+
+
+async def test_cases_that_cannot_be_opened_are_listed_apart_and_never_hide_the_rest(
+    runtime: Core, config: Config, keyring: KeyRing
+) -> None:
+    references = [(await file_report(Worker(runtime, name), notify="notify_no"))[1] for name in "abcd"]
+    async with runtime.database.transaction() as session:
+        rows = {row.reference: row for row in (await session.execute(Case.__table__.select())).all()}
+        damaged_id, odd_id = rows[references[1]].id, rows[references[3]].id
+        damaged = await session.get(Case, damaged_id)
+        assert damaged is not None
+        damaged.wrapped_key = damaged.wrapped_key[:-1] + bytes([damaged.wrapped_key[-1] ^ 1])
+        odd = await session.get(Case, odd_id)
+        assert odd is not None
+        odd.status, odd.reference = "escalated", "??"  # newer code's status, and a reference we cannot use
+    listing = io.StringIO()
+    every = argparse.Namespace(actor="wang", cases_command="list", site=None, all=True)
+    assert await run_cases(hr_config(config), every, listing, keyring=keyring) == 0
+    lines = listing.getvalue().splitlines()
+    expected = [references[0], references[2], f"#{short_hash(odd_id)}", references[1]]
+    assert [line.split()[0] for line in lines] == expected
+    assert all("cannot be opened" in line for line in lines[2:]) and odd_id not in listing.getvalue()
+
+    shown = io.StringIO()
+    show = argparse.Namespace(actor="wang", cases_command="show", reference=references[1])
+    assert await run_cases(hr_config(config), show, shown, keyring=keyring) == 2
+    assert shown.getvalue().startswith(f"hapbot: case {references[1]}: cannot be opened with the keys in use")
+    assert len(shown.getvalue().splitlines()) == 1
+
+
+async def test_a_replica_on_old_keys_lists_a_case_sealed_after_rotation_as_unreadable(
+    config: Config, keyring: KeyRing, clock: Clock, faq_service: LibraryFaqService
+) -> None:
+    old = await build_core(config, keyring=keyring, clock=clock, faq=faq_service)
+    new = await build_core(config, keyring=keyring.with_new_master_key(), clock=clock, faq=faq_service)
+    try:
+        _, before = await file_report(Worker(old, "before"), notify="notify_no")
+        _, after = await file_report(Worker(new, "after"), notify="notify_no")
+        async with old.database.transaction() as session:
+            listing = await desk(old).list_cases(session, "wang", clock())
+            assert [case.reference for case in listing.cases] == [before] and listing.unreadable == [after]
+            with pytest.raises(UnreadableCase):
+                await desk(old).read(session, "wang", after, clock())
+        async with new.database.transaction() as session:
+            listing = await desk(new).list_cases(session, "wang", clock())
+            assert [case.reference for case in listing.cases] == [before, after] and listing.unreadable == []
+    finally:
+        await old.close()
+        await new.close()

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from bot.core import Core, build_core
 from bot.logs import QUIET
 from storage.crypto import KeyRing
+from storage.journal import UpdateJournal
 from storage.models import Case
 
 from .conftest import Clock, make_config
@@ -63,6 +64,50 @@ async def test_forged_and_replayed_button_data_is_refused(runtime: Core, emu: Te
         # Mei's own genuine button still works.
         await mei.tap("Report harassment (anonymous)")
         assert "Before you report" in mei.last_text()
+
+
+async def test_button_data_that_is_not_ascii_is_refused_as_forged_and_answered(
+    runtime: Core, emu: TelegramEmulator
+) -> None:
+    async with running_channel(runtime, emu) as channel:
+        lin = TelegramWorker(emu, "Lin")
+        await lin.say("/start")
+        menu = lin.bot_messages()[-1]
+        genuine = menu["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        odd = ["report|ÄÄÄÄÄÄÄÄÄÄ", "réport|AAAAAAAAAA", "report|\ud800", "\udcff|AAAAAAAAAA", "报告|" + genuine[-10:],
+               genuine + "\x00", genuine.replace("|", "｜"), "é" * 40]
+        updates = [callback_update(910_000 + n, lin.user, menu, data) for n, data in enumerate(odd)]
+        sends_before = len(emu.calls("sendMessage"))
+        await channel.ingest(updates)
+        await channel.process_pending()
+        assert len(emu.calls("sendMessage")) == sends_before, "a refused button must change nothing"
+        answered = {str(call["params"].get("callback_query_id")) for call in emu.calls("answerCallbackQuery")}
+        assert {f"q{u['update_id']}" for u in updates} <= answered, "every press is answered (the spinner stops)"
+        async with runtime.database.transaction(write=False) as session:
+            assert await UpdateJournal(runtime.crypto).count_pending(session, "telegram") == 0
+        await lin.tap("Report harassment (anonymous)")
+        assert "Before you report" in lin.last_text()
+
+
+async def test_text_with_a_lone_surrogate_is_journaled_cleaned_and_answered(
+    runtime: Core, emu: TelegramEmulator
+) -> None:
+    """JSON can escape a lone surrogate; sealing it for the journal used to fail and stall polling."""
+    async with running_channel(runtime, emu) as channel:
+        lin = TelegramWorker(emu, "Lin")
+        await lin.say("/start")
+        await lin.tap("Report harassment (anonymous)")
+        await lin.tap("I understand, continue")
+        chat = {"id": lin.id, "type": "private", "first_name": "Lin"}
+        message = {"message_id": 990_001, "from": lin.user, "chat": chat, "date": 1_700_000_000, "text": "a\ud800b"}
+        sends_before = len(emu.calls("sendMessage"))
+        assert await channel.ingest([{"update_id": 920_001, "message": message}]) == 1
+        await channel.process_pending()
+        assert len(emu.calls("sendMessage")) > sends_before
+        async with runtime.database.transaction(write=False) as session:
+            state = await runtime.services.conversations.load(session, lin.user_key_for(runtime))
+        assert state is not None and state["draft"]["what"] == ["a\ufffdb"]
+        await lin.say("and then it went on")  # polling still runs
 
 
 async def test_no_canary_token_or_user_id_in_database_or_logs(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -66,7 +67,12 @@ async def test_wrong_or_missing_secret_is_refused_and_nothing_stored(runtime: Co
             assert emu.calls("sendMessage") == []
             ok = await client.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
             assert ok.status_code == 200 and await journal_rows(runtime) == 1
-            bad = await client.post(url, content=b"{not json", headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
-            assert bad.status_code == 400
+            deep, long_number = b"[" * 100_000 + b"]" * 100_000, b'{"update_id": ' + b"9" * 5000 + b"}"
+            for body in (b"{not json", b"\xff\xfe{}", deep, long_number):
+                bad = await client.post(url, content=body, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+                assert bad.status_code == 400, body[:20]
+            surrogate = json.dumps({**update, "update_id": 1002, "message": {**update["message"], "text": "a\ud800"}})
+            kept = await client.post(url, content=surrogate, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+            assert kept.status_code == 200 and await journal_rows(runtime) == 2, "journaled, cleaned"
             health = await client.get(f"http://127.0.0.1:{port}/healthz")
             assert health.json() == {"status": "ok"}

@@ -160,6 +160,40 @@ async def test_forged_stale_replayed_and_malformed_callbacks_are_refused_with_no
         assert await count(runtime, InboundUpdate) == 1
 
 
+async def test_malformed_query_parameters_get_403_never_500_on_get_and_post(runtime: Core) -> None:
+    """Each parameter is signed as given, so only its malformation can be why it is refused."""
+    async with wechat_server(runtime) as (server, _):
+        xml = message_xml("oMALFORMEDuser000000000000", server.now(), "text", Content="hi", MsgId="9900000000000000002")
+        now = str(server.now())
+
+        body, encrypted = server.encrypt(xml, now, "n0nce10")
+
+        def signed(timestamp: str = now, nonce: str = "n0nce10", **extra: str) -> dict[str, str]:
+            signature = sha1_signature(TOKEN, timestamp, nonce)
+            return {"timestamp": timestamp, "nonce": nonce, "signature": signature, **extra}
+
+        malformed = {
+            "superscript digit as timestamp": signed(timestamp="²"),
+            "arabic-indic digits as timestamp": signed(timestamp="١٧٠٠٠٠٠٠٠٠"),
+            "5,000-digit timestamp": signed(timestamp="7" * 5000),
+            "negative timestamp": signed(timestamp="-1"),
+            "non-ASCII nonce": signed(nonce="nön\u00a0ce"),
+            "control character in nonce": signed(nonce="n\x00nce"),
+            "non-ASCII signatures": {**signed(), "signature": "签名" * 20, "msg_signature": "签名" * 20},
+        }
+        assert (await server.client.get(server.url, params=signed(echostr="回显"))).status_code == 403
+        for name, query in malformed.items():
+            message_signature = sha1_signature(TOKEN, query["timestamp"], query["nonce"], encrypted)
+            post_query = {"msg_signature": message_signature, **query}
+            got = await server.client.get(server.url, params=query)
+            posted = await server.client.post(server.url, params=post_query, content=body.encode())
+            assert (got.status_code, posted.status_code) == (403, 403), name
+        for raw in ("timestamp=%FF%FE&nonce=x&signature=y", "timestamp=%ED%A0%80&nonce=%ED%A0%80", "timestamp&nonce"):
+            assert (await server.client.get(f"{server.url}?{raw}")).status_code == 403, raw
+            assert (await server.client.post(f"{server.url}?{raw}", content=b"<xml/>")).status_code == 403, raw
+        assert await count(runtime, InboundUpdate) == 0 and await count(runtime, Conversation) == 0
+
+
 async def test_slow_work_answers_success_and_delivers_through_the_outbox(runtime: Core) -> None:
     async def slow_media(_media_id: str) -> str | None:
         await asyncio.sleep(0.5)

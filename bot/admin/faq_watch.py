@@ -57,13 +57,16 @@ def fingerprint(directory: Path, previous: Fingerprint | None = None) -> Fingerp
             stat = path.stat()
         except OSError:
             continue
+        if not path.is_file():  # a folder named *.yaml, a pipe, a device: nothing to load
+            continue
         key = str(path.relative_to(directory))
         old = (previous or {}).get(key)
         if old is not None and old[0] == stat.st_mtime_ns and old[1] == stat.st_size:
             current[key] = old
             continue
         try:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            with path.open("rb") as file:  # in chunks: a huge file pasted here must not fill the memory
+                digest = hashlib.file_digest(file, "sha256").hexdigest()
         except OSError:
             continue
         current[key] = (stat.st_mtime_ns, stat.st_size, digest)

@@ -18,7 +18,7 @@ from bot.admin.faq_reload import FaqAdmin
 from bot.channels.push import PushMode
 from bot.channels.rendering import render_numbered
 from handlers.dispatcher import Dispatcher
-from handlers.events import Channel, Incoming, Outcome, Reply
+from handlers.events import Channel, Incoming, Outcome, Reply, utf8_safe
 from storage.crypto import Crypto, Purpose
 
 MAX_LINE_BYTES = 256 * 1024
@@ -65,8 +65,12 @@ def parse_json_line(raw: bytes) -> tuple[str | None, str | None]:
     text, choice = request.get("text"), request.get("choice")
     if (text is None) == (choice is None):
         raise InputError("invalid_input", "give exactly one of 'text' or 'choice'")
-    if not isinstance(text if text is not None else choice, str):
+    given = text if text is not None else choice
+    if not isinstance(given, str):
         raise InputError("invalid_input", "'text' and 'choice' must be strings")
+    if utf8_safe(given) != given:
+        # Valid JSON (an escape such as \ud800) for a string that is not Unicode text.
+        raise InputError("invalid_utf8", "input holds a lone surrogate escape (like \\ud800), which is not text")
     return text, choice
 
 
@@ -159,7 +163,7 @@ class ConsoleChannel:
             if not line:
                 stdout.write("\n")
                 return
-            outcome = await self.send(line.rstrip("\n"))
+            outcome = await self.send(utf8_safe(line.rstrip("\n")))
 
 
 def describe(outcome: Outcome) -> list[dict[str, Any]]:

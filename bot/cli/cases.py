@@ -13,6 +13,11 @@ from storage.case_status import CaseStatus
 if TYPE_CHECKING:
     from storage.crypto import KeyRing
 
+UNREADABLE_LINE = (
+    "cannot be opened with the keys in use (a master key this key file lacks, or a damaged row); "
+    "see `hapbot keys status`"
+)
+
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     cases = commands.add_parser("cases", help="HR: list, read and answer cases (audited)")
@@ -44,7 +49,7 @@ def execute(config: Config, args: argparse.Namespace) -> int:
 
 async def run(config: Config, args: argparse.Namespace, out: TextIO, *, keyring: KeyRing | None = None) -> int:
     from bot.core import build_core
-    from handlers.hr import CaseDesk, NotAuthorised, UnknownCase
+    from handlers.hr import CaseDesk, NotAuthorised, UnknownCase, UnreadableCase
 
     runtime = await build_core(config, keyring=keyring)
     services = runtime.services
@@ -53,8 +58,11 @@ async def run(config: Config, args: argparse.Namespace, out: TextIO, *, keyring:
     try:
         async with runtime.database.transaction() as session:
             if args.cases_command == "list":
-                for case in await desk.list_cases(session, args.actor, now, site=args.site, open_only=not args.all):
+                listing = await desk.list_cases(session, args.actor, now, site=args.site, open_only=not args.all)
+                for case in listing.cases:
                     out.write(f"{case.reference}  {case.site:<12} {case.status.value:<13} {case.created_at:%Y-%m-%d}\n")
+                for label in listing.unreadable:
+                    out.write(f"{label:<10}  {UNREADABLE_LINE}\n")
             elif args.cases_command == "show":
                 file = await desk.read(session, args.actor, args.reference, now)
                 out.write(json.dumps(
@@ -86,6 +94,9 @@ async def run(config: Config, args: argparse.Namespace, out: TextIO, *, keyring:
         return 2
     except UnknownCase:
         out.write(f"hapbot: no case {args.reference!r}\n")
+        return 2
+    except UnreadableCase as unreadable:
+        out.write(f"hapbot: case {unreadable.label}: {UNREADABLE_LINE}\n")
         return 2
     finally:
         await runtime.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import sys
 
 from bot.config import Config
@@ -46,6 +47,9 @@ async def chat(config: Config, *, user: str, language: str | None, site: str | N
         if as_json:
             await channel.run_json(sys.stdin.buffer, sys.stdout)
         else:
+            if isinstance(sys.stdin, io.TextIOWrapper):
+                # A pasted line that is not UTF-8 shows as U+FFFD instead of ending the session.
+                sys.stdin.reconfigure(errors="replace")
             await channel.run_interactive(sys.stdin, sys.stdout)
     finally:
         for watcher in watchers:

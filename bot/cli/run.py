@@ -16,9 +16,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def execute(config: Config, args: argparse.Namespace) -> int:
-    from bot.preflight import check_startup
+    from bot.preflight import check_before_start
 
-    check_startup(config)
+    check_before_start(config)
     if config.wechat.enabled or config.telegram.enabled:
         from bot.serve import serve
 

@@ -49,7 +49,10 @@ class ReporterNotices:
         services = self._services
         channel, _, chat = contact.partition(":")
         user_key = services.crypto.pseudonym(Purpose.CONVERSATION, contact)
-        conversation = await services.conversations.load(session, user_key) or {}
+        # A conversation this process cannot open (a key it lacks) is read as unknown, never
+        # rewritten: the notice waits for the worker's next message.
+        documents, _unreadable = await services.conversations.load_readable(session, [user_key])
+        conversation = documents.get(user_key, {})
         language = conversation.get("language")
         text = services.translators["en" if language == "en" else "zh"](PUSH_NOTICE)
         if chat and self._mode(channel, conversation.get("last_seen"), now) is PushMode.NOW:

@@ -81,7 +81,8 @@ def content_version(directory: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(p for p in directory.rglob("*.yaml") if p.is_file()):
         digest.update(str(path.relative_to(directory)).encode())
-        digest.update(path.read_bytes())
+        with path.open("rb") as file:  # in chunks: a huge file pasted here must not fill the memory
+            digest.update(hashlib.file_digest(file, "sha256").digest())
     return digest.hexdigest()[:12]
 
 

@@ -4,6 +4,11 @@ Admins edit these files in Notepad, WPS or a phone app. The mistakes they really
 (a GBK-saved file, a full-width colon, a tab, no space after a colon) confuse the YAML
 parser into errors on the wrong line, so they are caught here first and reported on the
 line where the admin has to look.
+
+The file watcher reloads every edit, so a pasted file must not be able to take the bot down:
+files are read only up to :data:`MAX_FILE_BYTES`, and YAML anchors and aliases (which our files
+never need, and which make "billion laughs" bombs and endless loops) and nesting deeper than
+:data:`MAX_DEPTH` are refused as the parser meets them, before anything is built from them.
 """
 
 from __future__ import annotations
@@ -26,8 +31,57 @@ SCHEMA_KEYS = frozenset(
 """Keys of our files (FAQ entries, synonyms, quizzes); a missing space after one of these is certainly a
 mistake, not text."""
 _NULL_TAG = "tag:yaml.org,2002:null"
-_LOADER = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
-"""libyaml's loader when PyYAML was built with it: the same nodes and lines, about 13 times faster."""
+MAX_FILE_BYTES = 256 * 1024
+"""Our largest file (synonyms.yaml) is about 20 KB; this leaves room and bounds the parse to ~1 s."""
+MAX_DEPTH = 20
+"""Nesting levels of lists and mappings; our files use at most five."""
+
+
+class _Refused(Exception):
+    """A construct our files never use, met while composing: stop before building anything from it."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+class _ContentLoader(yaml.SafeLoader):
+    """The safe loader, refusing anchors, aliases and deep nesting as the composer meets them.
+
+    Refusing at the first anchor keeps an alias bomb from ever being expanded, and the depth bound
+    keeps the composer's recursion (and ours in ``_convert``) far from Python's limit.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+        line = event.start_mark.line + 1 if event.start_mark is not None else 1
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused(
+                line,
+                f"'*{event.anchor}' repeats a value with a YAML alias, which FAQ files do not allow; "
+                "write the value out in full",
+            )
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            raise _Refused(
+                line,
+                f"'&{anchor}' names a value with a YAML anchor, which FAQ files do not allow; "
+                "remove it and write repeated values out in full",
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _Refused(
+                    line, f"the lists and sections here are nested more than {MAX_DEPTH} deep; FAQ files need a few"
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 @dataclass
@@ -46,9 +100,19 @@ class YNode:
 def read_text(path: Path) -> tuple[str | None, list[Problem]]:
     """Decode ``path`` as UTF-8 (with or without BOM); explain a GBK/ANSI file instead of failing."""
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as file:
+            raw = file.read(MAX_FILE_BYTES + 1)
     except OSError as error:
         return None, [Problem(path, 1, f"cannot read the file ({error.strerror}); check that it exists")]
+    if len(raw) > MAX_FILE_BYTES:
+        return None, [
+            Problem(
+                path,
+                1,
+                f"the file is larger than {MAX_FILE_BYTES // 1024} KB, far more than an FAQ file needs; "
+                "check that the right file was saved here, or split it",
+            )
+        ]
     try:
         return raw.decode("utf-8-sig"), []
     except UnicodeDecodeError as error:
@@ -119,7 +183,9 @@ def _tab_problem(path: Path, line: int) -> Problem:
 def parse_yaml(path: Path, text: str) -> tuple[YNode | None, list[Problem]]:
     """Parse ``text`` into line-annotated nodes, reporting YAML errors at their own line."""
     try:
-        root = yaml.compose(text, Loader=_LOADER)
+        root = yaml.compose(text, Loader=_ContentLoader)
+    except _Refused as refused:
+        return None, [Problem(path, refused.line, refused.message)]
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else 1

@@ -11,10 +11,11 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
-from handlers.events import Attachment, Channel, Incoming, Reply
+from handlers.events import Attachment, Channel, Incoming, Reply, utf8_safe
 from storage.crypto import Crypto, Purpose
 
 CALLBACK_SEPARATOR = "|"
@@ -24,6 +25,21 @@ MAX_CALLBACK_BYTES = 64  # Telegram's limit on callback_data
 
 class ForgedCallback(Exception):
     """Button data whose tag does not match this user: forged, or replayed from another chat."""
+
+
+def clean_update(value: Any) -> Any:
+    """A raw update (decoded JSON) with every string :func:`~handlers.events.utf8_safe`.
+
+    JSON may escape a lone surrogate (``"\\ud800"``); such a string cannot be journaled (sealing
+    encodes UTF-8), and one update that cannot be journaled would stop polling for everyone.
+    """
+    if isinstance(value, str):
+        return utf8_safe(value)
+    if isinstance(value, dict):
+        return {clean_update(key): clean_update(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [clean_update(item) for item in value]
+    return value
 
 
 @dataclass(frozen=True, repr=False)
@@ -59,9 +75,14 @@ class TelegramAdapter:
         return data
 
     def verify_callback(self, user_id: int, data: str) -> str:
-        """The choice id a button names, or ForgedCallback."""
+        """The choice id a button names, or ForgedCallback (also for data we never make: too long,
+        not UTF-8 text, a tag that is not ASCII)."""
+        if not isinstance(data, str) or utf8_safe(data) != data or len(data.encode()) > MAX_CALLBACK_BYTES:
+            raise ForgedCallback
         choice_id, separator, tag = data.rpartition(CALLBACK_SEPARATOR)
-        if not separator or not choice_id or not hmac.compare_digest(tag, self._tag(user_id, choice_id)):
+        if not separator or not choice_id or not tag.isascii():
+            raise ForgedCallback
+        if not hmac.compare_digest(tag, self._tag(user_id, choice_id)):
             raise ForgedCallback
         return choice_id
 
@@ -89,6 +110,7 @@ class TelegramAdapter:
         if message is None or message.chat.type != "private" or message.from_user is None:
             return None
         text = message.text if message.text is not None else message.caption
+        text = utf8_safe(text) if text is not None else None
         site = None
         if text and text.startswith("/start "):
             payload = text.partition(" ")[2].strip().removeprefix("site-")

@@ -22,7 +22,7 @@ from telegram import Bot, Update
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-from bot.channels.telegram.adapter import ForgedCallback, TelegramAdapter, TelegramEvent
+from bot.channels.telegram.adapter import ForgedCallback, TelegramAdapter, TelegramEvent, clean_update
 from bot.channels.telegram.sink import retry_seconds
 from handlers.dispatcher import Dispatcher
 from handlers.events import Outcome, Reply
@@ -82,7 +82,7 @@ class TelegramChannel:
 
     async def ingest(self, updates: Sequence[dict[str, Any]]) -> int:
         """Commits a batch of raw updates to the journal (one transaction); returns how many were new."""
-        items = [(str(update["update_id"]), update) for update in updates if "update_id" in update]
+        items = [(str(update["update_id"]), clean_update(update)) for update in updates if "update_id" in update]
         hour = int(time.time() // 3600)
         async with self._database.transaction() as session:
             fresh = await self._journal.record(session, CHANNEL, items, hour)

@@ -7,13 +7,14 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from telegram import BotCommand, BotCommandScopeDefault
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
 from bot.channels.images import sanitise_image
 from bot.channels.telegram.adapter import TelegramAdapter
 from bot.channels.telegram.channel import EvidenceStore, TelegramChannel
-from bot.config import TelegramSection
+from bot.config import ConfigError, TelegramSection
 from bot.core import Core
 from handlers.i18n import N_
 from storage.conversations import trace_store
@@ -94,3 +95,59 @@ async def publish_commands(channel: TelegramChannel, runtime: Core) -> None:
         await channel.bot.set_my_commands(
             commands, scope=BotCommandScopeDefault(), language_code=None if language == "zh" else "en"
         )
+
+
+def start_failure(error: TelegramError) -> str:
+    """One line for why the Bot API would not let the bot start (never the token)."""
+    if isinstance(error, InvalidToken):
+        return (
+            "telegram.token: Telegram does not accept this bot token; copy it again from @BotFather "
+            "(HAPBOT_TELEGRAM_TOKEN)"
+        )
+    if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
+        return (
+            f"telegram: cannot reach the Telegram Bot API ({type(error).__name__}); check the network, "
+            "[telegram] proxy (needed inside mainland China) and api_base_url"
+        )
+    return f"telegram: the Bot API refused the start ({type(error).__name__}: {error.message})"
+
+
+async def check_bot_api(section: TelegramSection) -> None:
+    """Asks the Bot API who the bot is (getMe), as the start does, and changes nothing: a token
+    Telegram does not know, or a Bot API the network or proxy cannot reach, is one ConfigError line."""
+    bot = build_application(section).bot
+    try:
+        await bot.initialize()
+    except TelegramError as error:
+        raise ConfigError(start_failure(error)) from None
+    finally:
+        await bot.shutdown()
+
+
+async def start_telegram(channel: TelegramChannel, runtime: Core) -> None:
+    """Connects to the Bot API (getMe) and publishes the command menu; what stops that is one
+    ConfigError line, as every start-up problem is."""
+    try:
+        await channel.application.initialize()
+        await publish_commands(channel, runtime)
+    except TelegramError as error:
+        await channel.bot.shutdown()  # the application never started, so its shutdown would not close these
+        raise ConfigError(start_failure(error)) from None
+
+
+async def set_webhook(channel: TelegramChannel, section: TelegramSection) -> None:
+    """Tells Telegram where to deliver updates; a URL Telegram refuses is one ConfigError line."""
+    assert section.webhook_url is not None
+    token = section.secret_token
+    try:
+        await channel.bot.set_webhook(
+            section.webhook_url,
+            secret_token=token.get_secret_value() if token else None,
+            allowed_updates=["message", "callback_query"],
+        )
+    except BadRequest as error:
+        raise ConfigError(
+            f"telegram.webhook_url: Telegram refused the webhook ({error.message}); check webhook_url and secret_token"
+        ) from None
+    except TelegramError as error:
+        raise ConfigError(start_failure(error)) from None

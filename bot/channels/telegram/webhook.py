@@ -30,7 +30,7 @@ def telegram_route(secret_token: str, ingest: Ingest) -> Route:
             return PlainTextResponse("too large", status_code=413)
         try:
             update = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, too long a number, nested too deep
             return PlainTextResponse("bad request", status_code=400)
         if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
             return PlainTextResponse("bad request", status_code=400)

@@ -17,7 +17,7 @@ from wechatpy.messages import ImageMessage, TextMessage, VoiceMessage
 
 from bot.channels.rendering import render_numbered
 from bot.channels.wechat.text import MAX_TEXT_BYTES, split_text
-from handlers.events import Attachment, Channel, Incoming, Reply
+from handlers.events import Attachment, Channel, Incoming, Reply, utf8_safe
 from storage.crypto import Crypto, Purpose
 
 IGNORED = "ignored"
@@ -70,9 +70,9 @@ class WeChatAdapter:
             return WeChatEvent(kind, platform_id, openid, account, incoming, media_id)
 
         if isinstance(message, TextMessage):
-            return event(text=str(message.content or ""))
+            return event(text=utf8_safe(str(message.content or "")))
         if isinstance(message, VoiceMessage):
-            recognised = (message.recognition or "").strip()
+            recognised = utf8_safe(message.recognition or "").strip()
             if recognised:
                 return event(text=recognised)  # WeChat's own transcript; the audio is never fetched
             return event(attachments=(Attachment("voice", ""),))
@@ -85,7 +85,7 @@ class WeChatAdapter:
         if isinstance(message, UnsubscribeEvent):
             return event(UNSUBSCRIBED)
         if isinstance(message, ClickEvent):
-            return event(choice=str(message.key or ""))
+            return event(choice=utf8_safe(str(message.key or "")))
         if message.type == "event":
             return event(IGNORED)  # menu VIEW, location reports, template results…
         return event(attachments=(Attachment("other", ""),))

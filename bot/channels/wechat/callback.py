@@ -23,6 +23,8 @@ MAX_BODY_BYTES = 64 * 1024
 FRESHNESS_SECONDS = 300
 _UNSAFE_XML = re.compile(r"<!\s*(doctype|entity|element|attlist)", re.IGNORECASE)
 _DECLARED_ENCODING = re.compile(r"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([^\"']+)", re.IGNORECASE)
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: int() also takes "²" and 5,000 digits, then fails
+_TOKEN_CHARS = re.compile(r"[\x21-\x7e]{1,512}")  # what WeChat sends as nonce and echostr: printable ASCII
 
 
 class Refused(Exception):
@@ -46,11 +48,12 @@ class VerifiedCallback:
 
 
 def sha1_signature(*parts: str) -> str:
-    return hashlib.sha1("".join(sorted(parts)).encode(), usedforsecurity=False).hexdigest()
+    joined = "".join(sorted(parts)).encode("utf-8", "surrogatepass")  # any text signs; only WeChat's matches
+    return hashlib.sha1(joined, usedforsecurity=False).hexdigest()
 
 
 def _same(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode(), expected.encode())
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
 
 
 def check_safe_xml(body: bytes) -> ElementTree.Element:
@@ -92,9 +95,18 @@ class CallbackVerifier:
 
     def _fresh(self, query: Mapping[str, str]) -> str:
         timestamp = query.get("timestamp", "")
-        if not timestamp.isdigit() or abs(self._clock().timestamp() - int(timestamp)) > self._freshness:
+        if not _TIMESTAMP.fullmatch(timestamp) or abs(self._clock().timestamp() - int(timestamp)) > self._freshness:
             raise Refused("stale_timestamp")
         return timestamp
+
+    @staticmethod
+    def _nonce(query: Mapping[str, str]) -> str:
+        nonce = query.get("nonce", "")
+        if not nonce:
+            raise Refused("no_nonce")
+        if not _TOKEN_CHARS.fullmatch(nonce):
+            raise Refused("bad_nonce")
+        return nonce
 
     def _plain_signature(self, query: Mapping[str, str], timestamp: str) -> None:
         expected = sha1_signature(self._token, timestamp, query.get("nonce", ""))
@@ -104,16 +116,18 @@ class CallbackVerifier:
     def check_url(self, query: Mapping[str, str]) -> str:
         """The ``echostr`` to answer WeChat's server URL check with, if the request is genuine."""
         timestamp = self._fresh(query)
+        self._nonce(query)
         self._plain_signature(query, timestamp)
-        return query.get("echostr", "")
+        echostr = query.get("echostr", "")
+        if echostr and not _TOKEN_CHARS.fullmatch(echostr):
+            raise Refused("bad_echostr")
+        return echostr
 
     def check_message(self, query: Mapping[str, str], body: bytes) -> VerifiedCallback:
         if len(body) > MAX_BODY_BYTES:
             raise Refused("too_large")
         timestamp = self._fresh(query)
-        nonce = query.get("nonce", "")
-        if not nonce:
-            raise Refused("no_nonce")
+        nonce = self._nonce(query)
         outer = check_safe_xml(body)
         if not self._safe:
             self._plain_signature(query, timestamp)
