@@ -46,37 +46,39 @@ class UpdateJournal:
         self, session: AsyncSession, channel: str, items: Sequence[tuple[str, dict[str, Any]]], now_hour: int
     ) -> list[str]:
         """Journals updates not seen before; returns the keys of the new ones (redeliveries are dropped)."""
+        return [entry.key for entry in await self.record_entries(session, channel, items, now_hour)]
+
+    async def record_entries(
+        self, session: AsyncSession, channel: str, items: Sequence[tuple[str, dict[str, Any]]], now_hour: int
+    ) -> list[JournalEntry]:
+        """Journals updates not seen before, in one ``INSERT … ON CONFLICT DO NOTHING RETURNING``;
+        returns the new ones with their keys, in arrival order (redeliveries and tombstones are dropped)."""
         if not items:
             return []
-        rows, keys = [], []
+        rows: dict[str, dict[str, Any]] = {}
+        payloads: dict[str, dict[str, Any]] = {}
         base = time.time_ns()
         for offset, (platform_id, payload) in enumerate(items):
             key = self.key(channel, platform_id)
-            if key in keys:
+            if key in rows:
                 continue
-            sealed = self._crypto.seal_internal_json(payload, Binding("inbound_updates", "payload_ct", key))
-            rows.append(
-                {
-                    "dedup_key": key,
-                    "channel": channel,
-                    "sequence": base + offset,
-                    "payload_ct": sealed,
-                    "handled": False,
-                    "expires_hour": now_hour + TOMBSTONE_HOURS,
-                }
-            )
-            keys.append(key)
-        existing = set(
-            (await session.execute(select(InboundUpdate.dedup_key).where(InboundUpdate.dedup_key.in_(keys)))).scalars()
+            rows[key] = {
+                "dedup_key": key,
+                "channel": channel,
+                "sequence": base + offset,
+                "payload_ct": self._crypto.seal_internal_json(payload, Binding("inbound_updates", "payload_ct", key)),
+                "handled": False,
+                "expires_hour": now_hour + TOMBSTONE_HOURS,
+            }
+            payloads[key] = payload
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        # executemany of one cached statement, not a VALUES list compiled anew for every batch size
+        statement = (
+            insert(InboundUpdate).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(InboundUpdate.dedup_key)
         )
-        fresh = [row for row in rows if row["dedup_key"] not in existing]
-        if fresh:
-            dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-            insert = pg_insert if dialect == "postgresql" else sqlite_insert
-            # executemany of one cached statement, not a VALUES list compiled anew for every batch size
-            statement = insert(InboundUpdate).on_conflict_do_nothing(index_elements=["dedup_key"])
-            await session.execute(statement, fresh)
-        return [str(row["dedup_key"]) for row in fresh]
+        inserted = set((await session.execute(statement, list(rows.values()))).scalars())
+        return [JournalEntry(key, payloads[key]) for key in rows if key in inserted]
 
     async def pending(
         self, session: AsyncSession, channel: str, limit: int = 500, known: Mapping[str, dict[str, Any]] | None = None
