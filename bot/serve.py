@@ -1,8 +1,10 @@
 """``hapbot run`` with channels enabled: one asyncio process serving them all until SIGTERM/SIGINT.
 
-Start order: config → keys → database (migrated) → FAQ → channels → web app → background work
-(journal processor, polling, outbox sender, scheduler, FAQ watcher). Stop order is the reverse,
-and everything committed survives: pending updates and pushes resume at the next start.
+Start order: config → keys → database (migrated) → channels → web app → background work (journal
+processor, polling, outbox sender, scheduler) → FAQ watcher, and then ``/readyz`` answers 200. The
+FAQ is loaded and indexed in a thread from the first moment, beside all of that; bad content
+still stops the start, with its file and line. Stop order is the reverse, and everything
+committed survives: pending updates and pushes resume at the next start.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from bot.channels.telegram.sink import TelegramSink
 from bot.channels.telegram.webhook import telegram_route
 from bot.channels.wechat.push import WeChatPushWindow
 from bot.config import Config
-from bot.core import Core, build_core, load_faq
+from bot.core import Core, LoadingFaq, build_core
 from bot.jobs import JobDeps, timed_jobs
 from bot.jobs.alert_routing import routes_from_config
 from bot.jobs.scheduler import run_due_work
@@ -46,16 +48,21 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
 
-    faq = load_faq(config, config.bot.faq_dir)
+    faq = LoadingFaq(config, config.bot.faq_dir)
     runtime = await build_core(config, faq=faq)
-    admin = FaqAdmin(faq, runtime.database, runtime.services.outbox, config.bot.admin_chats, runtime.services.clock)
-    background: list[Coroutine[Any, Any, None]] = [watch_faq(faq.library, admin.report_problems)]
+    admin: asyncio.Future[FaqAdmin] = loop.create_future()
+
+    async def admin_reload() -> str:
+        """/reload from an admin: waits for the FAQ if it is still loading."""
+        return await (await asyncio.shield(admin)).reload()
+
+    background: list[Coroutine[Any, Any, None]] = []
     routes: list[Route] = []
     telegram: TelegramChannel | None = None
     if config.telegram.enabled:
         from bot.channels.telegram.setup import build_telegram_channel, publish_commands
 
-        telegram = build_telegram_channel(runtime, config.telegram, admin_reload=admin.reload)
+        telegram = build_telegram_channel(runtime, config.telegram, admin_reload=admin_reload)
         await telegram.application.initialize()
         await publish_commands(telegram, runtime)
         background.append(telegram.run_processor(stop))
@@ -77,9 +84,10 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         other_sinks["telegram"] = TelegramSink(telegram.bot)
     background.append(_timed_work(runtime, other_sinks, stop))
 
+    ready = asyncio.Event()
     tasks = [asyncio.create_task(work) for work in background]
     try:
-        async with serving(build_web_app(routes), config.web.host, config.web.port) as port:
+        async with serving(build_web_app(routes, ready), config.web.host, config.web.port) as port:
             if telegram is not None and config.telegram.mode == "webhook" and config.telegram.webhook_url:
                 token = config.telegram.secret_token
                 await telegram.bot.set_webhook(
@@ -87,7 +95,12 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
                     secret_token=token.get_secret_value() if token else None,
                     allowed_updates=["message", "callback_query"],
                 )
-            log.info("serving on %s:%d", config.web.host, port)
+            loaded = await faq.loaded()
+            admin.set_result(FaqAdmin(loaded, runtime.database, runtime.services.outbox, config.bot.admin_chats,
+                                      runtime.services.clock))
+            tasks.append(asyncio.create_task(watch_faq(loaded.library, admin.result().report_problems)))
+            ready.set()
+            log.info("serving on %s:%d, ready", config.web.host, port)
             await stop.wait()
     finally:
         for task in tasks:
