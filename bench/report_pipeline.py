@@ -29,10 +29,6 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from telegram_updates import add_arguments as add_telegram_arguments
-from telegram_updates import telegram_rows
 
 from bot.channels.console import ConsoleChannel, console_user_key
 from bot.config import Config
@@ -130,7 +126,6 @@ async def run_one(name: str, url: str, data_dir: Path, keyring: KeyRing, args: a
     ratio = messages / baseline
     print(f"[{name}] baseline bare transactions/s (lock + upsert): {baseline:8.0f}   core/baseline = {ratio:.2f}")
     print(f"[{name}] whole reports/s (13 messages, submit with argon2id): {reports:6.2f}")
-    await telegram_rows(name, url, data_dir, keyring, args)
 
 
 async def create_pg() -> str | None:
@@ -184,5 +179,4 @@ if __name__ == "__main__":
     parser.add_argument("--reports", type=int, default=40)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--no-postgres", action="store_true")
-    add_telegram_arguments(parser)
     asyncio.run(main(parser.parse_args()))
