@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.conversations import SealedDocumentStore, load_sealed_together
 from storage.crypto import DecryptionError
 from storage.database import Database
 
@@ -80,8 +81,7 @@ class Dispatcher:
             await self._database.lock_users(session, [incoming.user_key for incoming in items])
             owned = list(await claim(session)) if claim is not None else [True] * len(items)
             keys = sorted({incoming.user_key for incoming in items})
-            conversations = await self._load_many(session, keys)
-            notices = await self._take_notices(session, keys)
+            conversations, notices = await self._load_many(session, keys, take_notices=True)
             touched: set[str] = set()
             now = self._services.clock()
             for incoming, mine in zip(items, owned, strict=True):
@@ -141,15 +141,6 @@ class Dispatcher:
         for hour, documents in by_hour.items():
             await links.save_many(session, documents, hour)
 
-    async def _take_notices(self, session: AsyncSession, keys: Sequence[str]) -> set[str]:
-        """Workers with a notice held for their next message (pushes a platform would not allow);
-        the notices are deleted in this transaction, so each is shown exactly once."""
-        store = self._services.notices
-        held = await store.load_many(session, keys)
-        for key in held:
-            await store.delete(session, key)
-        return set(held)
-
     def _apology(self, incoming: Incoming) -> Outcome:
         t = self._services.translators[language_from_hint(incoming.language_hint, "zh")]
         return Outcome(replies=(Reply(t("Sorry, something went wrong on our side. Please send that again.")),))
@@ -160,7 +151,7 @@ class Dispatcher:
         the worker is at now. Nothing the message did is done again."""
         async with self._database.transaction() as session:
             await self._database.lock_user(session, incoming.user_key)
-            conversation = (await self._load_many(session, [incoming.user_key]))[incoming.user_key]
+            conversation = (await self._load_many(session, [incoming.user_key]))[0][incoming.user_key]
             ctx = Context(
                 incoming=incoming,
                 conversation=conversation,
@@ -186,7 +177,7 @@ class Dispatcher:
         """Whether a picture from this worker would be kept (the features' rules, see
         ``Router.takes_pictures``). Channels ask before downloading, so nobody can fill the database."""
         async with self._database.transaction(write=False) as session:
-            conversation = (await self._load_many(session, [user_key]))[user_key]
+            conversation = (await self._load_many(session, [user_key]))[0][user_key]
         return self._router.wants_pictures(conversation)
 
     async def confirm_delivery(self, user_key: str) -> None:
@@ -198,7 +189,7 @@ class Dispatcher:
         """
         async with self._database.transaction() as session:
             await self._database.lock_user(session, user_key)
-            conversation = (await self._load_many(session, [user_key]))[user_key]
+            conversation = (await self._load_many(session, [user_key]))[0][user_key]
             if not conversation.pending_receipt_case:
                 return
             now = self._services.clock()
@@ -219,29 +210,25 @@ class Dispatcher:
             await self._services.notices.delete(session, user_key)
             await self._services.links.delete(session, user_key)
 
-    async def _load_many(self, session: AsyncSession, keys: Sequence[str]) -> dict[str, Conversation]:
-        try:
-            documents = await self._services.conversations.load_many(session, keys)
-        except (DecryptionError, ValueError, TypeError) as error:
-            # One unreadable row must not block the others: read them one by one.
-            log.warning("conversation state unreadable (%s); reading one by one", type(error).__name__)
-            documents = {}
-            for key in keys:
-                try:
-                    document = await self._services.conversations.load(session, key)
-                except (DecryptionError, ValueError, TypeError):
-                    document = None
-                if document is not None:
-                    documents[key] = document
-        links: dict[str, dict[str, Any]] = {}
-        try:
-            links = await self._services.links.load_many(session, keys)
-        except (DecryptionError, ValueError, TypeError) as error:
-            log.warning("case links unreadable (%s); ignored", type(error).__name__)
+    async def _load_many(
+        self, session: AsyncSession, keys: Sequence[str], *, take_notices: bool = False
+    ) -> tuple[dict[str, Conversation], set[str]]:
+        """Conversations with their case links, in one query; with ``take_notices``, also the
+        workers with a notice held for their next message (a push a platform would not allow),
+        whose notices are deleted in this transaction, so each is shown exactly once. A row that
+        does not open is logged and left out; the others are read."""
+        services = self._services
+        stores = [services.conversations, services.links, *([services.notices] if take_notices else [])]
+        sealed = await load_sealed_together(session, stores, keys)
+        documents = _opened(services.conversations, sealed[0], "conversation state")
+        links = _opened(services.links, sealed[1], "case links")
         conversations = {key: Conversation.from_document(documents.get(key), links.get(key)) for key in keys}
-        for key in links:
+        for key in sealed[1]:
             conversations[key].had_links = True
-        return conversations
+        held = set(sealed[2]) if take_notices else set()
+        for key in held:
+            await services.notices.delete(session, key)
+        return conversations, held
 
     def _expiry_hour(self, now: datetime) -> int:
         return int((now + self._services.settings.conversation_ttl).timestamp() // 3600) + 1
@@ -252,3 +239,13 @@ class Dispatcher:
         if not await take_in(ctx):
             await self._router.handle(ctx)
         self._router.finish_message(ctx.conversation)
+
+
+def _opened(store: SealedDocumentStore, sealed: Mapping[str, bytes], what: str) -> dict[str, dict[str, Any]]:
+    documents = {}
+    for key, ciphertext in sealed.items():
+        try:
+            documents[key] = store.open(key, ciphertext)
+        except (DecryptionError, ValueError, TypeError) as error:
+            log.warning("%s unreadable (%s); left out", what, type(error).__name__)
+    return documents

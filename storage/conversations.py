@@ -6,10 +6,10 @@ coarse expiry hour in plaintext so a cleaning job can delete abandoned rows with
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Integer, Select, delete, literal, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,6 +48,19 @@ class SealedDocumentStore:
         else:
             existing.state_ct = sealed
             existing.expires_hour = expires_hour
+
+    def open(self, user_key: str, sealed: bytes) -> dict[str, Any]:
+        """A document read still sealed (:func:`load_sealed_together`); raises on a row that does not open."""
+        document = self._crypto.open_internal_json(sealed, self._binding(user_key))
+        if not isinstance(document, dict):
+            raise ValueError("sealed document is not an object")
+        return document
+
+    def _sealed_rows(self, tag: int, user_keys: list[str]) -> Select[int, str, bytes]:
+        model = self._model
+        return select(literal(tag, Integer).label("store"), model.user_key, model.state_ct).where(
+            model.user_key.in_(user_keys)
+        )
 
     async def load_many(self, session: AsyncSession, user_keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Documents of several pseudonyms in one query (absent ones are left out)."""
@@ -91,6 +104,22 @@ class SealedDocumentStore:
 
     async def count(self, session: AsyncSession) -> int:
         return len((await session.execute(select(self._model.user_key))).all())
+
+
+async def load_sealed_together(
+    session: AsyncSession, stores: Sequence[SealedDocumentStore], user_keys: Iterable[str]
+) -> list[dict[str, bytes]]:
+    """Several stores' rows for the same pseudonyms in one query (``UNION ALL``), one dict per store,
+    still sealed: the caller opens each with its store's :meth:`~SealedDocumentStore.open`, so an
+    unreadable row spoils nothing else, and a row whose presence is all that matters is not opened."""
+    keys = list(user_keys)
+    found: list[dict[str, bytes]] = [{} for _ in stores]
+    if not keys or not stores:
+        return found
+    query = union_all(*(store._sealed_rows(tag, keys) for tag, store in enumerate(stores)))
+    for row in (await session.execute(query)).all():
+        found[row[0]][row[1]] = row[2]
+    return found
 
 
 def conversation_store(crypto: Crypto) -> SealedDocumentStore:
