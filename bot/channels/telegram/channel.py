@@ -257,10 +257,14 @@ class TelegramChannel:
         per_worker: dict[str, list[tuple[Update, TelegramEvent, Outcome]]] = defaultdict(list)
         for (update, event), outcome in zip(events, outcomes, strict=True):
             per_worker[event.incoming.user_key].append((update, event, outcome))
-        sent = await asyncio.gather(*(self._reply_in_order(items) for items in per_worker.values()))
-        await self._after_receipts([item for worker in sent for item in worker], starts)
+        replied = await asyncio.gather(*(self._reply_in_order(items) for items in per_worker.values()))
+        sent = [item for worker in replied for item in worker]
+        await self._after_receipts(sent, starts)
+        newest: dict[int, int] = {}  # per chat, the newest message this batch sent: a /hide after it takes it too
+        for event, _, messages in sent:
+            newest[event.chat_id] = max([newest.get(event.chat_id, 0), *(mid for mid, _ in messages)])
         for update, event in batch.hides:
-            await self._hide(event, update)
+            await self._hide(event, update, newest.get(event.chat_id, 0))
         for update, event in batch.reloads:
             await self._skip([update])
             if self._admin_reload is not None:
@@ -352,14 +356,15 @@ class TelegramChannel:
         for chat_id, message_ids in doomed:
             await self._delete(chat_id, message_ids)
 
-    async def _hide(self, event: TelegramEvent, update: Update) -> None:
-        """/hide: deletes every message of this conversation the bot still may, then says so neutrally."""
+    async def _hide(self, event: TelegramEvent, update: Update, sent_after: int) -> None:
+        """/hide: deletes every message of this conversation the bot still may, then says so neutrally.
+        ``sent_after`` is the newest message id the bot sent in this chat in the same batch."""
         key = event.incoming.user_key
         async with self._database.transaction() as session:
             await self._journal.claim_many(session, [self._journal.key(CHANNEL, str(update.update_id))])
             start = await self._windows.start(session, key)
         if event.message_id is not None:
-            await self._delete(event.chat_id, hidden_ids(start, event.message_id))
+            await self._delete(event.chat_id, hidden_ids(start, max(event.message_id, sent_after)))
         async with self._database.transaction() as session:
             await self._windows.close(session, key)
         await _quietly(self.bot.send_message(event.chat_id, self._hide_notice(event.incoming.language_hint)))
