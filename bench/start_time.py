@@ -67,14 +67,14 @@ port = {port}
     return path
 
 
-async def readyz(port: int) -> int | None:
-    """The status of GET /readyz, or None when nothing answers yet."""
+async def readyz(port: int, path: str = "/readyz") -> int | None:
+    """The status of GET /readyz (or ``path``), or None when nothing answers yet."""
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
     except OSError:
         return None
     try:
-        writer.write(f"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode())
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode())
         status = await reader.readline()
         return int(status.split()[1]) if status else None
     finally:
@@ -94,7 +94,7 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-async def one_start(config: Path, port: int) -> tuple[float, float, float, bool]:
+async def one_start(config: Path, port: int, path: str = "/readyz") -> tuple[float, float, float, bool]:
     """(seconds to ready, CPU seconds used by then, idle RSS in MiB, whether a 503 came before the 200)."""
     started = time.perf_counter()
     process = await asyncio.create_subprocess_exec(
@@ -104,7 +104,7 @@ async def one_start(config: Path, port: int) -> tuple[float, float, float, bool]
     seen_starting = False
     try:
         while True:
-            status = await readyz(port)
+            status = await readyz(port, path)
             if status == 200:
                 elapsed = time.perf_counter() - started
                 cpu = cpu_seconds(process.pid)
@@ -147,16 +147,16 @@ async def main(args: argparse.Namespace) -> None:
     with TelegramEmulator() as emu, tempfile.TemporaryDirectory() as directory:
         port = free_port()
         config = write_config(Path(directory), emu, port)
-        first, first_cpu, _, _ = await one_start(config, port)
+        first, first_cpu, _, _ = await one_start(config, port, args.path)
         print(f"first start (keys, schema created): {first:.2f} s to ready, {first_cpu:.2f} s of CPU")
         times, cpus, memory, starting = [], [], [], []
         for _ in range(args.runs):
-            elapsed, cpu, rss, seen = await one_start(config, port)
+            elapsed, cpu, rss, seen = await one_start(config, port, args.path)
             times.append(elapsed)
             cpus.append(cpu)
             memory.append(rss)
             starting.append(seen)
-    print(f"process start to first 200 on /readyz, {args.runs} starts: median {statistics.median(times):.2f} s"
+    print(f"process start to first 200 on {args.path}, {args.runs} starts: median {statistics.median(times):.2f} s"
           f"   (each: {', '.join(f'{t:.2f}' for t in times)})")
     print(f"CPU time the bot process used until ready: median {statistics.median(cpus):.2f} s")
     print(f"/readyz answered 503 before ready in {sum(starting)} of {args.runs} starts")
@@ -171,4 +171,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--path", default="/readyz", help="/healthz measures a version without /readyz")
     asyncio.run(main(parser.parse_args()))
