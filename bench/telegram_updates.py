@@ -357,8 +357,9 @@ class Child:
         self.role, self.process = role, process
 
     @classmethod
-    async def start(cls, role: str, database: str | None) -> tuple[Child, dict[str, Any]]:
-        arguments = [sys.executable, __file__, "--child", role] + (["--database", database] if database else [])
+    async def start(cls, role: str, database: str | None, script: str = __file__) -> tuple[Child, dict[str, Any]]:
+        """Starts ``script --child role`` (this file by default); returns it and its first answer."""
+        arguments = [sys.executable, script, "--child", role] + (["--database", database] if database else [])
         process = await asyncio.create_subprocess_exec(
             *arguments, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=2**26
         )
@@ -374,8 +375,11 @@ class Child:
         return answer
 
     async def round(self, count: int, batch: int, workload: str) -> dict[str, Any]:
+        return await self.ask({"count": count, "batch": batch, "workload": workload})
+
+    async def ask(self, request: dict[str, Any]) -> dict[str, Any]:
         assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps({"count": count, "batch": batch, "workload": workload}).encode() + b"\n")
+        self.process.stdin.write(json.dumps(request).encode() + b"\n")
         await self.process.stdin.drain()
         return await self.read()
 
