@@ -12,7 +12,8 @@ for submits and lookups, and for the other workers (what a slow submit costs its
 the server process's RSS when idle and its peak (VmHWM, from /proc/<pid>/status), and the load
 average. WeChat waits 5 s; the aim is p99 under 200 ms.
 
-Usage: python bench/wechat_callback.py [--users 100] [--rounds 10] [--database postgresql+asyncpg://…]
+Usage: python bench/wechat_callback.py [--users 100] [--rounds 10] [--workload mixed|drafts]
+       [--database postgresql+asyncpg://…]
 """
 
 from __future__ import annotations
@@ -268,7 +269,9 @@ class Workers:
         return round_
 
 
-def plan_for(users: int) -> dict[str, int]:
+def plan_for(users: int, workload: str = "mixed") -> dict[str, int]:
+    if workload == "drafts":
+        return {"new": 0, "draft": users, "submit": 0, "status": 0, "faq": 0}
     plan = {kind: users * share // 100 for kind, share in MIX.items()}
     plan["draft"] += users - sum(plan.values())
     return plan
@@ -321,7 +324,7 @@ async def main(args: argparse.Namespace) -> None:
         print(f"load average at start: {load_average()}   cores: {os.cpu_count()}")
         try:
             for _ in range(args.rounds):
-                cast = await workers.prepare(plan_for(args.users))
+                cast = await workers.prepare(plan_for(args.users, args.workload))
                 round_ = workers.messages(cast)
                 requests = [workers.request(openid, text) for _, openid, text in round_]
                 started = time.perf_counter()
@@ -357,6 +360,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--workload", choices=["mixed", "drafts"], default="mixed",
+                        help="drafts: draft messages only (no argon2id in the rounds)")
     parser.add_argument("--database", help="a postgresql+asyncpg:// URL instead of a temporary SQLite file")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--directory", help=argparse.SUPPRESS)
