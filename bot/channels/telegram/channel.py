@@ -154,7 +154,7 @@ class TelegramChannel:
                 entries = await self._next_entries()
                 if not entries:
                     return handled
-                batch = _Batch()
+                batch = _Batch(keys={int(entry.payload["update_id"]): entry.key for entry in entries})
                 self._collecting = batch
                 try:
                     for entry in entries:
@@ -225,8 +225,8 @@ class TelegramChannel:
     async def _run_batch(self, batch: _Batch) -> None:
         await asyncio.gather(*(_quietly(u.callback_query.answer()) for u in batch.refused_queries if u.callback_query))
         events = [(update, await self._with_evidence(update, event)) for update, event in batch.events]
-        keys = [self._journal.key(CHANNEL, str(update.update_id)) for update, _ in events]
-        skipped = [self._journal.key(CHANNEL, str(update.update_id)) for update in batch.skipped]
+        keys = [self._key(batch, update) for update, _ in events]
+        skipped = [self._key(batch, update) for update in batch.skipped]
         starts: dict[str, int] = {}
 
         async def claim(session: AsyncSession) -> list[bool]:
@@ -269,6 +269,10 @@ class TelegramChannel:
             await self._skip([update])
             if self._admin_reload is not None:
                 await _quietly(self.bot.send_message(event.chat_id, await self._admin_reload()))
+
+    def _key(self, batch: _Batch, update: Update) -> str:
+        """The journal key of an update: from its journal entry, computed only for one PTB was handed directly."""
+        return batch.keys.get(update.update_id) or self._journal.key(CHANNEL, str(update.update_id))
 
     async def _with_evidence(self, update: Update, event: TelegramEvent) -> TelegramEvent:
         if event.photo_file_id is None:
@@ -395,6 +399,7 @@ class _Batch:
     refused_queries: list[Update] = field(default_factory=list)
     hides: list[tuple[Update, TelegramEvent]] = field(default_factory=list)
     reloads: list[tuple[Update, TelegramEvent]] = field(default_factory=list)
+    keys: dict[int, str] = field(default_factory=dict)  # update id -> journal key, from the journal entries
 
 
 def _message_id(update: Update, event: TelegramEvent) -> int | None:
