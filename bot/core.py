@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING
 from bot.config import Config, ConfigError
 from bot.preflight import faq_directory, local, ping_storage, site_facts, storage_failure
 from handlers.app import build_router
-from handlers.context import NO_FAQ, FaqService, Services
+from handlers.context import NO_FAQ, FaqAnswer, FaqService, Services
 from handlers.dispatcher import Dispatcher
 from handlers.i18n import load_translators
 from handlers.quiz.library import NO_QUIZZES, QuizLibrary
@@ -92,6 +94,28 @@ def load_faq(config: Config, directory: Path | None = None) -> LibraryFaqService
 def load_quizzes(config: Config, directory: Path | None = None) -> QuizLibrary:
     """Loads the quizzes beside the FAQ once at start-up; bad content stops the start with file:line problems."""
     return QuizLibrary(directory or faq_directory(config))
+
+
+class LoadingFaq:
+    """The FAQ while a thread loads and indexes it at start-up, so the rest of the start (database,
+    channels, web server) does not wait for it; ``hapbot run`` says ready (``/readyz``) only once
+    :meth:`loaded` returns. A question that arrives before (a webhook is live already) waits for
+    the index, which can only happen in the first seconds after a start."""
+
+    def __init__(self, config: Config, directory: Path | None = None) -> None:
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="faq-load")
+        self._future = executor.submit(load_faq, config, directory)
+        executor.shutdown(wait=False)
+
+    async def loaded(self) -> LibraryFaqService:
+        """The loaded FAQ; raises what loading raised (bad content stops the start)."""
+        return await asyncio.wrap_future(self._future)
+
+    def answer(self, question: str, language: str, site: SiteInfo) -> FaqAnswer:
+        return self._future.result().answer(question, language, site)
+
+    def entry(self, entry_id: str, language: str, site: SiteInfo) -> FaqAnswer:
+        return self._future.result().entry(entry_id, language, site)
 
 
 def load_keys(config: Config, env: dict[str, str] | None = None) -> KeyRing:

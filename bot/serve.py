@@ -1,8 +1,10 @@
 """``hapbot run`` with channels enabled: one asyncio process serving them all until SIGTERM/SIGINT.
 
-Start order: config → keys → database (migrated) → FAQ and quizzes → channels → web app → background work
-(journal processor, polling, outbox sender, scheduler, FAQ and quiz watchers). Stop order is the reverse,
-and everything committed survives: pending updates and pushes resume at the next start.
+Start order: config → keys → database (migrated) → quizzes → channels → web app → background work
+(journal processor, polling, outbox sender, scheduler) → FAQ and quiz watchers, and then ``/readyz``
+answers 200. The FAQ is loaded and indexed in a thread from the first moment, beside all of that;
+bad content still stops the start, with its file and line. Stop order is the reverse, and
+everything committed survives: pending updates and pushes resume at the next start.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from bot.channels.telegram.sink import TelegramSink
 from bot.channels.telegram.webhook import telegram_route
 from bot.channels.wechat.push import WeChatPushWindow
 from bot.config import Config
-from bot.core import Core, build_core, load_faq, load_quizzes
+from bot.core import Core, LoadingFaq, build_core, load_quizzes
 from bot.jobs import JobDeps, timed_jobs
 from bot.jobs.alert_routing import routes_from_config
 from bot.jobs.scheduler import run_due_work
@@ -46,27 +48,25 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
 
-    faq = load_faq(config, config.bot.faq_dir)
+    faq = LoadingFaq(config, config.bot.faq_dir)
     quizzes = load_quizzes(config, config.bot.faq_dir)
     runtime = await build_core(config, faq=faq, quizzes=quizzes)
+    admin: asyncio.Future[FaqAdmin] = loop.create_future()
+
+    async def admin_reload() -> str:
+        """/reload from an admin: waits for the FAQ if it is still loading."""
+        return await (await asyncio.shield(admin)).reload()
+
     http = httpx.AsyncClient(timeout=10)
     telegram: TelegramChannel | None = None
     wechat = None
     tasks: list[asyncio.Task[None]] = []
     try:
-        admin = FaqAdmin(
-            faq,
-            runtime.database,
-            runtime.services.outbox,
-            config.bot.admin_chats,
-            runtime.services.clock,
-            quizzes=quizzes,
-        )
         routes: list[Route] = []
         if config.telegram.enabled:
             from bot.channels.telegram.setup import build_telegram_channel, start_telegram
 
-            telegram = build_telegram_channel(runtime, config.telegram, admin_reload=admin.reload)
+            telegram = build_telegram_channel(runtime, config.telegram, admin_reload=admin_reload)
             await start_telegram(telegram, runtime)
             if config.telegram.mode == "webhook":
                 secret = config.telegram.secret_token.get_secret_value() if config.telegram.secret_token else ""
@@ -82,22 +82,33 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
             other_sinks["telegram"] = TelegramSink(telegram.bot)
 
         # Made only now that nothing above can fail, so no coroutine is left un-awaited.
-        background: list[Coroutine[Any, Any, None]] = [
-            watch_faq(faq.library, admin.report_problems),
-            watch_faq(quizzes, admin.report_quiz_problems),
-        ]
+        background: list[Coroutine[Any, Any, None]] = []
         if telegram is not None:
             background.append(telegram.run_processor(stop))
             if config.telegram.mode != "webhook":
                 background.append(telegram.poll(stop))
         background.append(_timed_work(runtime, other_sinks, stop))
         tasks = [asyncio.create_task(work) for work in background]
-        async with serving(build_web_app(routes), config.web.host, config.web.port) as port:
+        ready = asyncio.Event()
+        async with serving(build_web_app(routes, ready), config.web.host, config.web.port) as port:
             if telegram is not None and config.telegram.mode == "webhook" and config.telegram.webhook_url:
                 from bot.channels.telegram.setup import set_webhook
 
                 await set_webhook(telegram, config.telegram)
-            log.info("serving on %s:%d", config.web.host, port)
+            loaded = await faq.loaded()
+            faq_admin = FaqAdmin(
+                loaded,
+                runtime.database,
+                runtime.services.outbox,
+                config.bot.admin_chats,
+                runtime.services.clock,
+                quizzes=quizzes,
+            )
+            admin.set_result(faq_admin)
+            tasks.append(asyncio.create_task(watch_faq(loaded.library, faq_admin.report_problems)))
+            tasks.append(asyncio.create_task(watch_faq(quizzes, faq_admin.report_quiz_problems)))
+            ready.set()
+            log.info("serving on %s:%d, ready", config.web.host, port)
             await stop.wait()
     finally:
         for task in tasks:

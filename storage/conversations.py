@@ -7,9 +7,9 @@ coarse expiry hour in plaintext so a cleaning job can delete abandoned rows with
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +25,8 @@ class SealedDocumentStore:
         self._crypto = crypto
         self._model = model
         self._table: str = getattr(model, "__tablename__")  # noqa: B009
+        # Every message reads and writes these rows: Core statements on the table, not the ORM's bulk paths.
+        self._rows = cast(Table, getattr(model, "__table__"))  # noqa: B009
 
     def _binding(self, user_key: str) -> Binding:
         return Binding(self._table, "state_ct", user_key)
@@ -54,8 +56,8 @@ class SealedDocumentStore:
         keys = list(user_keys)
         if not keys:
             return {}
-        model = self._model
-        rows = await session.execute(select(model.user_key, model.state_ct).where(model.user_key.in_(keys)))
+        table = self._rows
+        rows = await session.execute(select(table.c.user_key, table.c.state_ct).where(table.c.user_key.in_(keys)))
         documents = {}
         for user_key, sealed in rows:
             document = self._crypto.open_internal_json(sealed, self._binding(user_key))
@@ -104,7 +106,7 @@ class SealedDocumentStore:
         ]
         dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(self._model)
+        statement = insert(self._rows)
         statement = statement.on_conflict_do_update(
             index_elements=["user_key"],
             set_={"state_ct": statement.excluded.state_ct, "expires_hour": statement.excluded.expires_hour},

@@ -28,6 +28,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from .sqlite_driver import one_trip_dbapi
+
 log = logging.getLogger(__name__)
 
 SQLITE_PRAGMAS: dict[str, str] = {
@@ -55,7 +57,12 @@ class Database:
             database = parsed.database or ""
             if database and database != ":memory:":
                 _create_private_file(Path(database))
-            self.engine: AsyncEngine = create_async_engine(url, hide_parameters=True)
+            # Every transaction ends in our commit or rollback, so the pool's extra rollback is a wasted trip.
+            options: dict[str, Any] = {"pool_reset_on_return": None}
+            module = one_trip_dbapi()
+            if module is not None:
+                options["module"] = module
+            self.engine: AsyncEngine = create_async_engine(url, hide_parameters=True, **options)
             self._install_sqlite_hooks()
         elif self.dialect == "postgresql":
             self.engine = create_async_engine(url, hide_parameters=True, pool_size=pool_size, pool_pre_ping=True)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +23,10 @@ from .crypto import Binding, Crypto, Purpose
 from .models import InboundUpdate, SeenNonce
 
 TOMBSTONE_HOURS = 48  # Telegram keeps unconfirmed updates 24 h; WeChat retries within seconds
+# The statements on every message's path use the tables (Core), not the ORM entities: the ORM's
+# bulk paths add per-row work (and, for UPDATE, session synchronisation) that buys nothing here.
+_UPDATES = cast(Table, InboundUpdate.__table__)
+_NONCES = cast(Table, SeenNonce.__table__)
 
 
 @dataclass(frozen=True, repr=False)
@@ -46,37 +50,39 @@ class UpdateJournal:
         self, session: AsyncSession, channel: str, items: Sequence[tuple[str, dict[str, Any]]], now_hour: int
     ) -> list[str]:
         """Journals updates not seen before; returns the keys of the new ones (redeliveries are dropped)."""
+        return [entry.key for entry in await self.record_entries(session, channel, items, now_hour)]
+
+    async def record_entries(
+        self, session: AsyncSession, channel: str, items: Sequence[tuple[str, dict[str, Any]]], now_hour: int
+    ) -> list[JournalEntry]:
+        """Journals updates not seen before, in one ``INSERT … ON CONFLICT DO NOTHING RETURNING``;
+        returns the new ones with their keys, in arrival order (redeliveries and tombstones are dropped)."""
         if not items:
             return []
-        rows, keys = [], []
+        rows: dict[str, dict[str, Any]] = {}
+        payloads: dict[str, dict[str, Any]] = {}
         base = time.time_ns()
         for offset, (platform_id, payload) in enumerate(items):
             key = self.key(channel, platform_id)
-            if key in keys:
+            if key in rows:
                 continue
-            sealed = self._crypto.seal_internal_json(payload, Binding("inbound_updates", "payload_ct", key))
-            rows.append(
-                {
-                    "dedup_key": key,
-                    "channel": channel,
-                    "sequence": base + offset,
-                    "payload_ct": sealed,
-                    "handled": False,
-                    "expires_hour": now_hour + TOMBSTONE_HOURS,
-                }
-            )
-            keys.append(key)
-        existing = set(
-            (await session.execute(select(InboundUpdate.dedup_key).where(InboundUpdate.dedup_key.in_(keys)))).scalars()
+            rows[key] = {
+                "dedup_key": key,
+                "channel": channel,
+                "sequence": base + offset,
+                "payload_ct": self._crypto.seal_internal_json(payload, Binding("inbound_updates", "payload_ct", key)),
+                "handled": False,
+                "expires_hour": now_hour + TOMBSTONE_HOURS,
+            }
+            payloads[key] = payload
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        # executemany of one cached statement, not a VALUES list compiled anew for every batch size
+        statement = (
+            insert(_UPDATES).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(_UPDATES.c.dedup_key)
         )
-        fresh = [row for row in rows if row["dedup_key"] not in existing]
-        if fresh:
-            dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-            insert = pg_insert if dialect == "postgresql" else sqlite_insert
-            # executemany of one cached statement, not a VALUES list compiled anew for every batch size
-            statement = insert(InboundUpdate).on_conflict_do_nothing(index_elements=["dedup_key"])
-            await session.execute(statement, fresh)
-        return [str(row["dedup_key"]) for row in fresh]
+        inserted = set((await session.execute(statement, list(rows.values()))).scalars())
+        return [JournalEntry(key, payloads[key]) for key in rows if key in inserted]
 
     async def pending(
         self, session: AsyncSession, channel: str, limit: int = 500, known: Mapping[str, dict[str, Any]] | None = None
@@ -116,10 +122,10 @@ class UpdateJournal:
         if not keys:
             return set()
         result = await session.execute(
-            update(InboundUpdate)
-            .where(InboundUpdate.dedup_key.in_(list(keys)), InboundUpdate.handled.is_(False))
+            update(_UPDATES)
+            .where(_UPDATES.c.dedup_key.in_(list(keys)), _UPDATES.c.handled.is_(False))
             .values(handled=True, payload_ct=None, sequence=0)
-            .returning(InboundUpdate.dedup_key)
+            .returning(_UPDATES.c.dedup_key)
         )
         return set(result.scalars())
 
@@ -154,7 +160,7 @@ class UpdateJournal:
         inserted = set(
             (
                 await session.execute(
-                    insert(SeenNonce).on_conflict_do_nothing(index_elements=["nonce_key"]).returning(SeenNonce.nonce_key),
+                    insert(_NONCES).on_conflict_do_nothing(index_elements=["nonce_key"]).returning(_NONCES.c.nonce_key),
                     [{"nonce_key": nonce, "expires_hour": now_hour + 1} for nonce in nonces],
                 )
             ).scalars()
@@ -173,9 +179,9 @@ class UpdateJournal:
             claimed = set(
                 (
                     await session.execute(
-                        insert(InboundUpdate)
+                        insert(_UPDATES)
                         .on_conflict_do_nothing(index_elements=["dedup_key"])
-                        .returning(InboundUpdate.dedup_key),
+                        .returning(_UPDATES.c.dedup_key),
                         [
                             {"dedup_key": key, "channel": channel, "sequence": 0, "payload_ct": None,
                              "handled": True, "expires_hour": now_hour + TOMBSTONE_HOURS}

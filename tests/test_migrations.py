@@ -19,7 +19,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from storage.database import Database
-from storage.migrate import alembic_config, script_heads, upgrade_to_head
+from storage.migrate import alembic_config, at_head, declared_heads, script_heads, upgrade_to_head
 from storage.models import Base
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,6 +56,21 @@ async def current_heads(database: Database) -> tuple[str, ...]:
 def test_alembic_has_exactly_one_head() -> None:
     heads = script_heads()
     assert len(heads) == 1, f"several heads, merge them: {heads}"
+
+
+def test_heads_read_from_the_revision_files_are_alembics(tmp_path: Path) -> None:
+    assert declared_heads() == frozenset(script_heads())
+    (tmp_path / "odd.py").write_text("revision = make_one()\ndown_revision = None\n", encoding="utf-8")
+    assert declared_heads(tmp_path) is None, "a file it cannot read simply leaves the decision to Alembic"
+
+
+async def test_a_store_at_head_is_recognised_without_alembic(database: Database) -> None:
+    assert not await at_head(database), "a new store has no alembic_version table"
+    await upgrade_to_head(database)
+    assert await at_head(database)
+    async with database.transaction() as session:
+        await session.execute(text("UPDATE alembic_version SET version_num = '7ecd8fb3cd03'"))
+    assert not await at_head(database), "an older store goes to Alembic"
 
 
 def test_revisions_form_one_line_from_base_to_head() -> None:

@@ -1,18 +1,23 @@
 """`hapbot run` with the WeChat channel enabled: a real process serves /wechat and /healthz and
-stops cleanly on SIGTERM."""
+stops cleanly on SIGTERM; /readyz says 503 until the channels, the FAQ and the jobs are up."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+import bot.core
 from bot.channels.wechat.callback import sha1_signature
+from bot.config import Config
+from bot.serve import serve
 
 from .test_telegram_durability import free_port
 from .wechat_harness import AES_KEY, APP_ID, TOKEN
@@ -63,3 +68,48 @@ port = {port}
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_readyz_says_503_until_the_faq_and_channels_are_up(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = free_port()
+    config = Config.model_validate({
+        "bot": {"data_dir": str(tmp_path / "data")},
+        "storage": {"url": database_url},
+        "wechat": {"enabled": True, "token": TOKEN, "encoding_aes_key": AES_KEY, "app_id": APP_ID,
+                   "app_secret": "not-a-real-secret", "api_base_url": "http://127.0.0.1:9"},
+        "web": {"port": port},
+    })
+    release = threading.Event()
+    real_load_faq = bot.core.load_faq
+
+    def held_load_faq(*args: Any) -> Any:  # the FAQ index is being built until the test says so
+        release.wait(60)
+        return real_load_faq(*args)
+
+    monkeypatch.setattr(bot.core, "load_faq", held_load_faq)
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve(config, stop))
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            while True:
+                try:
+                    answer = await client.get("/readyz")
+                    break
+                except httpx.TransportError:
+                    assert not serving.done(), serving.exception()
+                    await asyncio.sleep(0.05)
+            assert answer.status_code == 503 and answer.json() == {"status": "starting"}
+            assert (await client.get("/healthz")).status_code == 200, "alive while it starts"
+            release.set()
+            for _ in range(1200):
+                answer = await client.get("/readyz")
+                if answer.status_code != 503:
+                    break
+                await asyncio.sleep(0.05)
+            assert answer.status_code == 200 and answer.json() == {"status": "ready"}
+    finally:
+        release.set()
+        stop.set()
+        await asyncio.wait_for(serving, 30)

@@ -103,6 +103,20 @@ async def test_same_update_three_times_makes_one_case(runtime: Core, emu: Telegr
         assert len(RECEIPT_LINE.findall(mei.all_text())) == 1, "the duplicate must not show a second receipt"
 
 
+async def test_hide_in_the_same_batch_as_a_message_deletes_that_message_and_its_replies(
+    runtime: Core, emu: TelegramEmulator
+) -> None:
+    async with running_channel(runtime, emu, polling=False) as channel:
+        mei = TelegramWorker(emu, "Mei")
+        await channel.ingest([emu.send_text(mei.id, "/start")])
+        await channel.process_pending()
+        assert len(mei.messages()) >= 2
+        await channel.ingest([emu.send_text(mei.id, "/help"), emu.send_text(mei.id, "/hide")])  # one getUpdates batch
+        await channel.process_pending()
+        left = mei.messages()
+        assert len(left) == 1 and "could be deleted are gone" in str(left[0].get("text")), "only the notice stays"
+
+
 @pytest.mark.parametrize("make", [loaded_jpeg, loaded_png], ids=["jpeg", "png"])
 async def test_photo_evidence_keeps_no_metadata(runtime: Core, emu: TelegramEmulator, make: object) -> None:
     original = make()  # type: ignore[operator]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 
@@ -9,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot.channels.telegram.webhook import telegram_route
+from bot.channels.telegram.webhook import JournalGroup, telegram_route
 from bot.core import Core
 from bot.web.app import build_web_app
 from bot.web.server import serving
@@ -76,3 +77,24 @@ async def test_wrong_or_missing_secret_is_refused_and_nothing_stored(runtime: Co
             assert kept.status_code == 200 and await journal_rows(runtime) == 2, "journaled, cleaned"
             health = await client.get(f"http://127.0.0.1:{port}/healthz")
             assert health.json() == {"status": "ok"}
+
+
+async def test_updates_posted_together_are_journaled_in_one_commit() -> None:
+    batches: list[list[dict[str, object]]] = []
+
+    async def ingest(updates: list[dict[str, object]]) -> int:
+        batches.append(updates)
+        return len(updates)
+
+    group = JournalGroup(ingest)
+    await asyncio.gather(*(group.journal({"update_id": n}) for n in range(20)))
+    assert [[u["update_id"] for u in batch] for batch in batches] == [list(range(20))], "one commit, in order"
+
+
+async def test_a_failed_journal_commit_fails_every_request_in_it() -> None:
+    async def ingest(updates: list[dict[str, object]]) -> int:
+        raise OSError("disk full")
+
+    group = JournalGroup(ingest)
+    results = await asyncio.gather(*(group.journal({"update_id": n}) for n in range(3)), return_exceptions=True)
+    assert all(isinstance(result, OSError) for result in results), "no request may be answered 200"

@@ -1,4 +1,4 @@
-"""The bot's web app: a health check and the routes the channels hand in, in the bot's own process.
+"""The bot's web app: liveness and readiness checks and the routes the channels hand in, in the bot's own process.
 
 Access logs carry the method, the path and the status only: query strings (WeChat puts the
 worker's OpenID there) and bodies are never logged.
@@ -6,6 +6,7 @@ worker's OpenID there) and bodies are never logged.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -57,9 +58,18 @@ async def read_limited(request: Request, limit: int = MAX_BODY_BYTES) -> bytes |
     return b"".join(chunks)
 
 
-def build_web_app(routes: list[Route]) -> ASGIApp:
+def build_web_app(routes: list[Route], ready: asyncio.Event | None = None) -> ASGIApp:
+    """The app: ``/healthz`` (the process is alive), ``/readyz`` (200 once ``ready`` is set: the
+    channels, their content and the background jobs are up; 503 before) and the channels' routes.
+    Without ``ready``, the app is ready as soon as it serves."""
+
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    app = Starlette(routes=[Route("/healthz", healthz), *routes])
+    async def readyz(_request: Request) -> Response:
+        if ready is None or ready.is_set():
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "starting"}, status_code=503)
+
+    app = Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz), *routes])
     return AccessLog(app)

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,19 +24,20 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.channels.telegram.adapter import ForgedCallback, TelegramAdapter, TelegramEvent, clean_update
 from bot.channels.telegram.sink import retry_seconds
+from bot.channels.telegram.window import ChatWindows, hidden_ids
 from handlers.dispatcher import Dispatcher
 from handlers.events import Outcome, Reply
 from storage.conversations import SealedDocumentStore
 from storage.database import Database
-from storage.journal import UpdateJournal
+from storage.journal import JournalEntry, UpdateJournal
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member")
-DELETE_WINDOW_SECONDS = 48 * 3600 - 600  # Telegram: bots may delete private-chat messages for 48 hours
-MAX_TRACED = 200
 SEND_ATTEMPTS = 3
+PENDING_BATCH = 500
+DELETE_CHUNK = 100  # deleteMessages takes at most 100 ids
 
 EvidenceStore = Callable[[bytes], Awaitable[str]]
 """Sanitises and stores a downloaded image as a draft file; returns its id."""
@@ -62,7 +63,7 @@ class TelegramChannel:
         self._database = database
         self._journal = journal
         self._adapter = adapter
-        self._traces = traces
+        self._windows = ChatWindows(traces)
         self._store_evidence = store_evidence
         self._hide_notice = hide_notice or (lambda _language: "🙂")
         self._admin_reload = admin_reload
@@ -71,6 +72,7 @@ class TelegramChannel:
         self._processing = asyncio.Lock()
         self._collecting: _Batch | None = None
         self._journaled: dict[str, dict[str, Any]] = {}  # payloads journaled by this process, not yet handled
+        self._swept = False  # whether the journal was read back since start (updates from before a restart)
         application.add_handler(TypeHandler(Update, self._on_update))
 
     @property
@@ -85,10 +87,9 @@ class TelegramChannel:
         items = [(str(update["update_id"]), clean_update(update)) for update in updates if "update_id" in update]
         hour = int(time.time() // 3600)
         async with self._database.transaction() as session:
-            fresh = await self._journal.record(session, CHANNEL, items, hour)
+            fresh = await self._journal.record_entries(session, CHANNEL, items, hour)
         if fresh:
-            keys = {self._journal.key(CHANNEL, platform_id): payload for platform_id, payload in items}
-            self._journaled.update({key: keys[key] for key in fresh})
+            self._journaled.update((entry.key, entry.payload) for entry in fresh)
             self._kick.set()
         return len(fresh)
 
@@ -116,7 +117,8 @@ class TelegramChannel:
     # -- processing ---------------------------------------------------------------------------
 
     async def run_processor(self, stop: asyncio.Event, *, idle_seconds: float = 5.0) -> None:
-        """Handles journaled updates whenever new ones arrive (and every few seconds, for recovery)."""
+        """Handles journaled updates whenever new ones arrive; reads the journal back at start, after
+        a failure and every few idle seconds (updates of a crashed process or replica)."""
         failures = 0
         while not stop.is_set():
             try:
@@ -124,13 +126,14 @@ class TelegramChannel:
                 failures = 0
             except Exception as error:  # e.g. the database restarting: pending updates wait in the journal
                 failures += 1
+                self._swept = False
                 log.error("processing updates failed (%s); retrying", type(error).__name__)
                 await asyncio.sleep(min(30.0, 0.5 * 2**min(failures, 6)))
                 continue
             try:
                 await asyncio.wait_for(self._kick.wait(), timeout=idle_seconds)
             except TimeoutError:
-                pass
+                self._swept = False
             self._kick.clear()
 
     async def process_pending(self) -> int:
@@ -139,16 +142,19 @@ class TelegramChannel:
         Each batch runs through PTB's ``Application.process_update`` (our one handler collects
         the events), then through the core in one transaction, then the replies go out: one
         worker's replies in order, different workers concurrently.
+
+        Updates this process journaled are taken from memory, without reading the journal: the
+        claim in the handling transaction decides who handles each one, so reading it back adds
+        nothing. The journal is read when nothing is known in memory, and after a failure or an
+        idle wait, for updates journaled before a restart or by another replica.
         """
         handled = 0
         async with self._processing:
             while True:
-                async with self._database.transaction(write=False) as session:
-                    entries = await self._journal.pending(session, CHANNEL, known=self._journaled)
+                entries = await self._next_entries()
                 if not entries:
-                    self._journaled.clear()
                     return handled
-                batch = _Batch()
+                batch = _Batch(keys={int(entry.payload["update_id"]): entry.key for entry in entries})
                 self._collecting = batch
                 try:
                     for entry in entries:
@@ -159,6 +165,18 @@ class TelegramChannel:
                 for entry in entries:
                     self._journaled.pop(entry.key, None)
                 handled += len(entries)
+                if self._swept and not self._journaled:
+                    return handled
+
+    async def _next_entries(self) -> list[JournalEntry]:
+        if self._swept and self._journaled:
+            return [JournalEntry(key, payload) for key, payload in list(self._journaled.items())[:PENDING_BATCH]]
+        async with self._database.transaction(write=False) as session:
+            entries = await self._journal.pending(session, CHANNEL, limit=PENDING_BATCH, known=self._journaled)
+        if not entries:
+            self._journaled.clear()
+        self._swept = len(entries) < PENDING_BATCH  # a full batch: read on after it
+        return entries
 
     async def _skip(self, updates: Sequence[Update]) -> None:
         if not updates:
@@ -205,31 +223,56 @@ class TelegramChannel:
             batch.events.append((update, event))
 
     async def _run_batch(self, batch: _Batch) -> None:
-        await self._skip(batch.skipped)
         await asyncio.gather(*(_quietly(u.callback_query.answer()) for u in batch.refused_queries if u.callback_query))
         events = [(update, await self._with_evidence(update, event)) for update, event in batch.events]
-        keys = [self._journal.key(CHANNEL, str(update.update_id)) for update, _ in events]
+        keys = [self._key(batch, update) for update, _ in events]
+        skipped = [self._key(batch, update) for update in batch.skipped]
+        starts: dict[str, int] = {}
 
         async def claim(session: AsyncSession) -> list[bool]:
-            claimed = await self._journal.claim_many(session, keys)
-            return [key in claimed for key in keys]
+            """Marks the batch handled and opens the conversation windows, with the batch's effects."""
+            claimed = await self._journal.claim_many(session, keys + skipped)
+            owned = [key in claimed for key in keys]
+            first_ids: dict[str, int] = {}
+            for (update, event), mine in zip(events, owned, strict=True):
+                message_id = _message_id(update, event)
+                if mine and message_id is not None:
+                    user_key = event.incoming.user_key
+                    first_ids[user_key] = min(first_ids.get(user_key, message_id), message_id)
+            starts.clear()
+            starts.update(await self._windows.open(session, first_ids))
+            return owned
 
-        incomings = [replace(event.incoming, message_key=key) for (_, event), key in zip(events, keys, strict=True)]
-        outcomes = await self._dispatcher.handle_many(incomings, claim=claim)
+        if events:
+            incomings = [replace(event.incoming, message_key=key) for (_, event), key in zip(events, keys, strict=True)]
+            outcomes = await self._dispatcher.handle_many(incomings, claim=claim)
+        else:
+            outcomes = []
+            if skipped:
+                async with self._database.transaction() as session:
+                    await claim(session)
         await asyncio.gather(
             *(_quietly(u.callback_query.answer()) for u, e in events if e.callback_query_id and u.callback_query)
         )
         per_worker: dict[str, list[tuple[Update, TelegramEvent, Outcome]]] = defaultdict(list)
         for (update, event), outcome in zip(events, outcomes, strict=True):
             per_worker[event.incoming.user_key].append((update, event, outcome))
-        sent = await asyncio.gather(*(self._reply_in_order(items) for items in per_worker.values()))
-        await self._record_traces([item for worker in sent for item in worker])
+        replied = await asyncio.gather(*(self._reply_in_order(items) for items in per_worker.values()))
+        sent = [item for worker in replied for item in worker]
+        await self._after_receipts(sent, starts)
+        newest: dict[int, int] = {}  # per chat, the newest message this batch sent: a /hide after it takes it too
+        for event, _, messages in sent:
+            newest[event.chat_id] = max([newest.get(event.chat_id, 0), *(mid for mid, _ in messages)])
         for update, event in batch.hides:
-            await self._hide(event, update)
+            await self._hide(event, update, newest.get(event.chat_id, 0))
         for update, event in batch.reloads:
             await self._skip([update])
             if self._admin_reload is not None:
                 await _quietly(self.bot.send_message(event.chat_id, await self._admin_reload()))
+
+    def _key(self, batch: _Batch, update: Update) -> str:
+        """The journal key of an update: from its journal entry, computed only for one PTB was handed directly."""
+        return batch.keys.get(update.update_id) or self._journal.key(CHANNEL, str(update.update_id))
 
     async def _with_evidence(self, update: Update, event: TelegramEvent) -> TelegramEvent:
         if event.photo_file_id is None:
@@ -290,67 +333,61 @@ class TelegramChannel:
                 await asyncio.sleep(0.5)
         return None
 
-    async def _record_traces(self, sent: Sequence[tuple[TelegramEvent, Outcome, list[tuple[int, bool]]]]) -> None:
-        """Remembers message ids for /hide (one transaction for the batch); after a receipt,
-        deletes the report's messages except the receipt's own."""
-        if not sent:
+    async def _after_receipts(
+        self, sent: Sequence[tuple[TelegramEvent, Outcome, list[tuple[int, bool]]]], starts: Mapping[str, int]
+    ) -> None:
+        """After a receipt went out: deletes the report's messages but the receipt, starts the
+        window again at the receipt (one transaction for the batch) and confirms the delivery.
+        Other messages need nothing after sending: their window was opened while handling them."""
+        windows = dict(starts)
+        doomed: list[tuple[int, list[int]]] = []
+        restarts: dict[str, int] = {}
+        for event, outcome, messages in sent:
+            receipt_ids = [mid for mid, carries in messages if carries]
+            if not (outcome.needs_delivery_confirmation and receipt_ids):
+                continue
+            key = event.incoming.user_key
+            newest = max(mid for mid, _ in messages)
+            keep = set(receipt_ids)
+            doomed.append((event.chat_id, [m for m in hidden_ids(windows.get(key), newest) if m not in keep]))
+            windows[key] = restarts[key] = min(receipt_ids)
+        if not restarts:
             return
-        now = time.time()
-        cutoff = now - DELETE_WINDOW_SECONDS
-        keys = sorted({event.incoming.user_key for event, _, _ in sent})
         async with self._database.transaction() as session:
-            documents = await self._traces.load_many(session, keys)
-            traced = {key: _deletable(documents.get(key), cutoff) for key in keys}
-            doomed: list[tuple[int, list[int]]] = []
-            receipts: list[str] = []
-            for event, outcome, messages in sent:
-                key = event.incoming.user_key
-                new = ([event.message_id] if event.message_id is not None else []) + [mid for mid, _ in messages]
-                receipt_ids = [mid for mid, carries in messages if carries]
-                if outcome.needs_delivery_confirmation and receipt_ids:
-                    keep = set(receipt_ids)
-                    gone = [mid for mid, _ in traced[key]] + new
-                    doomed.append((event.chat_id, [mid for mid in gone if mid not in keep]))
-                    traced[key] = [(mid, now) for mid in receipt_ids]
-                    receipts.append(key)
-                else:
-                    traced[key].extend((mid, now) for mid in new)
-            expires = int(now // 3600) + 49
-            await self._traces.save_many(
-                session, {k: {"m": [[m, t] for m, t in v[-MAX_TRACED:]]} for k, v in traced.items()}, expires
-            )
-        for key in receipts:
+            await self._windows.restart(session, restarts)
+        for key in restarts:
             await self._dispatcher.confirm_delivery(key)
         for chat_id, message_ids in doomed:
             await self._delete(chat_id, message_ids)
 
-    async def _hide(self, event: TelegramEvent, update: Update) -> None:
-        """/hide: deletes every message of this conversation the bot still may, then says so neutrally."""
-        await self._skip([update])
-        traced = await self._load_traces(event.incoming.user_key)
-        ids = [mid for mid, _ in traced] + ([event.message_id] if event.message_id is not None else [])
-        await self._delete(event.chat_id, ids)
-        await self._save_traces(event.incoming.user_key, [])
+    async def _hide(self, event: TelegramEvent, update: Update, sent_after: int) -> None:
+        """/hide: deletes every message of this conversation the bot still may, then says so neutrally.
+        ``sent_after`` is the newest message id the bot sent in this chat in the same batch."""
+        key = event.incoming.user_key
+        async with self._database.transaction() as session:
+            await self._journal.claim_many(session, [self._journal.key(CHANNEL, str(update.update_id))])
+            start = await self._windows.start(session, key)
+        if event.message_id is not None:
+            await self._delete(event.chat_id, hidden_ids(start, max(event.message_id, sent_after)))
+        async with self._database.transaction() as session:
+            await self._windows.close(session, key)
         await _quietly(self.bot.send_message(event.chat_id, self._hide_notice(event.incoming.language_hint)))
 
     async def _delete(self, chat_id: int, message_ids: Sequence[int]) -> None:
-        for message_id in message_ids:
-            try:
-                await self.bot.delete_message(chat_id, message_id)
-            except RetryAfter as error:
-                await asyncio.sleep(retry_seconds(error))
-            except (BadRequest, Forbidden):
-                continue  # already gone, too old, or the bot was blocked
-
-    async def _load_traces(self, user_key: str) -> list[tuple[int, float]]:
-        async with self._database.transaction(write=False) as session:
-            document = await self._traces.load(session, user_key)
-        return _deletable(document, time.time() - DELETE_WINDOW_SECONDS)
-
-    async def _save_traces(self, user_key: str, traced: Sequence[tuple[int, float]]) -> None:
-        expires = int(time.time() // 3600) + 49
-        async with self._database.transaction() as session:
-            await self._traces.save(session, user_key, {"m": [[m, t] for m, t in traced]}, expires)
+        """Deletes messages a hundred at a time; Telegram skips those already gone or too old."""
+        for offset in range(0, len(message_ids), DELETE_CHUNK):
+            chunk = list(message_ids[offset : offset + DELETE_CHUNK])
+            for _attempt in range(SEND_ATTEMPTS):
+                try:
+                    await self.bot.delete_messages(chat_id, chunk)
+                    break
+                except RetryAfter as error:
+                    await asyncio.sleep(retry_seconds(error))
+                except (BadRequest, Forbidden):
+                    break  # the bot was blocked, or none of them may be deleted any more
+                except TelegramError as error:
+                    log.warning("messages not deleted: %s", type(error).__name__)
+                    await asyncio.sleep(0.5)
 
 
 @dataclass
@@ -362,11 +399,15 @@ class _Batch:
     refused_queries: list[Update] = field(default_factory=list)
     hides: list[tuple[Update, TelegramEvent]] = field(default_factory=list)
     reloads: list[tuple[Update, TelegramEvent]] = field(default_factory=list)
+    keys: dict[int, str] = field(default_factory=dict)  # update id -> journal key, from the journal entries
 
 
-def _deletable(document: dict[str, Any] | None, cutoff: float) -> list[tuple[int, float]]:
-    """Traced (message id, sent at) pairs still inside Telegram's 48-hour deletion window."""
-    return [(int(m), float(t)) for m, t in (document or {}).get("m", []) if float(t) > cutoff]
+def _message_id(update: Update, event: TelegramEvent) -> int | None:
+    """The chat message an update is about: the worker's message, or the bot's message whose button was tapped."""
+    if event.message_id is not None:
+        return event.message_id
+    query = update.callback_query
+    return query.message.message_id if query is not None and query.message is not None else None
 
 
 async def _quietly(call: Awaitable[object]) -> None:
