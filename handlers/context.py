@@ -16,6 +16,7 @@ from storage.crypto import Crypto
 from storage.evidence import EvidenceRepository
 from storage.outbox import Outbox
 from storage.receipts import ReceiptHasher
+from storage.reminders import ReminderStores
 
 from .conversation import Conversation
 from .events import Choice, Incoming, Reply
@@ -70,6 +71,7 @@ class Services:
     notices: SealedDocumentStore  # notices held for a worker's next message
     links: SealedDocumentStore  # case links (pending receipt, status session), kept apart from conversations
     evidence: EvidenceRepository
+    reminders: ReminderStores  # subscriptions, held reminders, occasions and their counts
     rng: random.Random = field(default_factory=random.SystemRandom)
 
 
