@@ -16,8 +16,8 @@ from handlers.app import build_router
 from handlers.context import NO_FAQ, FaqService, Services
 from handlers.dispatcher import Dispatcher
 from handlers.i18n import load_translators
+from handlers.settings import ReminderRules, SiteInfo
 from handlers.settings import Settings as HandlerSettings
-from handlers.settings import SiteInfo
 from storage.cases import CaseRepository
 from storage.conversations import conversation_store, link_store, notice_store, throttle_store
 from storage.crypto import Crypto, KeyRing
@@ -27,6 +27,7 @@ from storage.keys import ensure_development_keys, load_keyring_from_env_or_file
 from storage.migrate import upgrade_to_head
 from storage.outbox import Outbox
 from storage.receipts import ReceiptHasher
+from storage.reminders import ReminderStores
 
 if TYPE_CHECKING:
     from handlers.faq.service import LibraryFaqService
@@ -50,6 +51,7 @@ def handler_settings(config: Config) -> HandlerSettings:
             facts={"site_name": local(site.name), **{k: local(v) for k, v in site.facts.items()}},
             emergency_phone=site.emergency_phone,
             has_board=bool(site.board_chats),
+            reminders=ReminderRules(site.reminders.quiet_hours, site.reminders.onboarding.quiz),
         )
         for site_id, site in config.sites.items()
     }
@@ -128,6 +130,7 @@ async def build_core(
         evidence=EvidenceRepository(crypto),
         notices=notice_store(crypto),
         links=link_store(crypto),
+        reminders=ReminderStores.from_crypto(crypto),
     )
     return Core(config, database, crypto, services, Dispatcher(database, services, build_router()))
 
