@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from bot.reminder_rules import RuleError, parse_clock, parse_quiet, parse_rule, zone
+from handlers.reminder_rules import RuleError, parse_clock, parse_quiet, parse_rule, zone
 
 ENV_PREFIX = "HAPBOT_"
 # Variables with a meaning of their own, not overrides of a config key.

@@ -1,7 +1,8 @@
 """The small calendar language of reminder schedules, and quiet hours: pure functions, no I/O.
 
-Kept apart from the jobs so that ``hapbot check-config`` validates schedules without loading the
-database layer. A rule names days of the year in words an HR officer can read and write:
+Shared by the config (which validates schedules without loading the database layer), the
+conversation (a worker's own quiet hours) and the reminder jobs. A rule names days of the year in
+words an HR officer can read and write:
 
 * ``first wednesday of march, september`` — the nth (first…fourth, or last) weekday of some months;
 * ``first monday of every month``;
