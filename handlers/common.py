@@ -25,6 +25,7 @@ MENU_LABELS = {
     "status": N_("Check my report (receipt)"),
     "faq": N_("Questions about the policy"),
     "quiz": N_("Refresher quiz"),
+    "remind": N_("Training reminders"),
     "language": N_("语言 / Language"),
     "help": N_("Help"),
 }
@@ -66,7 +67,9 @@ async def welcome(ctx: Context) -> None:
             site=pick(site.name, ctx.language),
         )
     )
-    await ctx.go(State.MENU)
+    from .reminders import after_welcome
+
+    await after_welcome(ctx)
 
 
 async def show_help(ctx: Context) -> None:
@@ -131,6 +134,10 @@ async def command(ctx: Context, name: str) -> None:
         await ask_cancel(ctx)
     elif name == "language":
         await ask_language_from(ctx, conversation.state)
+    elif name == "remind":
+        from .reminders import on_command
+
+        await on_command(ctx)
     elif conversation.in_flow:
         await busy_in_flow(ctx)
     else:
@@ -153,6 +160,10 @@ async def menu_choice(ctx: Context, choice_id: str) -> None:
         await ctx.go(State.MENU)
     elif choice_id == "language":
         await ask_language_from(ctx, State.MENU)
+    elif choice_id == "remind":
+        from .reminders import SETTINGS
+
+        await ctx.go(SETTINGS)
     else:
         await show_help(ctx)
         await ctx.go(State.MENU)

@@ -91,7 +91,8 @@ class TelegramAdapter:
         text = message.text if message.text is not None else message.caption
         site = None
         if text and text.startswith("/start "):
-            payload = text.partition(" ")[2].strip().removeprefix("site-")
+            # /start <site>, /start site-<site>, or a candidate link /start cand-<site> (the text keeps it)
+            payload = text.partition(" ")[2].strip().removeprefix("site-").removeprefix("cand-")
             site = payload if payload in self._sites else None
         attachments: tuple[Attachment, ...] = ()
         photo_id = None

@@ -25,6 +25,7 @@ COMMANDS = (
     ("report", N_("Report harassment anonymously")),
     ("status", N_("Check a report with your receipt")),
     ("faq", N_("Questions about the policy")),
+    ("remind", N_("Training reminders on or off")),
     ("language", N_("语言 / Language")),
     ("help", N_("Help")),
     ("cancel", N_("Cancel what you are doing")),
