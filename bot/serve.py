@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
@@ -31,7 +32,9 @@ from bot.config import Config
 from bot.core import Core, build_core, load_faq
 from bot.jobs import JobDeps, timed_jobs
 from bot.jobs.alert_routing import routes_from_config
+from bot.jobs.ratelimit import RateLimiter
 from bot.jobs.scheduler import run_due_work
+from bot.jobs.schedules import ReminderSchedules
 from bot.web.app import build_web_app
 from bot.web.server import serving
 from handlers.events import Channel
@@ -110,12 +113,30 @@ def push_windows() -> dict[str, PushWindow]:
     }
 
 
-def job_deps(core: Core, sinks: Mapping[str, Sink]) -> JobDeps:
+def rate_limiters(config: Config) -> dict[str, RateLimiter]:
+    """One limiter per platform for every sender of the process (alerts and reminders share Telegram's rate)."""
+    return {
+        "telegram": RateLimiter.telegram(time.monotonic, per_second=config.telegram.messages_per_second),
+        "wecom": RateLimiter.wecom(time.monotonic),
+    }
+
+
+def job_deps(core: Core, sinks: Mapping[str, Sink], *, shared_limiters: bool = False) -> JobDeps:
     """What the timed jobs are handed: the core's store and services, this process's sinks, the
-    alert routes and the channels' push windows."""
-    return JobDeps(core.database, core.services, sinks, routes_from_config(core.config), push_windows())
+    alert routes, the channels' push windows, the reminder schedules and (for ``hapbot run``) the
+    rate limiters the senders share."""
+    config = core.config
+    return JobDeps(
+        core.database,
+        core.services,
+        sinks,
+        routes_from_config(config),
+        push_windows(),
+        ReminderSchedules.from_config(config),
+        rate_limiters(config) if shared_limiters else None,
+    )
 
 
 def _timed_work(core: Core, sinks: Mapping[str, Sink], stop: asyncio.Event) -> Coroutine[Any, Any, None]:
     """Every timed job (``bot.jobs.timed_jobs``), driven by APScheduler over our due-work tables."""
-    return run_due_work(timed_jobs(job_deps(core, sinks)), stop)
+    return run_due_work(timed_jobs(job_deps(core, sinks, shared_limiters=True)), stop)
