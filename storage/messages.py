@@ -155,6 +155,7 @@ class ReminderPush(Message):
     chat: str
     text: str
     template: str = ""
+    title: str = ""
     choice: str = ""
     label: str = ""
 
