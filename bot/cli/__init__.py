@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol
 
-from bot.cli import cases, chat, check_config, faq, keys, run, wechat
+from bot.cli import cases, chat, check_config, faq, keys, remind, run, wechat
 from bot.config import Config, ConfigError, find_config_path, load_config
 from bot.logs import configure_logging
 
@@ -33,6 +33,7 @@ COMMANDS: dict[str, Command] = {
     "cases": cases,
     "wechat": wechat,
     "faq": faq,
+    "remind": remind,
 }
 
 

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.push import PushMode, PushWindow
-from bot.jobs.schedules import ReminderSchedules, allowed_time, eligible, occasions_between, quiet_of, wording
+from bot.jobs.schedules import ReminderSchedules, SitePlan, allowed_time, eligible, occasions_between, quiet_of, wording
 from handlers import reminder_texts as texts
 from handlers.context import Services
 from handlers.i18n import Language
@@ -37,6 +37,9 @@ from storage.subscriptions import Held, Subscription
 
 log = logging.getLogger(__name__)
 
+PUSH = "push"
+TEMPLATE = "template"
+PREVIEW_CHUNK = 1000
 LOOK_AHEAD = timedelta(days=2)
 ENSURE_EVERY = timedelta(minutes=10)
 ROUTE_BATCHES_PER_RUN = 20
@@ -71,6 +74,10 @@ class ReminderJob:
         self._book = services.reminders.book
         self._ensured_until: datetime | None = None
         self._ensured_at: datetime | None = None
+
+    @property
+    def schedules(self) -> ReminderSchedules:
+        return self._schedules
 
     async def run_once(self) -> int:
         """One pass; returns how many due rows were settled."""
@@ -209,21 +216,62 @@ class ReminderJob:
         language: Language = "en" if (conversation.get("language") or subscription.language) == "en" else "zh"
         t = self._services.translators[language]
         said = wording(t, occasion, plan, language)
-        channel, _, chat = item.contact.partition(":")
-        mode = self._mode(channel, conversation.get("last_seen"), now)
-        if mode is PushMode.NOW and chat:
+        route = self.route(item.contact, conversation.get("last_seen"), plan, now)
+        if route == PUSH:
             push = ReminderPush(occasion.id, item.contact, said.text, choice=said.choice, label=said.label)
             return Settled(QUEUED, QUEUED, push=push)
-        if channel == "wechat" and chat and plan.template_id:
+        if route == TEMPLATE and plan.template_id:
             title = t(texts.TEMPLATE_TITLE)
             push = ReminderPush(occasion.id, item.contact, said.text, template=plan.template_id, title=title)
-            return Settled(QUEUED, "template", push=push)
+            return Settled(QUEUED, TEMPLATE, push=push)
         return Settled(HELD, HELD, held=Held(occasion.id, said.text, occasion.ends_at.timestamp()))
 
-    def _mode(self, channel: str, last_seen: object, now: datetime) -> PushMode:
+    def route(self, contact: str, last_seen: object, plan: SitePlan, at: datetime) -> str:
+        """How a reminder reaches this address at ``at``: pushed now (the channel's window allows it),
+        a WeChat template message (when the site has one), or held for the next message."""
+        channel, _, chat = contact.partition(":")
         window = self._windows.get(channel)
-        if window is None:
-            return PushMode.NEXT_CONTACT
         seen = datetime.fromtimestamp(float(last_seen), UTC) if isinstance(last_seen, int | float) else None
-        return window.mode(seen, now.astimezone(UTC))
+        if chat and window is not None and window.mode(seen, at.astimezone(UTC)) is PushMode.NOW:
+            return PUSH
+        if channel == "wechat" and chat and plan.template_id:
+            return TEMPLATE
+        return HELD
+
+    async def preview(self, occasion: Occasion, at: datetime) -> dict[tuple[str, str], int]:
+        """Who would get the occasion if it were planned and settled at ``at``, counted by (channel,
+        route): ``push``, ``template``, ``held``, or ``quiet`` (quiet hours last past the occasion)."""
+        plan = self._schedules.sites.get(occasion.site)
+        found: dict[tuple[str, str], int] = {}
+        if plan is None:
+            return found
+        services = self._services
+        async with self._database.transaction(write=False) as session:
+            chunk: list[Subscription] = []
+            async for subscription in services.reminders.subscriptions.stream(session):
+                if eligible(occasion, subscription, plan):
+                    chunk.append(subscription)
+                if len(chunk) >= PREVIEW_CHUNK:
+                    await self._preview_chunk(session, chunk, occasion, plan, at, found)
+                    chunk = []
+            await self._preview_chunk(session, chunk, occasion, plan, at, found)
+        return found
+
+    async def _preview_chunk(
+        self,
+        session: AsyncSession,
+        subscriptions: list[Subscription],
+        occasion: Occasion,
+        plan: SitePlan,
+        at: datetime,
+        found: dict[tuple[str, str], int],
+    ) -> None:
+        conversations = await self._conversations(session, [s.contact for s in subscriptions])
+        for subscription in subscriptions:
+            allowed = allowed_time(at, quiet_of(subscription, plan), plan.tz)
+            last_seen = conversations.get(subscription.contact, {}).get("last_seen")
+            quiet = allowed >= occasion.ends_at
+            route = "quiet" if quiet else self.route(subscription.contact, last_seen, plan, allowed)
+            key = (subscription.channel, route)
+            found[key] = found.get(key, 0) + 1
 
