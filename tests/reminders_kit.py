@@ -94,7 +94,7 @@ class Jobs:
 
     job: ReminderJob
     sender: ReminderSender
-    sinks: Mapping[str, RecordingSink]
+    sinks: Mapping[str, Any]
 
     async def tick(self) -> int:
         """One pass of each, as APScheduler's next tick would run them; returns how many were sent."""
@@ -102,7 +102,7 @@ class Jobs:
         return await self.sender.run_once()
 
 
-def jobs_for(runtime: Core, sinks: Mapping[str, RecordingSink] | None = None) -> Jobs:
+def jobs_for(runtime: Core, sinks: Mapping[str, Any] | None = None) -> Jobs:
     sinks = dict(sinks or {"telegram": RecordingSink(), "wechat": RecordingSink()})
     deps = JobDeps(
         runtime.database, runtime.services, sinks, {}, push_windows(), ReminderSchedules.from_config(runtime.config)
