@@ -41,6 +41,9 @@ from handlers.events import Channel
 
 log = logging.getLogger(__name__)
 
+ARRIVAL_MARGIN = 0.08
+"""Seconds added to each Telegram window: sends leave in order but may arrive a little out of it."""
+
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
@@ -116,12 +119,16 @@ def push_windows() -> dict[str, PushWindow]:
 def rate_limiters(config: Config) -> dict[str, RateLimiter]:
     """One limiter per platform for every sender of the process (alerts and reminders share Telegram's rate)."""
     return {
-        "telegram": RateLimiter.telegram(time.monotonic, per_second=config.telegram.messages_per_second),
+        "telegram": RateLimiter.telegram(
+            time.monotonic, per_second=config.telegram.messages_per_second, margin=ARRIVAL_MARGIN
+        ),
         "wecom": RateLimiter.wecom(time.monotonic),
     }
 
 
-def job_deps(core: Core, sinks: Mapping[str, Sink], *, shared_limiters: bool = False) -> JobDeps:
+def job_deps(
+    core: Core, sinks: Mapping[str, Sink], *, shared_limiters: bool = False, stopping: asyncio.Event | None = None
+) -> JobDeps:
     """What the timed jobs are handed: the core's store and services, this process's sinks, the
     alert routes, the channels' push windows, the reminder schedules and (for ``hapbot run``) the
     rate limiters the senders share."""
@@ -134,9 +141,10 @@ def job_deps(core: Core, sinks: Mapping[str, Sink], *, shared_limiters: bool = F
         push_windows(),
         ReminderSchedules.from_config(config),
         rate_limiters(config) if shared_limiters else None,
+        stopping,
     )
 
 
 def _timed_work(core: Core, sinks: Mapping[str, Sink], stop: asyncio.Event) -> Coroutine[Any, Any, None]:
     """Every timed job (``bot.jobs.timed_jobs``), driven by APScheduler over our due-work tables."""
-    return run_due_work(timed_jobs(job_deps(core, sinks, shared_limiters=True)), stop)
+    return run_due_work(timed_jobs(job_deps(core, sinks, shared_limiters=True, stopping=stop)), stop)

@@ -9,6 +9,7 @@ line below; it receives what it uses in :class:`JobDeps`, never the whole proces
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -46,8 +47,8 @@ class Job:
 class JobDeps:
     """What the timed jobs use: the store, the core's services, the platforms' sinks, alert routes,
     each channel's push window (when a job may push to a worker, by channel name), the sites'
-    reminder schedules, and the rate limiters every sender of the process shares (by platform;
-    each sender keeps its own when there are none)."""
+    reminder schedules, the rate limiters every sender of the process shares (by platform;
+    each sender keeps its own when there are none), and the event that says the process stops."""
 
     database: Database
     services: Services
@@ -56,6 +57,7 @@ class JobDeps:
     push_windows: Mapping[str, PushWindow]
     schedules: ReminderSchedules = field(default_factory=ReminderSchedules)
     limiters: Mapping[str, RateLimiter] | None = None
+    stopping: asyncio.Event | None = None  # set when the process stops: long passes end after their batch
 
 
 def build_sender(deps: JobDeps, *, concurrency: int = 4) -> OutboxSender:
@@ -91,6 +93,7 @@ def reminder_sender(deps: JobDeps) -> ReminderSender:
         limiters=deps.limiters,
         batch_size=schedules.batch_size,
         lease=schedules.lease,
+        stopping=deps.stopping,
     )
 
 

@@ -42,10 +42,13 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 MAX_PACE = 2.0
 """Seconds a send may wait for the rate limiter inside a pass; longer waits hand the row back."""
+SENDS_AT_ONCE = 4
+"""More at once only adds client overhead: PTB over httpx costs 2.2 ms of CPU a send at 4, 4.4 at 32."""
 PAUSED_RECHECK = timedelta(seconds=30)
 NO_SINK_RECHECK = timedelta(hours=1)
-RUN_BUDGET = 5.0
-"""Seconds one ``run_once`` keeps claiming batches; the next tick goes on (and a stop waits no longer)."""
+RUN_BUDGET = 60.0
+"""Seconds one ``run_once`` keeps claiming batches (a broadcast runs on without waiting for ticks);
+a stop of the process ends it after the batch in flight."""
 FORGET_ON = frozenset({"blocked", "unsubscribed", "chat_not_found"})
 """Permanent failures that end the subscription: the worker blocked the bot or left."""
 
@@ -78,8 +81,9 @@ class ReminderSender:
         limiters: Mapping[str, RateLimiter] | None = None,
         batch_size: int = 200,
         lease: timedelta = timedelta(seconds=120),
-        concurrency: int = 32,
+        concurrency: int = SENDS_AT_ONCE,
         budget: float = RUN_BUDGET,
+        stopping: asyncio.Event | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self._database = database
@@ -92,6 +96,7 @@ class ReminderSender:
         self._lease = lease
         self._concurrency = max(1, concurrency)
         self._budget = budget
+        self._stopping = stopping
         self._rng = rng or random.SystemRandom()
 
     async def run_once(self) -> int:
@@ -102,7 +107,8 @@ class ReminderSender:
         while True:
             batch_sent, claimed = await self.send_batch()
             sent += batch_sent
-            if claimed < self._batch_size or loop.time() >= deadline:
+            stopping = self._stopping is not None and self._stopping.is_set()
+            if claimed < self._batch_size or loop.time() >= deadline or stopping:
                 return sent
 
     async def send_batch(self) -> tuple[int, int]:
@@ -169,10 +175,10 @@ class ReminderSender:
         outbox, book = services.outbox, services.reminders.book
         counts: dict[tuple[str, str], int] = {}
         async with self._database.transaction() as session:
+            await outbox.complete_many(session, [item.id for item, outcome in results if outcome.sent])
             for item, outcome in results:
                 message = item.message
                 if outcome.sent:
-                    await outbox.complete(session, item.id)
                     reason = "sent_template" if message.template else "sent"
                 elif outcome.later is not None:
                     await outbox.reschedule(session, item.id, outcome.later, attempted=outcome.attempted)

@@ -80,11 +80,18 @@ class RateLimiter:
         self._prune_above = PRUNE_ABOVE
 
     @classmethod
-    def telegram(cls, clock: MonotonicClock, sleep: Sleep = asyncio.sleep, *, per_second: int = 30) -> RateLimiter:
+    def telegram(
+        cls, clock: MonotonicClock, sleep: Sleep = asyncio.sleep, *, per_second: int = 30, margin: float = 0.0
+    ) -> RateLimiter:
         """Telegram's published limits: 30/s overall (``[telegram] messages_per_second``), 1/s in
-        any chat, 20/min in a group."""
+        any chat, 20/min in a group. ``margin`` lengthens every window by that many seconds: the
+        platform counts arrivals, and a request sent first can arrive after one sent later."""
         return cls(
-            clock, overall=Limit(per_second, 1.0), per_chat=Limit(1, 1.0), per_group=Limit(20, 60.0), sleep=sleep
+            clock,
+            overall=Limit(per_second, 1.0 + margin),
+            per_chat=Limit(1, 1.0 + margin),
+            per_group=Limit(20, 60.0 + margin),
+            sleep=sleep,
         )
 
     @classmethod
