@@ -106,6 +106,8 @@ class TrainingSchedule(_Section):
     def _has_days(self) -> TrainingSchedule:
         if not self.dates and not self.rule:
             raise ValueError("give dates = [...] or rule = '...' (or remove [sites.<id>.reminders.training])")
+        if self.remind_days_before == 0 and parse_clock(self.send_at) >= parse_clock(self.at):
+            raise ValueError("send_at must be before at when remind_days_before = 0 (no reminder after the training)")
         return self
 
 

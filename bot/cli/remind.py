@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import re
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TextIO
 
@@ -61,10 +62,17 @@ def execute(config: Config, args: argparse.Namespace) -> int:
     return asyncio.run(run(config, args, sys.stdout))
 
 
-async def run(config: Config, args: argparse.Namespace, out: TextIO, *, keyring: KeyRing | None = None) -> int:
-    from bot.core import build_core
+async def run(
+    config: Config,
+    args: argparse.Namespace,
+    out: TextIO,
+    *,
+    keyring: KeyRing | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> int:
+    from bot.core import build_core, utc_now
 
-    core = await build_core(config, keyring=keyring)
+    core = await build_core(config, keyring=keyring, clock=clock or utc_now)
     try:
         command = args.remind_command
         if command == "list":
