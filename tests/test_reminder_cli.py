@@ -126,7 +126,8 @@ def test_quiet_hours_cross_midnight() -> None:
         ('[sites.main.reminders.training]\nrule = "every wednesday"', "write a rule like"),
         ("[sites.main.reminders.training]\nat = \"14:00\"", "give dates"),
         ('[sites.main.reminders.training]\ndates = [2026-03-04]\nat = "25:00"', "not a time of day"),
-        ('[sites.main.reminders.training]\ndates = [2026-03-04]\nremind_days_before = 0\nsend_at = "15:00"', "before at"),
+        ('[sites.main.reminders.training]\ndates = [2026-03-04]\nremind_days_before = 0\nsend_at = "15:00"',
+         "before at"),
     ],
 )
 def test_bad_schedules_stop_the_start_naming_the_key(tmp_path: Path, toml: str, problem: str) -> None:
