@@ -23,6 +23,7 @@ from bot.admin.faq_watch import watch_faq
 from bot.channels.console import ConsolePushWindow
 from bot.channels.push import PushWindow
 from bot.channels.sinks import Sink
+from bot.channels.telegram.adapter import TelegramAdapter
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.push import TelegramPushWindow
 from bot.channels.telegram.sink import TelegramSink
@@ -80,7 +81,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         routes.append(wechat.route())
         other_sinks.update(wechat_sinks)
     if telegram is not None:
-        other_sinks["telegram"] = TelegramSink(telegram.bot)
+        other_sinks["telegram"] = TelegramSink(telegram.bot, TelegramAdapter(runtime.crypto, ()).callback_data)
     background.append(_timed_work(runtime, other_sinks, stop))
 
     tasks = [asyncio.create_task(work) for work in background]

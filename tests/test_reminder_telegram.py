@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bot.channels.telegram.adapter import TelegramAdapter
 from bot.channels.telegram.setup import build_application
 from bot.channels.telegram.sink import TelegramSink
 from bot.core import Core, build_core, utc_now
@@ -140,3 +141,28 @@ async def test_a_blocked_worker_is_dropped_once_counted_and_not_tried_again(
     await run_until(jobs, second_sent)
     assert len([c for c in emu.calls("sendMessage") if str(c["params"]["chat_id"]) == str(blocker)]) == 1
     assert reminders_to(emu) == Counter({str(kept): 2})
+
+
+async def test_a_reminder_that_opens_the_quiz_carries_a_signed_button_the_conversation_accepts(
+    runtime: Core, emu: TelegramEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+    mei = TelegramWorker(emu, "Mei")
+    async with running_channel(runtime, emu) as channel:
+        await mei.say("/start")
+        await mei.tap("Get training reminders")
+        sink = TelegramSink(channel.bot, TelegramAdapter(runtime.crypto, ()).callback_data)
+        jobs = jobs_for(runtime, {"telegram": sink})
+        occasion = await announce(runtime, "quiz-week", utc_now(), utc_now() + timedelta(hours=1), opens="quiz")
+
+        async def sent() -> bool:
+            return (await counts(runtime, occasion)).get("sent", 0) == 1
+
+        await run_until(jobs, sent)
+        assert mei.last_text().startswith("Training reminder: Fire drill on Friday")
+        assert mei.buttons() == ["Start the quiz"]
+        before = len(mei.bot_messages())
+        await mei.tap("Start the quiz")
+        answer = "\n".join(str(m.get("text", "")) for m in mei.bot_messages()[before:])
+        assert "no longer available" not in answer
+        assert "quiz" in answer.lower(), "the quiz feature answers its own choice"

@@ -60,6 +60,13 @@ class TemplateSink(Protocol):
     async def send_template(self, chat_id: str, template_id: str, title: str, text: str) -> None: ...
 
 
+@runtime_checkable
+class ChoiceSink(Protocol):
+    """A sink that can add a button to a message (Telegram): what the reminder opens."""
+
+    async def send_choice(self, chat_id: str, text: str, choice_id: str, label: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What became of one claimed row: ``sent``, or due again at ``later`` (``attempted`` False when
@@ -154,6 +161,8 @@ class ReminderSender:
                     if not isinstance(sink, TemplateSink):
                         return Outcome(reason="no_template_sink")
                     await sink.send_template(chat_id, message.template, message.title, message.text)
+                elif message.choice and isinstance(sink, ChoiceSink):
+                    await sink.send_choice(chat_id, message.text, message.choice, message.label)
                 else:
                     await sink.send(chat_id, message.text)
             except RetryLater as later:
