@@ -125,3 +125,12 @@ async def test_outside_the_window_without_a_template_it_waits_for_the_next_messa
         assert "培训提醒" not in await mei.say("你好"), "shown once"
     found = await counts(plain, occasion)
     assert found["held"] == 1 and found["shown"] == 1
+
+
+async def test_unfollowing_the_account_ends_the_subscription(plain: Core) -> None:
+    async with wechat_server(plain) as (server, _):
+        mei = WeChatUser(server)
+        await subscribe(mei)
+        await mei.event("unsubscribe")
+    async with plain.database.transaction(write=False) as session:
+        assert await plain.services.reminders.subscriptions.get(session, f"wechat:{mei.openid}") is None
