@@ -3,6 +3,7 @@ that records pushes, and one tick of the two reminder jobs."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -102,11 +103,12 @@ class Jobs:
         return await self.sender.run_once()
 
 
-def jobs_for(runtime: Core, sinks: Mapping[str, Any] | None = None) -> Jobs:
+def jobs_for(runtime: Core, sinks: Mapping[str, Any] | None = None, *, batch_size: int | None = None) -> Jobs:
     sinks = dict(sinks or {"telegram": RecordingSink(), "wechat": RecordingSink()})
-    deps = JobDeps(
-        runtime.database, runtime.services, sinks, {}, push_windows(), ReminderSchedules.from_config(runtime.config)
-    )
+    schedules = ReminderSchedules.from_config(runtime.config)
+    if batch_size is not None:
+        schedules = dataclasses.replace(schedules, batch_size=batch_size)
+    deps = JobDeps(runtime.database, runtime.services, sinks, {}, push_windows(), schedules)
     return Jobs(reminder_job(deps), reminder_sender(deps), sinks)
 
 

@@ -5,6 +5,7 @@ occasion, and a pause is a row that stops sends at the next pass. Both databases
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -259,3 +260,36 @@ async def test_subscriptions_stream_in_chunks(shanghai: tuple[Core, Clock]) -> N
     async with runtime.database.transaction(write=False) as session:
         found = [s.contact async for s in store.stream(session, chunk=7)]
     assert sorted(found) == sorted(f"telegram:{n}" for n in range(25))
+
+
+@pytest.mark.postgres
+async def test_two_replicas_settle_disjoint_rows_and_plan_once(
+    tmp_path: Path, keyring: KeyRing
+) -> None:
+    """On PostgreSQL two processes claim due rows with SKIP LOCKED: each worker gets one push."""
+    from .conftest import create_pg_database, drop_pg_database
+
+    url = await create_pg_database()
+    clock = Clock(datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
+    try:
+        first = await core_with(url, tmp_path / "a", keyring, clock)
+        second = await core_with(url, tmp_path / "b", keyring, clock)
+        store = first.services.reminders.subscriptions
+        async with first.database.transaction() as session:
+            await store.save_many(session, [Subscription(f"telegram:{n}", "main", "zh", 0) for n in range(60)])
+        occasion = await announce(first, "drill", clock(), clock() + timedelta(days=1))
+        jobs = [jobs_for(first, batch_size=7), jobs_for(second, batch_size=7)]
+        await asyncio.gather(*(job.job.plan_due(clock()) for job in jobs))
+        rounds = []
+        while sum(done := await asyncio.gather(*(job.job.settle_due(clock()) for job in jobs))):
+            rounds.append(done)
+        assert all(a and b for a, b in rounds[:3]), f"both replicas settled rows at once: {rounds}"
+        async with first.database.transaction(write=False) as session:
+            pushes = [item.message for item in await first.services.outbox.pending(session)]
+        assert sorted(push.chat for push in pushes) == sorted(f"telegram:{n}" for n in range(60))  # type: ignore[attr-defined]
+        found = await counts(first, occasion)
+        assert found == {"planned": 60, "queued": 60}
+        await first.close()
+        await second.close()
+    finally:
+        await drop_pg_database(url)
