@@ -143,8 +143,9 @@ async def _list(core: Core, out: TextIO) -> int:
         waiting = await book.waiting(session)
     out.write(f"paused: {', '.join(paused) if paused else 'nothing'}\n")
     out.write("occasions (due time in site time):\n")
-    shown = [o for o in occasions if o.state != "scheduled" or o.schedule not in ("onboarding",) or o.due_at <= now]
-    for occasion in shown:
+    for occasion in occasions:
+        if occasion.schedule == "onboarding" and not any(counts.get(occasion.id, {}).values()):
+            continue  # a day nobody joined three or thirty days before: nothing to say
         line = f"  {occasion.id:<40} {occasion.state:<9} due {_local(core, occasion, occasion.due_at)}"
         if occasion.state != "scheduled":
             line += "  " + _summary(counts.get(occasion.id, {}), waiting.get(occasion.id, 0))
