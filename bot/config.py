@@ -11,12 +11,15 @@ import ipaddress
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from handlers.reminder_rules import RuleError, parse_clock, parse_quiet, parse_rule, zone
 
 ENV_PREFIX = "HAPBOT_"
 # Variables with a meaning of their own, not overrides of a config key.
@@ -147,6 +150,97 @@ class StorageSection(_Section):
         return value
 
 
+def _checked(value: str, reader: Callable[[str], object]) -> str:
+    try:
+        reader(value)
+    except RuleError as error:
+        raise ValueError(str(error)) from None
+    return value
+
+
+class TrainingSchedule(_Section):
+    """The refresher training (twice a year): its dates, or a rule, and when to remind."""
+
+    dates: list[date] = Field(default_factory=list, description="Training days, e.g. 2026-03-04.")
+    rule: str | None = Field(default=None, description="e.g. 'first wednesday of march, september'.")
+    at: str = Field(default="14:00", description="When the training starts (site time); no reminder after it.")
+    remind_days_before: int = Field(default=2, ge=0, le=30)
+    send_at: str = Field(default="09:00", description="When the reminder goes out (site time).")
+    place: LocalText | None = Field(default=None, description="Default: the site's fact training_place.")
+
+    @field_validator("rule")
+    @classmethod
+    def _rule(cls, value: str | None) -> str | None:
+        return None if value is None else _checked(value, parse_rule)
+
+    @field_validator("at", "send_at")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        return _checked(value, parse_clock)
+
+    @model_validator(mode="after")
+    def _has_days(self) -> TrainingSchedule:
+        if not self.dates and not self.rule:
+            raise ValueError("give dates = [...] or rule = '...' (or remove [sites.<id>.reminders.training])")
+        if self.remind_days_before == 0 and parse_clock(self.send_at) >= parse_clock(self.at):
+            raise ValueError("send_at must be before at when remind_days_before = 0 (no reminder after the training)")
+        return self
+
+
+class QuizSchedule(_Section):
+    """The monthly refresher quiz."""
+
+    rule: str = Field(default="first monday of every month")
+    send_at: str = "10:00"
+    valid_days: int = Field(default=7, ge=1, le=31, description="After this the reminder is not sent or shown.")
+    quiz: str = Field(default="", description="A quiz id to open; empty opens the quiz menu.")
+
+    @field_validator("rule")
+    @classmethod
+    def _rule(cls, value: str) -> str:
+        return _checked(value, parse_rule)
+
+    @field_validator("send_at")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        return _checked(value, parse_clock)
+
+
+class OnboardingSchedule(_Section):
+    """A subscribed worker's first weeks: the welcome at once, a quiz on day 3, help on day 30."""
+
+    enabled: bool = True
+    send_at: str = "10:00"
+    quiz: str = Field(default="onboarding", description="The quiz opened on day 3 (and by candidate links).")
+
+    @field_validator("send_at")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        return _checked(value, parse_clock)
+
+
+class SiteReminders(_Section):
+    time_zone: str = "Asia/Shanghai"
+    quiet_hours: str = Field(default="22:00-07:00", description="No reminder arrives then (site time); 'off' for none.")
+    wechat_template_id: str | None = Field(
+        default=None,
+        description="A training-reminder template of the official account, used outside WeChat's 48 hours.",
+    )
+    training: TrainingSchedule | None = None
+    quiz: QuizSchedule | None = None
+    onboarding: OnboardingSchedule = Field(default_factory=OnboardingSchedule)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _checked(value, zone)
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str) -> str:
+        return _checked(value, parse_quiet)
+
+
 class SiteSection(_Section):
     name: LocalText
     hr_chats: list[str] = Field(default_factory=list)
@@ -155,6 +249,7 @@ class SiteSection(_Section):
     contacts: dict[str, LocalText] = Field(default_factory=dict)
     facts: dict[str, LocalText] = Field(default_factory=dict)
     emergency_phone: str | None = Field(default=None, pattern=r"^[0-9+\- ]{3,20}$")
+    reminders: SiteReminders = Field(default_factory=SiteReminders)
 
     @field_validator("hr_chats", "board_chats")
     @classmethod
@@ -176,6 +271,9 @@ class TelegramSection(_Section):
     api_base_url: str | None = Field(default=None, description="A local Bot API server (or the test emulator).")
     api_file_url: str | None = None
     admin_user_ids: list[int] = Field(default_factory=list, description="Telegram users who may send /reload.")
+    messages_per_second: int = Field(
+        default=30, ge=1, le=1000, description="All messages together; Telegram allows about 30 a second."
+    )
 
     @model_validator(mode="after")
     def _needs_token(self) -> TelegramSection:
@@ -267,6 +365,22 @@ class HrSection(_Section):
         return self
 
 
+class RemindersSection(_Section):
+    grace_hours: int = Field(
+        default=6,
+        ge=0,
+        le=72,
+        description="A reminder due while the bot was down still goes out this late, never after its occasion.",
+    )
+    batch_size: int = Field(default=200, ge=1, le=5000, description="Reminders claimed and sent per batch.")
+    send_lease_seconds: int = Field(
+        default=120,
+        ge=5,
+        le=3600,
+        description="A batch not recorded after this long (a crash) is sent again and counted as in doubt.",
+    )
+
+
 class WebSection(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
@@ -296,6 +410,7 @@ class Config(_Section):
     wechat: WechatSection = Field(default_factory=WechatSection)
     web: WebSection = Field(default_factory=WebSection)
     hr: HrSection = Field(default_factory=HrSection)
+    reminders: RemindersSection = Field(default_factory=RemindersSection)
 
     @model_validator(mode="after")
     def _default_site_exists(self) -> Config:

@@ -19,8 +19,8 @@ from handlers.context import NO_FAQ, FaqAnswer, FaqService, Services
 from handlers.dispatcher import Dispatcher
 from handlers.i18n import load_translators
 from handlers.quiz.library import NO_QUIZZES, QuizLibrary
+from handlers.settings import ReminderRules, SiteInfo
 from handlers.settings import Settings as HandlerSettings
-from handlers.settings import SiteInfo
 from storage.cases import CaseRepository
 from storage.conversations import conversation_store, link_store, notice_store, throttle_store
 from storage.crypto import Crypto, KeyRing
@@ -40,6 +40,7 @@ from storage.migrate import upgrade_to_head
 from storage.outbox import Outbox
 from storage.quiz_tallies import QuizTallies
 from storage.receipts import ReceiptHasher
+from storage.reminders import ReminderStores
 from storage.training import TrainingRecords
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ def handler_settings(config: Config) -> HandlerSettings:
             facts={"site_name": local(site.name), **{k: local(v) for k, v in site.facts.items()}},
             emergency_phone=site.emergency_phone,
             has_board=bool(site.board_chats),
+            reminders=ReminderRules(site.reminders.quiet_hours, site.reminders.onboarding.quiz),
         )
         for site_id, site in config.sites.items()
     }
@@ -207,6 +209,7 @@ async def build_core(
         quizzes=quizzes,
         quiz_tallies=QuizTallies(),
         training=TrainingRecords(crypto),
+        reminders=ReminderStores.from_crypto(crypto),
     )
     return Core(config, database, crypto, services, Dispatcher(database, services, build_router()))
 

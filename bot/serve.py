@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
@@ -24,6 +25,7 @@ from bot.admin.faq_watch import watch_faq
 from bot.channels.console import ConsolePushWindow
 from bot.channels.push import PushWindow
 from bot.channels.sinks import Sink
+from bot.channels.telegram.adapter import TelegramAdapter
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.push import TelegramPushWindow
 from bot.channels.telegram.sink import TelegramSink
@@ -33,12 +35,17 @@ from bot.config import Config
 from bot.core import Core, LoadingFaq, build_core, load_quizzes
 from bot.jobs import JobDeps, timed_jobs
 from bot.jobs.alert_routing import routes_from_config
+from bot.jobs.ratelimit import RateLimiter
 from bot.jobs.scheduler import run_due_work
+from bot.jobs.schedules import ReminderSchedules
 from bot.web.app import build_web_app
 from bot.web.server import serving
 from handlers.events import Channel
 
 log = logging.getLogger(__name__)
+
+ARRIVAL_MARGIN = 0.08
+"""Seconds added to each Telegram window: sends leave in order but may arrive a little out of it."""
 
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
@@ -79,7 +86,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
             routes.append(wechat.route())
             other_sinks.update(wechat_sinks)
         if telegram is not None:
-            other_sinks["telegram"] = TelegramSink(telegram.bot)
+            other_sinks["telegram"] = TelegramSink(telegram.bot, TelegramAdapter(runtime.crypto, ()).callback_data)
 
         # Made only now that nothing above can fail, so no coroutine is left un-awaited.
         background: list[Coroutine[Any, Any, None]] = []
@@ -131,12 +138,35 @@ def push_windows() -> dict[str, PushWindow]:
     }
 
 
-def job_deps(core: Core, sinks: Mapping[str, Sink]) -> JobDeps:
+def rate_limiters(config: Config) -> dict[str, RateLimiter]:
+    """One limiter per platform for every sender of the process (alerts and reminders share Telegram's rate)."""
+    return {
+        "telegram": RateLimiter.telegram(
+            time.monotonic, per_second=config.telegram.messages_per_second, margin=ARRIVAL_MARGIN
+        ),
+        "wecom": RateLimiter.wecom(time.monotonic),
+    }
+
+
+def job_deps(
+    core: Core, sinks: Mapping[str, Sink], *, shared_limiters: bool = False, stopping: asyncio.Event | None = None
+) -> JobDeps:
     """What the timed jobs are handed: the core's store and services, this process's sinks, the
-    alert routes and the channels' push windows."""
-    return JobDeps(core.database, core.services, sinks, routes_from_config(core.config), push_windows())
+    alert routes, the channels' push windows, the reminder schedules and (for ``hapbot run``) the
+    rate limiters the senders share."""
+    config = core.config
+    return JobDeps(
+        core.database,
+        core.services,
+        sinks,
+        routes_from_config(config),
+        push_windows(),
+        ReminderSchedules.from_config(config),
+        rate_limiters(config) if shared_limiters else None,
+        stopping,
+    )
 
 
 def _timed_work(core: Core, sinks: Mapping[str, Sink], stop: asyncio.Event) -> Coroutine[Any, Any, None]:
     """Every timed job (``bot.jobs.timed_jobs``), driven by APScheduler over our due-work tables."""
-    return run_due_work(timed_jobs(job_deps(core, sinks)), stop)
+    return run_due_work(timed_jobs(job_deps(core, sinks, shared_limiters=True, stopping=stop)), stop)

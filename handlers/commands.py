@@ -13,7 +13,7 @@ import unicodedata
 
 from .events import Channel
 
-MENU_CHOICES = ("report", "status", "faq", "quiz", "language", "help")
+MENU_CHOICES = ("report", "status", "faq", "quiz", "remind", "language", "help")
 # Channels that show choices as numbered lines, where workers type numbers and words (Telegram has buttons
 # and slash commands).
 NUMBERED_CHANNELS = frozenset({Channel.CONSOLE, Channel.WECHAT})
@@ -28,6 +28,9 @@ _COMMAND_WORDS: dict[str, tuple[str, ...]] = {
     "faq": ("/faq", "问答", "faq", "常见问题"),
     "quiz": ("/quiz", "测验", "quiz", "培训"),
     "language": ("/language", "语言", "language", "english", "中文"),
+    # Training reminders (handlers/reminders.py): on, off, or their settings; stop/退订 turn them off.
+    "remind": ("/remind", "提醒", "remind", "reminders", "提醒 开", "提醒开", "提醒 关", "提醒关", "remind on",
+               "remind off", "开启提醒", "打开提醒", "关闭提醒", "取消提醒", "stop", "/stop", "退订", "unsubscribe"),
 }
 _COMMANDS = {word: command for command, words in _COMMAND_WORDS.items() for word in words}
 

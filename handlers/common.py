@@ -34,6 +34,7 @@ MENU_LABELS = {
     "status": N_("Check my report (receipt)"),
     "faq": N_("Questions about the policy"),
     "quiz": N_("Refresher quiz"),
+    "remind": N_("Training reminders"),
     "language": N_("语言 / Language"),
     "help": N_("Help"),
 }
@@ -77,9 +78,11 @@ def introduce(ctx: Context) -> None:
 
 
 async def welcome(ctx: Context) -> None:
-    """Greets, says in one line what the bot is for, and shows the menu; keeps any draft."""
+    """Greets, says in one line what the bot is for, and shows the menu (offering reminders); keeps any draft."""
     introduce(ctx)
-    await ctx.go(State.MENU)
+    from .reminders import after_welcome
+
+    await after_welcome(ctx)
 
 
 @router.understands(Intent.GREETING)
@@ -216,6 +219,10 @@ async def command(ctx: Context, name: str) -> None:
         await ask_cancel(ctx)
     elif name == "language":
         await ask_language_from(ctx, conversation.state)
+    elif name == "remind":
+        from .reminders import on_command
+
+        await on_command(ctx)
     elif conversation.in_flow:
         await busy_in_flow(ctx)
     else:
@@ -237,6 +244,10 @@ async def menu_choice(ctx: Context, choice_id: str) -> None:
         await ctx.go(State.QUIZ_PICK)
     elif choice_id == "language":
         await ask_language_from(ctx, State.MENU)
+    elif choice_id == "remind":
+        from .reminders import SETTINGS
+
+        await ctx.go(SETTINGS)
     else:
         await show_help(ctx)
         await ctx.go(State.MENU)

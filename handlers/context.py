@@ -17,6 +17,7 @@ from storage.evidence import EvidenceRepository
 from storage.outbox import Outbox
 from storage.quiz_tallies import QuizTallies
 from storage.receipts import ReceiptHasher
+from storage.reminders import ReminderStores
 from storage.training import TrainingRecords
 
 from .conversation import Conversation
@@ -76,6 +77,7 @@ class Services:
     quizzes: QuizLibrary  # the live quizzes (handlers.quiz)
     quiz_tallies: QuizTallies  # aggregate figures for HR, numbers only
     training: TrainingRecords  # completions a worker chose to record with their employee number
+    reminders: ReminderStores  # subscriptions, held reminders, occasions and their counts
     rng: random.Random = field(default_factory=random.SystemRandom)
 
 

@@ -18,6 +18,15 @@ def pick(text: LocalText, language: str) -> str:
 
 
 @dataclass(frozen=True)
+class ReminderRules:
+    """What the conversation shows of a site's reminders: its default quiet hours (site time) and
+    the quiz a candidate link and the onboarding open."""
+
+    quiet_hours: str = "22:00-07:00"
+    onboarding_quiz: str = "onboarding"
+
+
+@dataclass(frozen=True)
 class SiteInfo:
     id: str
     name: LocalText
@@ -25,6 +34,7 @@ class SiteInfo:
     facts: Mapping[str, LocalText] = field(default_factory=dict)
     emergency_phone: str | None = None
     has_board: bool = False
+    reminders: ReminderRules = field(default_factory=ReminderRules)
 
 
 @dataclass(frozen=True)

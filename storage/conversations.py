@@ -6,7 +6,7 @@ coarse expiry hour in plaintext so a cleaning job can delete abandoned rows with
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, select
@@ -112,6 +112,25 @@ class SealedDocumentStore:
             set_={"state_ct": statement.excluded.state_ct, "expires_hour": statement.excluded.expires_hour},
         )
         await session.execute(statement, values)
+
+    async def iterate(self, session: AsyncSession, chunk: int = 2000) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """Every document, ``chunk`` rows per query in key order (memory stays flat); rows this
+        process cannot open are skipped."""
+        model = self._model
+        after = ""
+        while True:
+            query = select(model.user_key, model.state_ct).where(model.user_key > after).order_by(model.user_key)
+            rows = (await session.execute(query.limit(chunk))).all()
+            if not rows:
+                return
+            for user_key, sealed in rows:
+                try:
+                    document = self._crypto.open_internal_json(sealed, self._binding(user_key))
+                except DecryptionError:
+                    continue
+                if isinstance(document, dict):
+                    yield user_key, document
+            after = rows[-1][0]
 
     async def delete(self, session: AsyncSession, user_key: str) -> None:
         await session.execute(delete(self._model).where(self._model.user_key == user_key))

@@ -142,7 +142,32 @@ class Delivery(Message):
         return f"Delivery(platform={self.platform!r}, chars={len(self.text)})"
 
 
-MESSAGE_TYPES: tuple[type[Message], ...] = (CaseAlert, ReporterNotice, AdminNotice, Delivery)
+@dataclass(frozen=True, repr=False)
+class ReminderPush(Message):
+    """One reminder of an occasion for one worker's chat (``platform:chat``), pushed now: a chat
+    message, or on WeChat outside the 48 hours a template message (``template`` is its id, "" for a
+    chat message). ``choice`` is what the reminder opens ("" for nothing, else a choice id such as
+    ``quiz`` or ``quiz:<id>``), shown as a button labelled ``label`` where the platform has buttons."""
+
+    kind: ClassVar[str] = "reminder"
+
+    occasion: str
+    chat: str
+    text: str
+    template: str = ""
+    title: str = ""
+    choice: str = ""
+    label: str = ""
+
+    @property
+    def platform(self) -> str:
+        return self.chat.partition(":")[0]
+
+    def __repr__(self) -> str:
+        return f"ReminderPush(platform={self.platform!r}, template={bool(self.template)}, chars={len(self.text)})"
+
+
+MESSAGE_TYPES: tuple[type[Message], ...] = (CaseAlert, ReporterNotice, AdminNotice, Delivery, ReminderPush)
 """Every kind the outbox may hold; a new kind is one more entry here."""
 
 

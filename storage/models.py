@@ -303,3 +303,77 @@ class TrainingRecord(Base):
     completed_on: Mapped[date] = mapped_column(Date, index=True)
     passed: Mapped[bool] = mapped_column(Boolean)
     employee_ct: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ReminderSubscription(SealedDocumentRow, Base):
+    """A worker who asked for training reminders: the chat address, site, language, own quiet hours
+    and the hour they joined, all sealed. Keyed by the *reminder* pseudonym of the address (a key of
+    its own), so the row cannot be joined to a conversation, a held notice or a case. Opting out
+    deletes the row; ``expires_hour`` is far away (subscriptions do not lapse by themselves)."""
+
+    __tablename__ = "reminder_subscriptions"
+
+
+class HeldReminder(SealedDocumentRow, Base):
+    """The one reminder waiting for a worker's next message (WeChat outside its 48 hours, the
+    console), sealed; it expires with its occasion."""
+
+    __tablename__ = "held_reminders"
+
+
+class ReminderOccasion(Base):
+    """One occasion of a schedule at one site (a training date, a month's refresher quiz, a day's
+    onboarding step, an announcement). ``state`` is ``scheduled`` until its workers are planned,
+    then ``planned`` (or ``missed`` when the process was down past the grace). An announcement's
+    text is sealed in ``content_ct``; the schedules' own texts come from the catalog."""
+
+    __tablename__ = "reminder_occasions"
+
+    id: Mapped[str] = mapped_column(String(96), primary_key=True)
+    schedule: Mapped[str] = mapped_column(String(64), index=True)
+    site: Mapped[str] = mapped_column(String(32))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(16))
+    content_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    expires_hour: Mapped[int] = mapped_column(Integer, index=True)
+
+
+class ReminderDue(Base):
+    """Due work: one row per occasion and worker, so a worker is planned at most once per occasion.
+
+    ``id`` is a keyed hash of (occasion, address): unique per worker and occasion, and equal to
+    nothing in any other table. The address is sealed in ``payload_ct`` until the row is settled
+    (``queued`` into the outbox, ``held`` for the next message, or ``dropped``), then erased; the
+    settled row stays as a tombstone until its occasion is deleted."""
+
+    __tablename__ = "reminder_due"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    occasion_id: Mapped[str] = mapped_column(ForeignKey("reminder_occasions.id", ondelete="CASCADE"), index=True)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(16))
+    payload_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+    __table_args__ = (Index("ix_reminder_due_state_due", "state", "due_at"),)
+
+
+class ReminderCount(Base):
+    """Outcomes of an occasion by reason (sent, in doubt, held, dropped as blocked...): numbers only."""
+
+    __tablename__ = "reminder_counts"
+
+    occasion_id: Mapped[str] = mapped_column(
+        ForeignKey("reminder_occasions.id", ondelete="CASCADE"), primary_key=True
+    )
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReminderPause(Base):
+    """A paused schedule or occasion (``hapbot remind pause NAME``): a row, so every running
+    process sees it within a pass."""
+
+    __tablename__ = "reminder_pauses"
+
+    name: Mapped[str] = mapped_column(String(96), primary_key=True)

@@ -245,6 +245,17 @@ class Outbox:
         result = await session.execute(delete(OutboxItem).where(OutboxItem.id == item_id))
         return bool(getattr(result, "rowcount", 0))
 
+    async def complete_many(self, session: AsyncSession, item_ids: Sequence[str]) -> int:
+        """Many pushes happened (a batch): delete their rows in a few statements; returns how many went."""
+        deleted = 0
+        for start in range(0, len(item_ids), 500):
+            chunk = list(item_ids[start : start + 500])
+            result = await session.execute(
+                delete(OutboxItem).where(OutboxItem.id.in_(chunk)).execution_options(synchronize_session=False)
+            )
+            deleted += int(getattr(result, "rowcount", 0) or 0)
+        return deleted
+
     async def reschedule(
         self, session: AsyncSession, item_id: str, due_at: datetime, *, attempted: bool = True
     ) -> None:

@@ -19,13 +19,16 @@ from sqlalchemy import func, select
 
 from bot.channels.console import ConsoleChannel
 from bot.core import Core
+from handlers import reminders
 from handlers.conversation import State
 from storage.models import Case
 
 from .conftest import Worker
 
 STORY = "He keeps standing too close to me at the line"
-MENU_IDS = ["report", "status", "faq", "quiz", "language", "help"]
+MENU_IDS = ["report", "status", "faq", "quiz", "remind", "language", "help"]
+# After the welcome, a worker without reminders is offered them in the menu's reminder place.
+WELCOME_IDS = ["report", "status", "faq", "quiz", "remind_on", "language", "help"]
 EMPTY_REPLY = "empty message"
 STALE_REPLY = "not available"
 APOLOGY = "something went wrong"
@@ -33,7 +36,7 @@ APOLOGY = "something went wrong"
 # The messages that take a worker from nothing through a whole report to its edit step, each with
 # the state it must leave the conversation in.
 ROUTE: list[tuple[dict[str, str], str]] = [
-    ({"text": "/start"}, State.MENU),
+    ({"text": "/start"}, reminders.OFFER),
     ({"choice": "report"}, State.REPORT_NOTICE),
     ({"choice": "agree"}, State.REPORT_WHAT),
     ({"text": STORY}, State.REPORT_WHAT),
@@ -104,7 +107,7 @@ async def test_empty_message_at_the_menu_shows_the_menu_again(worker: Worker) ->
     before = await stored(worker)
     await worker.send("")
     assert EMPTY_REPLY in worker.last.replies[0].text
-    assert question(worker)[1] == MENU_IDS
+    assert question(worker)[1] == WELCOME_IDS
     assert await stored(worker) == before
 
 
@@ -257,7 +260,7 @@ async def test_json_mode_empty_text_gets_the_empty_message_reply(runtime: Core) 
         assert len(out) == 4, f"{line!r}: expected the empty-message reply and the menu again, got {out!r}"
         assert "error" not in out[2], f"{line!r} was refused as malformed: {out[2]!r}"
         assert EMPTY_REPLY in out[2]["text"]
-        assert [c["id"] for c in out[3]["choices"]] == MENU_IDS
+        assert [c["id"] for c in out[3]["choices"]] == WELCOME_IDS
 
 
 async def test_json_mode_output_is_one_json_object_per_reply(runtime: Core) -> None:
@@ -409,7 +412,7 @@ async def test_start_in_a_report_then_resume_continues_at_the_question_that_was_
         await walk_to(worker, state)
         asked = question(worker)
         await worker.send("/start")
-        assert question(worker)[1] == MENU_IDS
+        assert question(worker)[1] == WELCOME_IDS
         await worker.choose("report")
         assert question(worker)[1] == ["resume", "review", "discard"]
         assert STORY not in worker.text, "the draft was shown before the worker asked"
@@ -434,6 +437,7 @@ QUIZ_LIST = [
 MENU_TARGETS: dict[str, list[str]] = {
     "status": ["menu"],
     "quiz": QUIZ_LIST,
+    "remind": ["remind_on", "menu"],
     "language": ["zh", "en"],
     "help": MENU_IDS,
 }

@@ -45,6 +45,7 @@ async def test_rows_expired_before_the_hour_go_and_unhandled_updates_stay(runtim
     assert set(deleted) == {
         "conversations", "status_throttles", "draft_files", "chat_traces",
         "pending_notices", "seen_nonces", "case_links", "inbound_updates",
+        "held_reminders", "reminder_occasions",
     }
     async with runtime.database.transaction(write=False) as session:
         kept = sorted((await session.execute(select(InboundUpdate.dedup_key))).scalars())

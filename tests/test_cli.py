@@ -86,7 +86,8 @@ async def test_json_chat_prints_only_reply_lines_and_warns_on_stderr(tmp_path: P
     assert code == 0, stderr[-2000:]
     replies = parse_stdout(stdout)
     assert [r.get("error") for r in replies if "error" in r] == ["invalid_json", "invalid_utf8", "invalid_utf8"]
-    assert [c["id"] for c in replies[1]["choices"]] == ["report", "status", "faq", "quiz", "language", "help"]
+    welcome = ["report", "status", "faq", "quiz", "remind_on", "language", "help"]
+    assert [c["id"] for c in replies[1]["choices"]] == welcome
     assert replies[-1]["text"].startswith("Saved (1 messages)"), "the session did not go on after the bad lines"
     assert "DEVELOPMENT KEYS" in stderr, "the development-key warning must go to stderr"
     assert "DEVELOPMENT" not in stdout and "WARNING" not in stdout

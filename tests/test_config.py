@@ -98,7 +98,9 @@ async def test_defaults_run_a_conversation_on_sqlite_with_development_keys(
     try:
         channel = ConsoleChannel(runtime.dispatcher, runtime.crypto, runtime.services.clock, language="en")
         outcome = await channel.send("/start")
-        assert [c.id for c in outcome.replies[-1].choices] == ["report", "status", "faq", "quiz", "language", "help"]
+        assert [c.id for c in outcome.replies[-1].choices] == [
+            "report", "status", "faq", "quiz", "remind_on", "language", "help"
+        ]
     finally:
         await runtime.close()
     assert (tmp_path / "data" / "hapbot.sqlite3").is_file()

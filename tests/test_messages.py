@@ -17,6 +17,7 @@ from storage.messages import (
     MalformedMessage,
     Message,
     MessageError,
+    ReminderPush,
     ReporterNotice,
     UnknownKind,
     UnsupportedVersion,
@@ -31,6 +32,7 @@ EXAMPLES: tuple[Message, ...] = (
     ReporterNotice(f"wechat:o-{SECRET}", "north"),
     AdminNotice("telegram:-100777", f"FAQ edit refused: {SECRET}"),
     Delivery("telegram:5001", f"您有一条新消息 {SECRET}"),
+    ReminderPush("drill:main", "telegram:5001", f"培训提醒：{SECRET}", "tmpl-1", "培训提醒", "quiz:x", "开始测验"),
 )
 
 

@@ -50,7 +50,8 @@ async def test_report_then_status_from_another_chat(runtime: Core, language: str
     final = "\n".join(str(reply["text"]) for reply in replies[-2:])
     receipt = receipt_in(final)
     reference = reference_in(final)
-    assert [c["id"] for c in replies[-1]["choices"]] == ["report", "status", "faq", "quiz", "language", "help"]
+    menu = ["report", "status", "faq", "quiz", "remind", "language", "help"]
+    assert [c["id"] for c in replies[-1]["choices"]] == menu
 
     async with runtime.database.transaction(write=False) as session:
         case = await runtime.services.cases.by_reference(session, reference)

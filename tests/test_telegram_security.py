@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from bot.core import Core, build_core
 from bot.logs import QUIET
+from handlers import reminders
 from storage.crypto import KeyRing
 from storage.journal import UpdateJournal
 from storage.models import Case
@@ -60,7 +61,8 @@ async def test_forged_and_replayed_button_data_is_refused(runtime: Core, emu: Te
         assert len(emu.calls("sendMessage")) == sends_before, "a refused button must change nothing"
         async with runtime.database.transaction(write=False) as session:
             lin_state = await runtime.services.conversations.load(session, lin.user_key_for(runtime))
-        assert lin_state is not None and lin_state["state"] == "menu", "Lin must still be at the menu"
+        welcomed = reminders.OFFER  # the welcome's menu, with reminders offered
+        assert lin_state is not None and lin_state["state"] == welcomed, "Lin must still be at the menu"
         # Mei's own genuine button still works.
         await mei.tap("Report harassment (anonymous)")
         assert "Before you report" in mei.last_text()

@@ -1,4 +1,4 @@
-"""The custom menu: six click buttons keyed by the stable choice ids, within WeChat's limits,
+"""The custom menu: seven click buttons keyed by the stable choice ids, within WeChat's limits,
 installed through the API on the fake WeChat (which applies WeChat's own menu checks)."""
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ async def bot(tmp_path: Path, keyring: KeyRing, wechat: FakeWeChat, clock: Clock
         yield built
 
 
-def test_the_menu_has_the_six_choices_as_click_keys() -> None:
+def test_the_menu_has_the_seven_choices_as_click_keys() -> None:
     menu = build_menu()
-    assert sorted(menu_keys(menu)) == sorted(MENU_CHOICES) and len(menu_keys(menu)) == 6
+    assert sorted(menu_keys(menu)) == sorted(MENU_CHOICES) and len(menu_keys(menu)) == 7
     labels = {button["key"]: button["name"] for button in menu["button"] if "key" in button}
     labels |= {sub["key"]: sub["name"] for button in menu["button"] for sub in button.get("sub_button", [])}
     assert labels == {
@@ -43,6 +43,7 @@ def test_the_menu_has_the_six_choices_as_click_keys() -> None:
         "status": "查询",
         "faq": "问答",
         "quiz": "测验",
+        "remind": "提醒",
         "language": "语言",
         "help": "帮助",
     }

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol
 
-from bot.cli import cases, chat, check_config, faq, keys, run, training, wechat
+from bot.cli import cases, chat, check_config, faq, keys, remind, run, training, wechat
 from bot.config import Config, ConfigError, find_config_path, load_config
 from bot.logs import configure_logging
 
@@ -34,6 +34,7 @@ COMMANDS: dict[str, Command] = {
     "wechat": wechat,
     "faq": faq,
     "training": training,
+    "remind": remind,
 }
 
 

@@ -9,16 +9,21 @@ line below; it receives what it uses in :class:`JobDeps`, never the whole proces
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.channels.push import PushWindow
 from bot.channels.sinks import Sink
 from bot.jobs.alert_routing import AlertRouter, SiteRoute
+from bot.jobs.broadcast import ReminderSender
 from bot.jobs.cleaner import Cleaner
 from bot.jobs.delivery import DeliveryPass
+from bot.jobs.ratelimit import RateLimiter
+from bot.jobs.reminders import ReminderJob
 from bot.jobs.reporter_notices import ReporterNotices
+from bot.jobs.schedules import ReminderSchedules
 from bot.jobs.sender import OutboxSender
 from handlers.context import Services
 from storage.database import Database
@@ -41,13 +46,18 @@ class Job:
 @dataclass(frozen=True)
 class JobDeps:
     """What the timed jobs use: the store, the core's services, the platforms' sinks, alert routes,
-    and each channel's push window (when a job may push to a worker, by channel name)."""
+    each channel's push window (when a job may push to a worker, by channel name), the sites'
+    reminder schedules, the rate limiters every sender of the process shares (by platform;
+    each sender keeps its own when there are none), and the event that says the process stops."""
 
     database: Database
     services: Services
     sinks: Mapping[str, Sink]
     routes: Mapping[str, SiteRoute]
     push_windows: Mapping[str, PushWindow]
+    schedules: ReminderSchedules = field(default_factory=ReminderSchedules)
+    limiters: Mapping[str, RateLimiter] | None = None
+    stopping: asyncio.Event | None = None  # set when the process stops: long passes end after their batch
 
 
 def build_sender(deps: JobDeps, *, concurrency: int = 4) -> OutboxSender:
@@ -55,7 +65,13 @@ def build_sender(deps: JobDeps, *, concurrency: int = 4) -> OutboxSender:
     services = deps.services
     router = AlertRouter(services.outbox, deps.routes, services.translators)
     return OutboxSender(
-        deps.database, services.outbox, deps.sinks, services.clock, router=router, concurrency=concurrency
+        deps.database,
+        services.outbox,
+        deps.sinks,
+        services.clock,
+        router=router,
+        limiters=deps.limiters,
+        concurrency=concurrency,
     )
 
 
@@ -64,9 +80,28 @@ def delivery_pass(deps: JobDeps) -> DeliveryPass:
     return DeliveryPass(deps.database, notices, build_sender(deps), deps.services.clock)
 
 
+def reminder_job(deps: JobDeps) -> ReminderJob:
+    return ReminderJob(deps.database, deps.services, deps.schedules, deps.push_windows)
+
+
+def reminder_sender(deps: JobDeps) -> ReminderSender:
+    schedules = deps.schedules
+    return ReminderSender(
+        deps.database,
+        deps.services,
+        deps.sinks,
+        limiters=deps.limiters,
+        batch_size=schedules.batch_size,
+        lease=schedules.lease,
+        stopping=deps.stopping,
+    )
+
+
 def timed_jobs(deps: JobDeps) -> list[Job]:
     """The process's timed jobs, in one place."""
     return [
         Job("delivery", every=SECOND, run_once=delivery_pass(deps).run_once),
         Job("cleaning", every=HOUR, first_after=MINUTE, run_once=Cleaner(deps.database, deps.services).run_once),
+        Job("reminders", every=SECOND, run_once=reminder_job(deps).run_once),
+        Job("reminder sends", every=SECOND, run_once=reminder_sender(deps).run_once),
     ]

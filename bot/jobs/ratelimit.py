@@ -39,11 +39,14 @@ class Limit:
 
 def _wait(times: deque[float], limit: Limit, now: float) -> float:
     """Seconds until one more send fits ``limit`` (0 when it fits now); the same rule the
-    platform applies: a send at ``t`` stops counting once ``now >= t + period``."""
-    recent = [t for t in times if t > now - limit.period]
-    if len(recent) < limit.count:
+    platform applies: a send at ``t`` stops counting once ``now >= t + period``. Only the last
+    ``count`` sends can matter, so this looks at no more than those (a broadcast keeps thousands)."""
+    if len(times) < limit.count:
         return 0.0
-    return recent[-limit.count] + limit.period - now
+    oldest_that_counts = times[-limit.count]
+    if oldest_that_counts <= now - limit.period:
+        return 0.0
+    return oldest_that_counts + limit.period - now
 
 
 def telegram_is_group(chat_id: str) -> bool:
@@ -74,11 +77,22 @@ class RateLimiter:
         self._sent: dict[str, deque[float]] = {}
         self._paused: dict[str, float] = {}
         self._paused_all_until = float("-inf")
+        self._prune_above = PRUNE_ABOVE
 
     @classmethod
-    def telegram(cls, clock: MonotonicClock, sleep: Sleep = asyncio.sleep) -> RateLimiter:
-        """Telegram's published limits: 30/s overall, 1/s in any chat, 20/min in a group."""
-        return cls(clock, overall=Limit(30, 1.0), per_chat=Limit(1, 1.0), per_group=Limit(20, 60.0), sleep=sleep)
+    def telegram(
+        cls, clock: MonotonicClock, sleep: Sleep = asyncio.sleep, *, per_second: int = 30, margin: float = 0.0
+    ) -> RateLimiter:
+        """Telegram's published limits: 30/s overall (``[telegram] messages_per_second``), 1/s in
+        any chat, 20/min in a group. ``margin`` lengthens every window by that many seconds: the
+        platform counts arrivals, and a request sent first can arrive after one sent later."""
+        return cls(
+            clock,
+            overall=Limit(per_second, 1.0 + margin),
+            per_chat=Limit(1, 1.0 + margin),
+            per_group=Limit(20, 60.0 + margin),
+            sleep=sleep,
+        )
 
     @classmethod
     def wecom(cls, clock: MonotonicClock, sleep: Sleep = asyncio.sleep) -> RateLimiter:
@@ -104,11 +118,15 @@ class RateLimiter:
         now = self._clock()
         history = self._sent.setdefault(chat, deque())
         history.append(now)
-        self._sent_overall.append(now)
-        self._trim(history, now)
-        self._trim(self._sent_overall, now)
-        if len(self._sent) > PRUNE_ABOVE:
+        self._trim(history, now, self._chat_period(chat))
+        if self._overall is not None:
+            self._sent_overall.append(now)
+            self._trim(self._sent_overall, now, self._overall.period)
+        if len(self._sent) > self._prune_above:
             self._prune(now)
+            # Amortised: prune again only when the chats kept have doubled, so a broadcast to
+            # thousands of chats does not walk them all on every send.
+            self._prune_above = max(PRUNE_ABOVE, 2 * len(self._sent))
 
     async def acquire(self, chat: str) -> None:
         """Wait (with the injected sleep) until a send to ``chat`` is allowed, then record it."""
@@ -134,18 +152,20 @@ class RateLimiter:
         """When the latest pause affecting ``chat`` ends (``-inf`` when none)."""
         return max(self._paused_all_until, self._paused.get(chat, float("-inf")))
 
-    def _longest_period(self) -> float:
-        return max((limit.period for limit in (self._overall, self._per_chat, self._per_group) if limit), default=0.0)
+    def _chat_period(self, chat: str) -> float:
+        """How long a chat's sends can count against one of its limits."""
+        limits = [self._per_chat, self._per_group if self._is_group(chat) else None]
+        return max((limit.period for limit in limits if limit), default=0.0)
 
-    def _trim(self, times: deque[float], now: float) -> None:
-        horizon = now - self._longest_period()
+    def _trim(self, times: deque[float], now: float, period: float) -> None:
+        horizon = now - period
         while times and times[0] <= horizon:
             times.popleft()
 
     def _prune(self, now: float) -> None:
         """Forget chats with no send inside any window and no running pause, so memory stays flat."""
         for chat in list(self._sent):
-            self._trim(self._sent[chat], now)
+            self._trim(self._sent[chat], now, self._chat_period(chat))
             if not self._sent[chat] and self._paused.get(chat, float("-inf")) <= now:
                 del self._sent[chat]
                 self._paused.pop(chat, None)

@@ -70,6 +70,13 @@ class ControlSurface:
             )
         )
 
+    def create_started_users(
+        self, count: int, first_name: str = "Worker", language_code: str | None = "zh"
+    ) -> list[int]:
+        return [int(user_id) for user_id in self._control(
+            "create_started_users", count=count, first_name=first_name, language_code=language_code
+        )]
+
     def create_group(
         self,
         title: str,

@@ -41,6 +41,19 @@ class EmulatorControls:
         self._state.users[user.id] = user
         return user.to_api()
 
+    def create_started_users(
+        self, count: int, first_name: str = "Worker", language_code: str | None = "zh"
+    ) -> list[int]:
+        """``count`` new people who have each started the bot (their private chats exist), without
+        queueing their messages: the set-up of a broadcast to many, in one call."""
+        ids = []
+        for _ in range(int(count)):
+            user = User(self._state.new_user_id(), first_name, False, None, None, language_code)
+            self._state.users[user.id] = user
+            self._state.private_chat(user).bot_started = True
+            ids.append(user.id)
+        return ids
+
     def create_group(
         self,
         title: str,

@@ -44,9 +44,9 @@ class FloodLimits:
 
 
 def _wait(times: deque[float], limit: tuple[int, float], now: float) -> float:
-    """Seconds until one more event fits in `limit`, 0 if it fits now."""
+    """Seconds until one more event fits in `limit`, 0 if it fits now. The times are in order, so
+    only the `count`-th newest can decide (a broadcast keeps thousands in the overall window)."""
     count, seconds = limit
-    recent = [t for t in times if t > now - seconds]
-    if len(recent) < count:
+    if len(times) < count or times[-count] <= now - seconds:
         return 0.0
-    return recent[-count] + seconds - now
+    return times[-count] + seconds - now

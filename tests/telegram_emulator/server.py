@@ -79,7 +79,9 @@ class EmulatorServer:
         self.controls = EmulatorControls(state)
         self._sender_options = (webhook_retry_delay, webhook_max_retry_delay, webhook_timeout)
         self._on_ready = on_ready
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP named explicitly: asyncio turns Nagle off only on sockets whose proto says TCP,
+        # and with Nagle on every answer waits for the client's delayed ACK (about 40 ms a call).
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", port))
         self._socket.listen(128)

@@ -113,7 +113,8 @@ class TelegramAdapter:
         text = utf8_safe(text) if text is not None else None
         site = None
         if text and text.startswith("/start "):
-            payload = text.partition(" ")[2].strip().removeprefix("site-")
+            # /start <site>, /start site-<site>, or a candidate link /start cand-<site> (the text keeps it)
+            payload = text.partition(" ")[2].strip().removeprefix("site-").removeprefix("cand-")
             site = payload if payload in self._sites else None
         attachments: tuple[Attachment, ...] = ()
         photo_id = None

@@ -27,6 +27,7 @@ COMMANDS = (
     ("status", N_("Check a report with your receipt")),
     ("faq", N_("Questions about the policy")),
     ("quiz", N_("Refresher quiz")),
+    ("remind", N_("Training reminders on or off")),
     ("language", N_("语言 / Language")),
     ("help", N_("Help")),
     ("cancel", N_("Cancel what you are doing")),

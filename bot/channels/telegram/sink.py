@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable
 from datetime import timedelta
 
 import telegram
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -62,14 +64,29 @@ class TelegramSink:
 
     The sender runs up to ``concurrency`` sends at once, so the bot's request pool must allow as
     many (PTB's default request allows 256; only its getUpdates request is limited to one).
+    ``sign`` (the adapter's ``callback_data``) lets a message carry a button for a worker to tap,
+    signed for that worker like every button of the conversation.
     """
 
-    def __init__(self, bot: telegram.Bot) -> None:
+    def __init__(self, bot: telegram.Bot, sign: Callable[[int, str], str] | None = None) -> None:
         self._bot = bot
+        self._sign = sign
 
     async def send(self, chat_id: str, text: str) -> None:
+        await self._send(chat_id, text, None)
+
+    async def send_choice(self, chat_id: str, text: str, choice_id: str, label: str) -> None:
+        """A message with one button that sends ``choice_id`` (a private chat's id is its user's);
+        plain text when this sink cannot sign buttons."""
+        markup = None
+        if self._sign is not None:
+            data = self._sign(int(chat_id), choice_id)
+            markup = InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)]])
+        await self._send(chat_id, text, markup)
+
+    async def _send(self, chat_id: str, text: str, markup: InlineKeyboardMarkup | None) -> None:
         try:
-            await self._bot.send_message(chat_id=_chat(chat_id), text=fit_text(text))
+            await self._bot.send_message(chat_id=_chat(chat_id), text=fit_text(text), reply_markup=markup)
         except RetryAfter as error:
             raise RetryLater(retry_seconds(error)) from error
         except ChatMigrated as error:

@@ -79,7 +79,10 @@ class WeChatAdapter:
         if isinstance(message, ImageMessage):
             return event(media_id=str(message.media_id), attachments=())
         if isinstance(message, SubscribeScanEvent | ScanEvent):
-            return event(text="/start", site=self._site(str(message.scene_id or "")))
+            scene = str(message.scene_id or "").removeprefix("qrscene_")
+            # A candidate QR code (scene cand-<site>) says so in the text, as a Telegram deep link does.
+            text = f"/start {scene}" if scene.startswith("cand-") else "/start"
+            return event(text=text, site=self._site(scene))
         if isinstance(message, SubscribeEvent):
             return event(text="/start")
         if isinstance(message, UnsubscribeEvent):
@@ -91,7 +94,7 @@ class WeChatAdapter:
         return event(attachments=(Attachment("other", ""),))
 
     def _site(self, scene: str) -> str | None:
-        scene = scene.removeprefix("qrscene_").removeprefix("site-")
+        scene = scene.removeprefix("qrscene_").removeprefix("site-").removeprefix("cand-")
         return scene if scene in self._sites else None
 
     @staticmethod

@@ -131,6 +131,8 @@ class WeChatChannel:
         if event.kind == UNSUBSCRIBED or event.incoming is None:
             async with self._database.transaction() as session:
                 (claimed,) = await self._claim(session, [ticket])
+                if claimed and event.kind == UNSUBSCRIBED:  # unfollowing ends training reminders too
+                    await self._services.reminders.subscriptions.delete(session, f"{CHANNEL}:{event.openid}")
             if claimed and event.kind == UNSUBSCRIBED:
                 await self._dispatcher.forget(self._adapter.user_key(event.openid))
             return Outcome()

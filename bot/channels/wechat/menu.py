@@ -1,4 +1,4 @@
-"""The official account's custom menu: the same six choices as every other channel.
+"""The official account's custom menu: the same seven choices as every other channel.
 
 Each button is a ``click`` button whose key is a stable choice id (``report``, ``status``, ...),
 so a tap arrives as a ``CLICK`` event that the channel turns into the same choice a Telegram
@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 TOP_LEVEL: tuple[tuple[str, str], ...] = (("report", "举报"), ("status", "查询"))
 MORE_LABEL = "更多"
-MORE: tuple[tuple[str, str], ...] = (("faq", "问答"), ("quiz", "测验"), ("language", "语言"), ("help", "帮助"))
+MORE: tuple[tuple[str, str], ...] = (
+    ("faq", "问答"), ("quiz", "测验"), ("remind", "提醒"), ("language", "语言"), ("help", "帮助")
+)
 MAX_BUTTONS = 3
 MAX_SUB_BUTTONS = 5
 MAX_NAME_BYTES = 16

@@ -1,4 +1,5 @@
-"""The outbox sink for WeChat workers: customer-service messages, with WeChat's errors made typed.
+"""The outbox sink for WeChat workers: customer-service messages (and template messages for
+reminders outside the 48 hours), with WeChat's errors made typed.
 
 A chat id is the worker's OpenID (addresses ``wechat:<openid>``). Customer-service messages only
 reach a worker within 48 hours of their last message: outside it (45015) or after an unfollow
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Protocol
 
 from bot.channels.sinks import PermanentFailure, TransientFailure
@@ -36,6 +38,10 @@ class TextSender(Protocol):
     """What the sink needs of :class:`~bot.channels.wechat.api.WeChatApi`."""
 
     async def send_text(self, openid: str, text: str) -> None: ...
+
+    async def send_template(
+        self, openid: str, template_id: str, data: Mapping[str, Mapping[str, str]], *, url: str | None = None
+    ) -> None: ...
 
 
 class WeChatCustomerServiceSink:
@@ -69,6 +75,21 @@ class WeChatCustomerServiceSink:
             except TransientApiError as error:
                 self._remember(key, index)
                 raise TransientFailure(error.reason) from error
+
+    async def send_template(self, chat_id: str, template_id: str, title: str, text: str) -> None:
+        """A template message (WeChat allows these outside the 48 hours): ``title`` in the template's
+        ``first`` field, ``text`` in ``keyword1``, so the template must have both (see README)."""
+        data = {"first": {"value": title}, "keyword1": {"value": text}}
+        try:
+            await self._api.send_template(chat_id, template_id, data)
+        except OutsideWindow as error:
+            raise PermanentFailure("outside_window") from error
+        except Unsubscribed as error:
+            raise PermanentFailure("unsubscribed") from error
+        except RequestRejected as error:
+            raise PermanentFailure(error.reason) from error
+        except (CredentialsRejected, TransientApiError) as error:
+            raise TransientFailure(error.reason) from error
 
     def _remember(self, key: str, delivered: int) -> None:
         if delivered == 0:
