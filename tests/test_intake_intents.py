@@ -22,7 +22,8 @@ from .flows import receipt_in, report_script
 from .intent_rates import TABLE, Phrase, read_phrases
 
 PHRASES = read_phrases(TABLE)
-MENU_IDS = ["report", "status", "faq", "quiz", "language", "help"]
+MENU_IDS = ["report", "status", "faq", "quiz", "remind", "language", "help"]
+WELCOME_IDS = ["report", "status", "faq", "quiz", "remind_on", "language", "help"]  # the welcome offers reminders
 STORY = {"zh": "他老是在车间里讲下流的话", "en": "He keeps making dirty jokes in the workshop"}
 QUESTION = {"zh": "性骚扰的定义是什么", "en": "what counts as sexual harassment"}
 WELCOME = "You are welcome. I am here whenever you need me."
@@ -61,11 +62,11 @@ def check_answer(worker: Worker, phrase: Phrase, *, first: bool) -> list[str]:
         problems.append(f"the privacy notice was not shown: {choices}")
     elif phrase.intent == Intent.STATUS and (choices != ["menu"] or "HAP" in text):
         problems.append(f"not asked for a receipt: {choices}")
-    elif phrase.intent == Intent.GREETING and choices != MENU_IDS:
+    elif phrase.intent == Intent.GREETING and choices != WELCOME_IDS:
         problems.append(f"no greeting menu: {choices}")
     elif phrase.intent == Intent.THANKS and not first and t(worker, lang, WELCOME) not in text:
         problems.append("no you're-welcome")
-    elif phrase.intent == Intent.THANKS and first and choices != MENU_IDS:
+    elif phrase.intent == Intent.THANKS and first and choices != WELCOME_IDS:
         problems.append("a newcomer's thanks gets the welcome")
     elif phrase.intent == Intent.PERSON and (t(worker, lang, PEOPLE) not in text or "12338" not in text):
         problems.append("no people to talk to")
@@ -259,7 +260,7 @@ async def test_greeting_and_thanks_answer_and_keep_the_question(runtime: Core) -
     worker = Worker(runtime, "polite", language="zh")
     await worker.send("/start")
     await worker.send("你好")
-    assert worker.choices == MENU_IDS and "这个问题暂时还没有答案" not in worker.text
+    assert worker.choices == WELCOME_IDS and "这个问题暂时还没有答案" not in worker.text
     await worker.send("谢谢")
     assert worker.text == runtime.services.translators["zh"](WELCOME)
     await worker.send("1")
