@@ -316,12 +316,16 @@ async def welcome_newcomer(ctx: Context, arrival: Arrival) -> bool:
 
 
 async def answer_unoffered_choice(ctx: Context, arrival: Arrival) -> bool:
-    """Starts a menu item outside a flow, explains how to leave a flow first, or refuses a stale choice."""
+    """Starts a menu item (or a choice a feature opens from anywhere, such as a reminder's quiz button)
+    outside a flow, explains how to leave a flow first, or refuses a stale choice."""
     choice_id = ctx.choice_id
     if choice_id is None or choice_id in ctx.conversation.offered:
         return PASS_ON
+    opener = ctx.router.opener(choice_id)
     if choice_id in MENU_CHOICES and not ctx.conversation.in_flow:
         await common.menu_choice(ctx, choice_id)
+    elif opener is not None and not ctx.conversation.in_flow:
+        await opener(ctx)
     elif choice_id in MENU_CHOICES:
         await common.busy_in_flow(ctx)
     else:

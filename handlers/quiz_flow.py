@@ -122,6 +122,27 @@ async def ask_pick(ctx: Context) -> None:
     )
 
 
+OPEN_PREFIX = "quiz:"
+"""A reminder's button (``quiz:<id>``, see handlers.reminders) opens that quiz from anywhere outside a flow."""
+
+
+@router.opens(OPEN_PREFIX)
+async def open_quiz(ctx: Context) -> None:
+    """Starts the quiz a reminder's button names, or shows the quiz list when it is not (or no longer) there;
+    an answer button of an attempt (``quiz:<tag>:<n>:<letter>``) pressed after the quiz is stale."""
+    quiz_id = (ctx.choice_id or "").removeprefix(OPEN_PREFIX)
+    if ":" in quiz_id:
+        from .common import stale_choice
+
+        await stale_choice(ctx)
+        return
+    quiz = ctx.services.quizzes.snapshot.quiz(quiz_id, ctx.site.id)
+    if quiz is None:
+        await ctx.go(State.QUIZ_PICK)
+    else:
+        await start_quiz(ctx, quiz)
+
+
 @router.on(State.QUIZ_PICK)
 async def on_pick(ctx: Context) -> None:
     """Continues the unfinished quiz, starts the chosen one, or returns to the menu."""

@@ -36,6 +36,7 @@ class Router:
         self._text_states: set[str] = set()
         self._story_states: set[str] = set()
         self._answer_states: set[str] = set()
+        self._openers: dict[str, Step] = {}
         self._choice_words: dict[str, tuple[str, ...]] = {}
 
     def asks(self, state: str) -> Callable[[Step], Step]:
@@ -100,6 +101,20 @@ class Router:
         if answer:
             self._answer_states.update(states)
 
+    def opens(self, prefix: str) -> Callable[[Step], Step]:
+        """Register a step for choices starting with ``prefix`` that may come at any moment outside a
+        flow (a button on a pushed reminder: ``quiz:<id>`` opens that quiz), not only as an answer."""
+
+        def register(step: Step) -> Step:
+            self._openers[prefix] = step
+            return step
+
+        return register
+
+    def opener(self, choice_id: str) -> Step | None:
+        """The step registered for a choice id by its prefix, if any."""
+        return next((step for prefix, step in self._openers.items() if choice_id.startswith(prefix)), None)
+
     def accepts_words(self, words: Mapping[str, tuple[str, ...]]) -> None:
         """Register words workers type for choices, by choice id ("线长" for ``supervisor``)."""
         self._choice_words.update(words)
@@ -119,6 +134,7 @@ class Router:
         self._text_states |= other._text_states
         self._story_states |= other._story_states
         self._answer_states |= other._answer_states
+        self._openers.update(other._openers)
         self._choice_words.update(other._choice_words)
 
     @property

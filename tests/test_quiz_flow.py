@@ -291,3 +291,14 @@ async def test_after_an_edit_and_a_restart_a_vanished_question_is_left_out(
         assert "you got 4 of 4 right" in worker.text
     finally:
         await core.close()
+
+
+async def test_a_reminders_quiz_button_opens_that_quiz_from_the_menu(worker: Worker) -> None:
+    """A pushed reminder carries ``quiz:<id>`` (handlers.reminders); pressed later, it opens that quiz."""
+    await worker.send("/start")
+    await worker.choose("quiz:onboarding")
+    assert "Question 1 of 5" in worker.text
+    other = Worker(worker.runtime, "no-such-quiz")
+    await other.send("/start")
+    await other.choose("quiz:gone-since")
+    assert "Choose a quiz" in other.text and "That choice is not available" not in other.text, "the quiz list"
