@@ -33,6 +33,8 @@ OFFER = "remind.offer"
 CANDIDATE = "remind.candidate"
 SETTINGS = "remind.settings"
 QUIET = "remind.quiet"
+# The welcome's menu with the reminders choice: free text there is what it would be at the menu.
+router.reads_text(OFFER)
 
 CANDIDATE_PREFIX = "cand-"
 ON_WORDS = frozenset({"on", "开", "开启", "打开", "订阅", "yes"})

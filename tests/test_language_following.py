@@ -53,8 +53,8 @@ async def test_a_chinese_question_in_an_english_conversation_gets_the_chinese_an
     assert "【" in answer.text and any("\u4e00" <= ch <= "\u9fff" for ch in answer.text[:10])
     assert answer.choices[-1].id == "speak_zh" and answer.choices[-1].label == "以后都用中文"
     await worker.send("hi")  # one English word is not enough to switch back
-    assert worker.last.replies[-1].text == runtime.services.translators["zh"](
-        "What would you like to do? Choose a number or tap a button."
+    assert worker.last.replies[-1].text.startswith(
+        runtime.services.translators["zh"]("What would you like to do? Choose a number or tap a button.")
     )
 
 
