@@ -7,6 +7,7 @@ read from the revision files' ``revision``/``down_revision`` lines, without load
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -83,9 +84,29 @@ async def at_head(database: Database) -> bool:
     return versions == heads
 
 
+SQLITE_PEER_WAIT_SECONDS = 30.0
+
+
 async def upgrade_to_head(database: Database) -> None:
     if await at_head(database):
         return
-    async with database.engine.connect() as connection:
-        await connection.run_sync(_upgrade)
-        await connection.commit()
+    try:
+        async with database.engine.connect() as connection:
+            await connection.run_sync(_upgrade)
+            await connection.commit()
+    except DBAPIError:
+        # SQLite has no migration lock: a replica that started at the same moment may have migrated
+        # first ("table already exists", "database is locked"). That is success once the store
+        # records the head; anything else is raised.
+        if database.engine.dialect.name != "sqlite" or not await _peer_reached_head(database):
+            raise
+
+
+async def _peer_reached_head(database: Database) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SQLITE_PEER_WAIT_SECONDS
+    while loop.time() < deadline:
+        if await at_head(database):
+            return True
+        await asyncio.sleep(0.1)
+    return False
