@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -23,12 +22,21 @@ PER_PROCESS = 12
 ROOT = Path(__file__).resolve().parents[1]
 
 
-async def run_process(url: str, keys: Path, tag: str, start_at: float) -> None:
+async def start_process(url: str, keys: Path, tag: str) -> asyncio.subprocess.Process:
+    """A bot process sending as the shared worker, once it has printed that it is ready."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.serialise_worker", url, str(keys), "shared-worker", tag,
-        str(PER_PROCESS), str(start_at), cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "tests.serialise_worker", url, str(keys), "shared-worker", tag, str(PER_PROCESS),
+        cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
+    assert process.stdout is not None
+    ready = await asyncio.wait_for(process.stdout.readline(), timeout=120)
+    if ready != b"ready\n":
+        _, stderr = await process.communicate()
+        raise AssertionError(stderr.decode()[-2000:])
+    return process
+
+
+async def finish(process: asyncio.subprocess.Process) -> None:
     _, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode == 0, stderr.decode()[-2000:]
 
@@ -45,8 +53,11 @@ async def test_two_processes_never_lose_a_message_of_one_worker(tmp_path: Path) 
         await worker.send("/start")
         await worker.choose("report")
         await worker.choose("agree")
-        start_at = time.time() + 3.0
-        await asyncio.gather(run_process(url, keys, "alpha", start_at), run_process(url, keys, "beta", start_at))
+        processes = await asyncio.gather(start_process(url, keys, "alpha"), start_process(url, keys, "beta"))
+        for process in processes:  # both are ready: let them go together
+            assert process.stdin is not None
+            process.stdin.write(b"go\n")
+        await asyncio.gather(*(finish(process) for process in processes))
         async with runtime.database.transaction(write=False) as session:
             state = await runtime.services.conversations.load(session, worker.user_key)
         await runtime.close()
