@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -52,6 +53,11 @@ async def running_channel(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # A task cancelled inside an SQLite statement leaves its connection closed but not finalised,
+        # still holding the write lock, until the garbage collector frees the cancelled task's frames;
+        # the test's next write would wait out the 30 s busy timeout. Free them now.
+        tasks.clear()
+        gc.collect()
         await channel.application.shutdown()
 
 
