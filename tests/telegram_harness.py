@@ -16,6 +16,9 @@ from bot.core import Core
 from .telegram_emulator import TelegramEmulator
 from .telegram_emulator.helpers import wait_until
 
+_RUNNING: dict[int, TelegramChannel] = {}
+"""The channel running in this process for each emulator (by id), so workers can wait for it."""
+
 
 def with_telegram(config: Config, emu: TelegramEmulator, admin_ids: Sequence[int] = ()) -> Config:
     raw = config.model_dump(mode="python")
@@ -46,9 +49,11 @@ async def running_channel(
     tasks = [asyncio.create_task(channel.run_processor(stop, idle_seconds=0.2))]
     if polling:
         tasks.append(asyncio.create_task(channel.poll(stop, long_poll_seconds=1)))
+    _RUNNING[id(emu)] = channel
     try:
         yield channel
     finally:
+        del _RUNNING[id(emu)]
         stop.set()
         for task in tasks:
             task.cancel()
@@ -91,8 +96,13 @@ class TelegramWorker:
         return "\n".join(str(m.get("text", "")) for m in self.bot_messages())
 
     async def _await_reply(self, before: int, seconds: float = 10.0) -> None:
+        """Waits for the bot's first reply, then for it to finish the update (the rest of its replies)."""
         await wait_until(lambda: self._bot_calls() > before, seconds)
-        await asyncio.sleep(0.05)
+        channel = _RUNNING.get(id(self.emu))
+        if channel is None:  # a bot in another process: give it a moment
+            await asyncio.sleep(0.05)
+        else:  # waits for the batch being handled, then handles whatever else is pending
+            await asyncio.wait_for(channel.process_pending(), seconds)
 
     def _bot_calls(self) -> int:
         return len([c for c in self.emu.calls("sendMessage") if str(c["params"].get("chat_id")) == str(self.id)])
