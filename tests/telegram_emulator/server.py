@@ -98,7 +98,7 @@ class EmulatorServer:
         self.controls = EmulatorControls(state)
         self._sender_options = (webhook_retry_delay, webhook_max_retry_delay, webhook_timeout)
         self._on_ready = on_ready
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", port))
         self._socket.listen(128)
