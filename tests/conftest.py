@@ -341,3 +341,12 @@ def _no_ambient_hapbot_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if name.startswith("HAPBOT_") and name != "HAPBOT_TEST_PG":
             monkeypatch.delenv(name)
     yield
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """How many processes ``-n auto`` (in pyproject's addopts) starts: two for the whole suite or a
+    selection of it by marker or keyword, none when files or tests are named, where starting the
+    workers would cost more than it saves (and where ``--pdb`` is wanted)."""
+    if any(".py" in arg or "::" in arg for arg in config.args):
+        return 0
+    return min(2, os.cpu_count() or 1)
