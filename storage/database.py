@@ -6,7 +6,7 @@ processes: on PostgreSQL a transaction-scoped advisory lock on the worker's pseu
 (other workers proceed in parallel); on SQLite ``BEGIN IMMEDIATE`` takes the single write lock,
 so every writer, in any process, is serialised by SQLite itself.
 
-A SQLite database file is created mode 0600 (in a 0700 directory when we create that too), like
+A SQLite database file is created mode 0600 (in 0700 directories where we create them), like
 the key file: SQLite gives its -wal and -shm files the database file's mode, so other users of the
 host can read none of them.
 """
@@ -27,6 +27,8 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from storage.files import private_directory
 
 from .sqlite_driver import one_trip_dbapi
 
@@ -152,12 +154,7 @@ def _create_private_file(path: Path) -> None:
 
     Done before SQLite first opens the file, which would otherwise create it 0644 under the usual umask.
     """
-    try:
-        path.parent.mkdir(mode=0o700, parents=True)
-    except FileExistsError:
-        pass
-    else:
-        os.chmod(path.parent, 0o700)
+    private_directory(path.parent)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

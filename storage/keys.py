@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from storage.crypto import KEY_SIZE, KeyRing, Purpose
+from storage.files import private_directory
 
 logger = logging.getLogger(__name__)
 
@@ -144,12 +145,7 @@ def _write_key_file(path: Path, keyring: KeyRing, *, overwrite: bool) -> None:
     directory = path.parent
     temporary = directory / f".{path.name}.{secrets.token_hex(4)}.tmp"
     try:
-        try:
-            directory.mkdir(mode=0o700, parents=True)
-        except FileExistsError:
-            pass
-        else:
-            os.chmod(directory, 0o700)
+        private_directory(directory)
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             os.fchmod(handle.fileno(), 0o600)

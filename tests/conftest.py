@@ -11,6 +11,10 @@ hundredths of a second where ``CREATE DATABASE``, Alembic and ``DROP DATABASE`` 
 whole server) took most of a second. ``build_core`` then finds the schema at head and leaves Alembic
 alone. The tests of the migrations themselves take ``empty_database_url``: a new database without
 any schema, dropped afterwards.
+
+Other work that would repeat unchanged in every test is done once per session as well: the FAQ
+index, the compiled catalogs, the TLS context of HTTP clients; and the conversation tests hash
+receipts with ``QuickReceiptHasher`` (tests/test_receipts.py tests the real parameters).
 """
 
 from __future__ import annotations
@@ -260,7 +264,7 @@ def _one_tls_context() -> Iterator[None]:
     ) -> ssl.SSLContext:
         if verify is True and cert is None and trust_env:
             return shared
-        return create(verify=verify, cert=cert, trust_env=trust_env)  # type: ignore[arg-type]
+        return create(verify=verify, cert=cert, trust_env=trust_env)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(transports, "create_ssl_context", create_or_share)
@@ -355,3 +359,14 @@ def _no_ambient_hapbot_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if name.startswith("HAPBOT_") and name != "HAPBOT_TEST_PG":
             monkeypatch.delenv(name)
     yield
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Sets how many worker processes ``-n auto`` (in pyproject's addopts) starts.
+
+    Two for the whole suite or a selection of it by marker or keyword; none when files or tests are
+    named, where starting workers costs more than it saves (and where ``--pdb`` is wanted).
+    """
+    if any(".py" in arg or "::" in arg for arg in config.args):
+        return 0
+    return min(2, os.cpu_count() or 1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -46,23 +45,23 @@ async def running_channel(
     channel = build_telegram_channel(runtime, config.telegram, admin_reload=admin_reload)
     await channel.application.initialize()
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(channel.run_processor(stop, idle_seconds=0.2))]
-    if polling:
-        tasks.append(asyncio.create_task(channel.poll(stop, long_poll_seconds=1)))
+    processor = asyncio.create_task(channel.run_processor(stop, idle_seconds=0.2))
+    poller = asyncio.create_task(channel.poll(stop, long_poll_seconds=1)) if polling else None
     _RUNNING[id(emu)] = channel
     try:
         yield channel
     finally:
         del _RUNNING[id(emu)]
         stop.set()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        # A task cancelled inside an SQLite statement leaves its connection closed but not finalised,
-        # still holding the write lock, until the garbage collector frees the cancelled task's frames;
-        # the test's next write would wait out the 30 s busy timeout. Free them now.
-        tasks.clear()
-        gc.collect()
+        if poller is not None:  # it waits in a long poll
+            poller.cancel()
+            await asyncio.gather(poller, return_exceptions=True)
+        # Let the batch in hand finish before cancelling the processor: a task cancelled inside an SQLite
+        # write leaves its connection closed but not finalised, holding the write lock until the garbage
+        # collector frees the task's frames, and the test's next write would wait out the busy timeout.
+        await channel.process_pending()
+        processor.cancel()
+        await asyncio.gather(processor, return_exceptions=True)
         await channel.application.shutdown()
 
 

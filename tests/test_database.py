@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from bot.core import build_core
-from storage.crypto import KeyRing
 from storage.database import Database
 from storage.receipts import ReceiptHasher
 
@@ -34,13 +33,12 @@ def usual_umask() -> Iterator[None]:
 
 @pytest.mark.usefixtures("usual_umask")
 async def test_first_start_creates_the_database_wal_and_shm_0600_in_a_0700_directory(
-    tmp_path: Path, keyring: KeyRing, receipt_hasher: ReceiptHasher
+    tmp_path: Path, receipt_hasher: ReceiptHasher
 ) -> None:
+    """The default first start: development keys in data/keys first, then the database in data/."""
     data_dir = tmp_path / "data"
     database = data_dir / "hapbot.sqlite3"
-    runtime = await build_core(
-        make_config(f"sqlite+aiosqlite:///{database}", data_dir), keyring=keyring, hasher=receipt_hasher
-    )
+    runtime = await build_core(make_config(f"sqlite+aiosqlite:///{database}", data_dir), hasher=receipt_hasher)
     try:
         await Worker(runtime, "worker-1").send("/start")
         wal, shm = database.with_name("hapbot.sqlite3-wal"), database.with_name("hapbot.sqlite3-shm")
@@ -50,7 +48,7 @@ async def test_first_start_creates_the_database_wal_and_shm_0600_in_a_0700_direc
             "hapbot.sqlite3-wal": "0o600",
             "hapbot.sqlite3-shm": "0o600",
         }
-        assert mode(data_dir) == "0o700"
+        assert (mode(data_dir), mode(data_dir / "keys")) == ("0o700", "0o700")
     finally:
         await runtime.close()
 
@@ -69,10 +67,11 @@ async def test_an_existing_database_others_can_read_is_named_in_a_warning(
     assert mode(database) == "0o644", "an existing file's mode is the administrator's to change"
 
 
-async def test_an_existing_data_directory_keeps_its_mode(tmp_path: Path) -> None:
+@pytest.mark.usefixtures("usual_umask")
+async def test_missing_parents_are_made_0700_and_an_existing_directory_keeps_its_mode(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir(mode=0o755)
     os.chmod(shared, 0o755)
-    await Database(f"sqlite+aiosqlite:///{shared / 'hapbot.sqlite3'}").dispose()
-    assert mode(shared) == "0o755"
-    assert mode(shared / "hapbot.sqlite3") == "0o600"
+    await Database(f"sqlite+aiosqlite:///{shared / 'srv' / 'hapbot' / 'hapbot.sqlite3'}").dispose()
+    assert [mode(path) for path in (shared, shared / "srv", shared / "srv" / "hapbot")] == ["0o755", "0o700", "0o700"]
+    assert mode(shared / "srv" / "hapbot" / "hapbot.sqlite3") == "0o600"
