@@ -72,23 +72,30 @@ def load_content(directory: Path) -> Content:
     return Content(by_id, overrides, synonyms, tuple(problems))
 
 
-def _load_folder(folder: Path, required: tuple[str, ...], problems: list[Problem]) -> list[Entry]:
+def read_yaml_folder(folder: Path, kind: str, problems: list[Problem]) -> list[tuple[Path, YNode]]:
+    """The parsed ``.yaml`` files of ``folder`` in name order (none if it is missing). A ``.yml`` file
+    or one that does not parse is a problem naming the file; hidden files are skipped. ``kind`` names
+    the files in messages ("FAQ files", "quiz files"); the FAQ and the quizzes share this."""
     if not folder.is_dir():
         return []
-    entries: list[Entry] = []
+    parsed: list[tuple[Path, YNode]] = []
     for path in sorted(folder.iterdir()):
         if path.suffix.lower() == ".yml":
-            problems.append(Problem(path, 1, "FAQ files must end in .yaml; rename it"))
+            problems.append(Problem(path, 1, f"{kind} must end in .yaml; rename it"))
             continue
         if path.suffix.lower() != ".yaml" or path.name.startswith("."):
             continue
         root, file_problems = load_yaml_file(path)
         problems.extend(file_problems)
         if root is not None:
-            entry = parse_entry(path, root, required, problems)
-            if entry is not None:
-                entries.append(entry)
-    return entries
+            parsed.append((path, root))
+    return parsed
+
+
+def _load_folder(folder: Path, required: tuple[str, ...], problems: list[Problem]) -> list[Entry]:
+    files = read_yaml_folder(folder, "FAQ files", problems)
+    parsed = (parse_entry(path, root, required, problems) for path, root in files)
+    return [entry for entry in parsed if entry is not None]
 
 
 def _unique_by_id(entries: list[Entry], problems: list[Problem]) -> dict[str, Entry]:

@@ -11,9 +11,9 @@ import difflib
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
-from handlers.faq.loader import _ID_RE, _list_items, _per_lang_text, _text, _unknown_key
+from handlers.faq.loader import _ID_RE, _list_items, _per_lang_text, _text, _unknown_key, read_yaml_folder
 from handlers.faq.model import LANGS, Problem
-from handlers.faq.yamlsource import YNode, load_yaml_file
+from handlers.faq.yamlsource import YNode
 
 from .model import DEFAULT_PASS_PERCENT, MAX_OPTIONS, MAX_QUESTIONS, MIN_OPTIONS, Option, Question, Quiz, QuizContent
 
@@ -57,22 +57,9 @@ def load_quizzes(directory: Path, entry_ids: Collection[str]) -> QuizContent:
 
 
 def _load_folder(folder: Path, entry_ids: Collection[str], problems: list[Problem]) -> list[Quiz]:
-    if not folder.is_dir():
-        return []
-    quizzes: list[Quiz] = []
-    for path in sorted(folder.iterdir()):
-        if path.suffix.lower() == ".yml":
-            problems.append(Problem(path, 1, "quiz files must end in .yaml; rename it"))
-            continue
-        if path.suffix.lower() != ".yaml" or path.name.startswith("."):
-            continue
-        root, file_problems = load_yaml_file(path)
-        problems.extend(file_problems)
-        if root is not None:
-            quiz = parse_quiz(path, root, entry_ids, problems)
-            if quiz is not None:
-                quizzes.append(quiz)
-    return quizzes
+    files = read_yaml_folder(folder, "quiz files", problems)
+    parsed = (parse_quiz(path, root, entry_ids, problems) for path, root in files)
+    return [quiz for quiz in parsed if quiz is not None]
 
 
 def _unique(quizzes: Iterable[Quiz], problems: list[Problem]) -> dict[str, Quiz]:
