@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 FREQUENCY_LIMITED = 45009
 RETRY_AFTER_SECONDS = 60.0
 INVALID_WEBHOOK = 93000
-# The body is wrong (message type, empty or over-long content, bad JSON): resending cannot help.
-BAD_REQUEST = frozenset({40008, 40058, 44004, 47001})
+# The body is wrong (message type, empty or over-long content, bad JSON, an image's type or size):
+# resending cannot help.
+BAD_REQUEST = frozenset({40005, 40008, 40009, 40058, 44004, 47001})
 SEND_TIMEOUT = 10.0
 MAX_IMAGE_BYTES = 2 * 1024 * 1024  # before base64
 
