@@ -20,9 +20,20 @@ from bot.core import Core, build_core
 from bot.jobs import timed_jobs
 from bot.jobs.digest import DigestJob, DigestSchedules
 from bot.serve import job_deps
-from handlers.digest import COMBINED, SMALL_GROUP, Breakdown, Group, Week, digest_figures, protect
+from handlers.digest import (
+    COMBINED,
+    SMALL_GROUP,
+    Breakdown,
+    DigestFigures,
+    Group,
+    Training,
+    Week,
+    digest_figures,
+    protect,
+)
 from handlers.digest_texts import digest_text
 from handlers.faq.service import LibraryFaqService
+from handlers.i18n import load_translators
 from handlers.quiz.library import QuizLibrary
 from storage import audit
 from storage.crypto import KeyRing
@@ -291,3 +302,23 @@ def test_the_due_week_is_the_last_full_week_before_the_configured_moment(tmp_pat
     assert plan.due_week(monday_0859 + timedelta(minutes=1)).label == "2026-W09"
     assert plan.due_week(datetime(2026, 3, 8, 15, 59, tzinfo=UTC)).label == "2026-W09"  # Sunday 23:59
     assert plan.due_week(datetime(2027, 1, 4, 1, 0, tzinfo=UTC)).label == "2026-W53"
+
+
+def test_a_full_digest_text_fits_one_wecom_message() -> None:
+    """Every figure broken down, a long site name in both languages: still under WeCom's 2,048 bytes,
+    so the robot's cut never hides a figure."""
+    busy = DigestFigures(
+        site="main",
+        week=Week.containing(W09, TZ),
+        audience="hr",
+        received=protect({"verbal": 170, "physical": 3, "messages": 60, "quid_pro_quo": 50, "other": 1}),
+        open_by_status=protect({"new": 150, "acknowledged": 80, "investigating": 2}),
+        open_by_age=protect({"0-7": 90, "8-30": 60, "31-90": 0, "90+": 82}),
+        closed=protect({"resolved": 120, "closed": 110, "withdrawn": 0}),
+        acknowledgement=protect({"met": 160, "missed": 110}),
+        acknowledge_days=14,
+        retaliation="not_recorded",
+        training=Training("2026-03", 12, 1400, 1330, 20, 1000),
+    )
+    name = {"zh": "深圳市琪骏服装有限公司第二生产基地（龙岗）", "en": "Shenzhen Qijun Garments Co., Ltd., plant 2"}
+    assert len(digest_text(load_translators(), name, busy).encode("utf-8")) <= 2048
