@@ -38,7 +38,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.case_status import CaseStatus
 from storage.cases import CaseView
-from storage.crypto import DecryptionError
 from storage.digest import first_actions
 from storage.outbox import as_utc
 from storage.quiz_tallies import WHOLE_QUIZ
@@ -185,12 +184,8 @@ async def _cases(session: AsyncSession, services: Services, site: str, audience:
     """The site's cases for this audience, with their category; a case that cannot be opened is
     left out (its audience cannot be told without opening it)."""
     found = []
-    for view in await services.cases.find(session, site=site):
-        try:
-            report = await services.cases.read_report(session, view.id)
-        except (DecryptionError, ValueError, LookupError):
-            continue
-        if alert_audience(report) != audience:
+    for view, report in await services.cases.reports_of_site(session, site):
+        if report is None or alert_audience(report) != audience:
             continue
         category = report.get("category")
         found.append(_Case.of(view, category if isinstance(category, str) and category in CATEGORIES else "other"))
