@@ -163,6 +163,7 @@ def chart_spec(t: Translator, site_label: str, figures: DigestFigures) -> ChartS
         _panel(t, t(RECEIVED), figures.received),
         _panel(t, t(OPEN_BY_STATUS), figures.open_by_status),
         _panel(t, t(OPEN_BY_AGE), figures.open_by_age),
+        _panel(t, t(CLOSED), figures.closed),
         _panel(t, t(ACKNOWLEDGED, days=figures.acknowledge_days), figures.acknowledgement),
     )
     heading = BOARD_TITLE if figures.audience == "board" else TITLE

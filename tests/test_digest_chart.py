@@ -36,8 +36,8 @@ def figures(week: Week | None = None) -> DigestFigures:
         received=protect({"verbal": 7, "physical": 3, "messages": 6, "quid_pro_quo": 0, "other": 1}),
         open_by_status=protect({"new": 5, "acknowledged": 8, "investigating": 2}),
         open_by_age=protect({"0-7": 9, "8-30": 6, "31-90": 0, "90+": 0}),
-        closed=protect({"resolved": 2, "closed": 1, "withdrawn": 0}),
-        acknowledgement=protect({"met": 6, "missed": 1}),
+        closed=protect({"resolved": 6, "closed": 5, "withdrawn": 1}),
+        acknowledgement=protect({"met": 3, "missed": 1}),
         acknowledge_days=7,
         retaliation="not_recorded",
         training=Training("2026-02", 3, 40, 33, 1, None),
@@ -104,6 +104,7 @@ def test_the_chinese_chart_renders_with_no_missing_glyph() -> None:
     translators = load_translators()
     spec = chart_spec(translators["zh"], "东莞鑫源电子厂", figures())
     assert "每周汇总" in spec.title and "2026年第9周" in spec.title
+    assert spec.panels[-1].bars[0].value is None, "the showcase has a figure under 5"
     png = render_strictly(spec)
     assert png.startswith(PNG) and len(png) > 10_000
     SHOWCASE.write_bytes(png)

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 FONT_PATH = Path(__file__).resolve().parents[1] / "fonts" / "NotoSansSC-GB2312.otf"
 MISSING = "?"
 BAR_COLOUR = "#3b6ea5"
-WIDTH, HEIGHT, DPI = 9.0, 8.0, 100
+WIDTH, HEIGHT, DPI = 9.0, 9.0, 100
 LABEL_WIDTH = 26
 
 
