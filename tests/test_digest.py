@@ -322,3 +322,24 @@ def test_a_full_digest_text_fits_one_wecom_message() -> None:
     )
     name = {"zh": "深圳市琪骏服装有限公司第二生产基地（龙岗）", "en": "Shenzhen Qijun Garments Co., Ltd., plant 2"}
     assert len(digest_text(load_translators(), name, busy).encode("utf-8")) <= 2048
+
+
+@pytest.mark.slow
+async def test_a_failed_digest_claims_nothing_and_is_tried_again_later(
+    plant: Core, clock: Clock, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import bot.jobs.digest as digest_job
+
+    def broken(*args: object) -> bytes:
+        raise MemoryError
+
+    real = digest_job.digest_chart_png
+    monkeypatch.setattr(digest_job, "digest_chart_png", broken)
+    job = job_for(plant)
+    assert await job.run_once() == 0
+    assert "failed (MemoryError)" in caplog.text and await queued(plant) == []
+    monkeypatch.setattr(digest_job, "digest_chart_png", real)
+    clock.advance(minutes=14)
+    assert await job.run_once() == 0, "not before a quarter of an hour"
+    clock.advance(minutes=1)
+    assert await job.run_once() == 6

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 AUDIENCES: tuple[Audience, ...] = ("hr", "board")
 IMAGE_AFTER_TEXT = timedelta(seconds=1)  # the outbox sends a chat's rows by due time: text first
+RETRY_AFTER_FAILURE = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -109,18 +110,26 @@ class DigestJob:
         self._schedules = schedules
         self._weeks = DigestWeeks()
         self._queued: set[tuple[str, str]] = set()  # (site, week) known to be queued: no query needed
+        self._failed_until: dict[str, datetime] = {}
 
     async def run_once(self) -> int:
-        """One pass; returns how many messages were queued."""
+        """One pass; returns how many messages were queued. A site whose digest fails is logged
+        (the error's type only) and tried again after a quarter of an hour; other sites go on."""
         queued = 0
         for plan in self._schedules.sites.values():
-            week = plan.due_week(self._services.clock())
-            if (plan.site, week.label) in self._queued:
+            now = self._services.clock()
+            week = plan.due_week(now)
+            if (plan.site, week.label) in self._queued or now < self._failed_until.get(plan.site, now):
                 continue
-            async with self._database.transaction(write=False) as session:
-                done = await self._weeks.done(session, plan.site, week.label)
-            if not done:
-                queued += await self.queue(plan, week)
+            try:
+                async with self._database.transaction(write=False) as session:
+                    done = await self._weeks.done(session, plan.site, week.label)
+                if not done:
+                    queued += await self.queue(plan, week)
+            except Exception as error:
+                log.error("weekly digest of site %r failed (%s); retrying later", plan.site, type(error).__name__)
+                self._failed_until[plan.site] = now + RETRY_AFTER_FAILURE
+                continue
             self._queued.add((plan.site, week.label))
         return queued
 
