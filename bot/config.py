@@ -241,6 +241,22 @@ class SiteReminders(_Section):
         return _checked(value, parse_quiet)
 
 
+class SiteDigest(_Section):
+    """The weekly digest to the site's HR chats (and the board's own to its board chats)."""
+
+    weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = "monday"
+    send_at: str = Field(default="09:00", description="When it goes out, in the site's time zone (reminders).")
+    chart_language: Literal["zh", "en"] = Field(default="zh", description="The chart's language; the text has both.")
+    acknowledge_days: int = Field(
+        default=7, ge=1, le=90, description="A case counts as acknowledged in time when HR acted within this many days."
+    )
+
+    @field_validator("send_at")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        return _checked(value, parse_clock)
+
+
 class SiteSection(_Section):
     name: LocalText
     hr_chats: list[str] = Field(default_factory=list)
@@ -250,6 +266,7 @@ class SiteSection(_Section):
     facts: dict[str, LocalText] = Field(default_factory=dict)
     emergency_phone: str | None = Field(default=None, pattern=r"^[0-9+\- ]{3,20}$")
     reminders: SiteReminders = Field(default_factory=SiteReminders)
+    digest: SiteDigest | None = Field(default=None, description="A weekly digest; none without this section.")
 
     @field_validator("hr_chats", "board_chats")
     @classmethod

@@ -35,6 +35,7 @@ from bot.config import Config
 from bot.core import Core, LoadingFaq, build_core, load_quizzes
 from bot.jobs import JobDeps, timed_jobs
 from bot.jobs.alert_routing import routes_from_config
+from bot.jobs.digest import DigestSchedules
 from bot.jobs.ratelimit import RateLimiter
 from bot.jobs.scheduler import run_due_work
 from bot.jobs.schedules import ReminderSchedules
@@ -164,6 +165,7 @@ def job_deps(
         ReminderSchedules.from_config(config),
         rate_limiters(config) if shared_limiters else None,
         stopping,
+        DigestSchedules.from_config(config),
     )
 
 

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .case_status import CaseStatus as CaseStatus  # re-exported: callers know it as storage.cases.CaseStatus
-from .crypto import Binding, Crypto
+from .crypto import Binding, Crypto, DecryptionError
 from .database import short_hash
 from .models import Case, CaseMessage, CaseReceipt, Evidence, random_id
 from .receipts import MAX_RECEIPTS_PER_CASE, ReceiptHasher, normalise_receipt
@@ -222,6 +222,24 @@ class CaseRepository:
         if not isinstance(report, dict):
             raise ValueError("sealed report is not an object")
         return report
+
+    async def reports_of_site(self, session: AsyncSession, site: str) -> list[tuple[CaseView, dict[str, Any] | None]]:
+        """Every case of ``site`` with its report, in one query (for figures over many cases); the
+        report is None for a case that cannot be opened or viewed (a key this process lacks, a
+        damaged row, a status written by newer code)."""
+        found: list[tuple[CaseView, dict[str, Any] | None]] = []
+        for row in (await session.execute(select(Case).where(Case.site == site).order_by(Case.created_at))).scalars():
+            try:
+                view = _view(row)
+            except ValueError:
+                continue
+            try:
+                binding = Binding("cases", "report_ct", row.id)
+                report = self._crypto.open_json(self._data_key(row), row.report_ct, binding)
+            except (DecryptionError, ValueError):
+                report = None
+            found.append((view, report if isinstance(report, dict) else None))
+        return found
 
     async def read_contact(self, session: AsyncSession, case_id: str) -> str | None:
         row = await self._row(session, case_id)

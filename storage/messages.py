@@ -167,7 +167,34 @@ class ReminderPush(Message):
         return f"ReminderPush(platform={self.platform!r}, template={bool(self.template)}, chars={len(self.text)})"
 
 
-MESSAGE_TYPES: tuple[type[Message], ...] = (CaseAlert, ReporterNotice, AdminNotice, Delivery, ReminderPush)
+@dataclass(frozen=True, repr=False)
+class ImageDelivery(Message):
+    """One picture for one chat (``platform:chat``), such as the weekly digest's chart: ``image`` is
+    the PNG as base64 text (outbox payloads are JSON), ``caption`` a short line shown with it where
+    the platform allows. The sender hands it to a sink that can send images."""
+
+    kind: ClassVar[str] = "deliver_image"
+
+    chat: str
+    image: str
+    caption: str = ""
+
+    @property
+    def platform(self) -> str:
+        return self.chat.partition(":")[0]
+
+    def __repr__(self) -> str:
+        return f"ImageDelivery(platform={self.platform!r}, chars={len(self.image)})"
+
+
+MESSAGE_TYPES: tuple[type[Message], ...] = (
+    CaseAlert,
+    ReporterNotice,
+    AdminNotice,
+    Delivery,
+    ReminderPush,
+    ImageDelivery,
+)
 """Every kind the outbox may hold; a new kind is one more entry here."""
 
 

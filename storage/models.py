@@ -377,3 +377,14 @@ class ReminderPause(Base):
     __tablename__ = "reminder_pauses"
 
     name: Mapped[str] = mapped_column(String(96), primary_key=True)
+
+
+class DigestWeek(Base):
+    """A site's weekly digest, queued: one row per site and ISO week (``2026-W09``), inserted in the
+    transaction that puts the digest in the outbox, so it goes out once whatever restarts or
+    replicas do. Numbers and names only: nothing here points at a case or a worker."""
+
+    __tablename__ = "digest_weeks"
+
+    site: Mapped[str] = mapped_column(String(32), primary_key=True)
+    week: Mapped[str] = mapped_column(String(8), primary_key=True)

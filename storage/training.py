@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .crypto import Binding, Crypto
@@ -68,6 +68,13 @@ class TrainingRecords:
             number = self._crypto.open_internal(row.employee_ct, self._binding(row.id)).decode("utf-8")
             entries.append(TrainingEntry(number, row.quiz, row.completed_on, row.passed))
         return sorted(entries, key=lambda e: (e.completed_on, e.quiz, e.employee_number))
+
+    async def count_between(self, session: AsyncSession, site: str, first: date, last: date) -> int:
+        """How many records of ``site`` were completed from ``first`` to ``last`` (none is opened)."""
+        query = select(func.count()).select_from(TrainingRecord).where(
+            TrainingRecord.site == site, TrainingRecord.completed_on >= first, TrainingRecord.completed_on <= last
+        )
+        return int((await session.execute(query)).scalar_one())
 
     async def delete_before(self, session: AsyncSession, day: date) -> int:
         """Deletes the records completed before ``day`` (past their retention); returns how many went."""

@@ -14,6 +14,7 @@ from storage.messages import (
     AdminNotice,
     CaseAlert,
     Delivery,
+    ImageDelivery,
     MalformedMessage,
     Message,
     MessageError,
@@ -33,6 +34,7 @@ EXAMPLES: tuple[Message, ...] = (
     AdminNotice("telegram:-100777", f"FAQ edit refused: {SECRET}"),
     Delivery("telegram:5001", f"您有一条新消息 {SECRET}"),
     ReminderPush("drill:main", "telegram:5001", f"培训提醒：{SECRET}", "tmpl-1", "培训提醒", "quiz:x", "开始测验"),
+    ImageDelivery(f"wecom:{SECRET}", "iVBORw0KGgo=", f"每周汇总 {SECRET}"),
 )
 
 

@@ -7,13 +7,21 @@ with backoff): losing an HR alert to an unexpected error is worse than retrying 
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class Sink(Protocol):
     """Sends plain text to one chat of a platform; ``chat_id`` is the part after ``platform:``."""
 
     async def send(self, chat_id: str, text: str) -> None: ...
+
+
+@runtime_checkable
+class ImageSink(Sink, Protocol):
+    """A sink that can also send a picture (PNG bytes) with a short caption, such as the weekly
+    digest's chart; the sender drops an image for a platform whose sink cannot, counted as ``no_images``."""
+
+    async def send_image(self, chat_id: str, image: bytes, caption: str) -> None: ...
 
 
 class DeliveryError(Exception):

@@ -10,10 +10,17 @@ appears in logs, reprs or errors; the robot's name does.
 WeCom allows 20 messages a minute per robot (the sender's ``RateLimiter.wecom`` keeps to it, keyed
 by robot name) and 2,048 bytes of text; alerts are content-free and short, and a longer text is
 cut with an ellipsis. Over the limit WeCom answers 45009, which pauses the robot for a minute.
+
+Pictures (the weekly digest's chart) go as WeCom's ``image`` message: the file's bytes as base64
+and the MD5 of the bytes (WeCom's own integrity check, not a security measure), JPG or PNG of at
+most 2 MB before encoding. A robot has no captions, so the caption is dropped: the digest's text
+goes in a message of its own.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -30,9 +37,11 @@ log = logging.getLogger(__name__)
 FREQUENCY_LIMITED = 45009
 RETRY_AFTER_SECONDS = 60.0
 INVALID_WEBHOOK = 93000
-# The body is wrong (message type, empty or over-long content, bad JSON): resending cannot help.
-BAD_REQUEST = frozenset({40008, 40058, 44004, 47001})
+# The body is wrong (message type, empty or over-long content, bad JSON, an image's type or size):
+# resending cannot help.
+BAD_REQUEST = frozenset({40005, 40008, 40009, 40058, 44004, 47001})
 SEND_TIMEOUT = 10.0
+MAX_IMAGE_BYTES = 2 * 1024 * 1024  # before base64
 
 
 def webhooks_from_config(config: Config) -> dict[str, SecretStr]:
@@ -58,11 +67,21 @@ class WeComRobotSink:
         return f"WeComRobotSink(robots={sorted(self._webhooks)!r})"
 
     async def send(self, chat_id: str, text: str) -> None:
+        await self._post(chat_id, {"msgtype": "text", "text": {"content": cut_text(text, MAX_TEXT_BYTES)}})
+
+    async def send_image(self, chat_id: str, image: bytes, caption: str) -> None:
+        """An ``image`` message (base64 and MD5 of the PNG or JPG); robots show no caption."""
+        if len(image) > MAX_IMAGE_BYTES:
+            raise PermanentFailure("image_too_large")
+        encoded = base64.b64encode(image).decode("ascii")
+        digest = hashlib.md5(image, usedforsecurity=False).hexdigest()
+        await self._post(chat_id, {"msgtype": "image", "image": {"base64": encoded, "md5": digest}})
+
+    async def _post(self, chat_id: str, body: dict[str, object]) -> None:
         webhook = self._webhooks.get(chat_id)
         if webhook is None:
             log.error("no [sites.%s] wecom_webhook_url for the chat wecom:%s; its alerts are dropped", chat_id, chat_id)
             raise PermanentFailure("unknown_robot")
-        body = {"msgtype": "text", "text": {"content": cut_text(text, MAX_TEXT_BYTES)}}
         failure: DeliveryError
         try:
             response = await self._http.post(webhook.get_secret_value(), json=body, timeout=self._timeout)

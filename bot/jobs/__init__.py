@@ -20,6 +20,7 @@ from bot.jobs.alert_routing import AlertRouter, SiteRoute
 from bot.jobs.broadcast import ReminderSender
 from bot.jobs.cleaner import Cleaner
 from bot.jobs.delivery import DeliveryPass
+from bot.jobs.digest import DigestJob, DigestSchedules
 from bot.jobs.ratelimit import RateLimiter
 from bot.jobs.reminders import ReminderJob
 from bot.jobs.reporter_notices import ReporterNotices
@@ -47,7 +48,7 @@ class Job:
 class JobDeps:
     """What the timed jobs use: the store, the core's services, the platforms' sinks, alert routes,
     each channel's push window (when a job may push to a worker, by channel name), the sites'
-    reminder schedules, the rate limiters every sender of the process shares (by platform;
+    reminder schedules, the sites' weekly digests, the rate limiters every sender of the process shares (by platform;
     each sender keeps its own when there are none), and the event that says the process stops."""
 
     database: Database
@@ -58,6 +59,7 @@ class JobDeps:
     schedules: ReminderSchedules = field(default_factory=ReminderSchedules)
     limiters: Mapping[str, RateLimiter] | None = None
     stopping: asyncio.Event | None = None  # set when the process stops: long passes end after their batch
+    digests: DigestSchedules = field(default_factory=DigestSchedules)
 
 
 def build_sender(deps: JobDeps, *, concurrency: int = 4) -> OutboxSender:
@@ -104,4 +106,5 @@ def timed_jobs(deps: JobDeps) -> list[Job]:
         Job("cleaning", every=HOUR, first_after=MINUTE, run_once=Cleaner(deps.database, deps.services).run_once),
         Job("reminders", every=SECOND, run_once=reminder_job(deps).run_once),
         Job("reminder sends", every=SECOND, run_once=reminder_sender(deps).run_once),
+        Job("weekly digest", every=MINUTE, run_once=DigestJob(deps.database, deps.services, deps.digests).run_once),
     ]

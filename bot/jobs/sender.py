@@ -13,6 +13,10 @@ transaction open during a send), and record each outcome in its own short transa
 * anything else (network errors, time-outs) -> retried with exponential backoff and jitter,
   capped at five minutes. Alerts are never given up on for a transient reason.
 
+A :class:`~storage.messages.ImageDelivery` (a picture, such as the weekly digest's chart) goes the
+same way through the sink's ``send_image``; a platform whose sink has none drops it, counted as
+``no_images``. A payload whose image is not base64 is set aside as ``bad_payload``.
+
 A message over a rate limit is handed back unsent (its claim released) to be due when the limit
 allows, so a pass never sleeps and a slow chat never holds up the others.
 """
@@ -20,17 +24,19 @@ allows, so a pass never sleeps and a slow chat never holds up the others.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 import random
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from bot.channels.sinks import ChatMoved, PermanentFailure, RetryLater, Sink
+from bot.channels.sinks import ChatMoved, ImageSink, PermanentFailure, RetryLater, Sink
 from bot.jobs.alert_routing import AlertRouter
 from bot.jobs.ratelimit import RateLimiter
 from storage.database import Database, short_hash
 from storage.delivery import chat_migrations, follow_migrations, increment_count, record_chat_migration
-from storage.messages import Delivery
+from storage.messages import Delivery, ImageDelivery
 from storage.outbox import ClaimedItem, Outbox
 
 log = logging.getLogger(__name__)
@@ -40,6 +46,16 @@ BACKOFF_BASE = timedelta(seconds=2)
 BACKOFF_CAP = timedelta(minutes=5)
 NO_SINK_RECHECK = timedelta(hours=1)
 MAX_MOVES_PER_SEND = 3
+Sendable = Delivery | ImageDelivery
+SENT_KINDS: tuple[type[Sendable], ...] = (Delivery, ImageDelivery)
+
+
+def _image_bytes(message: ImageDelivery) -> bytes | None:
+    """The picture's bytes, or None when the payload is not base64."""
+    try:
+        return base64.b64decode(message.image, validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 def backoff_delay(attempts: int, rng: random.Random) -> timedelta:
@@ -92,12 +108,12 @@ class OutboxSender:
             async with self._database.transaction() as session:
                 await self._router.route_due(session, now, self._batch_size)
         async with self._database.transaction() as session:
-            claimed = await self._outbox.claim_due(session, now, self._batch_size, self._lease, kinds=(Delivery,))
+            claimed = await self._outbox.claim_due(session, now, self._batch_size, self._lease, kinds=SENT_KINDS)
             if claimed:
                 self._migrations = await chat_migrations(session)
         if not claimed:
             return 0
-        by_chat: dict[str, list[ClaimedItem[Delivery]]] = {}
+        by_chat: dict[str, list[ClaimedItem[Sendable]]] = {}
         for item in claimed:
             by_chat.setdefault(follow_migrations(self._migrations, item.message.chat), []).append(item)
         deferred: list[tuple[str, datetime]] = []  # handed back unsent: (row id, due again at)
@@ -133,7 +149,7 @@ class OutboxSender:
     async def _deliver_chat(
         self,
         address: str,
-        items: list[ClaimedItem[Delivery]],
+        items: list[ClaimedItem[Sendable]],
         gate: asyncio.Semaphore,
         deferred: list[tuple[str, datetime]],
     ) -> int:
@@ -151,18 +167,22 @@ class OutboxSender:
                     break
         return sent
 
-    async def _deliver(self, address: str, item: ClaimedItem[Delivery]) -> bool | datetime:
+    async def _deliver(self, address: str, item: ClaimedItem[Sendable]) -> bool | datetime:
         """Sends one row; True when sent, a datetime when the chat must wait until then, False
         when the row is settled otherwise (dropped, set aside, held for a missing sink)."""
-        text = item.message.text
+        message = item.message
         platform, _, chat_id = address.partition(":")
-        if not chat_id:
+        image = _image_bytes(message) if isinstance(message, ImageDelivery) else b""
+        if not chat_id or image is None:
             async with self._database.transaction() as session:
                 await self._outbox.set_aside(session, item.id, "bad_payload")
             return False
         sink = self._sinks.get(platform)
         if sink is None:
             return await self._hold_without_sink(item, platform)
+        if isinstance(message, ImageDelivery) and not isinstance(sink, ImageSink):
+            await self._drop(item, "no_images", address)
+            return False
         limiter = self._limiters.get(platform)
         for _move in range(MAX_MOVES_PER_SEND + 1):
             wait = limiter.delay(chat_id) if limiter else 0.0
@@ -174,7 +194,10 @@ class OutboxSender:
             if limiter:
                 limiter.take(chat_id)
             try:
-                await sink.send(chat_id, text)
+                if isinstance(message, Delivery):
+                    await sink.send(chat_id, message.text)
+                elif isinstance(sink, ImageSink):
+                    await sink.send_image(chat_id, image, message.caption)
             except ChatMoved as moved:
                 new_address = f"{platform}:{moved.new_chat_id}"
                 await self._record_move(f"{platform}:{chat_id}", new_address)
@@ -196,14 +219,14 @@ class OutboxSender:
         log.error("chat %s keeps moving; will retry", short_hash(address))
         return await self._retry(item, backoff_delay(item.attempts, self._rng), "network_error")
 
-    async def _retry(self, item: ClaimedItem[Delivery], delay: timedelta, reason: str) -> datetime:
+    async def _retry(self, item: ClaimedItem[Sendable], delay: timedelta, reason: str) -> datetime:
         due = self._clock() + delay
         async with self._database.transaction() as session:
             await self._outbox.reschedule(session, item.id, due)
             await increment_count(session, reason)
         return due
 
-    async def _drop(self, item: ClaimedItem[Delivery], reason: str, address: str) -> None:
+    async def _drop(self, item: ClaimedItem[Sendable], reason: str, address: str) -> None:
         log.warning("delivery to %s dropped: %s", short_hash(address), reason)
         async with self._database.transaction() as session:
             await self._outbox.drop(session, item.id, reason)
@@ -214,7 +237,7 @@ class OutboxSender:
             await record_chat_migration(session, old, new)
             await increment_count(session, "chat_migrated")
 
-    async def _hold_without_sink(self, item: ClaimedItem[Delivery], platform: str) -> bool:
+    async def _hold_without_sink(self, item: ClaimedItem[Sendable], platform: str) -> bool:
         """No sink for this platform in this process (not enabled yet): keep the row, re-check hourly."""
         log.error("no sender for %r chats is running; messages for them wait", platform)
         async with self._database.transaction() as session:

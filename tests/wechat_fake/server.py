@@ -191,6 +191,12 @@ class FakeWeChat:
         with self.state.lock:
             return list(self.state.robots[key])
 
+    def robot_images(self, webhook_url: str) -> list[bytes]:
+        """The pictures a robot received (``image`` messages), decoded."""
+        key = dict(parse_qsl(urlsplit(webhook_url).query))["key"]
+        with self.state.lock:
+            return list(self.state.robot_images[key])
+
     # the call log
 
     def calls(self, path: str | None = None) -> list[Call]:

@@ -8,6 +8,8 @@ where WeChat sends none (``/cgi-bin/token``), and binary bodies for media.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import secrets
 import threading
@@ -96,6 +98,7 @@ class FakeState:
     menus: list[dict[str, Any]] = field(default_factory=list)
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     robots: dict[str, list[str]] = field(default_factory=dict)  # key -> texts received
+    robot_images: dict[str, list[bytes]] = field(default_factory=lambda: defaultdict(list))  # key -> images
     robot_sends: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
 
     def handle(self, method: str, path: str, params: dict[str, str], raw_body: bytes) -> Answer:
@@ -208,13 +211,20 @@ class FakeState:
             return error(93000)
         if not isinstance(body, dict):
             return error(44002)
-        if body.get("msgtype") != "text":
+        image: bytes | None = None
+        if body.get("msgtype") == "image":
+            image_or_code = _robot_image(body.get("image"))
+            if isinstance(image_or_code, int):
+                return error(image_or_code)
+            image = image_or_code
+        elif body.get("msgtype") != "text":
             return error(40008)
-        content = body.get("text", {}).get("content")
-        if not isinstance(content, str) or not content:
-            return error(44002)
-        if len(content.encode("utf-8")) > 2048:
-            return error(40058)
+        else:
+            content = body.get("text", {}).get("content")
+            if not isinstance(content, str) or not content:
+                return error(44002)
+            if len(content.encode("utf-8")) > 2048:
+                return error(40058)
         now = self.clock()
         sends = self.robot_sends[key]
         while sends and sends[0] <= now - self.robot_period:
@@ -222,8 +232,29 @@ class FakeState:
         if len(sends) >= self.robot_limit:
             return error(45009)
         sends.append(now)
-        self.robots[key].append(content)
+        if image is not None:
+            self.robot_images[key].append(image)
+        else:
+            self.robots[key].append(content)
         return error(0)
+
+
+def _robot_image(image: Any) -> bytes | int:
+    """The picture of a robot ``image`` message, or the errcode for it: base64 of a PNG or JPG of at
+    most 2 MB, with the MD5 of the decoded bytes (the codes are this fake's approximation)."""
+    if not isinstance(image, dict) or not isinstance(image.get("base64"), str) or not isinstance(image.get("md5"), str):
+        return 40008
+    try:
+        data = base64.b64decode(image["base64"], validate=True)
+    except ValueError:
+        return 40008
+    if hashlib.md5(data).hexdigest() != image["md5"]:
+        return 40008
+    if len(data) > 2 * 1024 * 1024:
+        return 40009
+    if not (data.startswith(b"\x89PNG\r\n\x1a\n") or data.startswith(b"\xff\xd8")):
+        return 40005
+    return data
 
 
 _BAD_JSON = object()

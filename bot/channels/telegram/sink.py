@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import telegram
@@ -30,6 +30,7 @@ from bot.channels.sinks import ChatMoved, PermanentFailure, RetryLater, Transien
 log = logging.getLogger(__name__)
 
 MAX_TEXT_UTF16 = 4096  # Telegram's limit for one message, counted in UTF-16 code units
+MAX_CAPTION_UTF16 = 1024  # and for a photo's caption
 
 
 def retry_seconds(error: RetryAfter) -> float:
@@ -42,13 +43,13 @@ def retry_seconds(error: RetryAfter) -> float:
     return float(value) if isinstance(value, int | float) else 1.0
 
 
-def fit_text(text: str) -> str:
+def fit_text(text: str, limit: int = MAX_TEXT_UTF16) -> str:
     """Cut text that Telegram would refuse as too long (admin notices can be), marking the cut."""
     data = text.encode("utf-16-le")
-    if len(data) <= MAX_TEXT_UTF16 * 2:
+    if len(data) <= limit * 2:
         return text
     # A cut through a surrogate pair leaves half a character, which the decoder drops.
-    return data[: (MAX_TEXT_UTF16 - 1) * 2].decode("utf-16-le", errors="ignore") + "…"
+    return data[: (limit - 1) * 2].decode("utf-16-le", errors="ignore") + "…"
 
 
 def _chat(chat_id: str) -> int | str:
@@ -84,9 +85,18 @@ class TelegramSink:
             markup = InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)]])
         await self._send(chat_id, text, markup)
 
+    async def send_image(self, chat_id: str, image: bytes, caption: str) -> None:
+        """A photo (``sendPhoto``, uploaded) with its caption cut to Telegram's 1,024."""
+        caption = fit_text(caption, MAX_CAPTION_UTF16) if caption else ""
+        await self._call(self._bot.send_photo(chat_id=_chat(chat_id), photo=image, caption=caption or None))
+
     async def _send(self, chat_id: str, text: str, markup: InlineKeyboardMarkup | None) -> None:
+        await self._call(self._bot.send_message(chat_id=_chat(chat_id), text=fit_text(text), reply_markup=markup))
+
+    async def _call(self, request: Awaitable[object]) -> None:
+        """Awaits one Bot API request, turning its errors into the sender's typed failures."""
         try:
-            await self._bot.send_message(chat_id=_chat(chat_id), text=fit_text(text), reply_markup=markup)
+            await request
         except RetryAfter as error:
             raise RetryLater(retry_seconds(error)) from error
         except ChatMigrated as error:
