@@ -98,6 +98,19 @@ async def test_ticks_drive_the_sender_one_pass_at_a_time_and_stop_cleanly() -> N
     assert not scheduler.scheduler.running
 
 
+async def test_a_tick_handed_to_the_loop_before_stop_starts_no_pass_after_it() -> None:
+    """Under load APScheduler's tick task can start after ``stop`` checked that no pass was running;
+    it must not begin one then (shutdown would cut it between a send and its record)."""
+    sender = CountingPass(hold=0.03)
+    scheduler = DueWorkScheduler(ticking(sender, every=timedelta(hours=1)))
+    scheduler.start()
+    tick = scheduler.scheduler.get_job("sender").func
+    late_tick = asyncio.ensure_future(tick())  # queued, not yet run: stop() gets the loop first
+    await scheduler.stop()
+    await late_tick
+    assert sender.runs == 0 and sender.most_at_once == 0
+
+
 async def test_a_failing_pass_is_logged_and_the_next_tick_runs() -> None:
     class Failing(CountingPass):
         async def run_once(self) -> int:

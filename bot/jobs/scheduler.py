@@ -39,9 +39,12 @@ class _Ticker:
     def __init__(self, job: Job) -> None:
         self.job = job
         self.lock = asyncio.Lock()
+        self.stopping = False
 
     async def tick(self) -> None:
-        if self.lock.locked():
+        # A tick APScheduler handed to the loop just before ``stop`` may start after it: it must not
+        # begin a pass then, or shutdown would cancel it between a send and its record.
+        if self.stopping or self.lock.locked():
             return
         async with self.lock:
             try:
@@ -78,6 +81,8 @@ class DueWorkScheduler:
         if not self.scheduler.running:
             return
         self.scheduler.pause()
+        for ticker in self._tickers:
+            ticker.stopping = True
         for ticker in self._tickers:
             async with ticker.lock:
                 pass
