@@ -18,7 +18,7 @@ from collections.abc import Coroutine, Mapping
 from typing import Any
 
 import httpx
-from starlette.routing import Route
+from starlette.routing import BaseRoute
 
 from bot.admin.faq_reload import FaqAdmin
 from bot.admin.faq_watch import watch_faq
@@ -69,7 +69,11 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     wechat = None
     tasks: list[asyncio.Task[None]] = []
     try:
-        routes: list[Route] = []
+        from bot.web.desk.mount import build_desk, make_desk
+
+        clock, translators = runtime.services.clock, runtime.services.translators
+        desk = make_desk(config, runtime.database, runtime.crypto, clock, translators)
+        routes: list[BaseRoute] = [build_desk(desk)]
         if config.telegram.enabled:
             from bot.channels.telegram.setup import build_telegram_channel, start_telegram
 

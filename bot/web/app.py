@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("hapbot.access")
@@ -58,9 +59,10 @@ async def read_limited(request: Request, limit: int = MAX_BODY_BYTES) -> bytes |
     return b"".join(chunks)
 
 
-def build_web_app(routes: list[Route], ready: asyncio.Event | None = None) -> ASGIApp:
+def build_web_app(routes: Sequence[BaseRoute], ready: asyncio.Event | None = None) -> ASGIApp:
     """The app: ``/healthz`` (the process is alive), ``/readyz`` (200 once ``ready`` is set: the
-    channels, their content and the background jobs are up; 503 before) and the channels' routes.
+    channels, their content and the background jobs are up; 503 before), the channels' routes and
+    the HR desk (a ``Mount`` at ``/desk``, see :mod:`bot.web.desk`).
     Without ``ready``, the app is ready as soon as it serves."""
 
     async def healthz(_request: Request) -> Response:
