@@ -1,7 +1,7 @@
 """The bot's web app: liveness and readiness checks and the routes the channels hand in, in the bot's own process.
 
 Access logs carry the method, the path and the status only: query strings (WeChat puts the
-worker's OpenID there) and bodies are never logged.
+worker's OpenID there) and bodies are never logged, nor the token of a desk enrolment link.
 """
 
 from __future__ import annotations
@@ -20,6 +20,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 access_log = logging.getLogger("hapbot.access")
 
 MAX_BODY_BYTES = 1024 * 1024
+
+
+SECRET_PATHS = ("/desk/enrol/",)  # the rest of such a path is a one-time token
+
+
+def loggable_path(path: str) -> str:
+    """The path with any token in it replaced by ``…`` (an enrolment link's token)."""
+    for prefix in SECRET_PATHS:
+        if path.startswith(prefix) and len(path) > len(prefix):
+            return prefix + "…"
+    return path
 
 
 class AccessLog:
@@ -45,7 +56,7 @@ class AccessLog:
             await self.app(scope, receive, capture)
         finally:
             elapsed = (time.perf_counter() - started) * 1000
-            access_log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed)
+            access_log.info("%s %s %d %.1fms", scope["method"], loggable_path(scope["path"]), status, elapsed)
 
 
 async def read_limited(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | None:

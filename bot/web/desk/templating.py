@@ -45,6 +45,11 @@ def request_language(request: Request) -> Language:
     return min(ranked)[2] if ranked else "zh"
 
 
+def _linkable(path: str) -> str:
+    """The page's path for links back to it (the language switch): never an enrolment token."""
+    return "/desk/login" if path.startswith("/desk/enrol/") else path
+
+
 class Pages:
     """Renders a template with what every desk page uses: ``t``, ``lang``, ``csrf_token``, ``person``."""
 
@@ -65,7 +70,7 @@ class Pages:
             "lang": language,
             "csrf_token": request.state.csrf_token,
             "person": request.state.person,
-            "path": request.url.path,
+            "path": _linkable(request.url.path),
             **values,
         }
         body = self.environment.get_template(template).render(context)
