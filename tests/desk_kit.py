@@ -13,13 +13,14 @@ from pathlib import Path
 import argon2
 import httpx
 
+from bot.cli.cases import Prompt
 from bot.config import Config
 from bot.core import Core
 from bot.web.app import build_web_app
 from bot.web.desk import totp
 from bot.web.desk.context import Desk
 from bot.web.desk.mount import build_desk, make_desk
-from storage.accounts import Accounts, PasswordHasher
+from storage.accounts import Accounts, PasswordHasher, token_hash
 from storage.people import Role
 
 from .conftest import Clock, make_config
@@ -117,3 +118,33 @@ async def login(
             "next": next_path,
         },
     )
+
+
+async def enrolled_account(
+    runtime: Core, clock: Clock, name: str, role: Role = Role.HANDLER, sites: tuple[str, ...] = ("main", "north")
+) -> Enrolled:
+    """An account set up straight through the repository (password :data:`PASSWORD`), for tests
+    that sign in on the command line rather than test enrolment."""
+    accounts = Accounts(runtime.crypto)
+    secret = totp.new_secret()
+    password_hash = await QuickPasswordHasher().hash(PASSWORD)
+    async with runtime.database.transaction() as session:
+        account, token = await accounts.add(session, name, role, sites, clock())
+        assert await accounts.complete_enrolment(
+            session, account.id, token_hash(token), password_hash, secret, 0, clock()
+        )
+    return Enrolled(name, secret)
+
+
+def terminal(person: Enrolled, clock: Clock, *, password: str = PASSWORD, code: str | None = None) -> Prompt:
+    """Answers ``hapbot cases``' questions as ``person`` would: the password, then the code the
+    app shows now (``clock`` moves on a step, so the next sign-in has a fresh code)."""
+
+    def prompt(question: str, secret: bool) -> str:
+        if secret:
+            return password
+        answer = code if code is not None else totp.code_at(person.secret, clock())
+        clock.advance(seconds=totp.STEP_SECONDS)
+        return answer
+
+    return prompt
