@@ -126,11 +126,13 @@ class WebSessions:
         rows = await session.execute(select(DeskSession.token_hash).where(DeskSession.account_id == account_id))
         return len(rows.all())
 
-    async def delete_expired(self, session: AsyncSession, now: datetime) -> int:
-        """Deletes sessions and throttles past their time (the hourly cleaner)."""
-        ended = await session.execute(delete(DeskSession).where(DeskSession.expires_at <= now))
-        await session.execute(delete(DeskLoginThrottle).where(DeskLoginThrottle.expires_at <= now))
-        return int(ended.rowcount)  # type: ignore[attr-defined]
+
+
+async def delete_expired(session: AsyncSession, now: datetime) -> int:
+    """Deletes sessions and throttles past their time (the hourly cleaner); returns the sessions ended."""
+    ended = await session.execute(delete(DeskSession).where(DeskSession.expires_at <= now))
+    await session.execute(delete(DeskLoginThrottle).where(DeskLoginThrottle.expires_at <= now))
+    return int(getattr(ended, "rowcount", 0) or 0)
 
 
 @dataclass(frozen=True)

@@ -308,3 +308,22 @@ async def test_audit_entries_of_sign_in_are_content_free(desk: Desk, clock: Cloc
     assert entries == []  # none names a case
     for actor, action in await actions(desk):
         assert token not in actor + action and PASSWORD not in actor + action
+
+
+async def test_the_hourly_cleaner_deletes_sessions_past_their_time(runtime: Core, desk: Desk, clock: Clock) -> None:
+    from bot.jobs.cleaner import Cleaner
+
+    token = await add_account(desk, "wang")
+    async with desk_client(desk) as client:
+        person = await enrol(client, desk, token, "wang", clock)
+        await login(client, person, clock)
+    async with desk_client(desk) as other:
+        await login(other, person, clock, password="wrong password")
+    assert (await Cleaner(runtime.database, runtime.services).run_once())["desk_sessions"] == 0
+    clock.advance(hours=25)
+    assert (await Cleaner(runtime.database, runtime.services).run_once())["desk_sessions"] == 1
+    from sqlalchemy import text
+
+    async with desk.database.transaction(write=False) as session:
+        left = (await session.execute(text("SELECT count(*) FROM desk_login_throttles"))).scalar()
+    assert left == 0
