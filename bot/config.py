@@ -31,7 +31,7 @@ TELEGRAM_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what setWebhook
 TELEGRAM_WEBHOOK_PORTS = frozenset({443, 80, 88, 8443})  # the only ports Telegram delivers webhooks to
 PROXY_SCHEMES = frozenset({"http", "https", "socks5", "socks5h"})
 WECHAT_AES_KEY_PATTERN = re.compile(r"[A-Za-z0-9]{43}")
-ACCOUNT_NAME = re.compile(r"[\w.-]{1,64}")  # the same rule as storage.accounts.NAME_PATTERN
+ACCOUNT_NAME = re.compile(r"(?=.{1,64}\Z)[\w.-]+(?: [\w.-]+)*")  # the same rule as storage.accounts.NAME_PATTERN
 
 LocalText = str | dict[Literal["zh", "en"], str]
 
@@ -366,7 +366,7 @@ class HrSection(_Section):
             if not ACCOUNT_NAME.fullmatch(name):
                 raise ValueError(
                     f"{name!r} is not usable as a desk account name: use 1 to 64 letters, digits, '.', '_' or '-' "
-                    "(Chinese characters are fine), no spaces"
+                    "(Chinese characters are fine), with single spaces between words"
                 )
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:

@@ -34,7 +34,7 @@ from .outbox import as_utc
 from .people import Person, Role
 
 ENROLMENT_VALID = timedelta(hours=24)
-NAME_PATTERN = re.compile(r"[\w.-]{1,64}")  # the same rule as bot.config.ACCOUNT_NAME
+NAME_PATTERN = re.compile(r"(?=.{1,64}\Z)[\w.-]+(?: [\w.-]+)*")  # the same rule as bot.config.ACCOUNT_NAME
 TOKEN_BYTES = 32
 
 
@@ -113,7 +113,7 @@ class Accounts:
     ) -> tuple[Account, str]:
         """Creates an account with no credentials yet; returns it and its enrolment token."""
         if not NAME_PATTERN.fullmatch(name):
-            raise ValueError("a name is 1 to 64 letters, digits, '.', '_' or '-'")
+            raise ValueError("a name is 1 to 64 letters, digits, '.', '_' or '-', with single spaces between words")
         if await self.by_name(session, name) is not None:
             raise AccountExists(name)
         token = new_token()

@@ -13,7 +13,7 @@ from pathlib import Path
 import argon2
 import httpx
 
-from bot.cli.cases import Prompt
+from bot.cli.signin import Prompt
 from bot.config import Config
 from bot.core import Core
 from bot.web.app import build_web_app

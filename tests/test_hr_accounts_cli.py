@@ -122,8 +122,8 @@ def test_config_checks_the_desk_keys(tmp_path: Path) -> None:
     assert "secure_cookies = false is allowed only when public_url is http://127.0.0.1" in problems(
         '[web]\npublic_url = "https://desk.example.com"\nsecure_cookies = false\n'
     )
-    assert "hr.handlers: 'Wang Li' is not usable as a desk account name" in problems(
-        '[hr]\nhandlers = ["Wang Li"]\n'
+    assert "hr.handlers: 'Wang  Li' is not usable as a desk account name" in problems(
+        '[hr]\nhandlers = ["Wang  Li"]\n'
     )
     assert "listed twice" in problems('[hr]\nboard_members = ["li", "li"]\n')
     local = tmp_path / "local.toml"

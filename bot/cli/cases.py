@@ -15,14 +15,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, TextIO
 
+from bot.cli.signin import Prompt, ask
 from bot.config import Config
 from storage.case_status import CaseStatus
 
 if TYPE_CHECKING:
     from storage.accounts import PasswordHasher
     from storage.crypto import KeyRing
-
-Prompt = Callable[[str, bool], str]  # (question, secret) -> answer
 
 UNREADABLE_LINE = (
     "cannot be opened with the keys in use (a master key this key file lacks, or a damaged row); "
@@ -58,13 +57,6 @@ def execute(config: Config, args: argparse.Namespace) -> int:
     return asyncio.run(run(config, args, sys.stdout))
 
 
-def ask(question: str, secret: bool) -> str:
-    """Asks on the terminal; a secret is not echoed."""
-    import getpass
-
-    return getpass.getpass(question) if secret else input(question)
-
-
 async def run(
     config: Config,
     args: argparse.Namespace,
@@ -75,9 +67,8 @@ async def run(
     clock: Callable[[], datetime] | None = None,
     hasher: PasswordHasher | None = None,
 ) -> int:
+    from bot.cli.signin import terminal_sign_in
     from bot.core import build_core, utc_now
-    from bot.web.desk.authenticate import sign_in
-    from bot.web.desk.mount import make_desk
     from handlers.hr import CaseDesk, NotAuthorised, UnknownCase, UnreadableCase
     from storage.people import Role
 
@@ -85,18 +76,9 @@ async def run(
     services = runtime.services
     now = services.clock()
     try:
-        signin = make_desk(config, runtime.database, runtime.crypto, services.clock, services.translators, hasher)
-        password = prompt("Password: ", True)
-        code = prompt("Code from your authenticator app: ", False)
-        result = await sign_in(signin, args.actor, password, code, "cli", now, channel="cli", create_session=False)
-        if result.person is None:
-            if result.wait is not None:
-                minutes = max(1, int(result.wait.total_seconds() + 59) // 60)
-                out.write(f"hapbot: too many failed sign-ins; wait {minutes} minute(s)\n")
-            else:
-                out.write("hapbot: sign-in refused: the name, the password or the code is not right\n")
+        person = await terminal_sign_in(runtime, args.actor, out, prompt, hasher)
+        if person is None:
             return 2
-        person = result.person
         handlers = [person.name] if person.role is Role.HANDLER else []
         board = [person.name] if person.role is Role.BOARD else []
         desk = CaseDesk(services.cases, services.outbox, handlers, board)

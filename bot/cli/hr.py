@@ -30,7 +30,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     hr = commands.add_parser("hr", help="HR desk accounts: add, list, disable, reset, migrate (audited)")
     actions = hr.add_subparsers(dest="hr_command", required=True)
     add = actions.add_parser("add", help="add a person and print their one-time enrolment link")
-    add.add_argument("name", help="1 to 64 letters, digits, '.', '_' or '-'")
+    add.add_argument("name", help="1 to 64 letters, digits, '.', '_' or '-', single spaces between words")
     add.add_argument("--role", required=True, choices=[role.value for role in Role])
     add.add_argument(
         "--site", action="append", default=[], help="a site a handler works for (repeat; default: every site)"
