@@ -327,3 +327,35 @@ async def test_the_hourly_cleaner_deletes_sessions_past_their_time(runtime: Core
     async with desk.database.transaction(write=False) as session:
         left = (await session.execute(text("SELECT count(*) FROM desk_login_throttles"))).scalar()
     assert left == 0
+
+
+async def test_a_page_s_refusal_is_audited_even_when_its_transaction_rolls_back(desk: Desk, clock: Clock) -> None:
+    """What the case pages do when a person asks for a case they may not see."""
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse, Response
+    from starlette.routing import Route
+
+    from bot.web.app import build_web_app
+    from bot.web.desk.mount import build_desk
+    from bot.web.desk.security import record_refusal
+
+    async def forbidden(request: Request) -> Response:
+        try:
+            async with desk.database.transaction() as session:
+                await audit.record(session, "never", "rolled back", None, clock())
+                raise PermissionError
+        except PermissionError:
+            await record_refusal(request, "case")
+            return PlainTextResponse("not yours", status_code=404)
+
+    token = await add_account(desk, "wang")
+    app = build_web_app([build_desk(desk, [Route("/cases/x", forbidden)])])
+    import httpx
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://desk.example.com") as client:
+        person = await enrol(client, desk, token, "wang", clock)
+        await login(client, person, clock)
+        assert (await client.get("/desk/cases/x")).status_code == 404
+    entries = await actions(desk)
+    assert ("wang", "desk:refused_case") in entries and ("never", "rolled back") not in entries

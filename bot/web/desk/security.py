@@ -159,3 +159,13 @@ async def _refuse(scope: Scope, send: Callable[[Message], Awaitable[None]], desk
     request = Request(scope)
     response = desk.pages.render(request, "signin/refused.html", status_code=status)
     await response(scope, _replay(b""), send)
+
+
+async def record_refusal(request: Request, what: str) -> None:
+    """Writes a refused access to the audit log, in a transaction of its own, for a desk page that
+    refuses a signed-in person (a case of another role or site): ``desk:refused_<what>``, never
+    the case or its content. Call it once the page's own transaction has ended (rolled back by
+    the refusal): never inside one, where SQLite's single writer would wait for itself."""
+    desk: Desk = request.app.state.desk
+    person = request.state.person
+    await desk.audit(person.name if person else ANONYMOUS, f"desk:refused_{what}"[:32], desk.clock())
