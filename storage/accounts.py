@@ -46,6 +46,10 @@ class UnknownAccount(Exception):
     """No account has that name."""
 
 
+class InvalidName(ValueError):
+    """A name an account cannot have; ``str()`` says what a name may hold."""
+
+
 def token_hash(token: str) -> str:
     """The stored form of a random token (enrolment link, session cookie): its SHA-256, in hex."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
@@ -113,7 +117,7 @@ class Accounts:
     ) -> tuple[Account, str]:
         """Creates an account with no credentials yet; returns it and its enrolment token."""
         if not NAME_PATTERN.fullmatch(name):
-            raise ValueError("a name is 1 to 64 letters, digits, '.', '_' or '-', with single spaces between words")
+            raise InvalidName("a name is 1 to 64 letters, digits, '.', '_' or '-', with single spaces between words")
         if await self.by_name(session, name) is not None:
             raise AccountExists(name)
         token = new_token()

@@ -50,6 +50,9 @@ async def test_add_prints_a_link_that_enrols_the_person(runtime: Core, config: C
     assert account is not None and account.person.sites == frozenset({"north"})
     code, again = await hr(config, keyring, clock, "add", "chen", "--role", "board")
     assert code == 2 and "exists already" in again
+    code, bad = await hr(config, keyring, clock, "add", "chen  wu", "--role", "board")
+    assert (code, bad) == (2, "hapbot: 'chen  wu': a name is 1 to 64 letters, digits, '.', '_' or '-', with single "
+                              "spaces between words\n")
 
 
 async def test_add_checks_sites_and_needs_the_public_url(config: Config, keyring: KeyRing, clock: Clock,

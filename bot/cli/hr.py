@@ -94,7 +94,7 @@ async def run(
 ) -> int:
     from bot.core import build_core, utc_now
     from storage import audit
-    from storage.accounts import AccountExists, Accounts, UnknownAccount
+    from storage.accounts import AccountExists, Accounts, InvalidName, UnknownAccount
     from storage.web_sessions import WebSessions
 
     if args.hr_command in ("add", "reset", "migrate"):
@@ -139,6 +139,9 @@ async def run(
                 await _migrate(session, accounts, config, out, now)
     except AccountExists as exists:
         out.write(f"hapbot: an account {exists} exists already (`hapbot hr reset {exists}` gives a new link)\n")
+        return 2
+    except InvalidName as invalid:
+        out.write(f"hapbot: {args.name!r}: {invalid}\n")
         return 2
     except UnknownAccount as unknown:
         out.write(f"hapbot: no account {unknown} (see `hapbot hr list`)\n")
