@@ -31,6 +31,7 @@ TELEGRAM_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what setWebhook
 TELEGRAM_WEBHOOK_PORTS = frozenset({443, 80, 88, 8443})  # the only ports Telegram delivers webhooks to
 PROXY_SCHEMES = frozenset({"http", "https", "socks5", "socks5h"})
 WECHAT_AES_KEY_PATTERN = re.compile(r"[A-Za-z0-9]{43}")
+ACCOUNT_NAME = re.compile(r"(?=.{1,64}\Z)[\w.-]+(?: [\w.-]+)*")  # the same rule as storage.accounts.NAME_PATTERN
 
 LocalText = str | dict[Literal["zh", "en"], str]
 
@@ -367,12 +368,27 @@ class HrSection(_Section):
         ),
     )
     handlers: list[str] = Field(
-        default_factory=list, description="HR case handlers (`--as NAME`): cases alerted to HR."
+        default_factory=list,
+        description="Old way to name HR case handlers; `hapbot hr migrate` turns them into desk accounts.",
     )
     board_members: list[str] = Field(
         default_factory=list,
-        description="Advocacy-board members: cases about a supervisor, a manager or HR, which HR never sees.",
+        description="Old way to name board members; `hapbot hr migrate` turns them into desk accounts.",
     )
+
+    @field_validator("handlers", "board_members")
+    @classmethod
+    def _account_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not ACCOUNT_NAME.fullmatch(name):
+                raise ValueError(
+                    f"{name!r} is not usable as a desk account name: use 1 to 64 letters, digits, '.', '_' or '-' "
+                    "(Chinese characters are fine), with single spaces between words"
+                )
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"{', '.join(duplicates)} listed twice; list each person once")
+        return names
 
     @model_validator(mode="after")
     def _one_role_each(self) -> HrSection:
@@ -398,9 +414,58 @@ class RemindersSection(_Section):
     )
 
 
+LOOPBACK_HTTP = re.compile(r"http://127\.0\.0\.1(:[0-9]{1,5})?(/.*)?")
+
+
 class WebSection(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    public_url: str | None = Field(
+        default=None,
+        description="Where HR opens the desk (https://desk.example.com); enrolment links and alert links start here.",
+    )
+    secure_cookies: bool = Field(
+        default=True, description="Desk cookies are Secure; false only with public_url = http://127.0.0.1:…"
+    )
+    session_idle_minutes: int = Field(
+        default=15, ge=1, le=240, description="A desk session ends after this long without a request."
+    )
+    session_absolute_hours: int = Field(
+        default=12, ge=1, le=72, description="A desk session ends this long after sign-in, however active."
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.rstrip("/")
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 (raises on a port that is no number)
+        except ValueError:
+            raise ValueError("not a valid URL; write it like https://desk.example.com") from None
+        if parts.query or parts.fragment or "@" in parts.netloc:
+            raise ValueError("give the address only (no user, query or #fragment), like https://desk.example.com")
+        if parts.scheme == "https" and parts.hostname:
+            return value
+        if LOOPBACK_HTTP.fullmatch(value):
+            return value
+        raise ValueError(
+            "must be an https:// address, like https://desk.example.com (http:// only as http://127.0.0.1:PORT "
+            "for trying the desk on this machine)"
+        )
+
+    @model_validator(mode="after")
+    def _secure_cookies(self) -> WebSection:
+        if not self.secure_cookies and not (self.public_url and LOOPBACK_HTTP.fullmatch(self.public_url)):
+            raise ValueError(
+                "secure_cookies = false is allowed only when public_url is http://127.0.0.1:PORT (trying the desk "
+                "on this machine); remove it, and serve the desk over https"
+            )
+        if self.session_absolute_hours * 60 < self.session_idle_minutes:
+            raise ValueError("session_absolute_hours must be at least session_idle_minutes")
+        return self
 
 
 def _default_sites() -> dict[str, SiteSection]:

@@ -15,10 +15,10 @@ import logging
 import signal
 import time
 from collections.abc import Coroutine, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from starlette.routing import Route
+from starlette.routing import BaseRoute
 
 from bot.admin.faq_reload import FaqAdmin
 from bot.admin.faq_watch import watch_faq
@@ -42,6 +42,9 @@ from bot.jobs.schedules import ReminderSchedules
 from bot.web.app import build_web_app
 from bot.web.server import serving
 from handlers.events import Channel
+
+if TYPE_CHECKING:
+    from bot.web.desk.context import Desk
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +73,12 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     wechat = None
     tasks: list[asyncio.Task[None]] = []
     try:
-        routes: list[Route] = []
+        from bot.web.desk.mount import build_desk, make_desk
+
+        clock, translators = runtime.services.clock, runtime.services.translators
+        desk = make_desk(config, runtime.database, runtime.crypto, clock, translators)
+        await _warn_unmigrated(config, desk)
+        routes: list[BaseRoute] = [build_desk(desk)]
         if config.telegram.enabled:
             from bot.channels.telegram.setup import build_telegram_channel, start_telegram
 
@@ -167,6 +175,21 @@ def job_deps(
         stopping,
         DigestSchedules.from_config(config),
     )
+
+
+async def _warn_unmigrated(config: Config, desk: Desk) -> None:
+    """Says at every start while ``[hr]`` still names people who have no desk account: access now
+    comes from the accounts alone (``hapbot hr migrate`` makes them)."""
+    from bot.cli.hr import unmigrated
+
+    async with desk.database.transaction(write=False) as session:
+        missing = await unmigrated(session, desk.accounts, config)
+    if missing:
+        log.warning(
+            "%d name(s) in [hr] handlers / board_members have no desk account and cannot sign in; "
+            "run `hapbot hr migrate` to make them and print their enrolment links",
+            len(missing),
+        )
 
 
 def _timed_work(core: Core, sinks: Mapping[str, Sink], stop: asyncio.Event) -> Coroutine[Any, Any, None]:

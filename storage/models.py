@@ -388,3 +388,54 @@ class DigestWeek(Base):
 
     site: Mapped[str] = mapped_column(String(32), primary_key=True)
     week: Mapped[str] = mapped_column(String(8), primary_key=True)
+class DeskAccount(Base):
+    """A person who may sign in to the HR desk: a case handler (for ``sites``) or a board member.
+
+    Secrets are never stored as they are: the password as an argon2id hash, the TOTP secret sealed
+    to its row, the one-time enrolment token as a SHA-256 hash (it is 256 random bits, so a fast
+    hash is enough). ``totp_last_step`` is the last 30-second step a code was accepted for, so a
+    code seen over someone's shoulder cannot be used twice. ``sites`` is a JSON list of site ids.
+    """
+
+    __tablename__ = "desk_accounts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    sites: Mapped[str] = mapped_column(String(1024), default="[]")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    totp_secret_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0)
+    enrolment_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    enrolment_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DeskSession(Base):
+    """A signed-in desk session, or an enrolment in progress, keyed by a SHA-256 hash of the token
+    in the browser's cookie (the token itself is never stored). ``data_ct`` is sealed: the kind of
+    session and, while enrolling, the TOTP secret being set up."""
+
+    __tablename__ = "desk_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("desk_accounts.id", ondelete="CASCADE"), index=True)
+    data_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class DeskLoginThrottle(Base):
+    """Failed desk sign-ins of one account or one address (a keyed hash of it, never the address):
+    a few are free, then each next try must wait a delay that doubles, up to a cap. Only that
+    account or address slows down; nobody else is locked out."""
+
+    __tablename__ = "desk_login_throttles"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -8,6 +8,8 @@ import io
 import json
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli.cases import run as run_cases
 from bot.config import Config
@@ -20,9 +22,11 @@ from handlers.hr import CaseDesk, NotAuthorised, UnknownCase, UnreadableCase
 from storage.cases import CaseStatus
 from storage.crypto import KeyRing
 from storage.database import short_hash
-from storage.models import Case
+from storage.models import AuditEntry, Case
+from storage.people import Role
 
 from .conftest import Clock, Worker
+from .desk_kit import QuickPasswordHasher, enrolled_account, terminal
 from .flows import receipt_in, reference_in, report_script
 
 
@@ -84,23 +88,40 @@ async def test_every_read_and_change_is_audited_and_strangers_are_refused(runtim
     assert [(actor, action) for _, actor, action in trail] == [("wang", "read"), ("wang", "status:investigating")]
 
 
-async def test_cases_cli_shows_a_case_only_to_listed_handlers(
-    runtime: Core, config: Config, keyring: KeyRing
+async def test_cases_cli_signs_in_and_shows_a_case_only_to_its_role(
+    runtime: Core, config: Config, keyring: KeyRing, clock: Clock
 ) -> None:
     _, reference = await file_report(Worker(runtime, "mei"), notify="notify_no")
-    raw = config.model_dump(mode="python")
-    raw["storage"]["url"] = config.storage.url.get_secret_value()
-    raw["hr"] = {"handlers": ["wang"]}
-    hr_config = Config.model_validate(raw)
+    wang = await enrolled_account(runtime, clock, "wang")
+    li = await enrolled_account(runtime, clock, "li", Role.BOARD, ())
+    quick = QuickPasswordHasher()
     out = io.StringIO()
     show = argparse.Namespace(actor="wang", cases_command="show", reference=reference.lower())
-    assert await run_cases(hr_config, show, out, keyring=keyring) == 0
+    assert await run_cases(config, show, out, keyring=keyring, prompt=terminal(wang, clock), clock=clock,
+                           hasher=quick) == 0
     shown = json.loads(out.getvalue())
     assert shown["reference"] == reference and shown["report"]["what"] == ["The cook keeps cornering me"]
-    refused = io.StringIO()
+
+    wrong_code = io.StringIO()
+    assert await run_cases(config, show, wrong_code, keyring=keyring, prompt=terminal(wang, clock, code="000000"),
+                           clock=clock, hasher=quick) == 2
+    assert wrong_code.getvalue() == "hapbot: sign-in refused: the name, the password or the code is not right\n"
     stranger = argparse.Namespace(actor="eve", cases_command="show", reference=reference)
-    assert await run_cases(hr_config, stranger, refused, keyring=keyring) == 2
-    assert "not listed" in refused.getvalue()
+    refused = io.StringIO()
+    assert await run_cases(config, stranger, refused, keyring=keyring, prompt=terminal(wang, clock), clock=clock,
+                           hasher=quick) == 2
+    assert "sign-in refused" in refused.getvalue() and "cook" not in refused.getvalue()
+    as_board = argparse.Namespace(actor="li", cases_command="show", reference=reference)
+    board_out = io.StringIO()
+    assert await run_cases(config, as_board, board_out, keyring=keyring, prompt=terminal(li, clock), clock=clock,
+                           hasher=quick) == 2
+    assert board_out.getvalue() == f"hapbot: no case {reference!r}\n"
+    async with runtime.database.transaction(write=False) as session:
+        trail = [(e.actor, e.action) for e in await audit_entries(session)]
+    assert sorted(trail) == sorted([
+        ("wang", "cli:login"), ("wang", "read"), ("wang", "cli:login_failed"),
+        ("(unknown account)", "cli:login_failed"), ("li", "cli:login"),
+    ])
 
 
 async def test_hr_cannot_see_reports_about_hr_or_managers_and_the_board_can(runtime: Core, clock: Clock) -> None:
@@ -145,16 +166,10 @@ async def test_finished_cases_are_deleted_after_the_retention_period(runtime: Co
     assert "No report matches" in reader.text
 
 
-def hr_config(config: Config) -> Config:
-    raw = config.model_dump(mode="python")
-    raw["storage"]["url"] = config.storage.url.get_secret_value()
-    raw["hr"] = {"handlers": ["wang"]}
-    return Config.model_validate(raw)
-
-
 async def test_cases_that_cannot_be_opened_are_listed_apart_and_never_hide_the_rest(
-    runtime: Core, config: Config, keyring: KeyRing
+    runtime: Core, config: Config, keyring: KeyRing, clock: Clock
 ) -> None:
+    wang = await enrolled_account(runtime, clock, "wang")
     references = [(await file_report(Worker(runtime, name), notify="notify_no"))[1] for name in "abcd"]
     async with runtime.database.transaction() as session:
         rows = {row.reference: row for row in (await session.execute(Case.__table__.select())).all()}
@@ -167,7 +182,8 @@ async def test_cases_that_cannot_be_opened_are_listed_apart_and_never_hide_the_r
         odd.status, odd.reference = "escalated", "??"  # newer code's status, and a reference we cannot use
     listing = io.StringIO()
     every = argparse.Namespace(actor="wang", cases_command="list", site=None, all=True)
-    assert await run_cases(hr_config(config), every, listing, keyring=keyring) == 0
+    assert await run_cases(config, every, listing, keyring=keyring, prompt=terminal(wang, clock), clock=clock,
+                           hasher=QuickPasswordHasher()) == 0
     lines = listing.getvalue().splitlines()
     expected = [references[0], references[2], f"#{short_hash(odd_id)}", references[1]]
     assert [line.split()[0] for line in lines] == expected
@@ -175,7 +191,8 @@ async def test_cases_that_cannot_be_opened_are_listed_apart_and_never_hide_the_r
 
     shown = io.StringIO()
     show = argparse.Namespace(actor="wang", cases_command="show", reference=references[1])
-    assert await run_cases(hr_config(config), show, shown, keyring=keyring) == 2
+    assert await run_cases(config, show, shown, keyring=keyring, prompt=terminal(wang, clock), clock=clock,
+                           hasher=QuickPasswordHasher()) == 2
     assert shown.getvalue().startswith(f"hapbot: case {references[1]}: cannot be opened with the keys in use")
     assert len(shown.getvalue().splitlines()) == 1
 
@@ -199,3 +216,7 @@ async def test_a_replica_on_old_keys_lists_a_case_sealed_after_rotation_as_unrea
     finally:
         await old.close()
         await new.close()
+
+
+async def audit_entries(session: AsyncSession) -> list[AuditEntry]:
+    return list((await session.execute(select(AuditEntry))).scalars())

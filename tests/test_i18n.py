@@ -20,6 +20,7 @@ from .conftest import Worker
 
 REPO = Path(__file__).resolve().parents[1]
 HANDLERS = REPO / "handlers"
+DESK_TEMPLATES = REPO / "bot" / "web" / "desk" / "templates"  # {{ t("…") }} in the HR desk's pages
 PO_FILE = HANDLERS / "locale" / "zh" / "LC_MESSAGES" / "hapbot.po"
 CJK = re.compile(r"[\u3400-\u9fff]")
 # Names that read the same in Chinese; any other translation without a Chinese character is suspect.
@@ -28,7 +29,8 @@ STORY = "My line leader keeps making dirty jokes about me"
 
 
 def extracted() -> dict[str, list[str]]:
-    """Every message marked with ``N_`` or ``t`` in ``handlers/`` and ``bot/``, with where it is used."""
+    """Every message marked with ``N_`` or ``t`` in ``handlers/`` and ``bot/`` (the desk's templates
+too), with where it is used."""
     found: dict[str, list[str]] = {}
     for folder in ("handlers", "bot"):
         for filename, lineno, message, _comments, _context in extract_from_dir(
@@ -36,6 +38,11 @@ def extracted() -> dict[str, list[str]]:
         ):
             assert isinstance(message, str), f"{filename}:{lineno}: plural or odd message {message!r}"
             found.setdefault(message, []).append(f"{folder}/{filename}:{lineno}")
+    for filename, lineno, message, _comments, _context in extract_from_dir(
+        str(DESK_TEMPLATES), method_map=[("**.html", "jinja2")], keywords={"t": None}
+    ):
+        assert isinstance(message, str), f"{filename}:{lineno}: plural or odd message {message!r}"
+        found.setdefault(message, []).append(f"templates/{filename}:{lineno}")
     return found
 
 

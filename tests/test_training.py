@@ -19,15 +19,16 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from bot.cli.training_tools import run_export, run_stats
-from bot.config import Config
 from bot.core import Core, build_core
 from bot.jobs.cleaner import Cleaner
 from handlers.quiz.library import QuizLibrary
 from storage.crypto import KeyRing
 from storage.database import sqlite_path
+from storage.people import Role
 from storage.quiz_tallies import MIN_WORKERS
 
 from .conftest import Clock, Worker, make_config
+from .desk_kit import QuickPasswordHasher, enrolled_account, terminal
 from .quizzes import question_at, right_index, wrong_index
 from .test_schema_unlinkability import CASE_WORDS, is_pseudonym, live_schema
 
@@ -45,13 +46,6 @@ async def finish_onboarding(worker: Worker, library: QuizLibrary, *, wrong: int 
         pick = wrong_index(question, labels, language) if number < wrong else right_index(question, labels, language)
         await worker.choose(shown[pick].id)
     assert "quiz_retry" in worker.choices, "the score is shown"
-
-
-def with_handlers(config: Config, *names: str) -> Config:
-    raw = config.model_dump(mode="python")
-    raw["storage"]["url"] = config.storage.url.get_secret_value()
-    raw["hr"]["handlers"] = list(names)
-    return Config.model_validate(raw)
 
 
 async def test_recording_is_opt_in_and_declining_changes_nothing(
@@ -112,8 +106,8 @@ async def test_the_day_is_the_site_s_local_day(runtime: Core, clock: Clock, quiz
     assert "Date: 2026-03-03" in worker.text and "Result: not passed" in worker.text
 
 
-async def test_export_writes_csv_for_hr_handlers_only_and_is_audited(
-    runtime: Core, keyring: KeyRing, quiz_library: QuizLibrary, tmp_path: Path
+async def test_export_writes_csv_for_a_signed_in_hr_handler_of_the_site_only_and_is_audited(
+    runtime: Core, keyring: KeyRing, quiz_library: QuizLibrary, tmp_path: Path, clock: Clock
 ) -> None:
     for number, name in enumerate(("EMP-1", "EMP-2")):
         worker = Worker(runtime, f"exporter-{number}")
@@ -122,10 +116,13 @@ async def test_export_writes_csv_for_hr_handlers_only_and_is_audited(
         await worker.choose("training_record")
         await worker.send(name)
         await worker.choose("training_save")
-    config = with_handlers(runtime.config, "Ms Li")
+    config = runtime.config
+    li = await enrolled_account(runtime, clock, "Ms Li", Role.HANDLER, ("main",))
+    board = await enrolled_account(runtime, clock, "Mr Board", Role.BOARD, ())
+    signed = {"keyring": keyring, "clock": clock, "hasher": QuickPasswordHasher()}
     args = argparse.Namespace(actor="Ms Li", site="main", first=date(2026, 3, 1), last=date(2026, 3, 31), out=None)
     out = io.StringIO()
-    assert await run_export(config, args, out, keyring=keyring) == 0
+    assert await run_export(config, args, out, prompt=terminal(li, clock), **signed) == 0
     assert out.getvalue().splitlines() == [
         "employee_number,quiz,date,passed",
         "EMP-1,onboarding,2026-03-02,yes",
@@ -133,19 +130,23 @@ async def test_export_writes_csv_for_hr_handlers_only_and_is_audited(
     ]
     written = tmp_path / "records.csv"
     args.out = str(written)
-    assert await run_export(config, args, io.StringIO(), keyring=keyring) == 0
+    assert await run_export(config, args, io.StringIO(), prompt=terminal(li, clock), **signed) == 0
     assert written.read_text(encoding="utf-8").count("\n") == 3
     assert (await _audit_actions(runtime)).count(("Ms Li", "training_export")) == 2, "every export is audited"
 
     refused = io.StringIO()
-    args.actor = "Mr Nobody"
-    assert await run_export(config, args, refused, keyring=keyring) == 2
-    assert "not listed in [hr] handlers" in refused.getvalue() and "EMP-1" not in refused.getvalue()
+    assert await run_export(config, args, refused, prompt=terminal(li, clock, code="000000"), **signed) == 2
+    assert "sign-in refused" in refused.getvalue() and "EMP-1" not in refused.getvalue()
+    args.actor = "Mr Board"
+    not_hr = io.StringIO()
+    assert await run_export(config, args, not_hr, prompt=terminal(board, clock), **signed) == 2
+    assert "is not an HR handler of site 'main'" in not_hr.getvalue() and "EMP-1" not in not_hr.getvalue()
 
     args = argparse.Namespace(actor="Ms Li", site="north", first=date(2026, 3, 1), last=date(2026, 3, 31), out=None)
     other_site = io.StringIO()
-    await run_export(config, args, other_site, keyring=keyring)
-    assert other_site.getvalue().splitlines() == ["employee_number,quiz,date,passed"]
+    assert await run_export(config, args, other_site, prompt=terminal(li, clock), **signed) == 2
+    assert "is not an HR handler of site 'north'" in other_site.getvalue()
+    assert (await _audit_actions(runtime)).count(("Ms Li", "training_export")) == 2
 
 
 async def _audit_actions(runtime: Core) -> list[tuple[str, str]]:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol
 
-from bot.cli import cases, chat, check_config, faq, keys, remind, run, training, wechat
+from bot.cli import cases, chat, check_config, faq, hr, keys, remind, run, training, wechat
 from bot.config import Config, ConfigError, find_config_path, load_config
 from bot.logs import configure_logging
 
@@ -31,6 +31,7 @@ COMMANDS: dict[str, Command] = {
     "check-config": check_config,
     "keys": keys,
     "cases": cases,
+    "hr": hr,
     "wechat": wechat,
     "faq": faq,
     "training": training,

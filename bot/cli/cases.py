@@ -1,16 +1,26 @@
-"""``hapbot cases``: HR case handlers read and answer cases from a terminal. Every command names
-the handler (``--as``), who must be listed in ``[hr] handlers``, and leaves an audit entry."""
+"""``hapbot cases``: HR case handlers and board members read and answer cases from a terminal.
+
+``--as NAME`` names a desk account (``hapbot hr``), and the command signs in as it: it asks for the
+account's password and a code from its authenticator app, like the desk's login page, throttled
+and audited the same way (``cli:login``, ``cli:login_failed``). Only then does the account's role
+decide which cases it may list and read; a refused sign-in shows nothing. Every command leaves an
+audit entry under the account's name.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, TextIO
 
+from bot.cli.signin import Prompt, ask
 from bot.config import Config
 from storage.case_status import CaseStatus
 
 if TYPE_CHECKING:
+    from storage.accounts import PasswordHasher
     from storage.crypto import KeyRing
 
 UNREADABLE_LINE = (
@@ -22,7 +32,7 @@ UNREADABLE_LINE = (
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     cases = commands.add_parser("cases", help="HR: list, read and answer cases (audited)")
     cases.add_argument(
-        "--as", dest="actor", required=True, help="your name as listed in [hr] handlers or [hr] board_members"
+        "--as", dest="actor", required=True, help="your desk account (hapbot hr); asks its password and a code"
     )
     actions = cases.add_subparsers(dest="cases_command", required=True)
     listing = actions.add_parser("list", help="open cases (references, sites, statuses, dates)")
@@ -47,15 +57,31 @@ def execute(config: Config, args: argparse.Namespace) -> int:
     return asyncio.run(run(config, args, sys.stdout))
 
 
-async def run(config: Config, args: argparse.Namespace, out: TextIO, *, keyring: KeyRing | None = None) -> int:
-    from bot.core import build_core
+async def run(
+    config: Config,
+    args: argparse.Namespace,
+    out: TextIO,
+    *,
+    keyring: KeyRing | None = None,
+    prompt: Prompt = ask,
+    clock: Callable[[], datetime] | None = None,
+    hasher: PasswordHasher | None = None,
+) -> int:
+    from bot.cli.signin import terminal_sign_in
+    from bot.core import build_core, utc_now
     from handlers.hr import CaseDesk, NotAuthorised, UnknownCase, UnreadableCase
+    from storage.people import Role
 
-    runtime = await build_core(config, keyring=keyring)
+    runtime = await build_core(config, keyring=keyring, clock=clock or utc_now)
     services = runtime.services
-    desk = CaseDesk(services.cases, services.outbox, config.hr.handlers, config.hr.board_members)
     now = services.clock()
     try:
+        person = await terminal_sign_in(runtime, args.actor, out, prompt, hasher)
+        if person is None:
+            return 2
+        handlers = [person.name] if person.role is Role.HANDLER else []
+        board = [person.name] if person.role is Role.BOARD else []
+        desk = CaseDesk(services.cases, services.outbox, handlers, board)
         async with runtime.database.transaction() as session:
             if args.cases_command == "list":
                 listing = await desk.list_cases(session, args.actor, now, site=args.site, open_only=not args.all)
@@ -90,7 +116,7 @@ async def run(config: Config, args: argparse.Namespace, out: TextIO, *, keyring:
                 for at, actor, action in await desk.audit_trail(session, args.reference.strip().upper()):
                     out.write(f"{at:%Y-%m-%d %H:%M:%S}  {actor:<20} {action}\n")
     except NotAuthorised:
-        out.write(f"hapbot: {args.actor!r} is not listed in [hr] handlers or board_members of the config\n")
+        out.write(f"hapbot: {args.actor!r} may not use the case desk\n")
         return 2
     except UnknownCase:
         out.write(f"hapbot: no case {args.reference!r}\n")

@@ -1,8 +1,9 @@
 """``hapbot training export|stats``: the arguments; the work is in ``training_tools``.
 
 ``export`` writes the training records workers chose to keep (employee number, quiz, date, passed)
-as CSV, for an HR handler named with ``--as`` (audited). ``stats`` prints the quiz figures of a site,
-in Chinese or English, leaving out every group of fewer than five workers.
+as CSV, for an HR handler of the site signed in with ``--as`` (password and code; audited).
+``stats`` prints the quiz figures of a site, in Chinese or English, leaving out every group of
+fewer than five workers.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     training = commands.add_parser("training", help="HR: quiz figures and training records")
     actions = training.add_subparsers(dest="training_command", required=True)
     export = actions.add_parser("export", help="training records as CSV (employee number, quiz, date, passed)")
-    export.add_argument("--as", dest="actor", required=True, help="your name as listed in [hr] handlers")
+    export.add_argument(
+        "--as", dest="actor", required=True, help="your desk account, an HR handler of the site (asks password, code)"
+    )
     export.add_argument("--site", required=True)
     export.add_argument("--from", dest="first", type=_day, required=True, help="first day, like 2026-01-01")
     export.add_argument("--to", dest="last", type=_day, required=True, help="last day, like 2026-03-31")

@@ -3,7 +3,8 @@
 The figures come only through :meth:`storage.quiz_tallies.QuizTallies.report`, which never returns
 a group of fewer than five workers; this module says how many groups were left out, never which
 figures they had. The export is the only place an employee number leaves the database, so only an
-HR handler named in the config may run it, and each run is written to the audit log.
+HR handler of the site, signed in with password and code, may run it, and each run is written to
+the audit log.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import argparse
 import asyncio
 import csv
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from bot.cli.signin import Prompt, ask
 from bot.config import Config
 from bot.preflight import faq_directory, local
 from handlers.i18n import N_, Translator, load_translators
@@ -23,6 +26,7 @@ from handlers.settings import pick
 
 if TYPE_CHECKING:
     from handlers.quiz.model import Quiz
+    from storage.accounts import PasswordHasher
     from storage.crypto import KeyRing
     from storage.quiz_tallies import Tally
 
@@ -43,19 +47,34 @@ HIDDEN = N_("Not shown (fewer than {minimum} workers): {count} group(s).")
 NOTHING = N_("No figures to show yet.")
 
 
-async def run_export(config: Config, args: argparse.Namespace, out: TextIO, *, keyring: KeyRing | None = None) -> int:
-    """Writes the site's training records from ``args.first`` to ``args.last`` as CSV; audited."""
-    from bot.core import build_core
+async def run_export(
+    config: Config,
+    args: argparse.Namespace,
+    out: TextIO,
+    *,
+    keyring: KeyRing | None = None,
+    prompt: Prompt = ask,
+    clock: Callable[[], datetime] | None = None,
+    hasher: PasswordHasher | None = None,
+) -> int:
+    """Writes the site's training records from ``args.first`` to ``args.last`` as CSV, for an HR
+    handler of that site signed in with password and code (:mod:`bot.cli.signin`); audited."""
+    from bot.cli.signin import terminal_sign_in
+    from bot.core import build_core, utc_now
     from storage import audit
+    from storage.people import Role
 
-    if args.actor not in config.hr.handlers:
-        out.write(f"hapbot: {args.actor!r} is not listed in [hr] handlers of the config\n")
-        return 2
     if args.first > args.last:
         out.write("hapbot: --from is after --to\n")
         return 2
-    runtime = await build_core(config, keyring=keyring)
+    runtime = await build_core(config, keyring=keyring, clock=clock or utc_now)
     try:
+        person = await terminal_sign_in(runtime, args.actor, out, prompt, hasher)
+        if person is None:
+            return 2
+        if person.role is not Role.HANDLER or args.site not in person.sites:
+            out.write(f"hapbot: {person.name} is not an HR handler of site {args.site!r} (see `hapbot hr list`)\n")
+            return 2
         async with runtime.database.transaction() as session:
             entries = await runtime.services.training.between(session, args.site, args.first, args.last)
             await audit.record(session, args.actor, "training_export", None, runtime.services.clock())

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.context import Services
+from storage import web_sessions
 from storage.cleaning import delete_expired
 from storage.database import Database
 
@@ -43,8 +44,9 @@ class ExpiredRowCleaner:
 
 
 class Cleaner:
-    """The hourly cleaning: expired rows, finished cases past the retention period, and training
-    records past theirs (counted by the day, as they are kept)."""
+    """The hourly cleaning: expired rows, finished cases past the retention period, training
+    records past theirs (counted by the day, as they are kept), and desk sessions and sign-in
+    throttles past their time."""
 
     def __init__(self, database: Database, services: Services) -> None:
         self._database = database
@@ -63,4 +65,5 @@ class Cleaner:
             counts["training_records"] = await services.training.delete_before(
                 session, today - timedelta(days=settings.training_retention_days)
             )
+            counts["desk_sessions"] = await web_sessions.delete_expired(session, now)
         return counts
