@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from handlers.reminder_rules import RuleError, parse_clock, parse_quiet, parse_rule, zone
+from storage.deadline_rules import CaseDeadlines
 
 ENV_PREFIX = "HAPBOT_"
 # Variables with a meaning of their own, not overrides of a config key.
@@ -241,6 +242,59 @@ class SiteReminders(_Section):
         return _checked(value, parse_quiet)
 
 
+class SiteDeadlines(_Section):
+    """A site's own case deadlines; a key left out takes [hr.deadlines]'s value."""
+
+    acknowledge_days: int | None = Field(default=None, ge=1, le=90)
+    feedback_days: int | None = Field(default=None, ge=1, le=365)
+    resolve_days: int | None = Field(default=None, ge=1, le=730)
+    remind_before_hours: int | None = Field(default=None, ge=0, le=14 * 24)
+
+
+class DeadlinesSection(_Section):
+    """Case deadlines in calendar days from when a report arrives (or is reopened)."""
+
+    acknowledge_days: int = Field(
+        default=7,
+        ge=1,
+        le=90,
+        description="HR acknowledges a report within this many days (many brands' codes ask for 2 working days).",
+    )
+    feedback_days: int = Field(default=14, ge=1, le=365, description="HR first writes to the reporter within this.")
+    resolve_days: int = Field(default=90, ge=1, le=730, description="The case is resolved within this many days.")
+    remind_before_hours: int = Field(
+        default=24, ge=0, le=14 * 24, description="HR's chat is reminded this long before each deadline; 0 for never."
+    )
+
+
+def merged_deadlines(defaults: DeadlinesSection, site: SiteDeadlines) -> CaseDeadlines:
+    def value(key: str) -> int:
+        own = getattr(site, key)
+        return int(own if own is not None else getattr(defaults, key))
+
+    return CaseDeadlines(
+        acknowledge_days=value("acknowledge_days"),
+        feedback_days=value("feedback_days"),
+        resolve_days=value("resolve_days"),
+        remind_before=timedelta(hours=value("remind_before_hours")),
+    )
+
+
+def deadline_problem(deadlines: CaseDeadlines) -> str | None:
+    """Why a site's deadlines cannot work together, or None."""
+    if not deadlines.acknowledge_days <= deadlines.feedback_days <= deadlines.resolve_days:
+        return (
+            f"acknowledge_days ({deadlines.acknowledge_days}) <= feedback_days ({deadlines.feedback_days}) "
+            f"<= resolve_days ({deadlines.resolve_days}) must hold; lengthen the later ones"
+        )
+    if deadlines.remind_before >= timedelta(days=deadlines.acknowledge_days):
+        return (
+            f"remind_before_hours ({int(deadlines.remind_before.total_seconds() // 3600)}) must be shorter than "
+            f"acknowledge_days ({deadlines.acknowledge_days}) in hours, or the reminder would come before the report"
+        )
+    return None
+
+
 class SiteSection(_Section):
     name: LocalText
     hr_chats: list[str] = Field(default_factory=list)
@@ -250,6 +304,7 @@ class SiteSection(_Section):
     facts: dict[str, LocalText] = Field(default_factory=dict)
     emergency_phone: str | None = Field(default=None, pattern=r"^[0-9+\- ]{3,20}$")
     reminders: SiteReminders = Field(default_factory=SiteReminders)
+    deadlines: SiteDeadlines = Field(default_factory=SiteDeadlines)
 
     @field_validator("hr_chats", "board_chats")
     @classmethod
@@ -356,6 +411,7 @@ class HrSection(_Section):
         default_factory=list,
         description="Advocacy-board members: cases about a supervisor, a manager or HR, which HR never sees.",
     )
+    deadlines: DeadlinesSection = Field(default_factory=DeadlinesSection)
 
     @model_validator(mode="after")
     def _one_role_each(self) -> HrSection:
@@ -384,6 +440,20 @@ class RemindersSection(_Section):
 class WebSection(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    public_url: str | None = Field(
+        default=None,
+        description="Where HR reaches the desk from outside (https://desk.example.org); deadline reminders link to it.",
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in {"https", "http"} or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(f"{value!r} must be a plain address such as 'https://desk.example.org'")
+        return value.rstrip("/")
 
 
 def _default_sites() -> dict[str, SiteSection]:
@@ -438,6 +508,20 @@ class Config(_Section):
                     f"(or set HAPBOT_SITES__{name}__WECOM_WEBHOOK_URL), or fix the name"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _deadlines_agree(self) -> Config:
+        """Each site's deadlines, its own keys over [hr.deadlines], must be in order."""
+        for site_id in self.sites:
+            problem = deadline_problem(self.deadlines_for(site_id))
+            if problem:
+                raise ValueError(f"sites.{site_id}.deadlines (with hr.deadlines): {problem}")
+        return self
+
+    def deadlines_for(self, site_id: str) -> CaseDeadlines:
+        """The site's deadlines: its own keys, else [hr.deadlines]."""
+        site = self.sites.get(site_id)
+        return merged_deadlines(self.hr.deadlines, site.deadlines if site else SiteDeadlines())
 
     @property
     def storage_url(self) -> str:
