@@ -29,6 +29,7 @@ from .crypto import Binding, Crypto
 from .database import short_hash
 from .deadline_rules import FINISHED, NOT_YET_ACKNOWLEDGED, OUTCOMES, CaseDeadlines, Deadline, next_deadline
 from .models import Case, CaseEvent, CaseMessage, CaseReceipt, Evidence, random_id
+from .outbox import as_utc
 from .receipts import MAX_RECEIPTS_PER_CASE, ReceiptHasher, normalise_receipt
 
 REFERENCE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -109,16 +110,21 @@ def _view(row: Case) -> CaseView:
         created_at=row.created_at,
         updated_at=row.updated_at,
         round=row.round or 1,
-        acknowledge_due=row.acknowledge_due,
-        feedback_due=row.feedback_due,
-        resolve_due=row.resolve_due,
-        next_due=row.next_due,
-        acknowledged_at=row.acknowledged_at,
-        first_feedback_at=row.first_feedback_at,
-        closed_at=row.closed_at,
-        escalated_at=row.escalated_at,
+        acknowledge_due=_aware(row.acknowledge_due),
+        feedback_due=_aware(row.feedback_due),
+        resolve_due=_aware(row.resolve_due),
+        next_due=_aware(row.next_due),
+        acknowledged_at=_aware(row.acknowledged_at),
+        first_feedback_at=_aware(row.first_feedback_at),
+        closed_at=_aware(row.closed_at),
+        escalated_at=_aware(row.escalated_at),
         urgent=bool(row.urgent),
     )
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """Deadline times as aware UTC (SQLite hands them back naive), to compare with the clock."""
+    return as_utc(moment) if moment is not None else None
 
 
 def stamp_deadlines(row: Case, deadlines: CaseDeadlines, start: datetime) -> None:

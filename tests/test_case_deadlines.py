@@ -1,0 +1,199 @@
+"""Case deadlines on SQLite and PostgreSQL with a hand-moved clock: HR's chat is reminded a day
+before each deadline, a missed one escalates to the board once (flag set, audited as "system"),
+a deadline met in time and a closed or withdrawn case fire nothing, a restart or a second replica
+fires nothing twice, and the reporter hears neutrally that the case was acknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from bot.core import Core, build_core
+from storage.cases import CaseStatus
+from storage.crypto import KeyRing
+from storage.deadline_rules import CaseDeadlines, Deadline, next_deadline
+from storage.messages import DeadlineAlert
+from storage.outbox import as_utc
+
+from .conftest import Clock, Worker
+from .deadlines_kit import BOARD_CHAT, HR_CHAT, Pass, audit_actions, case, desk, file_report
+
+
+async def test_a_reminder_before_each_deadline_and_an_escalation_after_a_missed_one_each_once(
+    runtime: Core, clock: Clock
+) -> None:
+    _, reference = await file_report(Worker(runtime, "mei", site="north"))
+    jobs = Pass(runtime)
+    await jobs.run()
+    assert jobs.deadline_texts(HR_CHAT) == [] and jobs.deadline_texts(BOARD_CHAT) == []
+    opened = await case(runtime, reference)
+    upcoming = next_deadline(opened)
+    assert upcoming is not None and upcoming.deadline is Deadline.ACKNOWLEDGE
+    assert upcoming.due == as_utc(opened.created_at) + timedelta(days=7)
+
+    clock.advance(days=6, hours=1)  # within a day of acknowledging
+    await jobs.run()
+    await jobs.run()
+    [reminder] = jobs.deadline_texts(HR_CHAT)
+    assert reference in reminder and "Acknowledge the report by" in reminder and "cook" not in reminder
+    assert jobs.deadline_texts(BOARD_CHAT) == []
+    assert not (await case(runtime, reference)).escalated
+
+    clock.advance(days=1)  # the acknowledgement deadline has passed
+    await jobs.run()
+    await jobs.run()
+    [escalation] = jobs.deadline_texts(BOARD_CHAT)
+    assert reference in escalation and "escalated to the advocacy board" in escalation
+    assert len(jobs.deadline_texts(HR_CHAT)) == 1, "the escalation goes to the board, not HR"
+    escalated = await case(runtime, reference)
+    assert escalated.escalated and escalated.escalated_at == clock()
+    assert ("system", "escalate:acknowledge") in await audit_actions(runtime, reference)
+
+    # HR acknowledges and writes before the feedback deadline: its reminder came, no escalation follows.
+    async with runtime.database.transaction() as session:
+        await desk(runtime).read(session, "wang", reference, clock())
+    clock.advance(days=5, hours=23)  # day 13: within a day of the first-feedback deadline (day 14, 9:00)
+    await jobs.run()
+    assert any("First reply to the reporter by" in text for text in jobs.deadline_texts(HR_CHAT))
+    async with runtime.database.transaction() as session:
+        await desk(runtime).reply(session, "wang", reference, "We are looking into it.", clock())
+    clock.advance(days=30)
+    await jobs.run()
+    assert len(jobs.deadline_texts(BOARD_CHAT)) == 1, "a deadline met in time never escalates"
+    following = next_deadline(await case(runtime, reference))
+    assert following is not None and following.deadline is Deadline.RESOLVE
+
+    # Resolved before the resolution deadline: nothing more, however long we wait.
+    clock.advance(days=46)  # day 89, 9:30: within a day of resolving (day 90, 9:00)
+    await jobs.run()
+    assert any("Resolve the case by" in text for text in jobs.deadline_texts(HR_CHAT))
+    async with runtime.database.transaction() as session:
+        await desk(runtime).set_status(session, "wang", reference, CaseStatus.CLOSED, clock())
+    assert next_deadline(await case(runtime, reference)) is None
+    hr_before, board_before = len(jobs.deadline_texts(HR_CHAT)), len(jobs.deadline_texts(BOARD_CHAT))
+    clock.advance(days=20)
+    await jobs.run()
+    assert (len(jobs.deadline_texts(HR_CHAT)), len(jobs.deadline_texts(BOARD_CHAT))) == (hr_before, board_before)
+    assert [action for actor, action in await audit_actions(runtime, reference) if actor == "system"] == [
+        "escalate:acknowledge"
+    ]
+
+
+async def test_closed_and_withdrawn_cases_fire_nothing(runtime: Core, clock: Clock) -> None:
+    _, closed = await file_report(Worker(runtime, "mei", site="north"))
+    ling = Worker(runtime, "ling", site="north")
+    receipt, withdrawn = await file_report(ling)
+    async with runtime.database.transaction() as session:
+        await desk(runtime).set_status(session, "wang", closed, CaseStatus.CLOSED, clock())
+    await ling.choose("status")
+    await ling.send(receipt)
+    await ling.choose("withdraw")
+    await ling.choose("withdraw_yes")
+    assert (await case(runtime, withdrawn)).status is CaseStatus.WITHDRAWN
+    jobs = Pass(runtime)
+    for days in (6.5, 7.5, 13.5, 14.5, 89.5, 91):
+        clock.advance(days=days)
+        await jobs.run()
+    assert jobs.deadline_texts(HR_CHAT) == [] and jobs.deadline_texts(BOARD_CHAT) == []
+    assert not (await case(runtime, closed)).escalated and not (await case(runtime, withdrawn)).escalated
+
+
+async def test_a_case_about_a_supervisor_is_never_named_in_the_hr_chat(runtime: Core, clock: Clock) -> None:
+    _, reference = await file_report(Worker(runtime, "mei", site="north"), involved="supervisor")
+    jobs = Pass(runtime)
+    clock.advance(days=6, hours=1)
+    await jobs.run()
+    clock.advance(days=1)
+    await jobs.run()
+    assert [text for text in jobs.texts(HR_CHAT) if reference in text] == []
+    board = jobs.deadline_texts(BOARD_CHAT)
+    assert len(board) == 2 and "Deadline soon" in board[0] and "escalated" in board[1]
+
+
+async def test_a_restart_and_a_second_replica_fire_nothing_twice(
+    runtime: Core, clock: Clock, keyring: KeyRing
+) -> None:
+    _, reference = await file_report(Worker(runtime, "mei", site="north"))
+    first = Pass(runtime)
+    clock.advance(days=6, hours=1)
+    await first.run()
+    assert len(first.deadline_texts(HR_CHAT)) == 1
+    # The process stops and two replicas start on the same database, ticking together.
+    replicas = [await build_core(runtime.config, keyring=keyring, clock=clock) for _ in range(2)]
+    try:
+        jobs = [Pass(replica) for replica in replicas]
+        await asyncio.gather(*(job.run() for job in jobs))
+        assert sum(len(job.deadline_texts(HR_CHAT)) for job in jobs) == 0, "the reminder was already sent"
+        clock.advance(days=1)
+        queued = await asyncio.gather(*(job.deadlines.run_once() for job in jobs))
+        assert sorted(queued) == [0, 1], "two replicas ticking together: one escalates"
+        await asyncio.gather(*(job.run() for job in jobs))
+        escalations = [text for job in jobs for text in job.deadline_texts(BOARD_CHAT)]
+        assert len(escalations) == 1 and reference in escalations[0]
+    finally:
+        for replica in replicas:
+            await replica.close()
+    assert [a for actor, a in await audit_actions(runtime, reference) if actor == "system"] == ["escalate:acknowledge"]
+
+
+async def test_a_reminder_queued_but_not_yet_sent_survives_a_restart(
+    runtime: Core, clock: Clock, keyring: KeyRing
+) -> None:
+    """The job committed the reminder to the outbox, then the process died before sending it."""
+    _, reference = await file_report(Worker(runtime, "mei", site="north"))
+    clock.advance(days=6, hours=1)
+    assert await Pass(runtime).deadlines.run_once() == 1
+    restarted = await build_core(runtime.config, keyring=keyring, clock=clock)
+    try:
+        jobs = Pass(restarted)
+        await jobs.run()
+        await jobs.run()
+        [reminder] = jobs.deadline_texts(HR_CHAT)
+        assert reference in reminder
+    finally:
+        await restarted.close()
+
+
+async def test_escalated_cases_are_flagged_and_the_desk_sorts_overdue_first(runtime: Core, clock: Clock) -> None:
+    _, older = await file_report(Worker(runtime, "mei", site="north"))
+    clock.advance(days=3)
+    _, newer = await file_report(Worker(runtime, "ling", site="north"))
+    async with runtime.database.transaction() as session:
+        await desk(runtime).read(session, "wang", older, clock())  # acknowledged: its next deadline is day 14
+    clock.advance(days=8)  # day 11: newer's acknowledgement (due day 10) is overdue; older's feedback is due day 14
+    await Pass(runtime).run()
+    async with runtime.database.transaction(write=False) as session:
+        views, _ = await runtime.services.cases.find_listing(session, by_deadline=True)
+    assert [view.reference for view in views] == [newer, older]
+    assert views[0].escalated and not views[1].escalated
+    assert views[0].next_due is not None and views[0].next_due < clock()
+
+
+async def test_the_reporter_hears_neutrally_once_that_the_case_was_acknowledged(runtime: Core, clock: Clock) -> None:
+    mei = Worker(runtime, "mei", site="north")
+    receipt, reference = await file_report(mei, notify="notify_yes")
+    ling = Worker(runtime, "ling", site="north")
+    _, quiet = await file_report(ling)
+    async with runtime.database.transaction() as session:
+        await desk(runtime).read(session, "wang", reference, clock())
+        await desk(runtime).read(session, "wang", quiet, clock())
+    jobs = Pass(runtime)
+    await jobs.run()
+    await jobs.run()
+    clock.advance(minutes=5)
+    await mei.send("hello")
+    assert "You have a new message about your report" in mei.text
+    assert "cook" not in mei.text
+    await mei.send("hello again")
+    assert "new message" not in mei.text, "the notice comes once"
+    await ling.send("hello")
+    assert "new message" not in ling.text, "no notice without agreeing to notices"
+    await mei.choose("status")
+    await mei.send(receipt)
+    assert "HR has seen it" in mei.text
+
+
+def test_deadlines_come_in_order_and_count_from_the_start() -> None:
+    deadlines = CaseDeadlines(acknowledge_days=2, feedback_days=10, resolve_days=60)
+    assert [deadlines.days(d) for d in Deadline] == [2, 10, 60]
+    assert DeadlineAlert("north", "HAP-000001", "resolve", "reminder", "2026-05-31", "hr").audience == "hr"
