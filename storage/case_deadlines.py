@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from .case_status import CaseStatus
 from .cases import CaseView, _view, refresh_next_due, stamp_deadlines, to_hour
@@ -25,6 +26,8 @@ from .deadline_rules import CHECKIN_DAYS, CHECKIN_OPEN, FINISHED, OUTCOMES, Case
 from .models import Case, CaseEvent
 from .outbox import as_utc
 
+WITHOUT_SEALED = (defer(Case.wrapped_key), defer(Case.report_ct), defer(Case.contact_ct))
+"""Scans of due work read times and statuses only, never the sealed columns."""
 DONE = "done"
 ASKED = "asked"
 ACKNOWLEDGED_NOTICE_WITHIN = timedelta(days=7)
@@ -78,7 +81,12 @@ class CaseDeadlineRepository:
     ) -> int:
         """Gives open cases without due times (received before deadlines existed, or created
         without the site's deadlines) theirs, counted from when they were received."""
-        query = select(Case).where(Case.acknowledge_due.is_(None), Case.status.not_in(sorted(FINISHED))).limit(limit)
+        query = (
+            select(Case)
+            .where(Case.acknowledge_due.is_(None), Case.status.not_in(sorted(FINISHED)))
+            .options(*WITHOUT_SEALED)
+            .limit(limit)
+        )
         rows = list((await session.execute(query)).scalars())
         for row in rows:
             stamp_deadlines(row, deadlines_for(row.site), as_utc(row.created_at))
@@ -90,9 +98,10 @@ class CaseDeadlineRepository:
         now: datetime,
         deadlines_for: Callable[[str], CaseDeadlines],
         max_lead: timedelta,
-        limit: int = 500,
     ) -> list[DueDeadline]:
-        """Reminders and escalations due now whose keys are not taken yet."""
+        """Reminders and escalations due now whose keys are not taken yet. Every open case with a
+        deadline within ``max_lead`` is looked at (no batch limit: cases escalated long ago stay
+        overdue and would otherwise crowd out newer ones); sealed columns are not loaded."""
         query = (
             select(Case)
             .where(
@@ -101,7 +110,7 @@ class CaseDeadlineRepository:
                 Case.next_due <= now + max_lead,
             )
             .order_by(Case.next_due)
-            .limit(limit)
+            .options(*WITHOUT_SEALED)
         )
         cases = await self._views(session, query)
         taken = await self._keys(session, [case.id for case in cases])
@@ -122,7 +131,7 @@ class CaseDeadlineRepository:
                     found.append(item)
         return found
 
-    async def acknowledged_unnoticed(self, session: AsyncSession, now: datetime, limit: int = 500) -> list[CaseView]:
+    async def acknowledged_unnoticed(self, session: AsyncSession, now: datetime) -> list[CaseView]:
         """Cases acknowledged lately whose reporter has not been sent the acknowledgement notice."""
         query = (
             select(Case)
@@ -131,13 +140,13 @@ class CaseDeadlineRepository:
                 Case.acknowledged_at >= now - ACKNOWLEDGED_NOTICE_WITHIN,
                 Case.status != CaseStatus.WITHDRAWN.value,
             )
-            .limit(limit)
+            .options(*WITHOUT_SEALED)
         )
         cases = await self._views(session, query)
         taken = await self._keys(session, [case.id for case in cases])
         return [case for case in cases if acknowledged_notice_key(case.round) not in taken[case.id]]
 
-    async def due_checkins(self, session: AsyncSession, now: datetime, limit: int = 500) -> list[DueCheckin]:
+    async def due_checkins(self, session: AsyncSession, now: datetime) -> list[DueCheckin]:
         """Closed cases with a check-in due (30, 60, 90 days after closing) and not yet made."""
         query = (
             select(Case)
@@ -147,7 +156,7 @@ class CaseDeadlineRepository:
                 Case.closed_at <= now - timedelta(days=min(CHECKIN_DAYS)),
                 Case.closed_at > now - timedelta(days=max(CHECKIN_DAYS)) - CHECKIN_OPEN,
             )
-            .limit(limit)
+            .options(*WITHOUT_SEALED)
         )
         cases = await self._views(session, query)
         taken = await self._keys(session, [case.id for case in cases])

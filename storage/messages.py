@@ -184,7 +184,7 @@ class ReminderPush(Message):
 class DeadlineAlert(Message):
     """A content-free note about a case's deadline for the site's HR or board chats: a reminder
     before it (``stage`` "reminder") or, once missed, the escalation to the board ("missed").
-    ``due`` is the deadline's day (ISO date, UTC); nothing of the report or the reporter."""
+    ``due`` is the deadline's day (ISO date, the deployment's time zone); nothing of the report or the reporter."""
 
     kind: ClassVar[str] = "deadline_alert"
 

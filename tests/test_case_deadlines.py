@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
+
 from bot.core import Core, build_core
 from storage.cases import CaseStatus
 from storage.crypto import KeyRing
@@ -197,3 +199,26 @@ def test_deadlines_come_in_order_and_count_from_the_start() -> None:
     deadlines = CaseDeadlines(acknowledge_days=2, feedback_days=10, resolve_days=60)
     assert [deadlines.days(d) for d in Deadline] == [2, 10, 60]
     assert DeadlineAlert("north", "HAP-000001", "resolve", "reminder", "2026-05-31", "hr").audience == "hr"
+
+
+async def test_a_pass_that_dies_before_committing_leaves_nothing_done_and_the_next_fires_once(
+    runtime: Core, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, reference = await file_report(Worker(runtime, "mei", site="north"))
+    clock.advance(days=7, hours=1)  # the acknowledgement deadline has passed
+    outbox = runtime.services.outbox
+    enqueue = outbox.enqueue
+
+    async def dies(*args: object, **kwargs: object) -> str:
+        raise RuntimeError("the process is killed here")
+
+    monkeypatch.setattr(outbox, "enqueue", dies)
+    jobs = Pass(runtime)
+    with pytest.raises(RuntimeError):
+        await jobs.deadlines.run_once()
+    assert not (await case(runtime, reference)).escalated, "the claim rolled back with the alert"
+    assert await audit_actions(runtime, reference) == []
+    monkeypatch.setattr(outbox, "enqueue", enqueue)
+    await jobs.run()
+    await jobs.run()
+    assert len(jobs.deadline_texts(BOARD_CHAT)) == 1 and (await case(runtime, reference)).escalated

@@ -179,7 +179,11 @@ BAD_CONFIGS: list[tuple[str, str, str]] = [
     ("short EncodingAESKey", WECHAT_WITH_KEY.format(key="abc"), r"wechat: encoding_aes_key.*has 3 characters"),
     ("EncodingAESKey with a symbol", WECHAT_WITH_KEY.format(key="+" * 43), r"wechat: encoding_aes_key"),
     ("zero deadline", "[hr.deadlines]\nacknowledge_days = 0\n", r"hr\.deadlines\.acknowledge_days"),
-    ("unknown deadline key", '[sites.main]\nname = "A"\n[sites.main.deadlines]\nack = 2\n', r"sites\.main\.deadlines\.ack"),
+    (
+        "unknown deadline key",
+        '[sites.main]\nname = "A"\n[sites.main.deadlines]\nack = 2\n',
+        r"sites\.main\.deadlines\.ack",
+    ),
     (
         "deadlines out of order",
         '[sites.main]\nname = "A"\n[sites.main.deadlines]\nfeedback_days = 3\n',

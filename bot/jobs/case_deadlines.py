@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -80,7 +81,7 @@ class CaseDeadlineJob:
             reference=case.reference,
             deadline=item.deadline.deadline.value,
             stage="missed" if item.overdue else "reminder",
-            due=item.deadline.due.date().isoformat(),
+            due=item.deadline.due.astimezone(ZoneInfo(services.settings.time_zone)).date().isoformat(),
             audience=audience,
         )
         await services.outbox.enqueue(session, alert, now)
