@@ -6,7 +6,8 @@ fires nothing twice, and the reporter hears neutrally that the case was acknowle
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -14,7 +15,6 @@ from bot.core import Core, build_core
 from storage.cases import CaseStatus
 from storage.crypto import KeyRing
 from storage.deadline_rules import CaseDeadlines, Deadline, next_deadline
-from storage.messages import DeadlineAlert
 from storage.outbox import as_utc
 
 from .conftest import Clock, Worker
@@ -195,10 +195,37 @@ async def test_the_reporter_hears_neutrally_once_that_the_case_was_acknowledged(
     assert "HR has seen it" in mei.text
 
 
-def test_deadlines_come_in_order_and_count_from_the_start() -> None:
-    deadlines = CaseDeadlines(acknowledge_days=2, feedback_days=10, resolve_days=60)
-    assert [deadlines.days(d) for d in Deadline] == [2, 10, 60]
-    assert DeadlineAlert("north", "HAP-000001", "resolve", "reminder", "2026-05-31", "hr").audience == "hr"
+@pytest.mark.parametrize(
+    ("status", "acknowledged", "fed_back", "expected"),
+    [
+        ("new", False, False, Deadline.ACKNOWLEDGE),
+        ("received", False, False, Deadline.ACKNOWLEDGE),  # the desk's name for a new case
+        ("acknowledged", False, False, Deadline.FEEDBACK),  # a status past "new" meets the first
+        ("investigating", True, True, Deadline.RESOLVE),
+        ("new", False, True, Deadline.ACKNOWLEDGE),
+        ("action_taken", True, True, None),
+        ("no_case_found", True, False, None),
+        ("closed", False, False, None),
+        ("withdrawn", False, False, None),
+    ],
+)
+def test_the_next_deadline_is_the_earliest_unmet_one(
+    status: str, acknowledged: bool, fed_back: bool, expected: Deadline | None
+) -> None:
+    start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    due = CaseDeadlines(acknowledge_days=2, feedback_days=10, resolve_days=60).due_from(start)
+    case = SimpleNamespace(
+        status=status,
+        acknowledge_due=due[Deadline.ACKNOWLEDGE],
+        feedback_due=due[Deadline.FEEDBACK],
+        resolve_due=due[Deadline.RESOLVE],
+        acknowledged_at=start if acknowledged else None,
+        first_feedback_at=start if fed_back else None,
+    )
+    found = next_deadline(case)
+    assert (found.deadline if found else None) is expected
+    if found is not None:
+        assert found.due == start + timedelta(days={"acknowledge": 2, "feedback": 10, "resolve": 60}[found.deadline])
 
 
 async def test_a_pass_that_dies_before_committing_leaves_nothing_done_and_the_next_fires_once(
