@@ -11,23 +11,37 @@ Nothing here reads a report or a contact; the job does that only for work it has
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import Select, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, Table, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from .case_status import CaseStatus
 from .cases import CaseView, _view, refresh_next_due, stamp_deadlines, to_hour
-from .deadline_rules import CHECKIN_DAYS, CHECKIN_OPEN, FINISHED, OUTCOMES, CaseDeadlines, Deadline, NextDeadline, unmet
+from .deadline_rules import (
+    CHECKIN_DAYS,
+    CHECKIN_OPEN,
+    FINISHED,
+    OUTCOMES,
+    CaseDeadlines,
+    Deadline,
+    NextDeadline,
+    met,
+    unmet,
+)
+from .delivery import dialect_of
 from .models import Case, CaseEvent
 from .outbox import as_utc
 
 WITHOUT_SEALED = (defer(Case.wrapped_key), defer(Case.report_ct), defer(Case.contact_ct))
 """Scans of due work read times and statuses only, never the sealed columns."""
+_EVENTS = cast(Table, CaseEvent.__table__)
 DONE = "done"
 ASKED = "asked"
 ACKNOWLEDGED_NOTICE_WITHIN = timedelta(days=7)
@@ -75,6 +89,11 @@ class DueCheckin:
 
 class CaseDeadlineRepository:
     """Due deadline work and its once-only records; every method takes the caller's session."""
+
+    async def any_unstamped(self, session: AsyncSession) -> bool:
+        """Whether an open case has no due times yet (a read, so a pass need not take the write lock)."""
+        query = select(Case.id).where(Case.acknowledge_due.is_(None), Case.status.not_in(sorted(FINISHED))).limit(1)
+        return (await session.execute(query)).first() is not None
 
     async def stamp_missing(
         self, session: AsyncSession, deadlines_for: Callable[[str], CaseDeadlines], limit: int = 500
@@ -172,20 +191,60 @@ class CaseDeadlineRepository:
                 found.append(DueCheckin(case, keys, max(due)))
         return found
 
+    async def still_due(self, session: AsyncSession, items: Sequence[DueDeadline]) -> list[DueDeadline]:
+        """Those of ``items`` whose case, read again in this transaction, still has that deadline
+        unmet in the same round (HR may have acted since the scan). The rows are loaded whole, so
+        opening their reports next reads no more rows."""
+        ids = sorted({item.case.id for item in items})
+        now_cases = {view.id: view for view in await self._views(session, select(Case).where(Case.id.in_(ids)))}
+        kept = []
+        for item in items:
+            current = now_cases.get(item.case.id)
+            if current is not None and current.round == item.case.round and not met(current, item.deadline.deadline):
+                kept.append(item)
+        return kept
+
+    async def still_closed(self, session: AsyncSession, items: Sequence[DueCheckin]) -> list[DueCheckin]:
+        """Those of ``items`` whose case is still closed in the same round."""
+        ids = sorted({item.case.id for item in items})
+        now_cases = {view.id: view for view in await self._views(session, select(Case).where(Case.id.in_(ids)))}
+        kept = []
+        for item in items:
+            current = now_cases.get(item.case.id)
+            if current is not None and current.round == item.case.round and current.status.value in OUTCOMES:
+                kept.append(item)
+        return kept
+
     async def claim(self, session: AsyncSession, case_id: str, key: str, now: datetime, state: str = DONE) -> bool:
         """Records ``key`` for the case; False (and nothing changed) when it was already recorded."""
-        try:
-            async with session.begin_nested():
-                session.add(CaseEvent(case_id=case_id, key=key, state=state, at=now))
-                await session.flush()
-        except IntegrityError:
-            return False
-        return True
+        return (case_id, key) in await self.claim_many(session, [(case_id, key)], now, state)
 
-    async def mark_escalated(self, session: AsyncSession, case_id: str, now: datetime) -> None:
-        row = await session.get(Case, case_id)
-        if row is not None and row.escalated_at is None:
-            row.escalated_at = now
+    async def claim_many(
+        self, session: AsyncSession, wanted: Sequence[tuple[str, str]], now: datetime, state: str = DONE
+    ) -> set[tuple[str, str]]:
+        """Records each (case id, key) not recorded yet, in one statement; returns those this call
+        recorded. A replica recording the same key at the same moment waits for the other's commit
+        (PostgreSQL) or for the write lock (SQLite), then finds it taken."""
+        if not wanted:
+            return set()
+        insert = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
+        statement = (
+            insert(_EVENTS)
+            .on_conflict_do_nothing(index_elements=["case_id", "key"])
+            .returning(_EVENTS.c.case_id, _EVENTS.c.key)
+        )
+        rows = [{"case_id": case_id, "key": key, "state": state, "at": now} for case_id, key in dict.fromkeys(wanted)]
+        return {(case_id, key) for case_id, key in await session.execute(statement, rows)}
+
+    async def mark_escalated(self, session: AsyncSession, case_ids: Sequence[str], now: datetime) -> None:
+        """Marks the cases escalated (the first escalation's time stays), in one statement."""
+        if case_ids:
+            await session.execute(
+                update(Case)
+                .where(Case.id.in_(sorted(set(case_ids))), Case.escalated_at.is_(None))
+                .values(escalated_at=now)
+                .execution_options(synchronize_session=False)
+            )
 
     async def checkin_open(self, session: AsyncSession, case: CaseView, now: datetime) -> bool:
         """Whether the reporter of this closed case was asked to check in lately (so the status

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .case_status import CaseStatus as CaseStatus  # re-exported: callers know it as storage.cases.CaseStatus
-from .crypto import Binding, Crypto
+from .crypto import Binding, Crypto, DecryptionError
 from .database import short_hash
 from .deadline_rules import FINISHED, NOT_YET_ACKNOWLEDGED, OUTCOMES, CaseDeadlines, Deadline, next_deadline
 from .models import Case, CaseEvent, CaseMessage, CaseReceipt, Evidence, random_id
@@ -294,6 +294,22 @@ class CaseRepository:
         if not isinstance(report, dict):
             raise ValueError("sealed report is not an object")
         return report
+
+    async def read_reports(self, session: AsyncSession, case_ids: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+        """The reports of several cases in one query (for jobs that handle cases in batches);
+        ``None`` for a case whose report cannot be opened."""
+        reports: dict[str, dict[str, Any] | None] = {}
+        if not case_ids:
+            return reports
+        for row in (await session.execute(select(Case).where(Case.id.in_(sorted(set(case_ids)))))).scalars():
+            try:
+                report = self._crypto.open_json(
+                    self._data_key(row), row.report_ct, Binding("cases", "report_ct", row.id)
+                )
+            except (DecryptionError, ValueError):
+                report = None
+            reports[row.id] = report if isinstance(report, dict) else None
+        return reports
 
     async def read_contact(self, session: AsyncSession, case_id: str) -> str | None:
         row = await self._row(session, case_id)

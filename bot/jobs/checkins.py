@@ -21,6 +21,8 @@ from storage.messages import ReporterNotice
 
 log = logging.getLogger(__name__)
 
+BATCH = 100
+
 
 class CheckinJob:
     def __init__(self, database: Database, services: Services) -> None:
@@ -33,18 +35,23 @@ class CheckinJob:
         repository = services.case_deadlines
         now = services.clock()
         queued = 0
-        async with self._database.transaction() as session:
-            for item in await repository.due_checkins(session, now):
-                case = item.case
-                claimed = [key for key in item.keys if await repository.claim(session, case.id, key, now, ASKED)]
-                if checkin_key(case.round, item.days) not in claimed:
-                    continue
-                try:
-                    contact = await services.cases.read_contact(session, case.id)
-                except (DecryptionError, ValueError):
-                    log.error("a check-in notice is dropped: the case's contact cannot be opened")
-                    continue
-                if contact:
-                    await services.outbox.enqueue(session, ReporterNotice(contact, case.site, "checkin"), now)
-                    queued += 1
+        async with self._database.transaction(write=False) as session:
+            due = await repository.due_checkins(session, now)
+        for start in range(0, len(due), BATCH):
+            async with self._database.transaction() as session:
+                batch = await repository.still_closed(session, due[start : start + BATCH])
+                wanted = [(item.case.id, key) for item in batch for key in item.keys]
+                claimed = await repository.claim_many(session, wanted, now, ASKED)
+                for item in batch:
+                    case = item.case
+                    if (case.id, checkin_key(case.round, item.days)) not in claimed:
+                        continue
+                    try:
+                        contact = await services.cases.read_contact(session, case.id)
+                    except (DecryptionError, ValueError):
+                        log.error("a check-in notice is dropped: the case's contact cannot be opened")
+                        continue
+                    if contact:
+                        await services.outbox.enqueue(session, ReporterNotice(contact, case.site, "checkin"), now)
+                        queued += 1
         return queued
