@@ -267,7 +267,7 @@ class DeadlinesSection(_Section):
     )
 
 
-def merged_deadlines(defaults: DeadlinesSection, site: SiteDeadlines) -> CaseDeadlines:
+def merged_deadlines(defaults: DeadlinesSection, site: SiteDeadlines, time_zone: str) -> CaseDeadlines:
     def value(key: str) -> int:
         own = getattr(site, key)
         return int(own if own is not None else getattr(defaults, key))
@@ -277,6 +277,7 @@ def merged_deadlines(defaults: DeadlinesSection, site: SiteDeadlines) -> CaseDea
         feedback_days=value("feedback_days"),
         resolve_days=value("resolve_days"),
         remind_before=timedelta(hours=value("remind_before_hours")),
+        time_zone=time_zone,
     )
 
 
@@ -521,7 +522,7 @@ class Config(_Section):
     def deadlines_for(self, site_id: str) -> CaseDeadlines:
         """The site's deadlines: its own keys, else [hr.deadlines]."""
         site = self.sites.get(site_id)
-        return merged_deadlines(self.hr.deadlines, site.deadlines if site else SiteDeadlines())
+        return merged_deadlines(self.hr.deadlines, site.deadlines if site else SiteDeadlines(), self.bot.time_zone)
 
     @property
     def storage_url(self) -> str:

@@ -1,8 +1,11 @@
 """What a case's deadlines are and which one comes next: plain rules on plain values, without
 SQLAlchemy, so settings, the privacy notice and the desk can use them.
 
-A case has three deadlines, counted in calendar days from the hour it was received (or reopened):
-HR acknowledges it, HR first writes to the reporter, the case is resolved. Each is met by an act
+A case has three deadlines, counted in calendar days from the day it was received (or reopened):
+HR acknowledges it, HR first writes to the reporter, the case is resolved. Each falls at the end of
+the working day (``DUE_AT``, the deployment's time zone), never at the hour of the report: every
+case received on one day has the same due times, so a reminder or an escalation in a group chat
+does not tell when in the day the report came (the first alert's random delay hides that too). Each is met by an act
 (acknowledged, first HR message, a finishing status), never by the clock; a closed or withdrawn
 case has no deadline at all. Statuses are compared as strings so the HR desk may add statuses
 (``received``, ``action_taken``, ``no_case_found``) without this module changing.
@@ -11,9 +14,10 @@ case has no deadline at all. Statuses are compared as strings so the HR desk may
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 NOT_YET_ACKNOWLEDGED = frozenset({"new", "received"})
 OUTCOMES = frozenset({"resolved", "action_taken", "no_case_found", "closed"})
@@ -22,6 +26,8 @@ FINISHED = OUTCOMES | {"withdrawn"}
 """Statuses with no deadline left."""
 CHECKIN_DAYS = (30, 60, 90)
 """Days after closing when a reporter is asked whether anything happened to them because of the report."""
+DUE_AT = time(18, 0)
+"""A deadline falls at this time of day (local) on its last day."""
 CHECKIN_OPEN = timedelta(days=30)
 """How long after a check-in its question is asked when the reporter enters the receipt."""
 
@@ -46,6 +52,7 @@ class CaseDeadlines:
     feedback_days: int = 14
     resolve_days: int = 90
     remind_before: timedelta = timedelta(days=1)
+    time_zone: str = "Asia/Shanghai"  # [bot] time_zone: whose days and working-day end count
 
     def days(self, deadline: Deadline) -> int:
         return {
@@ -55,7 +62,13 @@ class CaseDeadlines:
         }[deadline]
 
     def due_from(self, start: datetime) -> dict[Deadline, datetime]:
-        return {deadline: start + timedelta(days=self.days(deadline)) for deadline in Deadline}
+        """Each deadline's moment: ``DUE_AT`` local time, that many days after the day of ``start``."""
+        zone = ZoneInfo(self.time_zone)
+        first_day = start.astimezone(zone).date()
+        return {
+            deadline: datetime.combine(first_day + timedelta(days=self.days(deadline)), DUE_AT, zone).astimezone(UTC)
+            for deadline in Deadline
+        }
 
 
 class HasDeadlines(Protocol):

@@ -31,7 +31,8 @@ async def test_a_reminder_before_each_deadline_and_an_escalation_after_a_missed_
     opened = await case(runtime, reference)
     upcoming = next_deadline(opened)
     assert upcoming is not None and upcoming.deadline is Deadline.ACKNOWLEDGE
-    assert upcoming.due == as_utc(opened.created_at) + timedelta(days=7)
+    # Filed 2 March at 17:30 in Shanghai: due at 18:00 there on 9 March, whatever the hour of the report.
+    assert upcoming.due == datetime(2026, 3, 9, 10, tzinfo=UTC) and as_utc(opened.created_at).hour == 9
 
     clock.advance(days=6, hours=1)  # within a day of acknowledging
     await jobs.run()
@@ -54,7 +55,7 @@ async def test_a_reminder_before_each_deadline_and_an_escalation_after_a_missed_
     # HR acknowledges and writes before the feedback deadline: its reminder came, no escalation follows.
     async with runtime.database.transaction() as session:
         await desk(runtime).read(session, "wang", reference, clock())
-    clock.advance(days=5, hours=23)  # day 13: within a day of the first-feedback deadline (day 14, 9:00)
+    clock.advance(days=6)  # 15 March, 10:30 UTC: within a day of the first-feedback deadline (16 March, 10:00)
     await jobs.run()
     assert any("First reply to the reporter by" in text for text in jobs.deadline_texts(HR_CHAT))
     async with runtime.database.transaction() as session:
@@ -66,7 +67,7 @@ async def test_a_reminder_before_each_deadline_and_an_escalation_after_a_missed_
     assert following is not None and following.deadline is Deadline.RESOLVE
 
     # Resolved before the resolution deadline: nothing more, however long we wait.
-    clock.advance(days=46)  # day 89, 9:30: within a day of resolving (day 90, 9:00)
+    clock.advance(days=46)  # 30 May, 10:30 UTC: within a day of resolving (31 May, 18:00 in Shanghai)
     await jobs.run()
     assert any("Resolve the case by" in text for text in jobs.deadline_texts(HR_CHAT))
     async with runtime.database.transaction() as session:
@@ -213,7 +214,7 @@ def test_the_next_deadline_is_the_earliest_unmet_one(
     status: str, acknowledged: bool, fed_back: bool, expected: Deadline | None
 ) -> None:
     start = datetime(2026, 3, 2, 9, tzinfo=UTC)
-    due = CaseDeadlines(acknowledge_days=2, feedback_days=10, resolve_days=60).due_from(start)
+    due = CaseDeadlines(acknowledge_days=2, feedback_days=10, resolve_days=60, time_zone="UTC").due_from(start)
     case = SimpleNamespace(
         status=status,
         acknowledge_due=due[Deadline.ACKNOWLEDGE],
@@ -225,7 +226,16 @@ def test_the_next_deadline_is_the_earliest_unmet_one(
     found = next_deadline(case)
     assert (found.deadline if found else None) is expected
     if found is not None:
-        assert found.due == start + timedelta(days={"acknowledge": 2, "feedback": 10, "resolve": 60}[found.deadline])
+        days = {"acknowledge": 2, "feedback": 10, "resolve": 60}[found.deadline]
+        assert found.due == datetime(2026, 3, 2, 18, tzinfo=UTC) + timedelta(days=days)
+
+
+def test_every_report_of_one_day_has_the_same_due_times_at_the_end_of_the_working_day() -> None:
+    deadlines = CaseDeadlines(acknowledge_days=7)
+    shanghai_day = [datetime(2026, 3, 1, 16, 5, tzinfo=UTC), datetime(2026, 3, 2, 15, 55, tzinfo=UTC)]
+    dues = {deadlines.due_from(moment)[Deadline.ACKNOWLEDGE] for moment in shanghai_day}
+    assert dues == {datetime(2026, 3, 9, 10, tzinfo=UTC)}, "2 March in Shanghai, 18:00 there a week later"
+    assert deadlines.due_from(datetime(2026, 3, 2, 16, 5, tzinfo=UTC))[Deadline.ACKNOWLEDGE].day == 10
 
 
 async def test_a_pass_that_dies_before_committing_leaves_nothing_done_and_the_next_fires_once(
