@@ -24,12 +24,14 @@ TIMES = ('acknowledge_due', 'feedback_due', 'resolve_due', 'next_due', 'acknowle
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('cases', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('round', sa.Integer(), server_default=sa.text('1'), nullable=False))
-        for name in TIMES:
-            batch_op.add_column(sa.Column(name, sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('urgent', sa.Boolean(), server_default=sa.false(), nullable=False))
-        batch_op.create_index(batch_op.f('ix_cases_next_due'), ['next_due'], unique=False)
+    # Plain ALTER TABLE ADD COLUMN, never batch mode: on SQLite a batch copy drops and recreates
+    # ``cases``, and with foreign keys on, dropping it deletes every case's messages, receipts and
+    # evidence through ON DELETE CASCADE (tests/test_migration_case_deadlines.py).
+    op.add_column('cases', sa.Column('round', sa.Integer(), server_default=sa.text('1'), nullable=False))
+    for name in TIMES:
+        op.add_column('cases', sa.Column(name, sa.DateTime(timezone=True), nullable=True))
+    op.add_column('cases', sa.Column('urgent', sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.create_index(op.f('ix_cases_next_due'), 'cases', ['next_due'], unique=False)
     op.create_table(
         'case_events',
         sa.Column('case_id', sa.String(length=32), nullable=False),
@@ -50,9 +52,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('case_events')
-    with op.batch_alter_table('cases', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_cases_next_due'))
-        batch_op.drop_column('urgent')
-        for name in reversed(TIMES):
-            batch_op.drop_column(name)
-        batch_op.drop_column('round')
+    op.drop_index(op.f('ix_cases_next_due'), table_name='cases')
+    op.drop_column('cases', 'urgent')
+    for name in reversed(TIMES):
+        op.drop_column('cases', name)
+    op.drop_column('cases', 'round')
