@@ -45,7 +45,8 @@ _EVENTS = cast(Table, CaseEvent.__table__)
 DONE = "done"
 ASKED = "asked"
 ACKNOWLEDGED_NOTICE_WITHIN = timedelta(days=7)
-"""A case acknowledged longer ago than this (before this code ran) gets no acknowledgement notice."""
+"""How far back the scan looks for acknowledgements not yet told to the reporter (a bound on the
+scan; after the migration, cases acknowledged in the week before it get their notice too)."""
 
 
 def reminder_key(round_: int, deadline: Deadline) -> str:
