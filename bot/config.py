@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from handlers.reminder_rules import RuleError, parse_clock, parse_quiet, parse_rule, zone
+from storage.deadline_rules import CaseDeadlines
 
 ENV_PREFIX = "HAPBOT_"
 # Variables with a meaning of their own, not overrides of a config key.
@@ -248,14 +249,65 @@ class SiteDigest(_Section):
     weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = "monday"
     send_at: str = Field(default="09:00", description="When it goes out, in the site's time zone (reminders).")
     chart_language: Literal["zh", "en"] = Field(default="zh", description="The chart's language; the text has both.")
-    acknowledge_days: int = Field(
-        default=7, ge=1, le=90, description="A case counts as acknowledged in time when HR acted within this many days."
-    )
 
     @field_validator("send_at")
     @classmethod
     def _clock(cls, value: str) -> str:
         return _checked(value, parse_clock)
+
+
+class SiteDeadlines(_Section):
+    """A site's own case deadlines; a key left out takes [hr.deadlines]'s value."""
+
+    acknowledge_days: int | None = Field(default=None, ge=1, le=90)
+    feedback_days: int | None = Field(default=None, ge=1, le=365)
+    resolve_days: int | None = Field(default=None, ge=1, le=730)
+    remind_before_hours: int | None = Field(default=None, ge=0, le=14 * 24)
+
+
+class DeadlinesSection(_Section):
+    """Case deadlines in calendar days from when a report arrives (or is reopened)."""
+
+    acknowledge_days: int = Field(
+        default=7,
+        ge=1,
+        le=90,
+        description="HR acknowledges a report within this many days (many brands' codes ask for 2 working days).",
+    )
+    feedback_days: int = Field(default=14, ge=1, le=365, description="HR first writes to the reporter within this.")
+    resolve_days: int = Field(default=90, ge=1, le=730, description="The case is resolved within this many days.")
+    remind_before_hours: int = Field(
+        default=24, ge=0, le=14 * 24, description="HR's chat is reminded this long before each deadline; 0 for never."
+    )
+
+
+def merged_deadlines(defaults: DeadlinesSection, site: SiteDeadlines, time_zone: str) -> CaseDeadlines:
+    def value(key: str) -> int:
+        own = getattr(site, key)
+        return int(own if own is not None else getattr(defaults, key))
+
+    return CaseDeadlines(
+        acknowledge_days=value("acknowledge_days"),
+        feedback_days=value("feedback_days"),
+        resolve_days=value("resolve_days"),
+        remind_before=timedelta(hours=value("remind_before_hours")),
+        time_zone=time_zone,
+    )
+
+
+def deadline_problem(deadlines: CaseDeadlines) -> str | None:
+    """Why a site's deadlines cannot work together, or None."""
+    if not deadlines.acknowledge_days <= deadlines.feedback_days <= deadlines.resolve_days:
+        return (
+            f"acknowledge_days ({deadlines.acknowledge_days}) <= feedback_days ({deadlines.feedback_days}) "
+            f"<= resolve_days ({deadlines.resolve_days}) must hold; lengthen the later ones"
+        )
+    if deadlines.remind_before >= timedelta(days=deadlines.acknowledge_days):
+        return (
+            f"remind_before_hours ({int(deadlines.remind_before.total_seconds() // 3600)}) must be shorter than "
+            f"acknowledge_days ({deadlines.acknowledge_days}) in hours, or the reminder would come before the report"
+        )
+    return None
 
 
 class SiteSection(_Section):
@@ -268,6 +320,7 @@ class SiteSection(_Section):
     emergency_phone: str | None = Field(default=None, pattern=r"^[0-9+\- ]{3,20}$")
     reminders: SiteReminders = Field(default_factory=SiteReminders)
     digest: SiteDigest | None = Field(default=None, description="A weekly digest; none without this section.")
+    deadlines: SiteDeadlines = Field(default_factory=SiteDeadlines)
 
     @field_validator("hr_chats", "board_chats")
     @classmethod
@@ -375,6 +428,7 @@ class HrSection(_Section):
         default_factory=list,
         description="Old way to name board members; `hapbot hr migrate` turns them into desk accounts.",
     )
+    deadlines: DeadlinesSection = Field(default_factory=DeadlinesSection)
 
     @field_validator("handlers", "board_members")
     @classmethod
@@ -520,6 +574,20 @@ class Config(_Section):
                     f"(or set HAPBOT_SITES__{name}__WECOM_WEBHOOK_URL), or fix the name"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _deadlines_agree(self) -> Config:
+        """Each site's deadlines, its own keys over [hr.deadlines], must be in order."""
+        for site_id in self.sites:
+            problem = deadline_problem(self.deadlines_for(site_id))
+            if problem:
+                raise ValueError(f"sites.{site_id}.deadlines (with hr.deadlines): {problem}")
+        return self
+
+    def deadlines_for(self, site_id: str) -> CaseDeadlines:
+        """The site's deadlines: its own keys, else [hr.deadlines]."""
+        site = self.sites.get(site_id)
+        return merged_deadlines(self.hr.deadlines, site.deadlines if site else SiteDeadlines(), self.bot.time_zone)
 
     @property
     def storage_url(self) -> str:

@@ -66,6 +66,7 @@ def handler_settings(config: Config) -> HandlerSettings:
             emergency_phone=site.emergency_phone,
             has_board=bool(site.board_chats),
             reminders=ReminderRules(site.reminders.quiet_hours, site.reminders.onboarding.quiz),
+            deadlines=config.deadlines_for(site_id),
         )
         for site_id, site in config.sites.items()
     }
@@ -196,7 +197,7 @@ async def build_core(
         settings=handler_settings(config),
         crypto=crypto,
         hasher=hasher,
-        cases=CaseRepository(crypto, hasher),
+        cases=CaseRepository(crypto, hasher, config.deadlines_for),
         conversations=conversation_store(crypto),
         throttles=throttle_store(crypto),
         outbox=Outbox(crypto),

@@ -27,6 +27,9 @@ NOT_GIVEN = N_("Not given")
 UPDATES = {
     "added_information": N_("The reporter added information."),
     "withdrawn": N_("The reporter withdrew the report."),
+    "retaliation": N_(
+        "The reporter says something happened to them because of the report. The case is open again, urgent."
+    ),
 }
 URGENCY = {
     "danger_now": N_("In danger now: act at once"),
@@ -42,7 +45,8 @@ def _block(t: Translator, site_name: str, alert: Alert) -> str:
     reference = t(REFERENCE, reference=alert.reference)
     update = UPDATES.get(alert.category)
     if update is not None:
-        return "\n".join([f"{UPDATE_MARK} {t(REPORT_UPDATE, site=site_name)}", reference, t(update)])
+        mark = MARKS["danger_now"] if alert.urgency == "danger_now" else UPDATE_MARK
+        return "\n".join([f"{mark} {t(REPORT_UPDATE, site=site_name)}", reference, t(update)])
     category = t(CATEGORIES.get(alert.category, NOT_GIVEN))
     urgency = t(URGENCY.get(alert.urgency, NOT_GIVEN))
     return "\n".join(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.case_deadlines import CaseDeadlineRepository
 from storage.cases import CaseRepository
 from storage.conversations import SealedDocumentStore
 from storage.crypto import Crypto
@@ -79,6 +80,7 @@ class Services:
     training: TrainingRecords  # completions a worker chose to record with their employee number
     reminders: ReminderStores  # subscriptions, held reminders, occasions and their counts
     rng: random.Random = field(default_factory=random.SystemRandom)
+    case_deadlines: CaseDeadlineRepository = field(default_factory=CaseDeadlineRepository)  # due work, check-ins
 
 
 @dataclass

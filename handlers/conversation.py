@@ -32,6 +32,7 @@ class State:
     STATUS_CASE = "status.case"
     STATUS_ADD_INFO = "status.add_info"
     STATUS_WITHDRAW = "status.withdraw"
+    STATUS_CHECKIN = "status.checkin"
     FAQ_QUESTION = "faq.question"
     FAQ_PICK = "faq.pick"
     QUIZ_PICK = "quiz.pick"
@@ -65,6 +66,7 @@ FLOW_STATES = REPORT_QUESTIONS | {
     State.REPORT_EDIT,
     State.STATUS_ADD_INFO,
     State.STATUS_WITHDRAW,
+    State.STATUS_CHECKIN,
 }
 
 

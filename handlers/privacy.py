@@ -10,7 +10,7 @@ from .context import Context
 from .events import Channel
 from .settings import pick
 
-NOTICE_VERSION = 1
+NOTICE_VERSION = 2  # 2: states the site's case deadlines
 
 _CHINESE_NUMBERS = "一两三四五六七八九十"
 """How a count of years reads in Chinese ("两年", not "2年"); retention is at most ten years."""
@@ -25,6 +25,22 @@ def _keeping(ctx: Context, days: int) -> str:
         return ctx.t("• It is kept for one year after the case is closed, then deleted.")
     spoken = _CHINESE_NUMBERS[years - 1] if ctx.language == "zh" and years <= len(_CHINESE_NUMBERS) else str(years)
     return ctx.t("• It is kept for {years} years after the case is closed, then deleted.", years=spoken)
+
+
+def _deadlines(ctx: Context) -> str:
+    """The site's case deadlines, with the numbers from its config, and who is told when one is missed."""
+    deadlines = ctx.site.deadlines
+    line = ctx.t(
+        "• HR must confirm it within {acknowledge} days, write to you within {feedback} days and finish "
+        "within {resolve} days.",
+        acknowledge=deadlines.acknowledge_days,
+        feedback=deadlines.feedback_days,
+        resolve=deadlines.resolve_days,
+    )
+    if ctx.site.has_board:
+        space = "" if ctx.language == "zh" else " "  # Chinese sentences follow each other without one
+        line += space + ctx.t("If a deadline is missed, the advocacy board is told.")
+    return line
 
 
 def privacy_notice(ctx: Context) -> str:
@@ -46,6 +62,7 @@ def privacy_notice(ctx: Context) -> str:
         ctx.t("• HR is alerted at a random moment within the hour, so the time does not reveal you; "
               "if you are in danger now, at once."),
         ctx.t("• You get a secret receipt to follow up. You can withdraw your report at any time."),
+        _deadlines(ctx),
         ctx.t("Do you want to continue?"),
     ]
     return "\n".join(part for part in parts if part)

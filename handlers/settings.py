@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from storage.deadline_rules import CaseDeadlines
+
 LocalText = Mapping[str, str]  # language -> text
 
 
@@ -35,6 +37,7 @@ class SiteInfo:
     emergency_phone: str | None = None
     has_board: bool = False
     reminders: ReminderRules = field(default_factory=ReminderRules)
+    deadlines: CaseDeadlines = field(default_factory=CaseDeadlines)
 
 
 @dataclass(frozen=True)

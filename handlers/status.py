@@ -7,8 +7,10 @@ one attacker stop every worker from reaching their case.
 
 from __future__ import annotations
 
-from storage.cases import Author, CaseStatus, CaseView
+from storage import audit
+from storage.cases import Author, CaseStatus, CaseView, to_hour
 from storage.crypto import Purpose
+from storage.deadline_rules import OUTCOMES
 from storage.receipts import normalise_receipt
 
 from .context import Context
@@ -27,6 +29,7 @@ FREE_ATTEMPTS = 3
 BASE_DELAY_SECONDS = 5
 MAX_DELAY_SECONDS = 3600
 THROTTLE_KEEP_HOURS = 24
+REPORTER = "reporter"  # the audit's actor for what a reporter does: never a name or a pseudonym
 
 STATUS_LABELS = {
     CaseStatus.NEW: N_("Received, waiting for HR"),
@@ -119,7 +122,8 @@ async def check_receipt(ctx: Context, typed: str) -> None:
     await services.throttles.delete(ctx.session, key)
     ctx.conversation.case_session = case.id
     ctx.conversation.case_session_until = (ctx.now + services.settings.status_session_ttl).timestamp()
-    await ctx.go(State.STATUS_CASE)
+    checkin = await services.case_deadlines.checkin_open(ctx.session, case, ctx.now)
+    await ctx.go(State.STATUS_CHECKIN if checkin else State.STATUS_CASE)
 
 
 async def _open_case(ctx: Context) -> CaseView | None:
@@ -235,6 +239,44 @@ async def on_withdraw(ctx: Context) -> None:
     else:
         await ask_withdraw(ctx)
 
+
+@router.asks(State.STATUS_CHECKIN)
+async def ask_checkin(ctx: Context) -> None:
+    """Asks the reporter of a closed case whether anything happened to them because of the report."""
+    ctx.say(
+        ctx.t(
+            "Your case is closed. Has anything happened to you because of the report? "
+            "For example being moved, punished, threatened or treated worse."
+        ),
+        [ctx.choice("harm_yes", N_("Yes, something happened")), ctx.choice("harm_no", N_("No"))],
+    )
+
+
+@router.on(State.STATUS_CHECKIN)
+async def on_checkin(ctx: Context) -> None:
+    """On yes reopens the case as urgent and alerts at once; on no records nothing; then shows the case."""
+    if ctx.choice_id not in ("harm_yes", "harm_no"):
+        await ask_checkin(ctx)
+        return
+    case = await _open_case(ctx)
+    if case is None:
+        return
+    if ctx.choice_id == "harm_yes" and case.status.value in OUTCOMES:
+        services = ctx.services
+        deadlines = services.settings.site(case.site).deadlines
+        case = await services.case_deadlines.reopen_urgent(ctx.session, case.id, ctx.now, deadlines)
+        audience = await _audience(ctx, case)
+        await enqueue_alert(ctx, Alert(case.site, case.reference, "retaliation", "danger_now", audience))
+        await audit.record(ctx.session, REPORTER, "reopen:retaliation", case.reference, to_hour(ctx.now))
+        ctx.say(
+            ctx.t(
+                "Thank you for telling us. Your case is open again as urgent, and whoever handles it has been "
+                "told now. You can add what happened below."
+            )
+        )
+    elif ctx.choice_id == "harm_no":
+        ctx.say(ctx.t("Thank you. If anything happens later, you can tell us here at any time."))
+    await ctx.go(State.STATUS_CASE)
 
 
 @router.expires

@@ -13,20 +13,23 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import case as sa_case
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .case_status import CaseStatus as CaseStatus  # re-exported: callers know it as storage.cases.CaseStatus
 from .crypto import Binding, Crypto, DecryptionError
 from .database import short_hash
-from .models import Case, CaseMessage, CaseReceipt, Evidence, random_id
+from .deadline_rules import FINISHED, NOT_YET_ACKNOWLEDGED, OUTCOMES, CaseDeadlines, Deadline, next_deadline
+from .models import Case, CaseEvent, CaseMessage, CaseReceipt, Evidence, random_id
+from .outbox import as_utc
 from .receipts import MAX_RECEIPTS_PER_CASE, ReceiptHasher, normalise_receipt
 
 REFERENCE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -47,6 +50,21 @@ class CaseView:
     status: CaseStatus
     created_at: datetime
     updated_at: datetime
+    round: int = 1
+    acknowledge_due: datetime | None = None
+    feedback_due: datetime | None = None
+    resolve_due: datetime | None = None
+    next_due: datetime | None = None
+    acknowledged_at: datetime | None = None
+    first_feedback_at: datetime | None = None
+    closed_at: datetime | None = None
+    escalated_at: datetime | None = None
+    urgent: bool = False
+
+    @property
+    def escalated(self) -> bool:
+        """A deadline was missed and the advocacy board was alerted: the board may see the case."""
+        return self.escalated_at is not None
 
 
 @dataclass(frozen=True, repr=False)
@@ -59,6 +77,12 @@ class MessageView:
 
     def __repr__(self) -> str:
         return f"MessageView(author={self.author.value!r}, chars={len(self.text)})"
+
+
+def deadline_order() -> tuple[ColumnElement[Any], ...]:
+    """ORDER BY terms that put the nearest (so any overdue) deadline first and cases without one
+    last, on SQLite and PostgreSQL alike."""
+    return (sa_case((Case.next_due.is_(None), 1), else_=0), Case.next_due.asc())
 
 
 def to_hour(moment: datetime) -> datetime:
@@ -85,15 +109,53 @@ def _view(row: Case) -> CaseView:
         status=CaseStatus(row.status),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        round=row.round or 1,
+        acknowledge_due=_aware(row.acknowledge_due),
+        feedback_due=_aware(row.feedback_due),
+        resolve_due=_aware(row.resolve_due),
+        next_due=_aware(row.next_due),
+        acknowledged_at=_aware(row.acknowledged_at),
+        first_feedback_at=_aware(row.first_feedback_at),
+        closed_at=_aware(row.closed_at),
+        escalated_at=_aware(row.escalated_at),
+        urgent=bool(row.urgent),
     )
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """Deadline times as aware UTC (SQLite hands them back naive), to compare with the clock."""
+    return as_utc(moment) if moment is not None else None
+
+
+def stamp_deadlines(row: Case, deadlines: CaseDeadlines, start: datetime) -> None:
+    """Sets the case's due times, counted from ``start``, and its next deadline."""
+    due = deadlines.due_from(start)
+    row.acknowledge_due = due[Deadline.ACKNOWLEDGE]
+    row.feedback_due = due[Deadline.FEEDBACK]
+    row.resolve_due = due[Deadline.RESOLVE]
+    refresh_next_due(row)
+
+
+def refresh_next_due(row: Case) -> None:
+    """Keeps ``next_due`` (what the desk sorts by) equal to the earliest unmet deadline."""
+    upcoming = next_deadline(row)
+    row.next_due = upcoming.due if upcoming else None
 
 
 class CaseRepository:
     """Case rows; every method takes the caller's session and never commits."""
 
-    def __init__(self, crypto: Crypto, hasher: ReceiptHasher | None = None) -> None:
+    def __init__(
+        self,
+        crypto: Crypto,
+        hasher: ReceiptHasher | None = None,
+        deadlines: Callable[[str], CaseDeadlines] | None = None,
+    ) -> None:
+        """``deadlines`` gives a site's deadlines, stamped on each new case; without it the
+        deadlines job stamps them on its next pass."""
         self._crypto = crypto
         self._hasher = hasher or ReceiptHasher()
+        self._deadlines = deadlines
 
     def _data_key(self, row: Case) -> bytes:
         return self._crypto.unwrap_data_key(row.wrapped_key, Binding("cases", "wrapped_key", row.id))
@@ -125,7 +187,11 @@ class CaseRepository:
             ),
             created_at=to_hour(now),
             updated_at=to_hour(now),
+            round=1,
+            urgent=False,
         )
+        if self._deadlines is not None:
+            stamp_deadlines(row, self._deadlines(site), to_hour(now))
         for _attempt in range(8):
             row.reference = new_reference()
             try:
@@ -151,11 +217,17 @@ class CaseRepository:
         return (await self.find_listing(session, site=site, statuses=statuses))[0]
 
     async def find_listing(
-        self, session: AsyncSession, *, site: str | None = None, statuses: Sequence[CaseStatus] | None = None
+        self,
+        session: AsyncSession,
+        *,
+        site: str | None = None,
+        statuses: Sequence[CaseStatus] | None = None,
+        by_deadline: bool = False,
     ) -> tuple[list[CaseView], list[str]]:
-        """Like :meth:`find`, and apart the labels (:func:`case_label`) of rows this code cannot
+        """Like :meth:`find` (``by_deadline``: the nearest deadline first, so overdue cases lead and
+        cases without one come last), and apart the labels (:func:`case_label`) of rows this code cannot
         even view (a status it does not know, written by newer code): one odd row never hides the rest."""
-        query = select(Case).order_by(Case.created_at)
+        query = select(Case).order_by(*(deadline_order() if by_deadline else ()), Case.created_at)
         if site:
             query = query.where(Case.site == site)
         if statuses is not None:
@@ -240,6 +312,21 @@ class CaseRepository:
                 report = None
             found.append((view, report if isinstance(report, dict) else None))
         return found
+    async def read_reports(self, session: AsyncSession, case_ids: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+        """The reports of several cases in one query (for jobs that handle cases in batches);
+        ``None`` for a case whose report cannot be opened."""
+        reports: dict[str, dict[str, Any] | None] = {}
+        if not case_ids:
+            return reports
+        for row in (await session.execute(select(Case).where(Case.id.in_(sorted(set(case_ids)))))).scalars():
+            try:
+                report = self._crypto.open_json(
+                    self._data_key(row), row.report_ct, Binding("cases", "report_ct", row.id)
+                )
+            except (DecryptionError, ValueError):
+                report = None
+            reports[row.id] = report if isinstance(report, dict) else None
+        return reports
 
     async def read_contact(self, session: AsyncSession, case_id: str) -> str | None:
         row = await self._row(session, case_id)
@@ -249,9 +336,18 @@ class CaseRepository:
         return self._crypto.open(self._data_key(row), row.contact_ct, binding).decode()
 
     async def set_status(self, session: AsyncSession, case_id: str, status: CaseStatus, now: datetime) -> None:
+        """Changes the status and records what it meets: leaving "new" acknowledges the case, an
+        outcome closes it (check-ins count from then), going back to an open status reopens it."""
         row = await self._row(session, case_id)
+        if row.status in NOT_YET_ACKNOWLEDGED and status.value not in NOT_YET_ACKNOWLEDGED:
+            row.acknowledged_at = row.acknowledged_at or now
+        if status.value in OUTCOMES and row.status not in OUTCOMES:
+            row.closed_at = now
+        elif status.value not in FINISHED:
+            row.closed_at = None
         row.status = status.value
         row.updated_at = to_hour(now)
+        refresh_next_due(row)
 
     async def add_message(
         self, session: AsyncSession, case_id: str, author: Author, text: str, now: datetime
@@ -270,6 +366,9 @@ class CaseRepository:
             )
         )
         row.updated_at = to_hour(now)
+        if author is Author.HR and row.first_feedback_at is None:
+            row.first_feedback_at = now
+            refresh_next_due(row)
         await session.flush()
         return message_id
 
@@ -309,6 +408,7 @@ class CaseRepository:
             await session.execute(delete(CaseMessage).where(CaseMessage.case_id.in_(ids)))
             await session.execute(delete(Evidence).where(Evidence.case_id.in_(ids)))
             await session.execute(delete(CaseReceipt).where(CaseReceipt.case_id.in_(ids)))
+            await session.execute(delete(CaseEvent).where(CaseEvent.case_id.in_(ids)))
             await session.execute(delete(Case).where(Case.id.in_(ids)))
         return len(ids)
 

@@ -30,6 +30,9 @@ UNVERSIONED = 1
 MAX_KIND_LENGTH = 32  # the width of ``outbox.kind``
 
 AlertAudience = Literal["hr", "board"]
+NoticeAbout = Literal["message", "acknowledged", "checkin"]
+DeadlineName = Literal["acknowledge", "feedback", "resolve"]
+DeadlineStage = Literal["reminder", "missed"]
 
 
 class MessageError(ValueError):
@@ -100,13 +103,23 @@ class CaseAlert(Message):
 
 @dataclass(frozen=True, repr=False)
 class ReporterNotice(Message):
-    """"You have a new message about your report" for the reporter at ``contact`` (``channel:chat``):
-    pushed now or held for their next message, as the channel's push window allows."""
+    """A neutral notice for the reporter at ``contact`` (``channel:chat``): pushed now or held for
+    their next message, as the channel's push window allows. ``about`` picks its neutral words: a
+    new message from HR, the case acknowledged, or a check-in after the case closed."""
 
     kind: ClassVar[str] = "reporter_notice"
+    version: ClassVar[int] = 2
 
     contact: str
     site: str
+    about: NoticeAbout = "message"
+
+    @classmethod
+    def upgrade(cls, version: int, fields: dict[str, object]) -> dict[str, object]:
+        """Version 1 had no ``about``: every notice was about a new message."""
+        if version == 1:
+            return {**fields, "about": "message"}
+        return super().upgrade(version, fields)
 
     def __repr__(self) -> str:
         return f"ReporterNotice(channel={self.contact.partition(':')[0]!r}, site={self.site!r})"
@@ -187,6 +200,25 @@ class ImageDelivery(Message):
         return f"ImageDelivery(platform={self.platform!r}, chars={len(self.image)})"
 
 
+@dataclass(frozen=True, repr=False)
+class DeadlineAlert(Message):
+    """A content-free note about a case's deadline for the site's HR or board chats: a reminder
+    before it (``stage`` "reminder") or, once missed, the escalation to the board ("missed").
+    ``due`` is the deadline's day (ISO date, the deployment's time zone); nothing of the report or the reporter."""
+
+    kind: ClassVar[str] = "deadline_alert"
+
+    site: str
+    reference: str
+    deadline: DeadlineName
+    stage: DeadlineStage
+    due: str
+    audience: AlertAudience
+
+    def __repr__(self) -> str:
+        return f"DeadlineAlert(site={self.site!r}, {self.deadline}, {self.stage}, audience={self.audience!r})"
+
+
 MESSAGE_TYPES: tuple[type[Message], ...] = (
     CaseAlert,
     ReporterNotice,
@@ -194,6 +226,7 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     Delivery,
     ReminderPush,
     ImageDelivery,
+    DeadlineAlert,
 )
 """Every kind the outbox may hold; a new kind is one more entry here."""
 

@@ -28,6 +28,8 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -83,6 +85,33 @@ class Case(Base):
     contact_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Deadlines (storage.case_deadlines): stamped from the site's config when the case opens (or
+    # reopens: ``round`` counts the openings), met when HR acknowledges, first writes, resolves.
+    # ``next_due`` is the earliest unmet one, kept up to date so the desk can sort by it.
+    round: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    acknowledge_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    feedback_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    resolve_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    next_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    first_feedback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class CaseEvent(Base):
+    """Due work about a case that must happen once: a deadline reminder or escalation, a notice to
+    the reporter, a check-in after closing. The key (``"2:escalate:feedback"``, ``"1:checkin:30"``)
+    is unique per case, so a second pass or a second replica inserting it fails and does nothing.
+    ``state`` is ``done``, or for a check-in ``asked`` until it has been asked for long enough."""
+
+    __tablename__ = "case_events"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class CaseReceipt(Base):

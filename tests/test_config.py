@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -177,6 +178,23 @@ BAD_CONFIGS: list[tuple[str, str, str]] = [
     ("proxy without a scheme", '[telegram]\nproxy = "10.0.0.1:1080"\n', r"telegram: proxy"),
     ("short EncodingAESKey", WECHAT_WITH_KEY.format(key="abc"), r"wechat: encoding_aes_key.*has 3 characters"),
     ("EncodingAESKey with a symbol", WECHAT_WITH_KEY.format(key="+" * 43), r"wechat: encoding_aes_key"),
+    ("zero deadline", "[hr.deadlines]\nacknowledge_days = 0\n", r"hr\.deadlines\.acknowledge_days"),
+    (
+        "unknown deadline key",
+        '[sites.main]\nname = "A"\n[sites.main.deadlines]\nack = 2\n',
+        r"sites\.main\.deadlines\.ack",
+    ),
+    (
+        "deadlines out of order",
+        '[sites.main]\nname = "A"\n[sites.main.deadlines]\nfeedback_days = 3\n',
+        r"sites\.main\.deadlines.*feedback_days \(3\)",
+    ),
+    (
+        "reminder longer than the deadline",
+        '[sites.main]\nname = "A"\n[sites.main.deadlines]\nacknowledge_days = 2\nremind_before_hours = 48\n',
+        r"sites\.main\.deadlines.*remind_before_hours",
+    ),
+    ("desk address with a query", '[web]\npublic_url = "https://desk.example.org/?x=1"\n', r"web\.public_url"),
 ]
 
 
@@ -325,6 +343,19 @@ def test_errors_caused_by_environment_secrets_do_not_print_them(tmp_path: Path) 
 
 
 # --- the documented example ---------------------------------------------------------------------
+
+
+def test_a_site_overrides_some_deadlines_and_takes_the_rest_from_hr(tmp_path: Path) -> None:
+    toml = (
+        "[hr.deadlines]\nfeedback_days = 21\n"
+        '[sites.main]\nname = "A"\n[sites.main.deadlines]\nacknowledge_days = 2\nremind_before_hours = 12\n'
+        '[sites.north]\nname = "B"\n'
+    )
+    config = load_config(write(tmp_path, toml))
+    main, north = config.deadlines_for("main"), config.deadlines_for("north")
+    assert (main.acknowledge_days, main.feedback_days, main.resolve_days) == (2, 21, 90)
+    assert main.remind_before == timedelta(hours=12)
+    assert (north.acknowledge_days, north.feedback_days, north.remind_before) == (7, 21, timedelta(hours=24))
 
 
 def test_config_example_validates() -> None:

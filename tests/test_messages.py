@@ -13,6 +13,7 @@ from storage.messages import (
     MESSAGE_KINDS,
     AdminNotice,
     CaseAlert,
+    DeadlineAlert,
     Delivery,
     ImageDelivery,
     MalformedMessage,
@@ -30,11 +31,12 @@ from storage.messages import (
 SECRET = "SECRET-4b1d 主管"
 EXAMPLES: tuple[Message, ...] = (
     CaseAlert("north", "HAP-7K3M9Q", "verbal", "danger_now", "board"),
-    ReporterNotice(f"wechat:o-{SECRET}", "north"),
+    ReporterNotice(f"wechat:o-{SECRET}", "north", "checkin"),
     AdminNotice("telegram:-100777", f"FAQ edit refused: {SECRET}"),
     Delivery("telegram:5001", f"您有一条新消息 {SECRET}"),
     ReminderPush("drill:main", "telegram:5001", f"培训提醒：{SECRET}", "tmpl-1", "培训提醒", "quiz:x", "开始测验"),
     ImageDelivery(f"wecom:{SECRET}", "iVBORw0KGgo=", f"每周汇总 {SECRET}"),
+    DeadlineAlert("north", "HAP-7K3M9Q", "feedback", "missed", "2027-01-15", "board"),
 )
 
 
@@ -45,7 +47,7 @@ def test_every_kind_is_in_the_examples() -> None:
 @pytest.mark.parametrize("message", EXAMPLES, ids=lambda message: message.kind)
 def test_each_kind_encodes_with_a_version_and_decodes_back(message: Message) -> None:
     encoded = encode(message)
-    assert encoded["v"] == 1
+    assert encoded["v"] == message.version
     assert decode(message.kind, encoded) == message
     assert type(decode(message.kind, encoded)) is type(message)
 
@@ -55,6 +57,15 @@ def test_reprs_hide_text_addresses_and_references(message: Message) -> None:
     shown = repr(message)
     assert SECRET not in shown and "HAP-7K3M9Q" not in shown and "5001" not in shown and "-100777" not in shown
     assert shown.startswith(type(message).__name__)
+
+
+def test_a_reporter_notice_of_version_one_is_about_a_new_message() -> None:
+    """Notices queued before ``about`` existed still decode (the HR reply notice they were)."""
+    assert decode("reporter_notice", {"v": 1, "contact": "telegram:1", "site": "north"}) == ReporterNotice(
+        "telegram:1", "north", "message"
+    )
+    with pytest.raises(MalformedMessage):
+        decode("reporter_notice", {"v": 2, "contact": "telegram:1", "site": "north", "about": "gossip"})
 
 
 def test_payload_without_a_version_is_read_as_version_one() -> None:

@@ -55,7 +55,9 @@ async def test_the_job_list_becomes_apscheduler_jobs_with_raised_grace_and_coale
     jobs_listed = timed_jobs(JobDeps(runtime.database, runtime.services, {}, {}, {}))
     scheduler = DueWorkScheduler(jobs_listed)
     jobs = {job.id: job for job in scheduler.scheduler.get_jobs()}
-    assert set(jobs) == {"delivery", "cleaning", "reminders", "reminder sends", "weekly digest"}
+    assert set(jobs) == {
+        "delivery", "cleaning", "reminders", "reminder sends", "weekly digest", "case deadlines", "check-ins"
+    }
     for job in jobs.values():
         assert job.coalesce is True
         assert job.misfire_grace_time >= 3600, "APScheduler's 1 s default silently skips late runs"
@@ -65,6 +67,7 @@ async def test_the_job_list_becomes_apscheduler_jobs_with_raised_grace_and_coale
     assert jobs["cleaning"].trigger.interval == timedelta(hours=1)
     assert jobs["reminders"].trigger.interval == jobs["reminder sends"].trigger.interval == timedelta(seconds=1)
     assert jobs["weekly digest"].trigger.interval == timedelta(minutes=1)
+    assert jobs["case deadlines"].trigger.interval == jobs["check-ins"].trigger.interval == timedelta(minutes=1)
 
 
 async def test_a_busy_job_is_skipped_quietly_never_run_twice_at_once(caplog: pytest.LogCaptureFixture) -> None:

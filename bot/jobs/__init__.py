@@ -18,6 +18,8 @@ from bot.channels.push import PushWindow
 from bot.channels.sinks import Sink
 from bot.jobs.alert_routing import AlertRouter, SiteRoute
 from bot.jobs.broadcast import ReminderSender
+from bot.jobs.case_deadlines import CaseDeadlineJob
+from bot.jobs.checkins import CheckinJob
 from bot.jobs.cleaner import Cleaner
 from bot.jobs.delivery import DeliveryPass
 from bot.jobs.digest import DigestJob, DigestSchedules
@@ -107,4 +109,6 @@ def timed_jobs(deps: JobDeps) -> list[Job]:
         Job("reminders", every=SECOND, run_once=reminder_job(deps).run_once),
         Job("reminder sends", every=SECOND, run_once=reminder_sender(deps).run_once),
         Job("weekly digest", every=MINUTE, run_once=DigestJob(deps.database, deps.services, deps.digests).run_once),
+        Job("case deadlines", every=MINUTE, run_once=CaseDeadlineJob(deps.database, deps.services).run_once),
+        Job("check-ins", every=MINUTE, run_once=CheckinJob(deps.database, deps.services).run_once),
     ]

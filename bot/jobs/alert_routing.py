@@ -22,14 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Config, LocalText
 from handlers.alerts import alert_text
+from handlers.deadline_texts import deadline_text
 from handlers.i18n import Language, Translator
 from storage.delivery import increment_count
-from storage.messages import AdminNotice, CaseAlert, Delivery, Message
+from storage.messages import AdminNotice, CaseAlert, DeadlineAlert, Delivery, Message
 from storage.outbox import ClaimedItem, Outbox
 
 log = logging.getLogger(__name__)
 
-ROUTED_KINDS: tuple[type[Message], ...] = (CaseAlert, AdminNotice)
+ROUTED_KINDS: tuple[type[Message], ...] = (CaseAlert, AdminNotice, DeadlineAlert)
 RECHECK_AFTER = timedelta(hours=1)
 HOLD_HINTS = {
     "no_hr_chat": "add hr_chats to the site's [sites.<id>] section",
@@ -47,6 +48,7 @@ class SiteRoute:
     name: Mapping[str, str]
     hr_chats: tuple[str, ...] = ()
     board_chats: tuple[str, ...] = field(default=())
+    desk_url: str | None = None  # [web] public_url: deadline notes link to the case's desk page
 
 
 def _local(text: LocalText) -> dict[str, str]:
@@ -56,7 +58,7 @@ def _local(text: LocalText) -> dict[str, str]:
 def routes_from_config(config: Config) -> dict[str, SiteRoute]:
     """The routing table of every configured site."""
     return {
-        site_id: SiteRoute(_local(site.name), tuple(site.hr_chats), tuple(site.board_chats))
+        site_id: SiteRoute(_local(site.name), tuple(site.hr_chats), tuple(site.board_chats), config.web.public_url)
         for site_id, site in config.sites.items()
     }
 
@@ -125,17 +127,20 @@ class AlertRouter:
     def _deliveries(self, message: Message) -> list[Delivery]:
         if isinstance(message, AdminNotice):
             return [Delivery(message.chat, message.text)]
-        if not isinstance(message, CaseAlert):
+        if not isinstance(message, CaseAlert | DeadlineAlert):
             raise Unroutable("bad_payload")
         route = self._routes.get(message.site)
         if route is None:
             raise Unroutable("unknown_site")
-        text = alert_text(self._translators, route.name, message)
+        if isinstance(message, DeadlineAlert):
+            text = deadline_text(self._translators, route.name, message, route.desk_url)
+        else:
+            text = alert_text(self._translators, route.name, message)
         return [Delivery(chat, text) for chat in destinations(route, message.audience)]
 
     async def _hold(self, session: AsyncSession, item: ClaimedItem[Message], reason: str, now: datetime) -> None:
         """Keep an alert nobody may receive yet; count it once, log the site on every re-check."""
-        site = item.message.site if isinstance(item.message, CaseAlert) else "?"
+        site = item.message.site if isinstance(item.message, CaseAlert | DeadlineAlert) else "?"
         log.error("an alert for site %r is held (%s): %s", site, reason, HOLD_HINTS.get(reason, "check the config"))
         if item.attempts == 0:
             await increment_count(session, reason)

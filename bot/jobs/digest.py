@@ -90,7 +90,7 @@ class DigestSchedules:
                 weekday=WEEKDAYS.index(site.digest.weekday),
                 send_at=parse_clock(site.digest.send_at),
                 chart_language=site.digest.chart_language,
-                acknowledge_days=site.digest.acknowledge_days,
+                acknowledge_days=config.deadlines_for(site_id).acknowledge_days,
             )
         return cls(plans)
 

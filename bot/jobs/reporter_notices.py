@@ -17,11 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.channels.push import PushMode, PushWindow
 from handlers.context import Services
 from handlers.dispatcher import PUSH_NOTICE
+from handlers.notice_texts import PUSH_ACKNOWLEDGED, PUSH_CHECKIN
 from storage.crypto import Purpose
 from storage.messages import Delivery, ReporterNotice
 from storage.outbox import as_utc
 
 log = logging.getLogger(__name__)
+
+PUSH_TEXTS = {"message": PUSH_NOTICE, "acknowledged": PUSH_ACKNOWLEDGED, "checkin": PUSH_CHECKIN}
+# Held for the next message, every kind shows the dispatcher's one held notice (it asks for the
+# receipt, after which the status flow shows the update or asks the check-in question).
 
 
 class ReporterNotices:
@@ -39,14 +44,15 @@ class ReporterNotices:
         for item in items:
             try:
                 async with session.begin_nested():
-                    await self._route(session, item.message.contact, now)
+                    await self._route(session, item.message, now)
             except Exception as error:  # one bad row must not hold up every other push
                 log.error("reporter notice dropped: %s", type(error).__name__)
             await outbox.complete(session, item.id)
         return len(items)
 
-    async def _route(self, session: AsyncSession, contact: str, now: datetime) -> None:
+    async def _route(self, session: AsyncSession, notice: ReporterNotice, now: datetime) -> None:
         services = self._services
+        contact = notice.contact
         channel, _, chat = contact.partition(":")
         user_key = services.crypto.pseudonym(Purpose.CONVERSATION, contact)
         # A conversation this process cannot open (a key it lacks) is read as unknown, never
@@ -54,7 +60,7 @@ class ReporterNotices:
         documents, _unreadable = await services.conversations.load_readable(session, [user_key])
         conversation = documents.get(user_key, {})
         language = conversation.get("language")
-        text = services.translators["en" if language == "en" else "zh"](PUSH_NOTICE)
+        text = services.translators["en" if language == "en" else "zh"](PUSH_TEXTS[notice.about])
         if chat and self._mode(channel, conversation.get("last_seen"), now) is PushMode.NOW:
             await services.outbox.enqueue(session, Delivery(contact, text), now)
             return
