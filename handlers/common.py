@@ -275,10 +275,10 @@ async def ask_confirm_cancel(ctx: Context) -> None:
         if is_report
         else ctx.t("Cancel what you are doing?")
     )
-    ctx.say(
-        question,
-        [ctx.choice("cancel_yes", N_("Yes, cancel")), ctx.choice("cancel_no", N_("No, continue"))],
-    )
+    choices = [ctx.choice("cancel_yes", N_("Yes, cancel")), ctx.choice("cancel_no", N_("No, continue"))]
+    if is_report:
+        choices.append(ctx.choice("danger", N_("🆘 I am in danger now")))  # the report promises it at every step
+    ctx.say(question, choices)
 
 
 @router.on(State.CONFIRM_CANCEL)
