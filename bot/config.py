@@ -243,6 +243,9 @@ class SiteReminders(_Section):
 
 class SiteSection(_Section):
     name: LocalText
+    operator: LocalText | None = Field(
+        default=None, description="Who operates the bot for this site, in the privacy notice; default [bot] operator."
+    )
     hr_chats: list[str] = Field(default_factory=list)
     board_chats: list[str] = Field(default_factory=list)
     wecom_webhook_url: SecretStr | None = None
