@@ -188,7 +188,9 @@ def emergency_help(ctx: Context) -> None:
     draft = ctx.conversation.draft
     if draft is not None and ctx.conversation.state.startswith("report."):
         draft["urgency"] = "danger_now"
-        lines.append(ctx.t("Your report is marked as urgent: HR will be alerted as soon as you submit it."))
+        lines.append(
+            ctx.t("Your report is marked as urgent: whoever handles it will be alerted as soon as you submit it.")
+        )
     ctx.say("\n".join(lines), keep_offered=True)
 
 

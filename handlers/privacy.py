@@ -6,6 +6,8 @@ Bump ``NOTICE_VERSION`` when the meaning changes: each case records the version 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from .context import Context
 from .events import Channel
 from .faq.render import fact_text
@@ -27,6 +29,18 @@ def _keeping(ctx: Context, days: int) -> str:
         return ctx.t("• It is kept for one year after the case is closed, then deleted.")
     spoken = _CHINESE_NUMBERS[years - 1] if ctx.language == "zh" and years <= len(_CHINESE_NUMBERS) else str(years)
     return ctx.t("• It is kept for {years} years after the case is closed, then deleted.", years=spoken)
+
+
+def _alert_timing(ctx: Context, delay: timedelta) -> str:
+    """When the readers are told of a new report, as ``enqueue_alert`` does it (``[hr] alert_max_delay_minutes``)."""
+    minutes = int(delay.total_seconds() // 60)
+    if not minutes:
+        return ctx.t("• The readers are alerted as soon as you submit your report.")
+    return ctx.t(
+        "• The readers are alerted at a random moment within {minutes} minutes, so the time does not reveal you; "
+        "if you are in danger now, at once.",
+        minutes=minutes,
+    )
 
 
 def operator_name(settings: Settings, site: SiteInfo, language: str) -> str:
@@ -67,8 +81,7 @@ def privacy_notice(ctx: Context) -> str:
         _keeping(ctx, settings.retention_days),
         # The console is local: no platform carries its messages.
         ctx.t("• {platform} can see messages while they travel to me.", platform=platform) if platform else "",
-        ctx.t("• HR is alerted at a random moment within the hour, so the time does not reveal you; "
-              "if you are in danger now, at once."),
+        _alert_timing(ctx, settings.alert_max_delay),
         ctx.t("• You get a secret receipt to follow up. You can withdraw your report at any time."),
         ctx.t("Do you want to continue?"),
     ]

@@ -4,6 +4,7 @@ with; the retention line in whole years ("保存两年") or days."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -14,7 +15,7 @@ from bot.core import Core, build_core
 from handlers.faq.render import DEFAULT_FACTS
 from handlers.faq.service import LibraryFaqService
 from handlers.i18n import load_translators
-from handlers.privacy import _keeping
+from handlers.privacy import _alert_timing, _keeping
 from handlers.quiz.library import QuizLibrary
 from storage.crypto import KeyRing
 from storage.receipts import ReceiptHasher
@@ -131,3 +132,18 @@ def test_faq_answers_say_who_reads_reports_as_the_notice_does(
     answer = faq_service.library.snapshot.entries[entry_id].answer(language)
     missing = [word for word in FAQ_READERS[entry_id][language] if word not in answer]
     assert not missing, (entry_id, language, missing)
+
+
+@pytest.mark.parametrize(
+    ("language", "minutes", "expected"),
+    [
+        ("en", 60, "within 60 minutes"),
+        ("zh", 30, "30分钟内"),
+        ("en", 0, "as soon as you submit"),
+        ("zh", 0, "你一提交"),
+    ],
+)
+def test_alert_timing_follows_the_configured_delay(language: str, minutes: int, expected: str) -> None:
+    translators: Any = load_translators()
+    ctx: Any = SimpleNamespace(t=translators[language], language=language)
+    assert expected in _alert_timing(ctx, timedelta(minutes=minutes))
