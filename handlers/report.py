@@ -14,7 +14,7 @@ from storage.receipts import new_receipt
 
 from .context import Context
 from .conversation import REPORT_QUESTIONS, Conversation, State
-from .events import Alert, AlertAudience, Choice
+from .events import Alert, AlertAudience, Channel, Choice
 from .i18n import N_
 from .intents import Intent, Understanding
 from .privacy import NOTICE_VERSION, privacy_notice
@@ -26,6 +26,8 @@ router.reads_text(State.REPORT_WITNESSES)
 
 MAX_WHAT_MESSAGES = 30
 MAX_ATTACHMENTS = 10
+PICTURE_CHANNELS = frozenset({Channel.WECHAT, Channel.TELEGRAM})
+"""Channels whose pictures reach the report as evidence (the console carries text only)."""
 
 CATEGORIES = {
     "verbal": N_("Words: comments, jokes, sounds"),
@@ -229,6 +231,10 @@ async def ask_what(ctx: Context) -> None:
             "Please tell us what happened, in your own words. You can send several messages. "
             "Write only what you are comfortable with. When you have finished, choose Done."
         )
+        if ctx.incoming.channel in PICTURE_CHANNELS:
+            text += "\n" + ctx.t(
+                "You can also send photos or screenshots (at most {count}) as evidence.", count=MAX_ATTACHMENTS
+            )
     ctx.say(text, [ctx.choice("done", N_("Done")), _danger(ctx)])
 
 

@@ -11,6 +11,7 @@ from bot.channels.console import ConsoleChannel
 from bot.channels.rendering import render_numbered
 from bot.core import Core
 from handlers.conversation import State
+from handlers.events import Channel, Incoming
 from storage.cases import CaseStatus
 from storage.messages import CaseAlert
 from storage.outbox import Outbox, Pending
@@ -188,3 +189,34 @@ async def test_the_danger_choice_at_the_review_shows_help_and_marks_the_report_u
     assert "110" in worker.text
     assert "Urgency: 🆘 I am in danger now" in worker.text, "the review is shown again, now urgent"
     assert worker.choices[:3] == ["submit", "edit", "cancel"]
+
+
+@pytest.mark.parametrize("channel", [Channel.WECHAT, Channel.TELEGRAM])
+async def test_the_account_step_invites_pictures_where_the_channel_carries_them(
+    runtime: Core, channel: Channel
+) -> None:
+    async def send(text: str | None = None, choice: str | None = None) -> str:
+        incoming = Incoming(
+            channel=channel,
+            user_key=f"pictures-{channel.value}",
+            chat="chat-1",
+            received_at=runtime.services.clock(),
+            text=text,
+            choice=choice,
+            language_hint="en",
+        )
+        outcome = await runtime.dispatcher.handle(incoming)
+        return "\n".join(reply.text for reply in outcome.replies)
+
+    await send("/start")
+    await send(choice="report")
+    asked = await send(choice="agree")
+    assert "You can also send photos or screenshots (at most 10) as evidence." in asked
+
+
+async def test_the_console_does_not_promise_pictures_it_cannot_carry(runtime: Core) -> None:
+    worker = Worker(runtime, "console-pictures", language="en")
+    await worker.send("/start")
+    await worker.choose("report")
+    await worker.choose("agree")
+    assert "in your own words" in worker.text and "photos" not in worker.text
