@@ -121,6 +121,10 @@ FAQ_READERS = {
     },
     "advocacy-board": {"zh": ("人事部", "主管", "打不开"), "en": ("HR", "supervisor", "cannot list it or open it")},
     "how-to-report": {"zh": ("{advocacy_board_name}", "主管"), "en": ("{advocacy_board_name}", "supervisor")},
+    "harasser-is-supervisor": {
+        "zh": ("{advocacy_board_name}", "人事部看不到", "打不开"),
+        "en": ("{advocacy_board_name}", "HR cannot list or open"),
+    },
 }
 
 
