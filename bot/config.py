@@ -312,6 +312,9 @@ def deadline_problem(deadlines: CaseDeadlines) -> str | None:
 
 class SiteSection(_Section):
     name: LocalText
+    operator: LocalText | None = Field(
+        default=None, description="Who operates the bot for this site, in the privacy notice; default [bot] operator."
+    )
     hr_chats: list[str] = Field(default_factory=list)
     board_chats: list[str] = Field(default_factory=list)
     wecom_webhook_url: SecretStr | None = None

@@ -57,14 +57,16 @@ def utc_now() -> datetime:
 
 def handler_settings(config: Config) -> HandlerSettings:
     """The channel-free view of the config that handlers see."""
+    facts = site_facts(config)
     sites = {
         site_id: SiteInfo(
             id=site_id,
             name=local(site.name),
             contacts={k: local(v) for k, v in site.contacts.items()},
-            facts={"site_name": local(site.name), **{k: local(v) for k, v in site.facts.items()}},
+            facts=facts[site_id],
             emergency_phone=site.emergency_phone,
             has_board=bool(site.board_chats),
+            operator=local(site.operator) if site.operator is not None else None,
             reminders=ReminderRules(site.reminders.quiet_hours, site.reminders.onboarding.quiz),
             deadlines=config.deadlines_for(site_id),
         )

@@ -30,9 +30,13 @@ def local(text: LocalText) -> dict[str, str]:
 
 
 def site_facts(config: Config) -> FactsBySite:
-    """Every site's facts as the FAQ fills them in, the site's name included."""
+    """Every site's facts as the FAQ fills them in, the site's name and operator included."""
     return {
-        site_id: {"site_name": local(site.name), **{name: local(value) for name, value in site.facts.items()}}
+        site_id: {
+            "site_name": local(site.name),
+            "operator": local(site.operator if site.operator is not None else config.bot.operator),
+            **{name: local(value) for name, value in site.facts.items()},
+        }
         for site_id, site in config.sites.items()
     }
 

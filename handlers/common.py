@@ -188,7 +188,9 @@ def emergency_help(ctx: Context) -> None:
     draft = ctx.conversation.draft
     if draft is not None and ctx.conversation.state.startswith("report."):
         draft["urgency"] = "danger_now"
-        lines.append(ctx.t("Your report is marked as urgent: HR will be alerted as soon as you submit it."))
+        lines.append(
+            ctx.t("Your report is marked as urgent: whoever handles it will be alerted as soon as you submit it.")
+        )
     ctx.say("\n".join(lines), keep_offered=True)
 
 
@@ -275,10 +277,10 @@ async def ask_confirm_cancel(ctx: Context) -> None:
         if is_report
         else ctx.t("Cancel what you are doing?")
     )
-    ctx.say(
-        question,
-        [ctx.choice("cancel_yes", N_("Yes, cancel")), ctx.choice("cancel_no", N_("No, continue"))],
-    )
+    choices = [ctx.choice("cancel_yes", N_("Yes, cancel")), ctx.choice("cancel_no", N_("No, continue"))]
+    if is_report:
+        choices.append(ctx.choice("danger", N_("🆘 I am in danger now")))  # the report promises it at every step
+    ctx.say(question, choices)
 
 
 @router.on(State.CONFIRM_CANCEL)

@@ -221,6 +221,15 @@ STATUS = _any(
     r"\b(?:replied|reply|answered|responded|looked at|read|seen)\b.{0,16}\b(?:my|our)\s+(?:report|case|complaint)\b",
 )
 
+WHO_READS = _any(
+    r"\b(?:who|can|could|will|would|does|do|may|is|are)\s+(?!i\b|you\b|u\b)(?:[\w']+\s+){0,3}?"
+    r"(?:read|see|look at|access|open|get to see|find out)\b.{0,12}\b(?:my|our|a|the)\s+(?:report|case|complaint)s?\b",
+    rf"(?:谁|哪些人|什么人|人事|领导|老板|主管|组长|线长|经理|别人|厂里).{{0,6}}(?:能|会|可以|可不可以|能不能)"
+    rf".{{0,3}}(?:看到|看见|打开|知道|查看|看)(?:{_MINE_ZH}|我写的|我的)",
+)
+"""A question about who can read reports ("can HR read my report about my manager", "人事能看到我的举报吗"):
+it belongs to the FAQ (data-privacy), not to a status lookup, though it names "my report"."""
+
 # --- talk to a person --------------------------------------------------------------------------
 
 PERSON = _any(

@@ -257,7 +257,7 @@ def _report_words(text: str, folded: str) -> str | None:
 
 
 def _intent_without_danger(text: str, folded: str) -> tuple[Intent, str | None]:
-    if p.STATUS.search(folded):
+    if p.STATUS.search(folded) and not p.WHO_READS.search(folded):
         return Intent.STATUS, None
     report = p.REPORT.search(folded)
     if report and p.REPORT_REFUSED.search(folded[: report.start()]):

@@ -6,11 +6,16 @@ Bump ``NOTICE_VERSION`` when the meaning changes: each case records the version 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from .context import Context
 from .events import Channel
-from .settings import pick
+from .faq.render import fact_text
+from .settings import Settings, SiteInfo, pick
 
-NOTICE_VERSION = 2  # 2: states the site's case deadlines
+NOTICE_VERSION = 3
+"""2: states the site's case deadlines; 3: one block says who runs the service and who reads which report
+(the board by its configured name)."""
 
 _CHINESE_NUMBERS = "一两三四五六七八九十"
 """How a count of years reads in Chinese ("两年", not "2年"); retention is at most ten years."""
@@ -43,24 +48,57 @@ def _deadlines(ctx: Context) -> str:
     return line
 
 
+def _alert_timing(ctx: Context, delay: timedelta) -> str:
+    """When the readers are told of a new report, as ``enqueue_alert`` does it (``[hr] alert_max_delay_minutes``)."""
+    minutes = int(delay.total_seconds() // 60)
+    if not minutes:
+        return ctx.t("• The readers are alerted as soon as you submit your report.")
+    return ctx.t(
+        "• The readers are alerted at a random moment within {minutes} minutes, so the time does not reveal you; "
+        "if you are in danger now, at once.",
+        minutes=minutes,
+    )
+
+
+def operator_name(settings: Settings, site: SiteInfo, language: str) -> str:
+    """Who operates the bot for ``site``: the site's own operator if configured, else the deployment's."""
+    return pick(site.operator or settings.operator, language)
+
+
+def who_reads(ctx: Context) -> list[str]:
+    """Who runs the service and who can read which report, in one place (the desk enforces it:
+    ``handlers.hr.CaseDesk`` and ``alert_audience``; every list and read is written to the audit log)."""
+    site = ctx.site
+    language = ctx.language
+    board = fact_text(site.facts, "advocacy_board_name", language)
+    return [
+        ctx.t("Who runs this service and who reads your report:"),
+        ctx.t("• This service is run by {operator}.", operator=operator_name(ctx.services.settings, site, language)),
+        ctx.t(
+            "• A report about a co-worker or anyone else is read by the HR case handlers of {site}.",
+            site=pick(site.name, language),
+        ),
+        ctx.t(
+            "• A report about a supervisor, a manager or someone in HR goes to the {board} instead. "
+            "HR cannot list it or open it.",
+            board=board,
+        ),
+        ctx.t("• Every time someone lists or opens reports, it is logged."),
+    ]
+
+
 def privacy_notice(ctx: Context) -> str:
     settings = ctx.services.settings
-    site = ctx.site
     platform = {Channel.WECHAT: ctx.t("WeChat"), Channel.TELEGRAM: ctx.t("Telegram")}.get(ctx.incoming.channel)
-    readers = ctx.t("authorised HR case handlers of {site}", site=pick(site.name, ctx.language))
-    if site.has_board:
-        readers += ctx.t("; if the report is about a supervisor, manager or HR, the advocacy board instead")
     parts = [
         ctx.t("Before you report, please read:"),
-        ctx.t("• This service is run by {operator}.", operator=pick(settings.operator, ctx.language)),
+        *who_reads(ctx),
         ctx.t("• You do not need to give your name. I never learn it unless you write it."),
-        ctx.t("• Your report is stored encrypted. Only {readers} can read it, and every reading is recorded.",
-              readers=readers),
+        ctx.t("• Your report is stored encrypted. In the case desk, only the readers above can open it."),
         _keeping(ctx, settings.retention_days),
         # The console is local: no platform carries its messages.
         ctx.t("• {platform} can see messages while they travel to me.", platform=platform) if platform else "",
-        ctx.t("• HR is alerted at a random moment within the hour, so the time does not reveal you; "
-              "if you are in danger now, at once."),
+        _alert_timing(ctx, settings.alert_max_delay),
         ctx.t("• You get a secret receipt to follow up. You can withdraw your report at any time."),
         _deadlines(ctx),
         ctx.t("Do you want to continue?"),

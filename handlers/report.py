@@ -14,7 +14,7 @@ from storage.receipts import new_receipt
 
 from .context import Context
 from .conversation import REPORT_QUESTIONS, Conversation, State
-from .events import Alert, AlertAudience, Choice
+from .events import Alert, AlertAudience, Channel, Choice
 from .i18n import N_
 from .intents import Intent, Understanding
 from .privacy import NOTICE_VERSION, privacy_notice
@@ -26,6 +26,8 @@ router.reads_text(State.REPORT_WITNESSES)
 
 MAX_WHAT_MESSAGES = 30
 MAX_ATTACHMENTS = 10
+PICTURE_CHANNELS = frozenset({Channel.WECHAT, Channel.TELEGRAM})
+"""Channels whose pictures reach the report as evidence (the console carries text only)."""
 
 CATEGORIES = {
     "verbal": N_("Words: comments, jokes, sounds"),
@@ -57,7 +59,7 @@ INVOLVED = {
     "unsure": N_("I am not sure"),
 }
 URGENCY = {
-    "danger_now": N_("I am in danger now"),
+    "danger_now": N_("🆘 I am in danger now"),
     "soon": N_("Please act soon (within days)"),
     "normal": N_("Not urgent"),
 }
@@ -154,6 +156,7 @@ async def ask_resume(ctx: Context) -> None:
             ctx.choice("resume", N_("Continue where I stopped")),
             ctx.choice("review", N_("Show what I wrote")),
             ctx.choice("discard", N_("Delete it and start again")),
+            _danger(ctx),
         ],
     )
 
@@ -180,7 +183,7 @@ async def ask_notice(ctx: Context) -> None:
     """Shows the privacy notice and asks for consent."""
     ctx.say(
         privacy_notice(ctx),
-        [ctx.choice("agree", N_("I understand, continue")), ctx.choice("decline", N_("No, go back"))],
+        [ctx.choice("agree", N_("I understand, continue")), ctx.choice("decline", N_("No, go back")), _danger(ctx)],
     )
 
 
@@ -228,6 +231,10 @@ async def ask_what(ctx: Context) -> None:
             "Please tell us what happened, in your own words. You can send several messages. "
             "Write only what you are comfortable with. When you have finished, choose Done."
         )
+        if ctx.incoming.channel in PICTURE_CHANNELS:
+            text += "\n" + ctx.t(
+                "You can also send photos or screenshots (at most {count}) as evidence.", count=MAX_ATTACHMENTS
+            )
     ctx.say(text, [ctx.choice("done", N_("Done")), _danger(ctx)])
 
 
@@ -364,7 +371,7 @@ async def ask_notify(ctx: Context) -> None:
             "\"You have a new message\", never what it is about. To do that, this chat's address is kept "
             "with your report, encrypted. If others may see your phone, choose No."
         ),
-        _options(ctx, NOTIFY),
+        _options(ctx, NOTIFY, _danger(ctx)),
     )
 
 
@@ -433,6 +440,7 @@ async def ask_review(ctx: Context) -> None:
             ctx.choice("submit", N_("Submit the report")),
             ctx.choice("edit", N_("Change something")),
             ctx.choice("cancel", N_("Cancel and delete")),
+            _danger(ctx),
         ],
     )
 
@@ -461,7 +469,7 @@ async def on_review(ctx: Context) -> None:
 async def ask_edit(ctx: Context) -> None:
     """Asks which answer to change."""
     choices = [ctx.choice(key, label) for key, (label, _state) in EDITABLE.items()]
-    choices.append(ctx.choice("back", N_("Back to the review")))
+    choices += [ctx.choice("back", N_("Back to the review")), _danger(ctx)]
     ctx.say(ctx.t("What would you like to change?"), choices)
 
 

@@ -36,6 +36,8 @@ class SiteInfo:
     facts: Mapping[str, LocalText] = field(default_factory=dict)
     emergency_phone: str | None = None
     has_board: bool = False
+    operator: LocalText | None = None
+    """Who operates the bot for this site, named in the privacy notice; None: ``Settings.operator``."""
     reminders: ReminderRules = field(default_factory=ReminderRules)
     deadlines: CaseDeadlines = field(default_factory=CaseDeadlines)
 

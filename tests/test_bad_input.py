@@ -358,7 +358,7 @@ async def test_cancel_in_a_report_asks_first_then_no_returns_and_yes_deletes(wor
     asked, before = question(worker), await stored(worker)
 
     await worker.send("取消")
-    assert question(worker)[1] == ["cancel_yes", "cancel_no"]
+    assert question(worker)[1] == ["cancel_yes", "cancel_no", "danger"]
     assert "deleted" in worker.text
     assert (await stored(worker))["draft"] == before["draft"], "asking to confirm must not touch the draft"
 
@@ -374,7 +374,7 @@ async def test_cancel_in_a_report_asks_first_then_no_returns_and_yes_deletes(wor
     assert document["draft"] is None and document["state"] == State.MENU
     assert STORY not in json.dumps(document, ensure_ascii=False)
     await worker.choose("report")
-    assert question(worker)[1] == ["agree", "decline"], "a deleted draft was offered for resuming"
+    assert question(worker)[1] == ["agree", "decline", "danger"], "a deleted draft was offered for resuming"
 
 
 async def test_cancel_confirmation_repeats_itself_on_anything_else(worker: Worker) -> None:
@@ -396,7 +396,7 @@ async def test_language_switch_while_confirming_cancel_still_cancels_the_report(
     await worker.send("取消")
     await worker.send("/language")
     await worker.choose("zh")
-    assert question(worker)[1] == ["cancel_yes", "cancel_no"]
+    assert question(worker)[1] == ["cancel_yes", "cancel_no", "danger"]
     zh = worker.runtime.services.translators["zh"]
     assert worker.last.replies[-1].text == zh("Cancel this report? Everything you wrote in it will be deleted.")
     await worker.choose("cancel_yes")
@@ -414,7 +414,7 @@ async def test_start_in_a_report_then_resume_continues_at_the_question_that_was_
         await worker.send("/start")
         assert question(worker)[1] == WELCOME_IDS
         await worker.choose("report")
-        assert question(worker)[1] == ["resume", "review", "discard"]
+        assert question(worker)[1] == ["resume", "review", "discard", "danger"]
         assert STORY not in worker.text, "the draft was shown before the worker asked"
         await worker.choose("resume")
         if question(worker) != asked:
@@ -462,7 +462,7 @@ async def test_menu_ids_are_accepted_right_after_start_whatever_was_asked(runtim
             await worker.send("/start")
             await worker.choose(menu_id)
             if menu_id == "report":
-                expected = ["resume", "review", "discard"] if has_draft else ["agree", "decline"]
+                expected = ["resume", "review", "discard", "danger"] if has_draft else ["agree", "decline", "danger"]
             elif menu_id == "faq":
                 expected = ["menu"]
             else:

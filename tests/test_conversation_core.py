@@ -54,7 +54,7 @@ async def test_draft_survives_a_restart_and_is_shown_only_when_asked(
         worker = Worker(second, "w")
         await worker.send("/start")
         await worker.choose("report")
-        assert worker.choices == ["resume", "review", "discard"]
+        assert worker.choices == ["resume", "review", "discard", "danger"]
         assert "driver" not in worker.text
         await worker.choose("resume")
         assert "Saved (1 messages)" in worker.text

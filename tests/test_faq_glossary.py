@@ -111,3 +111,19 @@ def test_readme_states_the_glossary() -> None:
     readme = (CONTENT_DIR / "README.md").read_text(encoding="utf-8")
     for name in ("查询码", "案件编号", "人事部", "{advocacy_board_name}", "receipt", "case reference"):
         assert name in readme
+
+
+LAW_CITATION = {"zh": re.compile(r"第\d+条"), "en": re.compile(r"\bArt\. \d+")}
+LEGAL_NOTE = {
+    "zh": re.compile(r"(?:以上|以下)是法律信息，不是法律意见。"),
+    "en": re.compile(r"This is information, not legal advice\."),
+}
+
+
+@pytest.mark.parametrize("path", sorted((CONTENT_DIR / "entries").glob("*.yaml")), ids=lambda p: p.stem)
+def test_an_answer_that_cites_an_article_carries_the_legal_information_note(path: Path) -> None:
+    """faq/README.md: cite laws exactly and add the note, so a citation is never read as advice."""
+    answers = yaml.safe_load(path.read_text(encoding="utf-8"))["answer"]
+    for lang, citation in LAW_CITATION.items():
+        if citation.search(answers[lang]):
+            assert LEGAL_NOTE[lang].search(answers[lang]), (path.stem, lang)

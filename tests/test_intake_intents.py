@@ -158,7 +158,7 @@ async def test_her_words_survive_the_privacy_notice_and_declining_deletes_them(r
     worker = Worker(runtime, "words", language="zh")
     await worker.send("/start")
     await worker.send("我想举报我们线长")
-    assert worker.choices == ["agree", "decline"]
+    assert worker.choices == ["agree", "decline", "danger"]
     await worker.choose("decline")
     assert (await stored(worker))["draft"] is None, "nothing was saved"
 
@@ -179,17 +179,17 @@ async def test_a_report_from_words_cannot_be_submitted_without_consent(runtime: 
     await worker.send("I want to report my supervisor")
     await worker.send("菜单")
     await worker.choose("report")
-    assert worker.choices == ["resume", "review", "discard"]
+    assert worker.choices == ["resume", "review", "discard", "danger"]
     await worker.choose("review")
     await worker.choose("submit")
-    assert worker.choices == ["agree", "decline"], "the notice comes before anything is submitted"
+    assert worker.choices == ["agree", "decline", "danger"], "the notice comes before anything is submitted"
 
 
 async def test_a_report_in_danger_is_started_urgent_with_her_words(runtime: Core) -> None:
     worker = Worker(runtime, "urgent", language="zh")
     await worker.send("/start")
     await worker.send("我要举报，他刚才打我")
-    assert "110" in worker.text and worker.choices == ["agree", "decline"]
+    assert "110" in worker.text and worker.choices == ["agree", "decline", "danger"]
     await worker.choose("agree")
     draft = (await stored(worker))["draft"]
     assert draft["what"] == ["我要举报，他刚才打我"] and draft["urgency"] == "danger_now"  # type: ignore[index]
@@ -264,4 +264,4 @@ async def test_greeting_and_thanks_answer_and_keep_the_question(runtime: Core) -
     await worker.send("谢谢")
     assert worker.text == runtime.services.translators["zh"](WELCOME)
     await worker.send("1")
-    assert worker.choices == ["agree", "decline"], "the menu still stands after thanks"
+    assert worker.choices == ["agree", "decline", "danger"], "the menu still stands after thanks"

@@ -173,3 +173,22 @@ def test_the_language_is_read_from_the_script_conservatively(text: str, language
 def test_no_word_family_matches_nothing(family: str) -> None:
     """An empty alternative ("a|b|") would match every message."""
     assert getattr(intent_patterns, family).search("") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("can HR read my report about my manager", Intent.QUESTION),
+        ("will my boss see my report", Intent.QUESTION),
+        ("who can read my complaint", Intent.QUESTION),
+        ("人事能看到我的举报吗", Intent.QUESTION),
+        ("老板会不会看到我写的", Intent.QUESTION),
+        ("has anyone read my report", Intent.STATUS),
+        ("can i see my report", Intent.STATUS),
+        ("can you check my report", Intent.STATUS),
+        ("查一下我的举报", Intent.STATUS),
+    ],
+)
+def test_who_can_read_my_report_is_a_question_not_a_status_lookup(text: str, intent: Intent) -> None:
+    """The privacy question names "my report" too; it is answered by the FAQ (who reads which report)."""
+    assert understand(text).intent is intent

@@ -8,11 +8,15 @@ import json
 import pytest
 
 from bot.channels.console import ConsoleChannel
+from bot.channels.rendering import render_numbered
 from bot.core import Core
+from handlers.conversation import State
+from handlers.events import Channel, Incoming
 from storage.cases import CaseStatus
 from storage.messages import CaseAlert
 from storage.outbox import Outbox, Pending
 
+from .conftest import Worker
 from .flows import receipt_in, reference_in, report_script
 
 
@@ -125,3 +129,94 @@ async def test_danger_now_alert_is_due_at_once_and_others_within_the_hour(runtim
         due = {alert(i).urgency: i.due_at for i in await outbox.pending(session)}
     assert due["danger_now"].timestamp() == pytest.approx(now.timestamp(), abs=1)
     assert now.timestamp() <= due["normal"].timestamp() <= now.timestamp() + 3600
+
+
+# Every step of the report, in the order a worker meets it, with the message that leads to it.
+REPORT_WALK: list[tuple[str, str | None, str | None]] = [
+    (State.REPORT_NOTICE, None, "report"),
+    (State.REPORT_WHAT, None, "agree"),
+    (State.REPORT_WHAT, "He keeps saying dirty things about my body", None),
+    (State.REPORT_CATEGORY, None, "done"),
+    (State.REPORT_WHEN, None, "verbal"),
+    (State.REPORT_WHERE, None, "this_week"),
+    (State.REPORT_INVOLVED, None, "workshop"),
+    (State.REPORT_WITNESSES, None, "coworker"),
+    (State.REPORT_URGENCY, None, "skip"),
+    (State.REPORT_NOTIFY, None, "normal"),
+    (State.REPORT_REVIEW, None, "notify_no"),
+    (State.REPORT_EDIT, None, "edit"),
+    (State.REPORT_REVIEW, None, "back"),
+    (State.CONFIRM_CANCEL, None, "cancel"),
+    (State.REPORT_REVIEW, None, "cancel_no"),
+    (State.MENU, "/start", None),
+    (State.REPORT_RESUME, None, "report"),
+]
+"""The urgency step's own "in danger now" answer is its 🆘 choice (it shows help and marks the report)."""
+DANGER_IDS = {State.REPORT_URGENCY: "danger_now"}
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+async def test_every_report_step_offers_the_danger_choice(runtime: Core, language: str) -> None:
+    worker = Worker(runtime, "walker", language=language)
+    await worker.send("/start")
+    danger_label = runtime.services.translators[language]("🆘 I am in danger now")
+    assert danger_label.startswith("🆘")
+    seen: set[str] = set()
+    for state, text, choice in REPORT_WALK:
+        await worker.send(text, choice=choice)
+        if state == State.MENU:
+            continue  # the welcome again (what it offers is not part of the report)
+        async with runtime.database.transaction(write=False) as session:
+            document = await runtime.services.conversations.load(session, worker.user_key)
+        assert document is not None and document["state"] == state, (state, document and document["state"])
+        seen.add(state)
+        question = worker.last.replies[-1]
+        assert question.choices, state
+        numbered = render_numbered(question).splitlines()[-len(question.choices) :]
+        assert any(line.endswith(f". {danger_label}") for line in numbered), (state, numbered)
+        assert DANGER_IDS.get(state, "danger") in [c.id for c in question.choices], (state, question.choices)
+    every_step = {value for name, value in vars(State).items() if name.startswith("REPORT_")}
+    assert seen == every_step | {State.CONFIRM_CANCEL}, every_step - seen
+
+
+async def test_the_danger_choice_at_the_review_shows_help_and_marks_the_report_urgent(runtime: Core) -> None:
+    worker = Worker(runtime, "review-danger", language="en")
+    await worker.send("/start")
+    for line in report_script(["He waits for me after the night shift"])[:-1]:
+        await worker.send(line.get("text"), choice=line.get("choice"))
+    assert "danger" in worker.choices
+    await worker.choose("danger")
+    assert "110" in worker.text
+    assert "Urgency: 🆘 I am in danger now" in worker.text, "the review is shown again, now urgent"
+    assert worker.choices[:3] == ["submit", "edit", "cancel"]
+
+
+@pytest.mark.parametrize("channel", [Channel.WECHAT, Channel.TELEGRAM])
+async def test_the_account_step_invites_pictures_where_the_channel_carries_them(
+    runtime: Core, channel: Channel
+) -> None:
+    async def send(text: str | None = None, choice: str | None = None) -> str:
+        incoming = Incoming(
+            channel=channel,
+            user_key=f"pictures-{channel.value}",
+            chat="chat-1",
+            received_at=runtime.services.clock(),
+            text=text,
+            choice=choice,
+            language_hint="en",
+        )
+        outcome = await runtime.dispatcher.handle(incoming)
+        return "\n".join(reply.text for reply in outcome.replies)
+
+    await send("/start")
+    await send(choice="report")
+    asked = await send(choice="agree")
+    assert "You can also send photos or screenshots (at most 10) as evidence." in asked
+
+
+async def test_the_console_does_not_promise_pictures_it_cannot_carry(runtime: Core) -> None:
+    worker = Worker(runtime, "console-pictures", language="en")
+    await worker.send("/start")
+    await worker.choose("report")
+    await worker.choose("agree")
+    assert "in your own words" in worker.text and "photos" not in worker.text

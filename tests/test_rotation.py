@@ -133,7 +133,7 @@ async def everything_opens(core: Core, story: dict[str, Any]) -> None:
     drafting = Worker(core, "drafting")
     await drafting.send("/start")
     await drafting.choose("report")
-    assert drafting.choices == ["resume", "review", "discard"], "the draft did not open"
+    assert drafting.choices == ["resume", "review", "discard", "danger"], "the draft did not open"
     await drafting.choose("review")
     assert "it started last month" in drafting.text
 

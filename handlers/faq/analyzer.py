@@ -160,6 +160,12 @@ def _deletions(word: str, depth: int) -> set[str]:
     return found
 
 
+FREE_FIRST_LETTER_LENGTH = 8
+"""Shorter words are corrected only to words with the same first letter: people seldom mistype the
+first letter, and a short real word one letter away from a content word is usually another word
+("lunch" is not "punch", "fear" is not "hear")."""
+
+
 def _max_typos(word: str) -> int:
     """Edits tolerated in a word of this length: none below 4 letters, two from 8."""
     return 0 if len(word) < 4 else 1 if len(word) < 8 else 2
@@ -227,6 +233,7 @@ class Analyzer:
             (distance, candidate[0] != word[0], candidate)
             for candidate in candidates
             if (distance := edit_distance(word, candidate)) <= limit
+            and (candidate[0] == word[0] or len(word) >= FREE_FIRST_LETTER_LENGTH)
         ]
         return min(scored)[2] if scored else word
 

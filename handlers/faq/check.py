@@ -23,6 +23,7 @@ MAX_ANSWER_BYTES = 2048
 
 STANDARD_PLACEHOLDERS: tuple[str, ...] = (
     "site_name",
+    "operator",
     "hr_contact",
     "advocacy_board",
     "training_schedule",
