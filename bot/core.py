@@ -84,13 +84,20 @@ def handler_settings(config: Config) -> HandlerSettings:
     )
 
 
+def faq_cache_dir(config: Config) -> Path:
+    """Where the FAQ search keeps what it builds once (segmenter, word vectors, index): ``<data_dir>/cache``."""
+    return config.bot.data_dir / "cache"
+
+
 def load_faq(config: Config, directory: Path | None = None) -> LibraryFaqService:
-    """Loads and indexes the FAQ once at start-up; bad content stops the start with file:line problems."""
-    from handlers.faq.library import FaqLibrary, initialise_segmenter
+    """Loads and indexes the FAQ once at start-up; bad content stops the start with file:line problems.
+
+    What the index is built from is cached under ``<data_dir>/cache``, so a start with unchanged
+    content reads it back in milliseconds; see ``handlers/faq/indexcache.py``."""
+    from handlers.faq.library import FaqLibrary
     from handlers.faq.service import LibraryFaqService
 
-    initialise_segmenter()
-    return LibraryFaqService(FaqLibrary(directory or faq_directory(config), site_facts(config)))
+    return LibraryFaqService(FaqLibrary(directory or faq_directory(config), site_facts(config), faq_cache_dir(config)))
 
 
 def load_quizzes(config: Config, directory: Path | None = None) -> QuizLibrary:

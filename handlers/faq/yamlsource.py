@@ -235,15 +235,29 @@ def _convert(path: Path, node: yaml.Node, problems: list[Problem]) -> YNode:
     return YNode(None, line)
 
 
+_parsed: dict[Path, tuple[str, YNode | None, tuple[Problem, ...]]] = {}
+"""Each file's last text and what it parsed to: a start reads every file for the start-up check,
+the FAQ and the quizzes, and parsing (pure-Python YAML, for the line numbers) is the slow part."""
+
+
 def load_yaml_file(path: Path) -> tuple[YNode | None, list[Problem]]:
-    """Read, lint and parse one file; a lint problem stops parsing so only the real cause is shown."""
+    """Read, lint and parse one file; a lint problem stops parsing so only the real cause is shown.
+
+    The same text parses to the same nodes, so a file read again unchanged is not parsed again
+    (callers only read the nodes); any change to its text parses it afresh."""
     text, problems = read_text(path)
     if text is None:
         return None, problems
+    known = _parsed.get(path)
+    if known is not None and known[0] == text:
+        return known[1], list(known[2])
     problems = lint_lines(path, text)
     if problems:
-        return None, problems
-    return parse_yaml(path, text)
+        root = None
+    else:
+        root, problems = parse_yaml(path, text)
+    _parsed[path] = (text, root, tuple(problems))
+    return root, problems
 
 
 def find_line(path: Path, needle: str, start_line: int) -> int:
