@@ -100,7 +100,8 @@ def test_an_edited_faq_file_gets_a_new_index_and_the_new_answer(tmp_path: Path) 
     (first,) = index_files(cache)
     entry = content / "entries" / "retaliation-protection.yaml"
     text = entry.read_text("utf-8")
-    entry.write_text(text.replace("    - afraid to report\n", f"    - afraid to report\n    - {question}\n", 1), "utf-8")
+    anchor = "    - afraid to report\n"
+    entry.write_text(text.replace(anchor, f"{anchor}    - {question}\n", 1), "utf-8")
     assert entry.read_text("utf-8") != text, "the edit took"
     edited, problems = build_snapshot(content, encoder=None, cache_dir=cache)
     assert edited is not None and not problems
