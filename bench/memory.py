@@ -100,9 +100,9 @@ class Replies:
                 self.seen = len(calls)
                 self.changed.set()
                 self.changed = asyncio.Event()
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.1)
 
-    async def after(self, chat: int, before: int, seconds: float = 120) -> None:
+    async def after(self, chat: int, before: int, seconds: float = 900) -> None:
         deadline = time.monotonic() + seconds
         while self.sent[chat] <= before:
             if time.monotonic() > deadline:
@@ -177,35 +177,37 @@ async def main(args: argparse.Namespace) -> None:
         process = await start_bot(config, port)
         sampler = Sampler(process.pid)
         replies = Replies(emu)
+        print(f"bot process ({args.workers} Telegram workers at once, every channel on, SQLite):", flush=True)
         try:
             await asyncio.sleep(args.idle)
             idle = status_kib(process.pid)
             sampler.take()
+            print(f"  idle, {args.idle:g} s after ready:  VmRSS {mib(idle['VmRSS'])}  (anon {mib(idle['RssAnon'])}, "
+                  f"file {mib(idle['RssFile'])}), VmHWM so far {mib(idle['VmHWM'])}", flush=True)
             users = [int(emu.create_user(f"W{n}", language_code="zh")["id"]) for n in range(args.workers)]
             started = time.perf_counter()
             await everyone(emu, replies, users, [{"text": "/start"}, *report_script(STORY)[:-1]])
-            drafting, drafting_s = sampler.take(), time.perf_counter() - started
+            drafting = sampler.take()
+            rise = (drafting - idle["VmRSS"]) / 1024
+            print(f"  drafting to the review:     peak VmRSS {mib(drafting)}  (+{rise:.1f} over idle)  "
+                  f"{time.perf_counter() - started:.1f} s", flush=True)
             started = time.perf_counter()
             await everyone(emu, replies, users, [{"choice": "submit"}])
-            submitting, submitting_s = sampler.take(), time.perf_counter() - started
+            submitting = sampler.take()
+            print(f"  submitting (argon2id):      peak VmRSS {mib(submitting)}  "
+                  f"(+{(submitting - drafting) / 1024:.1f} over drafting)  {time.perf_counter() - started:.1f} s",
+                  flush=True)
             started = time.perf_counter()
             await everyone(emu, replies, users, [{"text": "/faq"}, {"text": QUESTION}])
-            asking, asking_s = sampler.take(), time.perf_counter() - started
+            asking = sampler.take()
+            print(f"  FAQ questions:              peak VmRSS {mib(asking)}  {time.perf_counter() - started:.1f} s")
             end = status_kib(process.pid)
+            print(f"  at the end: VmRSS {mib(end['VmRSS'])}, VmHWM (peak of the whole run) {mib(end['VmHWM'])}")
         finally:
             await replies.stop()
             await sampler.stop()
             await stop_bot(process)
     hasher: Any = ReceiptHasher()._hasher
-    print(f"bot process ({args.workers} Telegram workers at once, every channel on, SQLite):")
-    print(f"  idle, {args.idle:g} s after ready:  VmRSS {mib(idle['VmRSS'])}  (anon {mib(idle['RssAnon'])}, "
-          f"file {mib(idle['RssFile'])}), VmHWM so far {mib(idle['VmHWM'])}")
-    print(f"  drafting to the review:     peak VmRSS {mib(drafting)}  (+{(drafting - idle['VmRSS']) / 1024:.1f} "
-          f"over idle)  {drafting_s:.1f} s")
-    print(f"  submitting (argon2id):      peak VmRSS {mib(submitting)}  (+{(submitting - drafting) / 1024:.1f} "
-          f"over drafting)  {submitting_s:.1f} s")
-    print(f"  FAQ questions:              peak VmRSS {mib(asking)}  {asking_s:.1f} s")
-    print(f"  at the end: VmRSS {mib(end['VmRSS'])}, VmHWM (peak of the whole run) {mib(end['VmHWM'])}")
     print(f"argon2id: memory_cost {hasher.memory_cost} KiB, time_cost {hasher.time_cost}, "
           f"parallelism {hasher.parallelism}: each hash running at once holds {hasher.memory_cost / 1024:.0f} MiB")
     print(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
