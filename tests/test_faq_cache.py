@@ -176,3 +176,28 @@ def test_cache_files_are_private_in_a_private_folder(tmp_path: Path) -> None:
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
         assert not path.name.startswith(".tmp-"), "no temporary file left behind"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "a: 1\n", "a: &x 1\nb: *x\n", "- [" * 30 + "]" * 30, "a: |\n  x\n  y\nb: >\n  z\n",
+     "a:\n  - ~\n  - null\n  - ''\n", "a: b: c\n", "---\na: 1\n---\nb: 2\n", "k: 'q\n"],
+)
+def test_libyaml_and_the_pure_loader_agree_on_edge_cases(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from handlers.faq import yamlsource
+
+    fast = yamlsource.parse_yaml(Path("x.yaml"), text)
+    monkeypatch.setattr(yamlsource, "_compose_with_libyaml", lambda text: (False, None))
+    assert fast == yamlsource.parse_yaml(Path("x.yaml"), text)
+
+
+def test_libyaml_gives_the_pure_loaders_nodes_and_lines_for_the_shipped_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    from handlers.faq import yamlsource
+
+    files = sorted(CONTENT_DIR.rglob("*.yaml"))
+    assert len(files) > 20
+    texts = {path: yamlsource.read_text(path)[0] for path in files}
+    fast = {path: yamlsource.parse_yaml(path, text) for path, text in texts.items() if text is not None}
+    assert yamlsource._compose_with_libyaml(texts[files[0]] or "")[0], "libyaml composed it"
+    monkeypatch.setattr(yamlsource, "_compose_with_libyaml", lambda text: (False, None))
+    assert fast == {path: yamlsource.parse_yaml(path, text) for path, text in texts.items() if text is not None}

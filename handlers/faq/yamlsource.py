@@ -180,36 +180,36 @@ def _tab_problem(path: Path, line: int) -> Problem:
     return Problem(path, line, "a tab is used for indentation; YAML needs spaces: replace the tab with spaces")
 
 
-def _compose_with_libyaml(text: str) -> yaml.Node | bool | None:
-    """The nodes of ``text`` composed by libyaml (several times faster than the pure-Python parser),
-    or False when the pure-Python loader must decide: libyaml is missing, the text is not valid
+def _compose_with_libyaml(text: str) -> tuple[bool, yaml.Node | None]:
+    """(True, the nodes of ``text``) composed by libyaml (several times faster than the pure-Python
+    parser), or (False, None) when the pure-Python loader must decide: libyaml is missing, the text is not valid
     YAML, or it has an anchor, an alias or deep nesting (whose refusal :class:`_ContentLoader`
     words). The events are checked before anything is composed, so no alias is ever expanded."""
     if not getattr(yaml, "__with_libyaml__", False):
-        return False
+        return False, None
     depth = 0
     try:
         for event in yaml.parse(text, Loader=yaml.CSafeLoader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-                return False
+                return False, None
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 depth += 1
                 if depth >= MAX_DEPTH - 2:
-                    return False
+                    return False, None
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
         root: yaml.Node | None = yaml.compose(text, Loader=yaml.CSafeLoader)
     except yaml.YAMLError:
-        return False
-    return root
+        return False, None
+    return True, root
 
 
 def parse_yaml(path: Path, text: str) -> tuple[YNode | None, list[Problem]]:
     """Parse ``text`` into line-annotated nodes, reporting YAML errors at their own line."""
-    fast = _compose_with_libyaml(text)
-    if fast is None:
+    composed, fast = _compose_with_libyaml(text)
+    if composed and fast is None:
         return None, [Problem(path, 1, "the file is empty; write the entry or delete the file")]
-    if fast is not False:
+    if fast is not None:
         problems: list[Problem] = []
         return _convert(path, fast, problems), problems
     try:
