@@ -19,7 +19,7 @@ from handlers.faq import diskcache, indexcache, stringtable
 from handlers.faq.analyzer import normalize
 from handlers.faq.embedding import StaticWordVectors
 from handlers.faq.library import FaqLibrary, build_snapshot, initialise_segmenter
-from handlers.faq.segmenter import shared_segmenter
+from handlers.faq.segmenter import Segmenter, jieba_dictionary, shared_segmenter
 
 REPO = Path(__file__).resolve().parents[1]
 QUESTIONS = ["主管摸我怎么办", "my boss fired me after I reported", "宿舍里有人偷拍", "harrasment at the dorm"]
@@ -33,17 +33,20 @@ def sample_texts() -> list[str]:
     return [*texts, "", " ", "x-y_z %# 123abc", "\r\n tab\tend", "ＡＢＣ１２３ 🆘救命"]
 
 
-def test_the_segmenter_cuts_exactly_as_jieba_does() -> None:
-    """Same words, token for token, so the search ranks as it did with jieba's own dict."""
+def test_the_segmenter_cuts_exactly_as_jieba_does(tmp_path: Path) -> None:
+    """Same words, token for token, over jieba's dict and over the cached table, so the search
+    ranks as it did with jieba itself."""
     initialise_segmenter()
     reference = jieba.Tokenizer()
     reference.initialize()
-    segmenter = shared_segmenter()
+    table = stringtable.load_or_build(tmp_path / "jieba.table", jieba_dictionary)
+    segmenters = [shared_segmenter(), Segmenter(table, reference.total)]
     texts = sample_texts()
     assert len(texts) > 1000
     for text in texts:
         for form in (text, normalize(text)):
-            assert list(segmenter.cut_for_search(form)) == list(reference.cut_for_search(form, HMM=False)), form
+            expected = list(reference.cut_for_search(form, HMM=False))
+            assert [list(segmenter.cut_for_search(form)) for segmenter in segmenters] == [expected, expected], form
 
 
 def test_cached_word_vectors_equal_the_wheels(tmp_path: Path) -> None:

@@ -19,9 +19,9 @@ import threading
 from collections.abc import Iterable, Iterator
 from math import log
 from pathlib import Path
+from typing import Any, Protocol
 
 from handlers.faq import diskcache, stringtable
-from handlers.faq.stringtable import StringTable
 
 _HAN = re.compile("([\u4e00-\u9fd5a-zA-Z0-9+#&\\._%\\-]+)", re.U)
 _SKIP = re.compile("(\r\n|\\s)", re.U)
@@ -30,12 +30,18 @@ _TOTAL_KEY = "\x00total"
 """The dictionary's total frequency, stored as one more key no text can contain."""
 
 
+class Frequencies(Protocol):
+    """Word (or prefix of a word) -> frequency, 0 for a bare prefix: jieba's dict or a StringTable."""
+
+    def get(self, key: str, default: Any = None, /) -> int | None: ...
+
+
 class Segmenter:
     """jieba's search-mode cut without the HMM, over a word -> frequency table (0 for a bare prefix)."""
 
-    def __init__(self, frequencies: StringTable) -> None:
+    def __init__(self, frequencies: Frequencies, total: int) -> None:
         self._frequencies = frequencies
-        self._log_total = log(frequencies[_TOTAL_KEY])
+        self._log_total = log(total)
 
     def cut_for_search(self, sentence: str) -> Iterator[str]:
         """The words of ``sentence``, and the dictionary words of two and three characters inside each."""
@@ -111,7 +117,7 @@ class Segmenter:
         return [end for _, end in best[:n]]
 
 
-def jieba_dictionary() -> Iterable[tuple[str, int]]:
+def _jieba() -> tuple[dict[str, int], int]:
     """jieba's own word frequencies and total, as ``jieba.initialize()`` builds them (about a second)."""
     import jieba
 
@@ -119,7 +125,13 @@ def jieba_dictionary() -> Iterable[tuple[str, int]]:
     logging.getLogger("jieba").setLevel(logging.WARNING)
     tokenizer = jieba.Tokenizer()
     tokenizer.initialize()
-    return [*tokenizer.FREQ.items(), (_TOTAL_KEY, tokenizer.total)]
+    return tokenizer.FREQ, tokenizer.total
+
+
+def jieba_dictionary() -> Iterable[tuple[str, int]]:
+    """The items of the cached table: jieba's words and prefixes, and its total under a key of its own."""
+    frequencies, total = _jieba()
+    return [*frequencies.items(), (_TOTAL_KEY, total)]
 
 
 _shared: Segmenter | None = None
@@ -127,15 +139,18 @@ _shared_lock = threading.Lock()
 
 
 def shared_segmenter(cache_dir: Path | None = None) -> Segmenter:
-    """The process's segmenter: mapped from ``cache_dir`` (built there on first use), else built in memory."""
+    """The process's segmenter: mapped from ``cache_dir`` (built there on first use), else over
+    jieba's own dict in memory (tools and tests that have no data directory)."""
     global _shared
     with _shared_lock:
         if _shared is None:
-            path = None
-            if cache_dir is not None:
+            if cache_dir is None:
+                _shared = Segmenter(*_jieba())
+            else:
                 version = diskcache.fingerprint(importlib.metadata.version("jieba"), stringtable.MAGIC)
                 path = diskcache.private_folder(cache_dir) / f"jieba-{version}.table"
-            _shared = Segmenter(stringtable.load_or_build(path, jieba_dictionary))
+                table = stringtable.load_or_build(path, jieba_dictionary)
+                _shared = Segmenter(table, table[_TOTAL_KEY])
         return _shared
 
 
