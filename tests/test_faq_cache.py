@@ -204,3 +204,17 @@ def test_libyaml_gives_the_pure_loaders_nodes_and_lines_for_the_shipped_files(mo
     assert yamlsource._compose_with_libyaml(texts[files[0]] or "")[0], "libyaml composed it"
     monkeypatch.setattr(yamlsource, "_compose_with_libyaml", lambda text: (False, None))
     assert fast == {path: yamlsource.parse_yaml(path, text) for path, text in texts.items() if text is not None}
+
+
+def test_a_cache_folder_that_cannot_be_made_means_building_in_memory(tmp_path: Path) -> None:
+    """A data directory on a read-only disk (here: a file where the folder should be) slows the
+    start down, and changes nothing else."""
+    (tmp_path / "data").write_text("not a folder", encoding="utf-8")
+    cache = tmp_path / "data" / "cache"
+    snapshot, problems = build_snapshot(CONTENT_DIR, encoder=None, cache_dir=cache)
+    fresh, _ = build_snapshot(CONTENT_DIR, encoder=None)
+    assert snapshot is not None and fresh is not None and not problems
+    assert [snapshot.search(q) for q in QUESTIONS] == [fresh.search(q) for q in QUESTIONS]
+    table = stringtable.load_or_build(cache / "words.table", lambda: [("主管", 5)])
+    assert table.get("主管") == 5
+    assert StaticWordVectors(cache_dir=cache).encode(QUESTIONS).shape == (len(QUESTIONS), 512)

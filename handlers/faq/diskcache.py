@@ -45,6 +45,18 @@ def private_folder(path: Path) -> Path:
     return path
 
 
+def usable_folder(path: Path | None) -> Path | None:
+    """``path`` made private (see :func:`private_folder`), or None when it cannot be (read-only
+    disk, no permission): the caller then builds in memory, as without a cache."""
+    if path is None:
+        return None
+    try:
+        return private_folder(path)
+    except OSError as error:
+        log.warning("FAQ cache folder unusable (%s): building in memory at every start", type(error).__name__)
+        return None
+
+
 def fingerprint(*parts: bytes | str) -> str:
     """A short hex hash of ``parts`` (each length-prefixed, so parts cannot run into each other)."""
     digest = hashlib.sha256()

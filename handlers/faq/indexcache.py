@@ -106,9 +106,9 @@ def cached_index(
     build: Callable[[], SearchIndex],
 ) -> SearchIndex:
     """The index for this content from ``cache_dir`` when it is there and intact, else ``build()`` (then saved)."""
-    if cache_dir is None:
+    folder = diskcache.usable_folder(cache_dir)
+    if folder is None:
         return build()
-    folder = diskcache.private_folder(cache_dir)
     path = folder / f"{PREFIX}{index_key(entries, synonyms, encoder)}.pickle"
     body = diskcache.read(path, MAGIC)
     if body is not None:

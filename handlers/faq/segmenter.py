@@ -144,11 +144,12 @@ def shared_segmenter(cache_dir: Path | None = None) -> Segmenter:
     global _shared
     with _shared_lock:
         if _shared is None:
-            if cache_dir is None:
+            folder = diskcache.usable_folder(cache_dir)
+            if folder is None:
                 _shared = Segmenter(*_jieba())
             else:
                 version = diskcache.fingerprint(importlib.metadata.version("jieba"), stringtable.MAGIC)
-                path = diskcache.private_folder(cache_dir) / f"jieba-{version}.table"
+                path = folder / f"jieba-{version}.table"
                 table = stringtable.load_or_build(path, jieba_dictionary)
                 _shared = Segmenter(table, table[_TOTAL_KEY])
         return _shared

@@ -116,7 +116,10 @@ def load_or_build(path: Path | None, build: BuildItems) -> StringTable:
         except ValueError:
             pass
     chunks = encode(build())
-    diskcache.write(path, MAGIC, chunks)
+    try:
+        diskcache.write(path, MAGIC, chunks)
+    except OSError:
+        return StringTable(memoryview(b"".join(chunks)))
     mapped = diskcache.open_mapped(path, MAGIC)
     return StringTable(mapped if mapped is not None else memoryview(b"".join(chunks)))
 
