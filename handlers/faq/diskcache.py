@@ -68,15 +68,15 @@ def fingerprint(*parts: bytes | str) -> str:
 
 
 def code_version(*modules: str) -> str:
-    """A hash of the source files of ``modules`` (file paths of loaded modules): code changes rebuild."""
-    import sys
+    """A hash of the source files of ``modules`` (found, not imported): a code change rebuilds."""
+    from importlib.util import find_spec
 
     digest = hashlib.sha256()
     for name in modules:
-        source = getattr(sys.modules.get(name), "__file__", None)
+        spec = find_spec(name)
         digest.update(name.encode())
-        if source:
-            digest.update(Path(source).read_bytes())
+        if spec is not None and spec.origin:
+            digest.update(Path(spec.origin).read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -55,6 +55,8 @@ _CODE = (
     "handlers.faq.classifier",
     "handlers.faq.embedding",
     "handlers.faq.indexcache",
+    "handlers.faq.library",
+    "handlers.faq.model",
     "handlers.faq.search",
     "handlers.faq.segmenter",
     "handlers.faq.stringtable",
