@@ -121,16 +121,18 @@ async def step(emu: TelegramEmulator, replies: Replies, user: int, action: dict[
     if "text" in action:
         await asyncio.to_thread(emu.send_text, user, action["text"])
     else:
-        messages = await asyncio.to_thread(emu.visible_messages, user)
-        for message in reversed(messages):
-            for row in message.get("reply_markup", {}).get("inline_keyboard", []):
-                for button in row:
-                    if str(button.get("callback_data", "")).rpartition(SEPARATOR)[0] == action["choice"]:
-                        await asyncio.to_thread(
-                            emu.tap_button, user, user, message["message_id"], button["callback_data"]
-                        )
-                        await replies.after(user, before)
-                        return
+        for _ in range(600):  # the message with the buttons may be the second of the reply, still on its way
+            messages = await asyncio.to_thread(emu.visible_messages, user)
+            for message in reversed(messages):
+                for row in message.get("reply_markup", {}).get("inline_keyboard", []):
+                    for button in row:
+                        if str(button.get("callback_data", "")).rpartition(SEPARATOR)[0] == action["choice"]:
+                            await asyncio.to_thread(
+                                emu.tap_button, user, user, message["message_id"], button["callback_data"]
+                            )
+                            await replies.after(user, before)
+                            return
+            await asyncio.sleep(0.5)
         raise RuntimeError(f"no {action['choice']!r} button in chat {user}")
     await replies.after(user, before)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -112,9 +113,18 @@ class LoadingFaq:
     the index, which can only happen in the first seconds after a start."""
 
     def __init__(self, config: Config, directory: Path | None = None) -> None:
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="faq-load")
-        self._future = executor.submit(load_faq, config, directory)
-        executor.shutdown(wait=False)
+        self._future: Future[LibraryFaqService] = Future()
+        # A daemon thread: a SIGTERM during the start ends the process without waiting for the index
+        # (cache files are written whole or not at all).
+        threading.Thread(target=self._load, args=(config, directory), name="faq-load", daemon=True).start()
+
+    def _load(self, config: Config, directory: Path | None) -> None:
+        if not self._future.set_running_or_notify_cancel():
+            return
+        try:
+            self._future.set_result(load_faq(config, directory))
+        except BaseException as error:
+            self._future.set_exception(error)
 
     async def loaded(self) -> LibraryFaqService:
         """The loaded FAQ; raises what loading raised (bad content stops the start)."""

@@ -17,7 +17,7 @@ import logging
 import signal
 import time
 from collections.abc import Coroutine, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from starlette.routing import Route
@@ -43,6 +43,9 @@ from bot.jobs.schedules import ReminderSchedules
 from bot.web.app import build_web_app
 from bot.web.server import serving
 from handlers.events import Channel
+
+if TYPE_CHECKING:
+    from handlers.faq.service import LibraryFaqService
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +107,9 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
                 from bot.channels.telegram.setup import set_webhook
 
                 await set_webhook(telegram, config.telegram)
-            loaded = await faq.loaded()
+            loaded = await _unless_stopped(faq.loaded(), stop)
+            if loaded is None:  # SIGTERM while the FAQ was loading
+                return
             faq_admin = FaqAdmin(
                 loaded,
                 runtime.database,
@@ -129,6 +134,22 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
             await wechat.close()
         await http.aclose()
         await runtime.close()
+
+
+async def _unless_stopped(
+    work: Coroutine[Any, Any, LibraryFaqService], stop: asyncio.Event
+) -> LibraryFaqService | None:
+    """What ``work`` returns, or None as soon as ``stop`` is set (a stop during the start)."""
+    working = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({working, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not working.done():
+        working.cancel()
+        await asyncio.gather(working, stopping, return_exceptions=True)
+        return None
+    await asyncio.gather(stopping, return_exceptions=True)
+    return working.result()
 
 
 def push_windows() -> dict[str, PushWindow]:

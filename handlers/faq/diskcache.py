@@ -19,6 +19,7 @@ import logging
 import mmap
 import os
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
@@ -26,6 +27,7 @@ from typing import BinaryIO
 log = logging.getLogger(__name__)
 
 DIGEST_BYTES = 32
+STALE_SECONDS = 3600
 _CHUNK = 1 << 20
 
 
@@ -51,7 +53,11 @@ def usable_folder(path: Path | None) -> Path | None:
     if path is None:
         return None
     try:
-        return private_folder(path)
+        folder = private_folder(path)
+        for stale in folder.glob(".tmp-*"):  # left by a process stopped mid-write
+            if time.time() - stale.stat().st_mtime > STALE_SECONDS:
+                stale.unlink(missing_ok=True)
+        return folder
     except OSError as error:
         log.warning("FAQ cache folder unusable (%s): building in memory at every start", type(error).__name__)
         return None
