@@ -218,3 +218,24 @@ def test_a_cache_folder_that_cannot_be_made_means_building_in_memory(tmp_path: P
     table = stringtable.load_or_build(cache / "words.table", lambda: [("主管", 5)])
     assert table.get("主管") == 5
     assert StaticWordVectors(cache_dir=cache).encode(QUESTIONS).shape == (len(QUESTIONS), 512)
+
+
+def test_a_second_start_reads_the_index_instead_of_building_it(tmp_path: Path) -> None:
+    """The allow-list admits everything an index is made of: the file is used, not rebuilt each time."""
+    from handlers.faq.analyzer import Analyzer
+    from handlers.faq.embedding import shared_word_vectors
+    from handlers.faq.loader import load_content
+    from handlers.faq.search import SearchIndex
+
+    content = load_content(CONTENT_DIR)
+    vectors = shared_word_vectors()
+    builds: list[SearchIndex] = []
+
+    def build() -> SearchIndex:
+        builds.append(SearchIndex(content.entries, Analyzer(content.synonyms), vectors))
+        return builds[-1]
+
+    first = indexcache.cached_index(tmp_path, content.entries, content.synonyms, vectors, build)
+    second = indexcache.cached_index(tmp_path, content.entries, content.synonyms, vectors, build)
+    assert len(builds) == 1 and second is not first
+    assert [second.search(q) for q in QUESTIONS] == [first.search(q) for q in QUESTIONS]
