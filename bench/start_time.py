@@ -1,15 +1,20 @@
-"""How long ``hapbot run`` takes to be ready, and what it holds in memory when idle.
+"""How long ``hapbot`` takes to start: ``run`` until ready, and the short commands until they exit.
 
 Starts the real process (``python -m bot run``) with every channel on: Telegram in webhook mode
 against the Bot API emulator of the tests (getMe, setMyCommands and setWebhook are answered on
 loopback), WeChat with an API base URL nothing answers, SQLite in a temporary directory. Measures
-from process start to the first 200 on ``/readyz`` (polled every 10 ms); one untimed start first
-creates the keys, the schema and jieba's cache, as a deployment's first start would. Prints the
-median of ``--runs`` starts, the idle RSS of the bot process when ready (VmRSS, from
-/proc/<pid>/status), the load average, and the import-time breakdown (``python -X importtime``)
-of the modules ``hapbot run`` imports, the top ones by cumulative time.
+from process start to the first 200 on ``/readyz`` (polled every 10 ms). ``/readyz`` answers 200
+once the channels, the web app, the background work and the FAQ index are all up (bot/serve.py).
+One untimed start first creates the keys, the schema and the FAQ cache under ``<data_dir>/cache``,
+as a deployment's first start would (printed as "first start"). Then ``check-config``,
+``keys status`` and ``cases list`` are timed from process start to exit, and beside them, in the
+same run and the same rounds, the baseline: a bare ``python -c 'import starlette, uvicorn'`` (the
+least a web process on this machine can take). Prints p50 and p99 over ``--runs`` rounds, the CPU
+time the bot used until ready, the idle RSS of the bot process (VmRSS, /proc/<pid>/status), the
+load average, and the import-time breakdown (``python -X importtime``) of what ``hapbot run``
+imports. On a shared machine, wall time grows with the load; CPU time much less.
 
-Usage: python bench/start_time.py [--runs 5] [--top 15]
+Usage: python bench/start_time.py [--runs 10] [--top 15]
 """
 
 from __future__ import annotations
@@ -61,6 +66,8 @@ app_secret = "not-a-real-secret"
 api_base_url = "http://127.0.0.1:9"
 [web]
 port = {port}
+[hr]
+handlers = ["alice"]
 """,
         encoding="utf-8",
     )
@@ -125,6 +132,38 @@ async def one_start(config: Path, port: int, path: str = "/readyz") -> tuple[flo
     return elapsed, cpu, rss, seen_starting
 
 
+BASELINE = [sys.executable, "-c", "import starlette, uvicorn"]
+
+
+def short_commands(config: Path) -> dict[str, list[str]]:
+    bot = [sys.executable, "-m", "bot", "--config", str(config)]
+    keys = config.parent / "data" / "keys" / "keys.json"
+    return {
+        "baseline: python -c 'import starlette, uvicorn'": BASELINE,
+        "hapbot check-config": [*bot, "check-config"],
+        "hapbot keys status": [*bot, "keys", "status", "--file", str(keys)],
+        "hapbot cases --as alice list": [*bot, "cases", "--as", "alice", "list"],
+    }
+
+
+async def one_command(command: list[str]) -> float:
+    """Seconds from process start to exit (which must be 0)."""
+    started = time.perf_counter()
+    process = await asyncio.create_subprocess_exec(
+        *command, cwd=ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    _, error = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"{command[3:]} failed: {error.decode()[-1000:]}")
+    return time.perf_counter() - started
+
+
+def p50_p99(values: list[float]) -> str:
+    ordered = sorted(values)
+    p99 = ordered[max(0, -(-99 * len(ordered) // 100) - 1)]
+    return f"p50 {statistics.median(ordered):5.2f} s  p99 {p99:5.2f} s"
+
+
 def import_breakdown(top: int) -> list[tuple[float, float, str]]:
     """(cumulative ms, self ms, module) of the slowest imports of `hapbot run`, from -X importtime."""
     result = subprocess.run(
@@ -148,19 +187,26 @@ async def main(args: argparse.Namespace) -> None:
         port = free_port()
         config = write_config(Path(directory), emu, port)
         first, first_cpu, _, _ = await one_start(config, port, args.path)
-        print(f"first start (keys, schema created): {first:.2f} s to ready, {first_cpu:.2f} s of CPU")
+        print(f"first start (keys, schema, FAQ cache created): {first:.2f} s to ready, {first_cpu:.2f} s of CPU")
+        commands = short_commands(config)
         times, cpus, memory, starting = [], [], [], []
+        short: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.runs):
             elapsed, cpu, rss, seen = await one_start(config, port, args.path)
             times.append(elapsed)
             cpus.append(cpu)
             memory.append(rss)
             starting.append(seen)
-    print(f"process start to first 200 on {args.path}, {args.runs} starts: median {statistics.median(times):.2f} s"
+            for name, command in commands.items():
+                short[name].append(await one_command(command))
+    print(f"{args.runs} rounds; each round: one `hapbot run`, then each command below once")
+    print(f"  hapbot run, every channel, to the first 200 on {args.path}: {p50_p99(times)}"
           f"   (each: {', '.join(f'{t:.2f}' for t in times)})")
-    print(f"CPU time the bot process used until ready: median {statistics.median(cpus):.2f} s")
+    for name, values in short.items():
+        print(f"  {name + ', start to exit:':58s} {p50_p99(values)}")
+    print(f"CPU time the bot process used until ready: p50 {statistics.median(cpus):.2f} s, max {max(cpus):.2f} s")
     print(f"/readyz answered 503 before ready in {sum(starting)} of {args.runs} starts")
-    print(f"idle RSS of the bot process when ready: median {statistics.median(memory):.0f} MiB")
+    print(f"idle RSS of the bot process 1 s after ready: median {statistics.median(memory):.0f} MiB")
     print(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"imports of `hapbot run` ({IMPORTED_BY_RUN}), slowest by cumulative time:")
     for cumulative, own, name in import_breakdown(args.top):
@@ -169,7 +215,7 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--path", default="/readyz", help="/healthz measures a version without /readyz")
     asyncio.run(main(parser.parse_args()))

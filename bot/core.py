@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -87,13 +88,20 @@ def handler_settings(config: Config) -> HandlerSettings:
     )
 
 
+def faq_cache_dir(config: Config) -> Path:
+    """Where the FAQ search keeps what it builds once (segmenter, word vectors, index): ``<data_dir>/cache``."""
+    return config.bot.data_dir / "cache"
+
+
 def load_faq(config: Config, directory: Path | None = None) -> LibraryFaqService:
-    """Loads and indexes the FAQ once at start-up; bad content stops the start with file:line problems."""
-    from handlers.faq.library import FaqLibrary, initialise_segmenter
+    """Loads and indexes the FAQ once at start-up; bad content stops the start with file:line problems.
+
+    What the index is built from is cached under ``<data_dir>/cache``, so a start with unchanged
+    content reads it back in milliseconds; see ``handlers/faq/indexcache.py``."""
+    from handlers.faq.library import FaqLibrary
     from handlers.faq.service import LibraryFaqService
 
-    initialise_segmenter()
-    return LibraryFaqService(FaqLibrary(directory or faq_directory(config), site_facts(config)))
+    return LibraryFaqService(FaqLibrary(directory or faq_directory(config), site_facts(config), faq_cache_dir(config)))
 
 
 def load_quizzes(config: Config, directory: Path | None = None) -> QuizLibrary:
@@ -108,9 +116,18 @@ class LoadingFaq:
     the index, which can only happen in the first seconds after a start."""
 
     def __init__(self, config: Config, directory: Path | None = None) -> None:
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="faq-load")
-        self._future = executor.submit(load_faq, config, directory)
-        executor.shutdown(wait=False)
+        self._future: Future[LibraryFaqService] = Future()
+        # A daemon thread: a SIGTERM during the start ends the process without waiting for the index
+        # (cache files are written whole or not at all).
+        threading.Thread(target=self._load, args=(config, directory), name="faq-load", daemon=True).start()
+
+    def _load(self, config: Config, directory: Path | None) -> None:
+        if not self._future.set_running_or_notify_cancel():
+            return
+        try:
+            self._future.set_result(load_faq(config, directory))
+        except BaseException as error:
+            self._future.set_exception(error)
 
     async def loaded(self) -> LibraryFaqService:
         """The loaded FAQ; raises what loading raised (bad content stops the start)."""

@@ -2,8 +2,10 @@
 
 Start order: config → keys → database (migrated) → quizzes → channels → web app → background work
 (journal processor, polling, outbox sender, scheduler) → FAQ and quiz watchers, and then ``/readyz``
-answers 200. The FAQ is loaded and indexed in a thread from the first moment, beside all of that;
-bad content still stops the start, with its file and line. Stop order is the reverse, and
+answers 200. The FAQ is loaded and indexed in a thread from the first moment, beside all of that
+(from ``<data_dir>/cache`` when the content is unchanged, see handlers/faq/indexcache.py); bad
+content still stops the start, with its file and line. ``/readyz`` waits for that thread: a
+question that arrives earlier (a webhook is live already) waits for the index too. Stop order is the reverse, and
 everything committed survives: pending updates and pushes resume at the next start.
 """
 
@@ -45,6 +47,7 @@ from handlers.events import Channel
 
 if TYPE_CHECKING:
     from bot.web.desk.context import Desk
+    from handlers.faq.service import LibraryFaqService
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +114,9 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
                 from bot.channels.telegram.setup import set_webhook
 
                 await set_webhook(telegram, config.telegram)
-            loaded = await faq.loaded()
+            loaded = await _unless_stopped(faq.loaded(), stop)
+            if loaded is None:  # SIGTERM while the FAQ was loading
+                return
             faq_admin = FaqAdmin(
                 loaded,
                 runtime.database,
@@ -136,6 +141,22 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
             await wechat.close()
         await http.aclose()
         await runtime.close()
+
+
+async def _unless_stopped(
+    work: Coroutine[Any, Any, LibraryFaqService], stop: asyncio.Event
+) -> LibraryFaqService | None:
+    """What ``work`` returns, or None as soon as ``stop`` is set (a stop during the start)."""
+    working = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({working, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not working.done():
+        working.cancel()
+        await asyncio.gather(working, stopping, return_exceptions=True)
+        return None
+    await asyncio.gather(stopping, return_exceptions=True)
+    return working.result()
 
 
 def push_windows() -> dict[str, PushWindow]:

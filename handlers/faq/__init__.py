@@ -3,8 +3,10 @@
 Channel-free: the conversation layer takes ``library.snapshot`` once per request, calls
 ``search`` and ``is_confident``, and shows ``render_answer`` with the worker's site facts.
 
-The names below load on first use: the search brings jieba, bm25s and numpy (most of a second),
-which ``hapbot check-config``, ``keys`` and ``cases`` never need.
+The names below load on first use: the search brings bm25s and numpy (and, to build its caches,
+jieba and the word-vector wheel), which ``hapbot check-config``, ``keys`` and ``cases`` never
+need. ``hapbot run`` keeps what the search builds once in ``<data_dir>/cache`` (``diskcache``,
+``stringtable``, ``segmenter``, ``embedding``, ``indexcache``).
 """
 
 from __future__ import annotations

@@ -14,8 +14,7 @@ import unicodedata
 from collections.abc import Iterable
 from typing import NamedTuple
 
-import jieba
-
+from handlers.faq.segmenter import cut_for_search
 from handlers.faq.synonyms import SynonymTable
 
 GROUP_PREFIX = "~"
@@ -242,7 +241,7 @@ class Analyzer:
         normalized = normalize(text)
         tokens: list[str] = []
         english: list[str] = []
-        for piece in jieba.cut_for_search(normalized, HMM=False):
+        for piece in cut_for_search(normalized):
             if _CJK_RE.search(piece):
                 if piece not in ZH_STOPWORDS:
                     tokens.append(piece)

@@ -8,35 +8,26 @@ swaps nothing: workers keep getting the last good answers while admins fix the f
 from __future__ import annotations
 
 import hashlib
-import logging
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-import jieba
-
 from handlers.faq.analyzer import Analyzer
 from handlers.faq.check import FactsBySite, check_directory
 from handlers.faq.embedding import TextEncoder, shared_word_vectors
+from handlers.faq.indexcache import cached_index
 from handlers.faq.loader import Content
 from handlers.faq.model import Entry, Problem
 from handlers.faq.search import SearchHit, SearchIndex, is_confident
-
-_jieba_ready = threading.Lock()
-_jieba_initialised = False
+from handlers.faq.segmenter import shared_segmenter
 
 
-def initialise_segmenter() -> None:
-    """Load jieba's dictionary once per process (about half a second), quietly."""
-    global _jieba_initialised
-    with _jieba_ready:
-        if not _jieba_initialised:
-            jieba.setLogLevel(logging.WARNING)
-            logging.getLogger("jieba").setLevel(logging.WARNING)
-            jieba.initialize()
-            _jieba_initialised = True
+def initialise_segmenter(cache_dir: Path | None = None) -> None:
+    """Load the word segmenter once per process: mapped from ``cache_dir`` (built there the first
+    time, about two seconds), else built in memory from jieba's dictionary (about a second)."""
+    shared_segmenter(cache_dir)
 
 
 class ContentError(Exception):
@@ -50,14 +41,23 @@ class ContentError(Exception):
 class FaqSnapshot:
     """One consistent version of the content with its search index."""
 
-    def __init__(self, content: Content, version: str, encoder: TextEncoder | None = None) -> None:
-        analyzer = Analyzer(content.synonyms)
+    def __init__(
+        self, content: Content, version: str, encoder: TextEncoder | None = None, cache_dir: Path | None = None
+    ) -> None:
+        """Index ``content``, or read its index back from ``cache_dir`` when it was built before."""
         self.entries: Mapping[str, Entry] = MappingProxyType(dict(content.entries))
         self.overrides: Mapping[str, Mapping[str, Entry]] = MappingProxyType(
             {site: MappingProxyType(dict(entries)) for site, entries in content.overrides.items()}
         )
         self.version = version
-        self._index = SearchIndex(self.entries, analyzer, encoder)
+        entries = self.entries
+        self._index = cached_index(
+            cache_dir,
+            entries,
+            content.synonyms,
+            encoder,
+            lambda: SearchIndex(entries, Analyzer(content.synonyms), encoder),
+        )
 
     def search(self, question: str, lang: str | None = None, limit: int = 3) -> list[SearchHit]:
         """Best entries for a worker's question (``lang`` None: detected from the text)."""
@@ -91,26 +91,36 @@ Encoder = TextEncoder | None | Literal["shared"]
 
 
 def build_snapshot(
-    directory: Path, facts_by_site: FactsBySite | None = None, encoder: Encoder = "shared"
+    directory: Path,
+    facts_by_site: FactsBySite | None = None,
+    encoder: Encoder = "shared",
+    cache_dir: Path | None = None,
 ) -> tuple[FaqSnapshot | None, list[Problem]]:
-    """Load, validate and index ``directory``; no snapshot when anything is wrong."""
-    initialise_segmenter()
+    """Load, validate and index ``directory``; no snapshot when anything is wrong.
+
+    With ``cache_dir`` (``<data_dir>/cache``) the segmenter, the word vectors and the built index
+    come from files there when they are intact and current, and are written there otherwise."""
+    initialise_segmenter(cache_dir)
     version = content_version(directory) if directory.is_dir() else "missing"
     content = check_directory(directory, facts_by_site)
     if content.problems:
         return None, list(content.problems)
-    return FaqSnapshot(content, version, shared_word_vectors() if encoder == "shared" else encoder), []
+    vectors = shared_word_vectors(cache_dir) if encoder == "shared" else encoder
+    return FaqSnapshot(content, version, vectors, cache_dir), []
 
 
 class FaqLibrary:
     """Holds the snapshot being served and swaps it atomically on a successful reload."""
 
-    def __init__(self, directory: Path, facts_by_site: FactsBySite | None = None) -> None:
+    def __init__(
+        self, directory: Path, facts_by_site: FactsBySite | None = None, cache_dir: Path | None = None
+    ) -> None:
         """Load at start-up; raise ``ContentError`` (fail loudly) if the content has problems."""
         self.directory = directory
         self.facts_by_site = facts_by_site
+        self.cache_dir = cache_dir
         self._reload_lock = threading.Lock()
-        snapshot, problems = build_snapshot(directory, facts_by_site)
+        snapshot, problems = build_snapshot(directory, facts_by_site, cache_dir=cache_dir)
         if snapshot is None:
             raise ContentError(problems)
         self._snapshot = snapshot
@@ -123,7 +133,7 @@ class FaqLibrary:
     def reload(self) -> list[Problem]:
         """Build new content beside the old and swap it in; on problems keep the old and return them."""
         with self._reload_lock:
-            snapshot, problems = build_snapshot(self.directory, self.facts_by_site)
+            snapshot, problems = build_snapshot(self.directory, self.facts_by_site, cache_dir=self.cache_dir)
             if snapshot is not None:
                 self._snapshot = snapshot
             return problems

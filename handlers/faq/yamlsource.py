@@ -180,8 +180,38 @@ def _tab_problem(path: Path, line: int) -> Problem:
     return Problem(path, line, "a tab is used for indentation; YAML needs spaces: replace the tab with spaces")
 
 
+def _compose_with_libyaml(text: str) -> tuple[bool, yaml.Node | None]:
+    """(True, the nodes of ``text``) composed by libyaml (several times faster than the pure-Python
+    parser), or (False, None) when the pure-Python loader must decide: libyaml is missing, the text is not valid
+    YAML, or it has an anchor, an alias or deep nesting (whose refusal :class:`_ContentLoader`
+    words). The events are checked before anything is composed, so no alias is ever expanded."""
+    if not getattr(yaml, "__with_libyaml__", False):
+        return False, None
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+                return False, None
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth >= MAX_DEPTH - 2:
+                    return False, None
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+        root: yaml.Node | None = yaml.compose(text, Loader=yaml.CSafeLoader)
+    except yaml.YAMLError:
+        return False, None
+    return True, root
+
+
 def parse_yaml(path: Path, text: str) -> tuple[YNode | None, list[Problem]]:
     """Parse ``text`` into line-annotated nodes, reporting YAML errors at their own line."""
+    composed, fast = _compose_with_libyaml(text)
+    if composed and fast is None:
+        return None, [Problem(path, 1, "the file is empty; write the entry or delete the file")]
+    if fast is not None:
+        problems: list[Problem] = []
+        return _convert(path, fast, problems), problems
     try:
         root = yaml.compose(text, Loader=_ContentLoader)
     except _Refused as refused:
@@ -202,7 +232,7 @@ def parse_yaml(path: Path, text: str) -> tuple[YNode | None, list[Problem]]:
         return None, [Problem(path, 1, f"the file is not valid YAML ({error}); check its layout")]
     if root is None:
         return None, [Problem(path, 1, "the file is empty; write the entry or delete the file")]
-    problems: list[Problem] = []
+    problems = []
     return _convert(path, root, problems), problems
 
 
@@ -235,15 +265,29 @@ def _convert(path: Path, node: yaml.Node, problems: list[Problem]) -> YNode:
     return YNode(None, line)
 
 
+_parsed: dict[Path, tuple[str, YNode | None, tuple[Problem, ...]]] = {}
+"""Each file's last text and what it parsed to: a start reads every file for the start-up check,
+the FAQ and the quizzes, and parsing (pure-Python YAML, for the line numbers) is the slow part."""
+
+
 def load_yaml_file(path: Path) -> tuple[YNode | None, list[Problem]]:
-    """Read, lint and parse one file; a lint problem stops parsing so only the real cause is shown."""
+    """Read, lint and parse one file; a lint problem stops parsing so only the real cause is shown.
+
+    The same text parses to the same nodes, so a file read again unchanged is not parsed again
+    (callers only read the nodes); any change to its text parses it afresh."""
     text, problems = read_text(path)
     if text is None:
         return None, problems
+    known = _parsed.get(path)
+    if known is not None and known[0] == text:
+        return known[1], list(known[2])
     problems = lint_lines(path, text)
     if problems:
-        return None, problems
-    return parse_yaml(path, text)
+        root = None
+    else:
+        root, problems = parse_yaml(path, text)
+    _parsed[path] = (text, root, tuple(problems))
+    return root, problems
 
 
 def find_line(path: Path, needle: str, start_line: int) -> int:
