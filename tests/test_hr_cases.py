@@ -116,6 +116,13 @@ async def test_cases_cli_signs_in_and_shows_a_case_only_to_its_role(
     assert await run_cases(config, as_board, board_out, keyring=keyring, prompt=terminal(li, clock), clock=clock,
                            hasher=quick) == 2
     assert board_out.getvalue() == f"hapbot: no case {reference!r}\n"
+    def no_terminal(question: str, secret: bool) -> str:
+        raise EOFError
+
+    cancelled = io.StringIO()
+    assert await run_cases(config, show, cancelled, keyring=keyring, prompt=no_terminal, clock=clock,
+                           hasher=quick) == 2
+    assert cancelled.getvalue().startswith("hapbot: sign-in cancelled") and "cook" not in cancelled.getvalue()
     async with runtime.database.transaction(write=False) as session:
         trail = [(e.actor, e.action) for e in await audit_entries(session)]
     assert sorted(trail) == sorted([

@@ -32,8 +32,12 @@ async def terminal_sign_in(
     services = runtime.services
     desk = make_desk(runtime.config, runtime.database, runtime.crypto, services.clock, services.translators, hasher)
     now = services.clock()
-    password = prompt("Password: ", True)
-    code = prompt("Code from your authenticator app: ", False)
+    try:
+        password = prompt("Password: ", True)
+        code = prompt("Code from your authenticator app: ", False)
+    except (EOFError, KeyboardInterrupt):
+        out.write("hapbot: sign-in cancelled: no password or code was given (run it in a terminal)\n")
+        return None
     result = await sign_in(desk, name, password, code, "cli", now, channel="cli", create_session=False)
     if result.person is not None:
         return result.person
