@@ -54,7 +54,8 @@ def check_startup(config: Config, env: Mapping[str, str] | None = None) -> None:
     """Raises :class:`ConfigError` with one line per problem that would stop ``hapbot run``
     (all but the database connection, which :func:`check_storage` tries). Creates nothing."""
     env = os.environ if env is None else env
-    lines = [*_storage_path_problems(config), *_key_problems(config, env), *_web_problems(config)]
+    lines = [*_storage_path_problems(config), *_key_problems(config, env), *_audit_key_problems(config, env)]
+    lines += _web_problems(config)
     lines += _faq_problems(config)
     kept: list[str] = []
     for line in lines:
@@ -169,6 +170,41 @@ def _key_problems(config: Config, env: Mapping[str, str]) -> list[str]:
     except KeyFileError as error:
         return [str(error)]
     problem = _folder_problem("bot.data_dir", development.parent)
+    return [problem] if problem else []
+
+
+def audit_key_path(config: Config, env: Mapping[str, str] | None = None) -> Path:
+    """The audit key file: ``[storage] audit_key_file``, else ``audit.key`` beside the key file (under
+    the data folder's keys/ when the keys come from ``HAPBOT_KEYS``)."""
+    from storage.audit_key import AUDIT_KEY_FILE
+    from storage.keys import DEVELOPMENT_KEY_FILE, ENV_KEYS, ENV_KEYS_FILE
+
+    env = os.environ if env is None else env
+    if config.storage.audit_key_file is not None:
+        return config.storage.audit_key_file
+    if ENV_KEYS_FILE in env and ENV_KEYS not in env:
+        return Path(env[ENV_KEYS_FILE]).parent / AUDIT_KEY_FILE
+    if config.storage.keys_file is not None and ENV_KEYS not in env:
+        return config.storage.keys_file.parent / AUDIT_KEY_FILE
+    return (config.bot.data_dir / "keys" / DEVELOPMENT_KEY_FILE).parent / AUDIT_KEY_FILE
+
+
+def _audit_key_problems(config: Config, env: Mapping[str, str]) -> list[str]:
+    """The audit key file must load, or (first start) be creatable; whether it is this database's
+    is checked at the start itself (:func:`storage.audit.open_chain`)."""
+    from storage.audit_key import AuditKeyError, load_audit_key
+
+    path = audit_key_path(config, env)
+    if path.exists():
+        try:
+            load_audit_key(path)
+        except AuditKeyError as error:
+            return [str(error)]
+        return []
+    key = "storage.audit_key_file" if config.storage.audit_key_file is not None else "bot.data_dir"
+    if config.storage.audit_key_file is None and path.parent != config.bot.data_dir / "keys":
+        key = "storage.keys_file"
+    problem = _folder_problem(key, path.parent)
     return [problem] if problem else []
 
 
