@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import timedelta
 from typing import TYPE_CHECKING, TextIO
 
 from bot.config import Config
 from storage.case_status import CaseStatus
 
 if TYPE_CHECKING:
+    from bot.core import Core
     from storage.crypto import KeyRing
 
 UNREADABLE_LINE = (
@@ -38,6 +40,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     status.add_argument("status", choices=[s.value for s in CaseStatus if s is not CaseStatus.WITHDRAWN])
     audit = actions.add_parser("audit", help="who read or changed a case, and when")
     audit.add_argument("reference")
+    purge = actions.add_parser(
+        "purge", help="crypto-shred finished cases past [bot] retention_days now (the hourly cleaning does it too)"
+    )
+    purge.add_argument("--dry-run", action="store_true", help="list what would go (references and dates only)")
 
 
 def execute(config: Config, args: argparse.Namespace) -> int:
@@ -52,6 +58,11 @@ async def run(config: Config, args: argparse.Namespace, out: TextIO, *, keyring:
     from handlers.hr import CaseDesk, NotAuthorised, UnknownCase, UnreadableCase
 
     runtime = await build_core(config, keyring=keyring)
+    if args.cases_command == "purge":
+        try:
+            return await purge(runtime, args, out)
+        finally:
+            await runtime.close()
     services = runtime.services
     desk = CaseDesk(services.cases, services.outbox, config.hr.handlers, config.hr.board_members)
     now = services.clock()
@@ -100,4 +111,34 @@ async def run(config: Config, args: argparse.Namespace, out: TextIO, *, keyring:
         return 2
     finally:
         await runtime.close()
+    return 0
+
+
+async def purge(runtime: Core, args: argparse.Namespace, out: TextIO) -> int:
+    """Lists (``--dry-run``) or purges the finished cases past retention, audited as ``--as``; a
+    purge then checkpoints SQLite's WAL or vacuums PostgreSQL's case tables."""
+    from storage import audit
+    from storage.retention import due_for_purge, purge_expired, reclaim_space
+
+    config = runtime.config
+    if args.actor not in config.hr.handlers:
+        out.write(f"hapbot: {args.actor!r} is not listed in [hr] handlers of the config\n")
+        return 2
+    now = runtime.services.clock()
+    days = config.bot.retention_days
+    async with runtime.database.transaction() as session:
+        if args.dry_run:
+            due = await due_for_purge(session, now, days, timedelta(0))
+            await audit.record(session, args.actor, "purge:dry-run", None, now)
+        else:
+            due = await purge_expired(session, now, days, args.actor)
+    verb = "would purge" if args.dry_run else "purged"
+    for case in due:
+        out.write(
+            f"{case.reference}  {case.status.value:<10} last changed {case.last_changed:%Y-%m-%d}  "
+            f"due {case.purge_after:%Y-%m-%d}  {verb}\n"
+        )
+    out.write(f"{len(due)} finished case(s) past {days} days: {verb}\n")
+    if due and not args.dry_run and not await reclaim_space(runtime.database):
+        out.write("the WAL checkpoint was held back by a reader; run the purge again when the bot is quiet\n")
     return 0
