@@ -77,17 +77,33 @@ async def check_services(config: Config) -> None:
 
 
 async def check_storage(config: Config) -> None:
-    """Connects to a PostgreSQL store once (SQLite needs only the path checks of :func:`check_startup`)."""
-    url = config.storage_url
-    if not url.startswith("postgresql"):
-        return
-    from storage.database import Database
+    """Connects to a PostgreSQL store once (SQLite needs only the path checks of :func:`check_startup`),
+    and checks the audit key against the audit chain of a store that has one."""
+    from storage.database import Database, sqlite_path
 
+    url = config.storage_url
+    existing = sqlite_path(url)
+    if not url.startswith("postgresql") and (existing is None or not existing.is_file()):
+        return
     database = Database(url)
     try:
         await ping_storage(database)
+        problem = await _audit_chain_problem(database, audit_key_path(config))
     finally:
         await database.dispose()
+    if problem is not None:
+        raise ConfigError(problem)
+
+
+async def _audit_chain_problem(database: Database, path: Path) -> str | None:
+    from sqlalchemy.exc import DBAPIError
+
+    from storage.audit import key_problem
+
+    try:
+        return await key_problem(database, path)
+    except DBAPIError:
+        return None  # a store not migrated yet has no chain: the start migrates, then makes the key
 
 
 async def ping_storage(database: Database) -> None:

@@ -79,7 +79,8 @@ def entry_hash(
 
 async def record(session: AsyncSession, actor: str, action: str, case_reference: str | None, at: datetime) -> None:
     """Adds an entry (``case_reference`` is None for actions on no one case, such as listing); it is
-    chained when the caller's transaction commits."""
+    chained when the caller's transaction commits. Record in a write transaction: on SQLite a read
+    transaction that writes at its commit can fail if another writer committed meanwhile."""
     entry = AuditEntry(id=random_id(), at=_utc(at), actor=actor, action=action, case_reference=case_reference)
     session.add(entry)
     session.info.setdefault(PENDING_INFO, []).append(entry)
@@ -170,10 +171,7 @@ async def open_chain(database: Database, path: Path) -> AuditKey:
     keyed = (head is not None and head.key_check is not None) or chained > 0
     key = load_or_create_audit_key(path, may_create=not keyed)
     if head is not None and head.key_check is not None and not AuditKey.matches(key.check_value(), head.key_check):
-        raise AuditKeyError(
-            f"{path}: this audit key is not the one this database's audit chain was made with (another "
-            "replica's or an old file); copy the right audit key file here"
-        )
+        raise AuditKeyError(_wrong_key(path))
     if head is None or head.key_check is None:
         await _adopt_legacy_entries(database, key)
     attach_key(database, key)
@@ -186,6 +184,29 @@ async def _adopt_legacy_entries(database: Database, key: AuditKey) -> None:
         query = select(AuditEntry).where(AuditEntry.position.is_(None)).order_by(AuditEntry.at, AuditEntry.id)
         legacy = list((await session.execute(query)).scalars())
         await session.run_sync(lambda sync: _chain(sync, legacy, key, create_head=True))
+
+
+async def key_problem(database: Database, path: Path) -> str | None:
+    """What would stop :func:`open_chain` at the start, for ``check-config`` (reads only, creates
+    nothing): an audit key file missing although the chain was made with one, or another key."""
+    async with database.transaction(write=False) as session:
+        head = (await session.execute(select(AuditChainHead.key_check).where(AuditChainHead.id == HEAD_ID))).first()
+    if head is None or head.key_check is None:
+        return None
+    try:
+        key = load_or_create_audit_key(path, may_create=False)
+    except AuditKeyError as error:
+        return str(error)
+    if not AuditKey.matches(key.check_value(), head.key_check):
+        return _wrong_key(path)
+    return None
+
+
+def _wrong_key(path: Path) -> str:
+    return (
+        f"{path}: this audit key is not the one this database's audit chain was made with (another "
+        "replica's or an old file); copy the right audit key file here"
+    )
 
 
 class Fault(StrEnum):

@@ -292,3 +292,24 @@ async def test_concurrent_appends_from_several_processes_make_one_valid_chain(ru
             await replica.dispose()
     verdict = await audit.verify_chain(runtime.database)
     assert verdict.ok and verdict.entries == 32, verdict.describe()
+
+
+async def test_check_config_names_a_missing_wrong_or_broken_audit_key(runtime: Core, config: Config) -> None:
+    from bot.config import ConfigError
+    from bot.preflight import check_startup, check_storage
+
+    await _fill(runtime, 1)
+    await check_storage(config)
+    path = audit_key_path(config)
+    original = path.read_bytes()
+    path.unlink()
+    with pytest.raises(ConfigError, match="audit key file not found, but this database's audit chain"):
+        await check_storage(config)
+    create_audit_key_file(path)
+    with pytest.raises(ConfigError, match="not the one this database's audit chain was made with"):
+        await check_storage(config)
+    path.write_text("{}")
+    with pytest.raises(ConfigError, match=f"{path}: not a HAP Bot audit key file"):
+        check_startup(config, {})
+    path.write_bytes(original)
+    await check_storage(config)
