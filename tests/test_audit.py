@@ -22,7 +22,7 @@ from bot.preflight import audit_key_path
 from storage import audit
 from storage.audit import GENESIS, Fault, entry_hash
 from storage.audit_key import AuditKeyError, create_audit_key_file, load_audit_key
-from storage.crypto import AuditKey
+from storage.crypto import AuditKey, KeyRing
 from storage.database import Database
 from storage.models import AuditChainHead, AuditEntry
 
@@ -313,3 +313,17 @@ async def test_check_config_names_a_missing_wrong_or_broken_audit_key(runtime: C
         check_startup(config, {})
     path.write_bytes(original)
     await check_storage(config)
+
+
+async def test_a_refused_cases_command_is_on_record(runtime: Core, config: Config, keyring: KeyRing) -> None:
+    import argparse
+
+    from bot.cli.cases import run as run_cases
+
+    out = io.StringIO()
+    args = argparse.Namespace(actor="mallory", cases_command="show", reference="hap-zzzzzz")
+    assert await run_cases(config, args, out, keyring=keyring) == 2
+    async with runtime.database.transaction(write=False) as session:
+        entries = await audit.entries_for(session, "HAP-ZZZZZZ")
+    assert [(e.actor, e.action) for e in entries] == [("mallory", "refused:show")]
+    assert (await audit.verify_chain(runtime.database)).ok

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TextIO
 
 from bot.config import Config
@@ -101,9 +101,11 @@ async def run(config: Config, args: argparse.Namespace, out: TextIO, *, keyring:
                 for at, actor, action in await desk.audit_trail(session, args.reference.strip().upper()):
                     out.write(f"{at:%Y-%m-%d %H:%M:%S}  {actor:<20} {action}\n")
     except NotAuthorised:
+        await refused(runtime, args, now)
         out.write(f"hapbot: {args.actor!r} is not listed in [hr] handlers or board_members of the config\n")
         return 2
     except UnknownCase:
+        await refused(runtime, args, now)
         out.write(f"hapbot: no case {args.reference!r}\n")
         return 2
     except UnreadableCase as unreadable:
@@ -112,6 +114,17 @@ async def run(config: Config, args: argparse.Namespace, out: TextIO, *, keyring:
     finally:
         await runtime.close()
     return 0
+
+
+async def refused(runtime: Core, args: argparse.Namespace, now: datetime) -> None:
+    """Records a refused command after its transaction rolled back (a case someone may not see is
+    refused as unknown, and recorded so)."""
+    from storage import audit
+    from storage.cases import REFERENCE_PATTERN
+
+    reference = getattr(args, "reference", "").strip().upper()
+    known = reference if REFERENCE_PATTERN.fullmatch(reference) else None
+    await audit.record_refusal(runtime.database, args.actor[:128], f"refused:{args.cases_command}", known, now)
 
 
 async def purge(runtime: Core, args: argparse.Namespace, out: TextIO) -> int:
