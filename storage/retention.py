@@ -21,14 +21,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, delete, select, text, update
+from sqlalchemy import Column, Select, Table, delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import audit
 from .case_status import CaseStatus
 from .database import Database
-from .models import Case, CaseMessage, CaseReceipt, Evidence
+from .models import Base, Case
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,21 @@ WARNING_PERIOD = timedelta(days=7)
 PURGE_ACTION = "purge"
 RETENTION_ACTOR = "retention"  # the cleaner's own purges; an operator's carry their name
 SHREDDED_KEY = b""
-CASE_TABLES = ("cases", "case_receipts", "case_messages", "evidence")
+
+
+def _case_data_tables() -> list[tuple[Table, Column[str]]]:
+    """Every table that references ``cases.id`` (receipts, messages, evidence, and any added later,
+    such as notes), with its referencing column: all of them hold a case's data."""
+    found = []
+    for table in Base.metadata.sorted_tables:
+        for key in table.foreign_keys:
+            if key.column is Case.__table__.c.id:
+                found.append((table, key.parent))
+    return found
+
+
+CASE_DATA = _case_data_tables()
+CASE_TABLES = (*(table.name for table, _ in CASE_DATA), Case.__tablename__)
 PG_LOCK_TIMEOUT = "5s"
 
 
@@ -94,9 +108,8 @@ async def shred_cases(session: AsyncSession, case_ids: list[str]) -> None:
     if not case_ids:
         return
     await session.execute(update(Case).where(Case.id.in_(case_ids)).values(wrapped_key=SHREDDED_KEY))
-    await session.execute(delete(CaseMessage).where(CaseMessage.case_id.in_(case_ids)))
-    await session.execute(delete(Evidence).where(Evidence.case_id.in_(case_ids)))
-    await session.execute(delete(CaseReceipt).where(CaseReceipt.case_id.in_(case_ids)))
+    for table, column in CASE_DATA:
+        await session.execute(delete(table).where(column.in_(case_ids)))
     await session.execute(delete(Case).where(Case.id.in_(case_ids)))
 
 
