@@ -327,3 +327,38 @@ async def test_a_refused_cases_command_is_on_record(runtime: Core, config: Confi
         entries = await audit.entries_for(session, "HAP-ZZZZZZ")
     assert [(e.actor, e.action) for e in entries] == [("mallory", "refused:show")]
     assert (await audit.verify_chain(runtime.database)).ok
+
+
+async def test_entries_of_a_store_from_before_the_chain_are_chained_after_the_migration(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    """The real path: a store at the revision before the chain, with entries; upgraded, then opened."""
+    from alembic import command
+    from sqlalchemy import text
+    from sqlalchemy.engine import Connection
+
+    from storage.migrate import alembic_config, upgrade_to_head
+
+    def upgrade_to(connection: Connection, revision: str) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    database = Database(empty_database_url)
+    try:
+        async with database.engine.begin() as connection:
+            await connection.run_sync(upgrade_to, "a0241ca46bab")
+            for n, minutes in enumerate((5, 1, 3)):
+                await connection.execute(
+                    text("INSERT INTO audit_log (id, at, actor, action) VALUES (:id, :at, 'wang', 'read')"),
+                    {"id": f"{n}" * 32, "at": T0 + timedelta(minutes=minutes)},
+                )
+        await upgrade_to_head(database)
+        await audit.open_chain(database, tmp_path / "keys" / "audit.key")
+        verdict = await audit.verify_chain(database)
+        async with database.transaction(write=False) as session:
+            order = list((await session.execute(select(AuditEntry.id).order_by(AuditEntry.position))).scalars())
+    finally:
+        await database.dispose()
+    assert verdict.ok and verdict.entries == 3
+    assert order == ["1" * 32, "2" * 32, "0" * 32]
