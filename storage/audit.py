@@ -31,7 +31,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import Row, event, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -111,15 +111,15 @@ def attach_key(database: Database, key: AuditKey) -> None:
     database.session_info[KEY_INFO] = key
 
 
-def _chain(session: Session, entries: list[AuditEntry], key: AuditKey, *, create_head: bool = False) -> None:
-    """Numbers, hashes and MACs ``entries`` after the chain head, under the head's lock."""
+def _lock_head(session: Session, key: AuditKey, *, create: bool = False) -> Row[int, str, str | None]:
+    """Locks the chain head until the transaction ends (``create``: making it first if missing)."""
     lock = (
         select(AuditChainHead.position, AuditChainHead.last_hash, AuditChainHead.key_check)
         .where(AuditChainHead.id == HEAD_ID)
         .with_for_update()
     )
     head = session.execute(lock).one_or_none()
-    if head is None and create_head:
+    if head is None and create:
         dialect = session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         session.execute(
@@ -130,6 +130,12 @@ def _chain(session: Session, entries: list[AuditEntry], key: AuditKey, *, create
         head = session.execute(lock).one_or_none()
     if head is None:
         raise AuditChainError("the audit chain head is missing; run `hapbot audit verify`")
+    return head
+
+
+def _chain(session: Session, entries: list[AuditEntry], key: AuditKey) -> None:
+    """Numbers, hashes and MACs ``entries`` after the chain head, under the head's lock."""
+    head = _lock_head(session, key)
     position, last_hash, key_check = head
     if key_check is not None and not AuditKey.matches(key.check_value(), key_check):
         raise AuditChainError("the audit key is not the one this database's audit chain was made with")
@@ -173,17 +179,22 @@ async def open_chain(database: Database, path: Path) -> AuditKey:
     if head is not None and head.key_check is not None and not AuditKey.matches(key.check_value(), head.key_check):
         raise AuditKeyError(_wrong_key(path))
     if head is None or head.key_check is None:
-        await _adopt_legacy_entries(database, key)
+        await _adopt_legacy_entries(database, key, path)
     attach_key(database, key)
     return key
 
 
-async def _adopt_legacy_entries(database: Database, key: AuditKey) -> None:
+async def _adopt_legacy_entries(database: Database, key: AuditKey, path: Path) -> None:
     """The first keying of the chain: entries written before it existed join it in time order."""
-    async with database.transaction() as session:
-        query = select(AuditEntry).where(AuditEntry.position.is_(None)).order_by(AuditEntry.at, AuditEntry.id)
-        legacy = list((await session.execute(query)).scalars())
-        await session.run_sync(lambda sync: _chain(sync, legacy, key, create_head=True))
+    try:
+        async with database.transaction() as session:
+            await session.run_sync(lambda sync: _lock_head(sync, key, create=True))
+            # Selected under the lock: a replica starting at the same moment has chained them, or not yet.
+            query = select(AuditEntry).where(AuditEntry.position.is_(None)).order_by(AuditEntry.at, AuditEntry.id)
+            legacy = list((await session.execute(query)).scalars())
+            await session.run_sync(lambda sync: _chain(sync, legacy, key))
+    except AuditChainError:
+        raise AuditKeyError(_wrong_key(path)) from None
 
 
 async def key_problem(database: Database, path: Path) -> str | None:

@@ -362,3 +362,34 @@ async def test_entries_of_a_store_from_before_the_chain_are_chained_after_the_mi
         await database.dispose()
     assert verdict.ok and verdict.entries == 3
     assert order == ["1" * 32, "2" * 32, "0" * 32]
+
+
+@pytest.mark.parametrize("same_file", [True, False], ids=["one-key-file", "a-key-file-each"])
+async def test_replicas_starting_together_make_one_chain(database_url: str, tmp_path: Path, same_file: bool) -> None:
+    """At the first start of two replicas with old entries: one key chains them once; a replica that
+    made a key of its own is refused with one line, and writes nothing."""
+    replicas = [Database(database_url) for _ in range(2)]
+    try:
+        async with replicas[0].transaction() as session:
+            for n in range(3):
+                await session.execute(
+                    insert(AuditEntry).values(id=f"{n}" * 32, at=T0 + timedelta(minutes=n), actor="old", action="read")
+                )
+        shared = tmp_path / "keys" / "audit.key"
+        paths = [shared, shared] if same_file else [tmp_path / f"host{n}" / "audit.key" for n in (0, 1)]
+        results = await asyncio.gather(
+            *(audit.open_chain(replica, path) for replica, path in zip(replicas, paths, strict=True)),
+            return_exceptions=True,
+        )
+        refused = [result for result in results if isinstance(result, BaseException)]
+        if same_file:
+            assert refused == []
+        else:
+            assert len(refused) == 1 and isinstance(refused[0], AuditKeyError), results
+            assert "not the one this database's audit chain was made with" in str(refused[0])
+        winner = next(result for result in results if isinstance(result, AuditKey))
+        verdict = await audit.verify_chain(replicas[0], winner)
+    finally:
+        for replica in replicas:
+            await replica.dispose()
+    assert verdict.ok and verdict.entries == 3, verdict.describe()
