@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -101,11 +102,10 @@ async def pg_relation_files(database: Database) -> dict[str, bytes] | None:
             "(SELECT oid FROM pg_class WHERE relname IN ('cases', 'case_messages', 'evidence')))"
         ))).all()
         await session.execute(text("CHECKPOINT"))
-    try:
-        return {name: b"".join(p.read_bytes() for p in (directory / path).parent.glob(Path(path).name + "*"))
-                for name, path in paths}
-    except PermissionError:
-        return None
+    if not (directory.is_dir() and os.access(directory, os.R_OK | os.X_OK)):
+        return None  # a server on another host, or one this user may not read
+    return {name: b"".join(p.read_bytes() for p in (directory / path).parent.glob(Path(path).name + "*"))
+            for name, path in paths}
 
 
 def stored_forms(blob: bytes) -> list[bytes]:
