@@ -79,12 +79,17 @@ async def check_services(config: Config) -> None:
 async def check_storage(config: Config) -> None:
     """Connects to a PostgreSQL store once (SQLite needs only the path checks of :func:`check_startup`),
     and checks the audit key against the audit chain of a store that has one."""
-    from storage.database import Database, sqlite_path
-
     url = config.storage_url
-    existing = sqlite_path(url)
-    if not url.startswith("postgresql") and (existing is None or not existing.is_file()):
-        return
+    if not url.startswith("postgresql"):
+        if not config.storage.url.get_secret_value() and not (config.bot.data_dir / "hapbot.sqlite3").is_file():
+            return  # no store yet (and SQLAlchemy stays unloaded)
+        from storage.database import sqlite_path
+
+        existing = sqlite_path(url)
+        if existing is None or not existing.is_file():
+            return
+    from storage.database import Database
+
     database = Database(url)
     try:
         await ping_storage(database)
