@@ -3,7 +3,7 @@
 A finished case (resolved, closed or withdrawn) whose ``updated_at`` is older than the retention
 period is purged: first its wrapped data key is overwritten (from then on nothing it sealed can be
 opened, wherever a copy of a ciphertext survives), then its rows go: the case, its receipts,
-messages and evidence, and anything else that references ``cases.id`` (ON DELETE CASCADE). Each
+messages and evidence, and rows of any other table that references ``cases.id``. Each
 purge leaves an audit entry (``purge``, the case reference), and the audit log is never purged.
 
 A purge that commits is not yet gone from the disk: SQLite keeps old page images in its WAL until
