@@ -119,8 +119,9 @@ class BotSection(_Section):
 class StorageSection(_Section):
     url: SecretStr = SecretStr("")
     keys_file: Path | None = None
+    audit_key_file: Path | None = None
 
-    @field_validator("keys_file")
+    @field_validator("keys_file", "audit_key_file")
     @classmethod
     def _usable_path(cls, value: Path | None) -> Path | None:
         return _usable_path(value)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import Config, ConfigError
-from bot.preflight import faq_directory, local, ping_storage, site_facts, storage_failure
+from bot.preflight import audit_key_path, faq_directory, local, ping_storage, site_facts, storage_failure
 from handlers.app import build_router
 from handlers.context import NO_FAQ, FaqAnswer, FaqService, Services
 from handlers.dispatcher import Dispatcher
@@ -22,6 +22,7 @@ from handlers.i18n import load_translators
 from handlers.quiz.library import NO_QUIZZES, QuizLibrary
 from handlers.settings import ReminderRules, SiteInfo
 from handlers.settings import Settings as HandlerSettings
+from storage.audit import open_chain
 from storage.cases import CaseRepository
 from storage.conversations import conversation_store, link_store, notice_store, throttle_store
 from storage.crypto import Crypto, KeyRing
@@ -209,6 +210,7 @@ async def build_core(
         await ping_storage(database)
         await upgrade_to_head(database)
         await verify_store_keys(database, crypto, source)
+        await open_chain(database, audit_key_path(config))
     except BaseException:
         await database.dispose()
         raise

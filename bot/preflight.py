@@ -58,7 +58,8 @@ def check_startup(config: Config, env: Mapping[str, str] | None = None) -> None:
     """Raises :class:`ConfigError` with one line per problem that would stop ``hapbot run``
     (all but the database connection, which :func:`check_storage` tries). Creates nothing."""
     env = os.environ if env is None else env
-    lines = [*_storage_path_problems(config), *_key_problems(config, env), *_web_problems(config)]
+    lines = [*_storage_path_problems(config), *_key_problems(config, env), *_audit_key_problems(config, env)]
+    lines += _web_problems(config)
     lines += _faq_problems(config)
     kept: list[str] = []
     for line in lines:
@@ -80,17 +81,38 @@ async def check_services(config: Config) -> None:
 
 
 async def check_storage(config: Config) -> None:
-    """Connects to a PostgreSQL store once (SQLite needs only the path checks of :func:`check_startup`)."""
+    """Connects to a PostgreSQL store once (SQLite needs only the path checks of :func:`check_startup`),
+    and checks the audit key against the audit chain of a store that has one."""
     url = config.storage_url
     if not url.startswith("postgresql"):
-        return
+        if not config.storage.url.get_secret_value() and not (config.bot.data_dir / "hapbot.sqlite3").is_file():
+            return  # no store yet (and SQLAlchemy stays unloaded)
+        from storage.database import sqlite_path
+
+        existing = sqlite_path(url)
+        if existing is None or not existing.is_file():
+            return
     from storage.database import Database
 
     database = Database(url)
     try:
         await ping_storage(database)
+        problem = await _audit_chain_problem(database, audit_key_path(config))
     finally:
         await database.dispose()
+    if problem is not None:
+        raise ConfigError(problem)
+
+
+async def _audit_chain_problem(database: Database, path: Path) -> str | None:
+    from sqlalchemy.exc import DBAPIError
+
+    from storage.audit import key_problem
+
+    try:
+        return await key_problem(database, path)
+    except DBAPIError:
+        return None  # a store not migrated yet has no chain: the start migrates, then makes the key
 
 
 async def ping_storage(database: Database) -> None:
@@ -173,6 +195,41 @@ def _key_problems(config: Config, env: Mapping[str, str]) -> list[str]:
     except KeyFileError as error:
         return [str(error)]
     problem = _folder_problem("bot.data_dir", development.parent)
+    return [problem] if problem else []
+
+
+def audit_key_path(config: Config, env: Mapping[str, str] | None = None) -> Path:
+    """The audit key file: ``[storage] audit_key_file``, else ``audit.key`` beside the key file (under
+    the data folder's keys/ when the keys come from ``HAPBOT_KEYS``)."""
+    from storage.audit_key import AUDIT_KEY_FILE
+    from storage.keys import DEVELOPMENT_KEY_FILE, ENV_KEYS, ENV_KEYS_FILE
+
+    env = os.environ if env is None else env
+    if config.storage.audit_key_file is not None:
+        return config.storage.audit_key_file
+    if ENV_KEYS_FILE in env and ENV_KEYS not in env:
+        return Path(env[ENV_KEYS_FILE]).parent / AUDIT_KEY_FILE
+    if config.storage.keys_file is not None and ENV_KEYS not in env:
+        return config.storage.keys_file.parent / AUDIT_KEY_FILE
+    return (config.bot.data_dir / "keys" / DEVELOPMENT_KEY_FILE).parent / AUDIT_KEY_FILE
+
+
+def _audit_key_problems(config: Config, env: Mapping[str, str]) -> list[str]:
+    """The audit key file must load, or (first start) be creatable; whether it is this database's
+    is checked at the start itself (:func:`storage.audit.open_chain`)."""
+    from storage.audit_key import AuditKeyError, load_audit_key
+
+    path = audit_key_path(config, env)
+    if path.exists():
+        try:
+            load_audit_key(path)
+        except AuditKeyError as error:
+            return [str(error)]
+        return []
+    key = "storage.audit_key_file" if config.storage.audit_key_file is not None else "bot.data_dir"
+    if config.storage.audit_key_file is None and path.parent != config.bot.data_dir / "keys":
+        key = "storage.keys_file"
+    problem = _folder_problem(key, path.parent)
     return [problem] if problem else []
 
 

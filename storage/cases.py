@@ -19,7 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy import case as sa_case
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,9 +28,10 @@ from .case_status import CaseStatus as CaseStatus  # re-exported: callers know i
 from .crypto import Binding, Crypto, DecryptionError
 from .database import short_hash
 from .deadline_rules import FINISHED, NOT_YET_ACKNOWLEDGED, OUTCOMES, CaseDeadlines, Deadline, next_deadline
-from .models import Case, CaseEvent, CaseMessage, CaseReceipt, Evidence, random_id
+from .models import Case, CaseMessage, CaseReceipt, random_id
 from .outbox import as_utc
 from .receipts import MAX_RECEIPTS_PER_CASE, ReceiptHasher, normalise_receipt
+from .retention import shred_cases
 
 REFERENCE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 REFERENCE_PREFIX = "HAP-"
@@ -397,19 +398,15 @@ class CaseRepository:
 
     async def delete_finished_before(self, session: AsyncSession, cutoff: datetime) -> int:
         """Deletes resolved, closed and withdrawn cases last changed before ``cutoff``, with their
-        messages and evidence (the retention period the privacy notice states)."""
+        messages and evidence, key first (:func:`storage.retention.shred_cases`; the cleaner uses
+        :func:`storage.retention.purge_expired`, which audits each purge too)."""
         finished = [CaseStatus.RESOLVED.value, CaseStatus.CLOSED.value, CaseStatus.WITHDRAWN.value]
         ids = list(
             (
                 await session.execute(select(Case.id).where(Case.status.in_(finished), Case.updated_at < cutoff))
             ).scalars()
         )
-        if ids:
-            await session.execute(delete(CaseMessage).where(CaseMessage.case_id.in_(ids)))
-            await session.execute(delete(Evidence).where(Evidence.case_id.in_(ids)))
-            await session.execute(delete(CaseReceipt).where(CaseReceipt.case_id.in_(ids)))
-            await session.execute(delete(CaseEvent).where(CaseEvent.case_id.in_(ids)))
-            await session.execute(delete(Case).where(Case.id.in_(ids)))
+        await shred_cases(session, ids)
         return len(ids)
 
     async def _row(self, session: AsyncSession, case_id: str) -> Case:

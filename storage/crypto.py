@@ -505,3 +505,49 @@ class Crypto:
     def open_internal_json(self, ciphertext: bytes, binding: Binding) -> Any:
         """Decrypt and parse a value sealed by :meth:`seal_internal_json`."""
         return _from_json(self.open_internal(ciphertext, binding))
+
+
+AUDIT_ENTRY_LABEL = b"hapbot audit entry v1\x00"
+AUDIT_HEAD_LABEL = b"hapbot audit head v1\x00"
+AUDIT_CHECK_LABEL = b"hapbot audit key check v1"
+
+
+class AuditKey:
+    """The key that MACs the audit chain (:mod:`storage.audit`), kept in a file of its own beside
+    the key file (:mod:`storage.audit_key`), never in the database: whoever can rewrite the
+    database can recompute plain hashes, but not these MACs. Its repr shows no key bytes."""
+
+    def __init__(self, key: bytes) -> None:
+        _check_key(key, "the audit key")
+        self._key = key
+
+    @classmethod
+    def generate(cls) -> AuditKey:
+        return cls(secrets.token_bytes(KEY_SIZE))
+
+    def __repr__(self) -> str:
+        return "AuditKey(**********)"
+
+    @property
+    def secret_bytes(self) -> bytes:
+        """The key itself, for writing its file (:func:`storage.audit_key.create_audit_key_file`) only."""
+        return self._key
+
+    def _mac(self, label: bytes, data: bytes) -> str:
+        return hmac.new(self._key, label + data, hashlib.sha256).hexdigest()
+
+    def entry_mac(self, entry_hash: str) -> str:
+        """The MAC of one entry's hash (which covers its fields and the previous entry's hash)."""
+        return self._mac(AUDIT_ENTRY_LABEL, entry_hash.encode("ascii"))
+
+    def head_mac(self, position: int, last_hash: str) -> str:
+        """The MAC of the chain head: how many entries the chain holds and the last one's hash."""
+        return self._mac(AUDIT_HEAD_LABEL, f"{position}\x00{last_hash}".encode("ascii"))
+
+    def check_value(self) -> str:
+        """A value stored with the chain that tells whether a key is the one the chain was made with."""
+        return self._mac(AUDIT_CHECK_LABEL, b"")
+
+    @staticmethod
+    def matches(expected: str, given: str | None) -> bool:
+        return given is not None and hmac.compare_digest(expected.encode("ascii"), given.encode("ascii"))

@@ -71,6 +71,9 @@ class Database:
         else:
             raise ValueError(f"unsupported database {self.dialect!r}: use sqlite+aiosqlite or postgresql+asyncpg")
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        # Copied into every session's ``info``: what a commit hook needs and a repository call cannot
+        # pass (the audit key, for :mod:`storage.audit`).
+        self.session_info: dict[str, object] = {}
         # SQLite has one writer anyway; queueing writers here avoids spinning on busy_timeout.
         self._sqlite_writer = asyncio.Lock() if self.dialect == "sqlite" else None
 
@@ -104,6 +107,7 @@ class Database:
     @asynccontextmanager
     async def _session(self, write: bool) -> AsyncIterator[AsyncSession]:
         session = self.sessions()
+        session.info.update(self.session_info)
         if self.dialect == "sqlite":
             connection = await session.connection(
                 execution_options={"sqlite_begin": "IMMEDIATE" if write else "DEFERRED"}

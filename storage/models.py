@@ -244,6 +244,26 @@ class AuditEntry(Base):
     actor: Mapped[str] = mapped_column(String(128))
     action: Mapped[str] = mapped_column(String(32))
     case_reference: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    # The chain (storage.audit): filled in as the entry's transaction commits, in one order for all
+    # writers; None only on an entry still pending in its transaction.
+    position: Mapped[int | None] = mapped_column(BigInteger, nullable=True, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    entry_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    mac: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class AuditChainHead(Base):
+    """The one row (``id`` 1) that every audit append locks: the chain's length, its last entry's
+    hash and a MAC of both under the audit key, and the check value of that key. Appends are
+    serialised on it, so concurrent writers never fork the chain."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    position: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    key_check: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class PlatformToken(Base):

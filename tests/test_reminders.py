@@ -6,6 +6,7 @@ occasion, and a pause is a row that stops sends at the next pass. Both databases
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -273,6 +274,8 @@ async def test_two_replicas_settle_disjoint_rows_and_plan_once(
     clock = Clock(datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
     try:
         first = await core_with(url, tmp_path / "a", keyring, clock)
+        (tmp_path / "b" / "data" / "keys").mkdir(parents=True, mode=0o700)  # replicas share the audit key
+        shutil.copy2(tmp_path / "a" / "data" / "keys" / "audit.key", tmp_path / "b" / "data" / "keys" / "audit.key")
         second = await core_with(url, tmp_path / "b", keyring, clock)
         store = first.services.reminders.subscriptions
         async with first.database.transaction() as session:

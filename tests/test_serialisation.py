@@ -48,7 +48,8 @@ async def test_two_processes_never_lose_a_message_of_one_worker(tmp_path: Path) 
     keys = tmp_path / "keys" / "keys.json"
     keyring = create_key_file(keys)
     try:
-        runtime = await build_core(make_config(url, tmp_path), keyring=keyring)  # wall clock, like the workers
+        # Wall clock, and the workers' data folder: all three processes share its audit key.
+        runtime = await build_core(make_config(url, keys.parent), keyring=keyring)
         worker = Worker(runtime, "shared-worker")
         await worker.send("/start")
         await worker.choose("report")

@@ -1,4 +1,5 @@
-"""``hapbot``: run the bot, chat on the console, manage keys, read cases, check content, read training figures.
+"""``hapbot``: run the bot, chat on the console, manage keys, read cases, check content, read training figures,
+verify the audit log.
 
 Each subcommand is a module here with ``add_commands`` (its arguments) and ``execute`` (the work);
 modules import what their work needs only when it runs, so ``hapbot check-config`` or ``keys``
@@ -12,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol
 
-from bot.cli import cases, chat, check_config, faq, hr, keys, remind, run, training, wechat
+from bot.cli import audit, cases, chat, check_config, faq, hr, keys, remind, run, training, wechat
 from bot.config import Config, ConfigError, find_config_path, load_config
 from bot.logs import configure_logging
 
@@ -36,6 +37,7 @@ COMMANDS: dict[str, Command] = {
     "faq": faq,
     "training": training,
     "remind": remind,
+    "audit": audit,
 }
 
 

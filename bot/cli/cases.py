@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TextIO
 
 from bot.cli.signin import Prompt, ask
@@ -20,6 +20,7 @@ from bot.config import Config
 from storage.case_status import CaseStatus
 
 if TYPE_CHECKING:
+    from bot.core import Core
     from storage.accounts import PasswordHasher
     from storage.crypto import KeyRing
 
@@ -48,6 +49,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     status.add_argument("status", choices=[s.value for s in CaseStatus if s is not CaseStatus.WITHDRAWN])
     audit = actions.add_parser("audit", help="who read or changed a case, and when")
     audit.add_argument("reference")
+    purge = actions.add_parser(
+        "purge", help="crypto-shred finished cases past [bot] retention_days now (the hourly cleaning does it too)"
+    )
+    purge.add_argument("--dry-run", action="store_true", help="list what would go (references and dates only)")
 
 
 def execute(config: Config, args: argparse.Namespace) -> int:
@@ -79,6 +84,8 @@ async def run(
         person = await terminal_sign_in(runtime, args.actor, out, prompt, hasher)
         if person is None:
             return 2
+        if args.cases_command == "purge":
+            return await purge(runtime, args, out)
         handlers = [person.name] if person.role is Role.HANDLER else []
         board = [person.name] if person.role is Role.BOARD else []
         desk = CaseDesk(services.cases, services.outbox, handlers, board)
@@ -116,9 +123,11 @@ async def run(
                 for at, actor, action in await desk.audit_trail(session, args.reference.strip().upper()):
                     out.write(f"{at:%Y-%m-%d %H:%M:%S}  {actor:<20} {action}\n")
     except NotAuthorised:
+        await refused(runtime, args, now)
         out.write(f"hapbot: {args.actor!r} may not use the case desk\n")
         return 2
     except UnknownCase:
+        await refused(runtime, args, now)
         out.write(f"hapbot: no case {args.reference!r}\n")
         return 2
     except UnreadableCase as unreadable:
@@ -126,4 +135,43 @@ async def run(
         return 2
     finally:
         await runtime.close()
+    return 0
+
+
+async def refused(runtime: Core, args: argparse.Namespace, now: datetime) -> None:
+    """Records a refused command after its transaction rolled back (a case someone may not see is
+    refused as unknown, and recorded so)."""
+    from storage import audit
+    from storage.cases import REFERENCE_PATTERN
+
+    reference = getattr(args, "reference", "").strip().upper()
+    known = reference if REFERENCE_PATTERN.fullmatch(reference) else None
+    await audit.record_refusal(runtime.database, args.actor[:128], f"refused:{args.cases_command}", known, now)
+
+
+async def purge(runtime: Core, args: argparse.Namespace, out: TextIO) -> int:
+    """Lists (``--dry-run``) or purges the finished cases past retention, audited as the signed-in
+    ``--as`` account (either role: it only does now what the hourly cleaning would do); a purge then
+    checkpoints SQLite's WAL or vacuums PostgreSQL's case tables."""
+    from storage import audit
+    from storage.retention import due_for_purge, purge_expired, reclaim_space
+
+    config = runtime.config
+    now = runtime.services.clock()
+    days = config.bot.retention_days
+    async with runtime.database.transaction() as session:
+        if args.dry_run:
+            due = await due_for_purge(session, now, days, timedelta(0))
+            await audit.record(session, args.actor, "purge:dry-run", None, now)
+        else:
+            due = await purge_expired(session, now, days, args.actor)
+    verb = "would purge" if args.dry_run else "purged"
+    for case in due:
+        out.write(
+            f"{case.reference}  {case.status.value:<10} last changed {case.last_changed:%Y-%m-%d}  "
+            f"due {case.purge_after:%Y-%m-%d}  {verb}\n"
+        )
+    out.write(f"{len(due)} finished case(s) past {days} days: {verb}\n")
+    if due and not args.dry_run and not await reclaim_space(runtime.database):
+        out.write("the WAL checkpoint was held back by a reader; run the purge again when the bot is quiet\n")
     return 0

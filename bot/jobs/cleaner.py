@@ -16,6 +16,7 @@ from handlers.context import Services
 from storage import web_sessions
 from storage.cleaning import delete_expired
 from storage.database import Database
+from storage.retention import RETENTION_ACTOR, purge_expired, reclaim_space
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +45,10 @@ class ExpiredRowCleaner:
 
 
 class Cleaner:
-    """The hourly cleaning: expired rows, finished cases past the retention period, training
-    records past theirs (counted by the day, as they are kept), and desk sessions and sign-in
-    throttles past their time."""
+    """The hourly cleaning: expired rows, finished cases past the retention period (crypto-shredded,
+    each purge audited as ``retention``, then the WAL checkpointed or the case tables vacuumed),
+    training records past theirs (counted by the day, as they are kept), and desk sessions and
+    sign-in throttles past their time."""
 
     def __init__(self, database: Database, services: Services) -> None:
         self._database = database
@@ -58,12 +60,15 @@ class Cleaner:
         services = self._services
         settings = services.settings
         now = services.clock()
-        cutoff = now - timedelta(days=settings.retention_days)
         today = now.astimezone(ZoneInfo(settings.time_zone)).date()
         async with self._database.transaction() as session:
-            counts["cases"] = await services.cases.delete_finished_before(session, cutoff)
+            purged = await purge_expired(session, now, settings.retention_days, RETENTION_ACTOR)
             counts["training_records"] = await services.training.delete_before(
                 session, today - timedelta(days=settings.training_retention_days)
             )
             counts["desk_sessions"] = await web_sessions.delete_expired(session, now)
+        counts["cases"] = len(purged)
+        if purged:
+            log.info("retention purged %d finished cases", len(purged))
+            await reclaim_space(self._database)
         return counts
