@@ -8,13 +8,14 @@ these tests cross it with rows in every child table.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 from alembic import command
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 
 from storage.database import Database
 from storage.migrate import alembic_config, upgrade_to_head
@@ -150,3 +151,46 @@ async def test_foreign_keys_are_on_again_after_migrating(database: Database) -> 
         assert (await session.execute(text("PRAGMA foreign_keys"))).scalar() == 1
     async with database.engine.connect() as connection:
         assert (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+
+
+async def test_a_migration_leaving_orphans_fails_and_rolls_back(database: Database, empty_database_url: str) -> None:
+    if database.dialect != "sqlite":
+        pytest.skip("PostgreSQL enforces foreign keys during the migration itself")
+    await upgrade_to_head(database)
+    head = await _version(database)
+    async with database.engine.connect() as connection:
+        await connection.run_sync(_downgrade_to, "d3e5a1c7b920")
+        await connection.commit()
+    # A row whose case is gone, as a careless migration could leave with foreign keys off.
+    raw = sqlite3.connect(make_url(empty_database_url).database or "")
+    try:
+        raw.execute(
+            "INSERT INTO case_messages (id, case_id, author, body_ct, created_at, seen_by_reporter) "
+            "VALUES ('m1', 'no-such-case', 'hr', x'00', '2026-03-02 09:00:00', 0)"
+        )
+        raw.commit()
+    finally:
+        raw.close()
+
+    with pytest.raises(RuntimeError, match="case_messages -> cases: 1"):
+        await upgrade_to_head(database)
+
+    assert await _version(database) == "d3e5a1c7b920", "the failed upgrade is rolled back whole"
+    assert head != "d3e5a1c7b920"
+    async with database.transaction(write=False) as session:
+        assert (await session.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+        tables = (await session.execute(text("SELECT name FROM sqlite_master WHERE name = 'case_events'"))).all()
+    assert tables == [], "the head revision's table went with the rollback"
+
+
+async def test_sqlite_migrations_refuse_a_connection_inside_a_transaction(database: Database) -> None:
+    if database.dialect != "sqlite":
+        pytest.skip("PRAGMA foreign_keys is SQLite's")
+    with pytest.raises(RuntimeError, match="outside a transaction"):
+        async with database.engine.begin() as connection:
+            await connection.run_sync(_upgrade_to, "head")
+
+
+async def _version(database: Database) -> str:
+    async with database.transaction(write=False) as session:
+        return str((await session.execute(text("SELECT version_num FROM alembic_version"))).scalar_one())
