@@ -35,8 +35,9 @@ def _upgrade_to(connection: Connection, revision: str) -> None:
 
 
 async def test_existing_cases_keep_what_they_met(database: Database) -> None:
-    async with database.engine.begin() as connection:
+    async with database.engine.connect() as connection:
         await connection.run_sync(_upgrade_to, BEFORE)
+        await connection.commit()
     cases = {"c-new": "new", "c-seen": "acknowledged", "c-answered": "investigating", "c-closed": "closed"}
     async with database.transaction() as session:
         for number, (case_id, status) in enumerate(cases.items()):
@@ -81,8 +82,9 @@ def _downgrade_to(connection: Connection, revision: str) -> None:
 
 
 async def test_downgrading_keeps_the_cases_and_their_messages(database: Database) -> None:
-    async with database.engine.begin() as connection:
+    async with database.engine.connect() as connection:
         await connection.run_sync(_upgrade_to, BEFORE)
+        await connection.commit()
     async with database.transaction() as session:
         await session.execute(
             text(
@@ -99,8 +101,9 @@ async def test_downgrading_keeps_the_cases_and_their_messages(database: Database
             {"blob": b"x", "at": HOUR},
         )
     await upgrade_to_head(database)
-    async with database.engine.begin() as connection:
+    async with database.engine.connect() as connection:
         await connection.run_sync(_downgrade_to, BEFORE)
+        await connection.commit()
     async with database.transaction(write=False) as session:
         assert (await session.execute(text("SELECT id FROM case_messages"))).scalars().all() == ["m1"]
         assert (await session.execute(text("SELECT id FROM cases"))).scalars().all() == ["c1"]
