@@ -26,6 +26,8 @@ from storage.crypto import AuditKey, KeyRing
 from storage.database import Database
 from storage.models import AuditChainHead, AuditEntry
 
+from .conftest import Clock
+
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 
@@ -315,17 +317,23 @@ async def test_check_config_names_a_missing_wrong_or_broken_audit_key(runtime: C
     await check_storage(config)
 
 
-async def test_a_refused_cases_command_is_on_record(runtime: Core, config: Config, keyring: KeyRing) -> None:
+async def test_a_refused_cases_command_is_on_record(
+    runtime: Core, config: Config, keyring: KeyRing, clock: Clock
+) -> None:
     import argparse
 
     from bot.cli.cases import run as run_cases
 
+    from .desk_kit import QuickPasswordHasher, enrolled_account, terminal
+
+    wang = await enrolled_account(runtime, clock, "wang")
     out = io.StringIO()
-    args = argparse.Namespace(actor="mallory", cases_command="show", reference="hap-zzzzzz")
-    assert await run_cases(config, args, out, keyring=keyring) == 2
+    args = argparse.Namespace(actor="wang", cases_command="show", reference="hap-zzzzzz")
+    assert await run_cases(config, args, out, keyring=keyring, prompt=terminal(wang, clock), clock=clock,
+                           hasher=QuickPasswordHasher()) == 2
     async with runtime.database.transaction(write=False) as session:
         entries = await audit.entries_for(session, "HAP-ZZZZZZ")
-    assert [(e.actor, e.action) for e in entries] == [("mallory", "refused:show")]
+    assert [(e.actor, e.action) for e in entries] == [("wang", "refused:show")]
     assert (await audit.verify_chain(runtime.database)).ok
 
 
@@ -346,13 +354,14 @@ async def test_entries_of_a_store_from_before_the_chain_are_chained_after_the_mi
 
     database = Database(empty_database_url)
     try:
-        async with database.engine.begin() as connection:
+        async with database.engine.connect() as connection:  # outside a transaction: see migrations/env.py
             await connection.run_sync(upgrade_to, "de0d11e5ca5e")
             for n, minutes in enumerate((5, 1, 3)):
                 await connection.execute(
                     text("INSERT INTO audit_log (id, at, actor, action) VALUES (:id, :at, 'wang', 'read')"),
                     {"id": f"{n}" * 32, "at": T0 + timedelta(minutes=minutes)},
                 )
+            await connection.commit()
         await upgrade_to_head(database)
         await audit.open_chain(database, tmp_path / "keys" / "audit.key")
         verdict = await audit.verify_chain(database)

@@ -116,6 +116,7 @@ async def test_cases_cli_signs_in_and_shows_a_case_only_to_its_role(
     assert await run_cases(config, as_board, board_out, keyring=keyring, prompt=terminal(li, clock), clock=clock,
                            hasher=quick) == 2
     assert board_out.getvalue() == f"hapbot: no case {reference!r}\n"
+
     def no_terminal(question: str, secret: bool) -> str:
         raise EOFError
 
@@ -127,7 +128,7 @@ async def test_cases_cli_signs_in_and_shows_a_case_only_to_its_role(
         trail = [(e.actor, e.action) for e in await audit_entries(session)]
     assert sorted(trail) == sorted([
         ("wang", "cli:login"), ("wang", "read"), ("wang", "cli:login_failed"),
-        ("(unknown account)", "cli:login_failed"), ("li", "cli:login"),
+        ("(unknown account)", "cli:login_failed"), ("li", "cli:login"), ("li", "refused:show"),
     ])
 
 
