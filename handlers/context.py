@@ -6,7 +6,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,11 +23,14 @@ from storage.training import TrainingRecords
 from .conversation import Conversation
 from .events import Choice, Incoming, Reply
 from .i18n import Language, Translator
+from .preparation import Preparation, Prepared, result_of
 from .quiz.library import QuizLibrary
 from .settings import Settings, SiteInfo
 
 if TYPE_CHECKING:
     from .router import Router
+
+T = TypeVar("T")
 
 
 class FaqService(Protocol):
@@ -93,6 +96,7 @@ class Context:
     choice_id: str | None = None
     replies: list[Reply] = field(default_factory=list)
     speaking: Language | None = None  # this message's replies only (emergency help in her script, mid-flow)
+    ready: Prepared = field(default_factory=dict)  # slow work done before the transaction (handlers.preparation)
 
     @property
     def language(self) -> Language:
@@ -119,6 +123,11 @@ class Context:
             return
         self.conversation.offered = [choice.id for choice in offered]
         self.conversation.offered_labels = {choice.id: choice.label for choice in offered}
+
+    def prepared(self, preparation: Preparation[T]) -> T:
+        """The result of slow work done before this transaction; if it was not done, the message is
+        handled again once it is (never done here: this runs inside the worker's transaction)."""
+        return result_of(self.ready, preparation)
 
     def choice(self, choice_id: str, label: str) -> Choice:
         return Choice(choice_id, self.t(label))

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 
-from storage.receipts import new_receipt
+from storage.cases import IssuedReceipt
 
-from .context import Context
+from .context import Context, Services
 from .conversation import REPORT_QUESTIONS, Conversation, State
-from .events import Alert, AlertAudience, Choice
+from .events import Alert, AlertAudience, Choice, Incoming
 from .i18n import N_
 from .intents import Intent, Understanding
+from .preparation import Preparation
 from .privacy import NOTICE_VERSION, privacy_notice
 from .router import Router
 
@@ -486,11 +487,40 @@ def alert_audience(report: Mapping[str, object]) -> AlertAudience:
     return "board" if report.get("involved") == "supervisor" else "hr"
 
 
+def receipt_for_new_case(services: Services) -> Preparation[IssuedReceipt]:
+    """A new case's id and first receipt, hashed before the transaction that creates the case."""
+    return Preparation("receipt.new-case", lambda _read: services.cases.issue_receipt())
+
+
+def receipt_for_case(services: Services, case_id: str) -> Preparation[IssuedReceipt]:
+    """Another receipt for an existing case, hashed before the transaction that adds it."""
+    return Preparation(f"receipt.for-case:{case_id}", lambda _read: services.cases.issue_receipt(case_id))
+
+
+@router.prepares
+def submit_button(incoming: Incoming, services: Services) -> list[Preparation[IssuedReceipt]]:
+    """A tapped "Submit" creates a case: its receipt is hashed before the transaction."""
+    return [receipt_for_new_case(services)] if incoming.choice == "submit" else []
+
+
+@router.anticipates
+def next_receipt(conversation: Conversation, services: Services) -> list[Preparation[IssuedReceipt]]:
+    """At the review the next message may submit (typed "1" as often as tapped); while a receipt is
+    not known to have arrived, the next message brings another one."""
+    ahead = []
+    if conversation.state == State.REPORT_REVIEW:
+        ahead.append(receipt_for_new_case(services))
+    if conversation.pending_receipt_case:
+        ahead.append(receipt_for_case(services, conversation.pending_receipt_case))
+    return ahead
+
+
 async def submit(ctx: Context) -> None:
     """Creates the case, queues a content-free alert and shows the receipt once."""
     services = ctx.services
+    issued = ctx.prepared(receipt_for_new_case(services))
     draft = dict(ctx.conversation.draft or {})
-    receipt = new_receipt()
+    receipt = issued.receipt
     contact = (
         f"{ctx.incoming.channel.value}:{ctx.incoming.chat}" if draft.get("notify") == "notify_yes" else None
     )
@@ -514,7 +544,7 @@ async def submit(ctx: Context) -> None:
         site=site,
         report=report,
         contact=contact,
-        receipt=receipt,
+        receipt=issued,
         now=ctx.now,
     )
     attachments = draft.get("attachments")
@@ -589,8 +619,9 @@ async def reissue_receipt(ctx: Context) -> None:
     if case is None:
         ctx.conversation.pending_receipt_case = None
         return
-    receipt = new_receipt()
-    if not await services.cases.add_receipt(ctx.session, case.id, receipt):
+    issued = ctx.prepared(receipt_for_case(services, case.id))
+    receipt = issued.receipt
+    if not await services.cases.add_receipt(ctx.session, issued):
         ctx.conversation.pending_receipt_case = None
         ctx.conversation.pending_receipt_until = None
         ctx.conversation.pending_receipt_message = None

@@ -7,15 +7,16 @@ one attacker stop every worker from reaching their case.
 
 from __future__ import annotations
 
-from storage.cases import Author, CaseStatus, CaseView
+from storage.cases import Author, CaseStatus, CaseView, ReceiptMatch
 from storage.crypto import Purpose
 from storage.receipts import normalise_receipt
 
-from .context import Context
+from .context import Context, Services
 from .conversation import State
-from .events import Alert, AlertAudience
+from .events import Alert, AlertAudience, Incoming
 from .i18n import N_
-from .intents import Intent, Understanding
+from .intents import Intent, Understanding, find_receipt
+from .preparation import Preparation
 from .report import alert_audience, enqueue_alert
 from .router import Router
 
@@ -58,6 +59,20 @@ async def _audience(ctx: Context, case: CaseView) -> AlertAudience:
     """Follow-ups go where the case's first alert went: never to HR when it is about HR or a manager."""
     report = await ctx.services.cases.read_report(ctx.session, case.id)
     return alert_audience(report)
+
+
+def receipt_match(services: Services, receipt: str) -> Preparation[ReceiptMatch]:
+    """The case a canonical receipt opens: its row found by the keyed index in a short read
+    transaction, its argon2id hash verified after that, both before the worker's transaction."""
+    return Preparation(f"receipt.match:{receipt}", lambda read: services.cases.match_receipt(read, receipt))
+
+
+@router.prepares
+def receipts_in(incoming: Incoming, services: Services) -> list[Preparation[ReceiptMatch]]:
+    """A message holding a receipt (typed alone, or pasted in a sentence) is checked before its transaction."""
+    text = incoming.text or ""
+    found = {normalise_receipt(text), find_receipt(text)} if text else set()
+    return [receipt_match(services, receipt) for receipt in sorted(r for r in found if r is not None)]
 
 
 @router.asks(State.STATUS_RECEIPT)
@@ -106,7 +121,7 @@ async def check_receipt(ctx: Context, typed: str) -> None:
             keep_offered=True,
         )
         return
-    case = await services.cases.by_receipt(ctx.session, receipt)
+    case = await services.cases.open_match(ctx.session, ctx.prepared(receipt_match(services, receipt)))
     if case is None:
         failures = int(throttle["failures"]) + 1
         next_at = ctx.now.timestamp() + delay_after(failures)

@@ -50,7 +50,7 @@ from storage.crypto import KeyRing
 from storage.database import Database
 from storage.migrate import script_heads, upgrade_to_head
 from storage.models import Base
-from storage.receipts import ReceiptHasher
+from storage.receipts import MemoryBudget, ReceiptHasher
 
 T = TypeVar("T")
 
@@ -293,6 +293,7 @@ class QuickReceiptHasher(ReceiptHasher):
 
     def __init__(self) -> None:
         self._hasher = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+        self.budget = MemoryBudget(64 * 1024)
 
 
 @pytest.fixture(scope="session")
