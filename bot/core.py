@@ -180,7 +180,7 @@ async def build_core(
         loaded, source = load_keys_and_source(config)
         path = key_file_path(config)
         crypto = Crypto(loaded, refresh=KeyFileWatcher(path) if path is not None else None)
-    hasher = hasher or ReceiptHasher()
+    hasher = hasher or ReceiptHasher(memory_budget_mib=config.storage.receipt_hash_memory_mib)
     try:
         database = Database(config.storage_url)
     except OSError as error:  # SQLite: the database's folder cannot be created
