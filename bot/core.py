@@ -25,6 +25,7 @@ from storage.cases import CaseRepository
 from storage.conversations import conversation_store, link_store, notice_store, throttle_store
 from storage.crypto import Crypto, KeyRing
 from storage.database import Database
+from storage.drafts import DraftParts
 from storage.evidence import EvidenceRepository
 from storage.key_check import verify_store_keys
 from storage.keys import (
@@ -210,6 +211,7 @@ async def build_core(
         quiz_tallies=QuizTallies(),
         training=TrainingRecords(crypto),
         reminders=ReminderStores.from_crypto(crypto),
+        drafts=DraftParts(crypto),
     )
     return Core(config, database, crypto, services, Dispatcher(database, services, build_router()))
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.cases import CaseRepository
 from storage.conversations import SealedDocumentStore
 from storage.crypto import Crypto
+from storage.drafts import DraftParts
 from storage.evidence import EvidenceRepository
 from storage.outbox import Outbox
 from storage.quiz_tallies import QuizTallies
@@ -81,6 +82,7 @@ class Services:
     quiz_tallies: QuizTallies  # aggregate figures for HR, numbers only
     training: TrainingRecords  # completions a worker chose to record with their employee number
     reminders: ReminderStores  # subscriptions, held reminders, occasions and their counts
+    drafts: DraftParts  # the messages of draft accounts, one sealed row each
     rng: random.Random = field(default_factory=random.SystemRandom)
 
 

@@ -316,6 +316,9 @@ class Dispatcher:
         self._anticipated.pop(user_key, None)
         async with self._database.transaction() as session:
             await self._database.lock_user(session, user_key)
+            conversation = (await self._load_many(session, [user_key]))[0].get(user_key)
+            if conversation is not None:
+                await self._router.forget(session, user_key, conversation, self._services)
             await self._services.conversations.delete(session, user_key)
             await self._services.notices.delete(session, user_key)
             await self._services.links.delete(session, user_key)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from .context import Context, Services
 from .conversation import Conversation
 from .events import Incoming
@@ -27,6 +29,7 @@ PictureRule = Callable[[Conversation], bool]
 AfterMessage = Callable[[Conversation], None]
 Predict = Callable[[Incoming, Services], Iterable[Preparation[Any]]]
 Anticipate = Callable[[Conversation, Services], Iterable[Preparation[Any]]]
+Forget = Callable[[AsyncSession, str, Conversation, Services], Awaitable[None]]
 
 
 class Router:
@@ -39,6 +42,7 @@ class Router:
         self._after_message: list[AfterMessage] = []
         self._predictions: list[Predict] = []
         self._anticipations: list[Anticipate] = []
+        self._forgets: list[Forget] = []
         self._understood: dict[Intent, Understood] = {}
         self._text_states: set[str] = set()
         self._story_states: set[str] = set()
@@ -98,6 +102,12 @@ class Router:
         self._anticipations.append(hook)
         return hook
 
+    def forgets(self, hook: Forget) -> Forget:
+        """Register what a feature keeps apart from the conversation row and deletes with it (a
+        draft's parts) when a worker's chat is forgotten."""
+        self._forgets.append(hook)
+        return hook
+
     def understands(self, intent: Intent) -> Callable[[Understood], Understood]:
         """Register what this feature does when a message outside a flow means ``intent`` (see
         ``handlers.intents``); one feature per intent."""
@@ -151,6 +161,7 @@ class Router:
         self._after_message.extend(other._after_message)
         self._predictions.extend(other._predictions)
         self._anticipations.extend(other._anticipations)
+        self._forgets.extend(other._forgets)
         self._understood.update(other._understood)
         self._text_states |= other._text_states
         self._story_states |= other._story_states
@@ -209,6 +220,13 @@ class Router:
     def anticipations(self, conversation: Conversation, services: Services) -> dict[str, Preparation[Any]]:
         """The slow work the features expect the worker's next message to need, by key."""
         return {p.key: p for hook in self._anticipations for p in hook(conversation, services)}
+
+    async def forget(
+        self, session: AsyncSession, user_key: str, conversation: Conversation, services: Services
+    ) -> None:
+        """Deletes what the features keep apart from a conversation that is being forgotten."""
+        for hook in self._forgets:
+            await hook(session, user_key, conversation, services)
 
     def finish_message(self, conversation: Conversation) -> None:
         """Runs the after-message hooks, once the message was handled."""
