@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.database import Database
+from storage.database import Database, discard_buffered, flush_buffered
 from storage.delivery import increment_count
 
 from .context import Context, Services
@@ -173,10 +173,12 @@ class Dispatcher:
                 try:
                     async with session.begin_nested():
                         await self._route(ctx)
+                        await flush_buffered(session)  # this message's buffered writes, inside its savepoint
                     outcomes.append(Outcome(replies=notice + tuple(ctx.replies)))
                 except Unprepared as missing:
                     raise _NeedsWork(position, missing.preparation) from None
                 except Exception as error:
+                    discard_buffered(session)
                     log.error("handling failed: %s on %s message", type(error).__name__, incoming.channel.value)
                     conversations[incoming.user_key] = before
                     outcomes.append(Outcome(replies=notice + self._apology(incoming).replies))

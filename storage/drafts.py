@@ -22,7 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .conversations import SealedDocumentStore
 from .crypto import Crypto, Purpose
+from .database import before_commit
 from .models import DraftPart
+
+_BUFFER = "hapbot.draft_parts"
 
 
 class DraftParts:
@@ -39,18 +42,26 @@ class DraftParts:
     async def append(
         self, session: AsyncSession, user_key: str, draft_id: str, number: int, text: str, expires_hour: int
     ) -> None:
-        """Seals and writes part ``number`` (one row, one statement), replacing one of that number."""
+        """Seals part ``number`` and writes it with the transaction's other new parts, in one statement
+        before the commit (:func:`storage.database.before_commit`): a batch of messages costs one."""
         [key] = self._keys(user_key, draft_id, [number])
-        await self._store.save_many(session, {key: {"text": text}}, expires_hour)
+        before_commit(session, "draft_parts", self._flush, lambda: session.info.pop(_BUFFER, None))
+        session.info.setdefault(_BUFFER, {}).setdefault(expires_hour, {})[key] = {"text": text}
+
+    async def _flush(self, session: AsyncSession) -> None:
+        for hour, documents in session.info.pop(_BUFFER, {}).items():
+            await self._store.save_many(session, documents, hour)
 
     async def read(self, session: AsyncSession, user_key: str, draft_id: str, count: int) -> list[str]:
         """Parts 0..count-1 in order, in one query; a part the cleaner already deleted is left out."""
+        await self._flush(session)
         keys = self._keys(user_key, draft_id, range(count))
         documents = await self._store.load_many(session, keys)
         return [str(documents[key]["text"]) for key in keys if key in documents]
 
     async def keep_until(self, session: AsyncSession, user_key: str, draft_id: str, count: int, hour: int) -> None:
         """Moves the expiry hour of parts 0..count-1 (one statement, nothing re-sealed)."""
+        await self._flush(session)
         if count:
             keys = self._keys(user_key, draft_id, range(count))
             rows = self._rows
@@ -58,6 +69,7 @@ class DraftParts:
 
     async def delete(self, session: AsyncSession, user_key: str, draft_id: str, count: int) -> None:
         """Deletes parts 0..count-1 (one statement)."""
+        await self._flush(session)
         if count:
             keys = self._keys(user_key, draft_id, range(count))
             await session.execute(delete(self._rows).where(self._rows.c.user_key.in_(keys)))

@@ -5,9 +5,13 @@ and, past their hour, with the cleaner. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from bot.core import Core, build_core
+from handlers import report
+from handlers.context import Context
+from handlers.events import Channel, Incoming
 from storage.cleaning import delete_expired
 from storage.conversations import conversation_store
 from storage.models import Conversation, DraftPart
@@ -148,3 +152,37 @@ class TestCrash:
             assert document is not None and document["draft"]["what"] == STORY
         finally:
             await restarted.close()
+
+
+class TestBatches:
+    async def test_a_failing_message_leaves_no_part_and_its_neighbours_keep_theirs(
+        self, runtime: Core, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Parts are written once per batch, before the commit; a message rolled back to its
+        savepoint takes its buffered part with it."""
+        good, bad = Worker(runtime, "good"), Worker(runtime, "bad")
+        for worker in (good, bad):
+            await tell(worker, [])
+        original = report.ask_what
+
+        async def failing(ctx: Context) -> None:
+            if ctx.incoming.user_key == bad.user_key:
+                raise RuntimeError("boom")
+            await original(ctx)
+
+        monkeypatch.setattr(report, "ask_what", failing)
+        now = runtime.services.clock()
+        outcomes = await runtime.dispatcher.handle_many(
+            [
+                Incoming(Channel.CONSOLE, good.user_key, "good", now, text="kept", language_hint="en"),
+                Incoming(Channel.CONSOLE, bad.user_key, "bad", now, text="rolled back", language_hint="en"),
+            ]
+        )
+        assert "Saved (1 messages)" in outcomes[0].replies[-1].text
+        assert "went wrong" in outcomes[1].replies[-1].text
+        async with runtime.database.transaction(write=False) as session:
+            kept = await conversation_with_account(runtime.crypto, session, good.user_key)
+            dropped = await conversation_with_account(runtime.crypto, session, bad.user_key)
+        assert kept is not None and kept["draft"]["what"] == ["kept"]
+        assert dropped is not None and dropped["draft"]["what"] == []
+        assert len(await parts(runtime)) == 1
