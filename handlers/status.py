@@ -7,9 +7,11 @@ one attacker stop every worker from reaching their case.
 
 from __future__ import annotations
 
+import re
+
 from storage.cases import Author, CaseStatus, CaseView, ReceiptMatch
 from storage.crypto import Purpose
-from storage.receipts import normalise_receipt
+from storage.receipts import RECEIPT_LENGTH, normalise_receipt
 
 from .context import Context, Services
 from .conversation import State
@@ -67,11 +69,19 @@ def receipt_match(services: Services, receipt: str) -> Preparation[ReceiptMatch]
     return Preparation(f"receipt.match:{receipt}", lambda read: services.cases.match_receipt(read, receipt))
 
 
+# Letters and digits, ASCII or full-width: a message with fewer than a receipt's 16 holds none.
+_SYMBOLS = re.compile(r"[0-9A-Za-z\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
+_TYPED_ALONE = 64  # longer than any receipt typed on its own, separators included
+
+
 @router.prepares
 def receipts_in(incoming: Incoming, services: Services) -> list[Preparation[ReceiptMatch]]:
-    """A message holding a receipt (typed alone, or pasted in a sentence) is checked before its transaction."""
+    """A message holding a receipt (typed alone, or pasted in a sentence) is checked before its
+    transaction. Most messages hold too few letters and digits to contain one, and cost a regex."""
     text = incoming.text or ""
-    found = {normalise_receipt(text), find_receipt(text)} if text else set()
+    if len(_SYMBOLS.findall(text)) < RECEIPT_LENGTH:
+        return []
+    found = {find_receipt(text), normalise_receipt(text) if len(text) <= _TYPED_ALONE else None}
     return [receipt_match(services, receipt) for receipt in sorted(r for r in found if r is not None)]
 
 
