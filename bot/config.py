@@ -120,6 +120,8 @@ class StorageSection(_Section):
     url: SecretStr = SecretStr("")
     keys_file: Path | None = None
     audit_key_file: Path | None = None
+    # Memory that receipt hashes (argon2id, 19 MiB each) may take at once; more wait their turn.
+    receipt_hash_memory_mib: int = Field(default=128, ge=19, le=65536)
 
     @field_validator("keys_file", "audit_key_file")
     @classmethod

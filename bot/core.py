@@ -27,6 +27,7 @@ from storage.cases import CaseRepository
 from storage.conversations import conversation_store, link_store, notice_store, throttle_store
 from storage.crypto import Crypto, KeyRing
 from storage.database import Database
+from storage.drafts import DraftParts
 from storage.evidence import EvidenceRepository
 from storage.key_check import verify_store_keys
 from storage.keys import (
@@ -201,7 +202,7 @@ async def build_core(
         loaded, source = load_keys_and_source(config)
         path = key_file_path(config)
         crypto = Crypto(loaded, refresh=KeyFileWatcher(path) if path is not None else None)
-    hasher = hasher or ReceiptHasher()
+    hasher = hasher or ReceiptHasher(memory_budget_mib=config.storage.receipt_hash_memory_mib)
     try:
         database = Database(config.storage_url)
     except OSError as error:  # SQLite: the database's folder cannot be created
@@ -232,6 +233,7 @@ async def build_core(
         quiz_tallies=QuizTallies(),
         training=TrainingRecords(crypto),
         reminders=ReminderStores.from_crypto(crypto),
+        drafts=DraftParts(crypto),
     )
     return Core(config, database, crypto, services, Dispatcher(database, services, build_router()))
 

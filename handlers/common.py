@@ -291,8 +291,9 @@ async def on_confirm_cancel(ctx: Context) -> None:
     if ctx.choice_id == "cancel_yes":
         conversation.return_to = None
         if back.startswith("report."):
-            conversation.draft = None
-            conversation.draft_expires_at = None
+            from .report import discard_draft
+
+            await discard_draft(ctx)
             conversation.editing = False
             ctx.say(ctx.t("Cancelled. Your draft report has been deleted."))
         else:

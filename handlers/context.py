@@ -6,7 +6,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +14,7 @@ from storage.case_deadlines import CaseDeadlineRepository
 from storage.cases import CaseRepository
 from storage.conversations import SealedDocumentStore
 from storage.crypto import Crypto
+from storage.drafts import DraftParts
 from storage.evidence import EvidenceRepository
 from storage.outbox import Outbox
 from storage.quiz_tallies import QuizTallies
@@ -24,11 +25,14 @@ from storage.training import TrainingRecords
 from .conversation import Conversation
 from .events import Choice, Incoming, Reply
 from .i18n import Language, Translator
+from .preparation import Preparation, Prepared, result_of
 from .quiz.library import QuizLibrary
 from .settings import Settings, SiteInfo
 
 if TYPE_CHECKING:
     from .router import Router
+
+T = TypeVar("T")
 
 
 class FaqService(Protocol):
@@ -79,6 +83,7 @@ class Services:
     quiz_tallies: QuizTallies  # aggregate figures for HR, numbers only
     training: TrainingRecords  # completions a worker chose to record with their employee number
     reminders: ReminderStores  # subscriptions, held reminders, occasions and their counts
+    drafts: DraftParts  # the messages of draft accounts, one sealed row each
     rng: random.Random = field(default_factory=random.SystemRandom)
     case_deadlines: CaseDeadlineRepository = field(default_factory=CaseDeadlineRepository)  # due work, check-ins
 
@@ -95,6 +100,7 @@ class Context:
     choice_id: str | None = None
     replies: list[Reply] = field(default_factory=list)
     speaking: Language | None = None  # this message's replies only (emergency help in her script, mid-flow)
+    ready: Prepared = field(default_factory=dict)  # slow work done before the transaction (handlers.preparation)
 
     @property
     def language(self) -> Language:
@@ -121,6 +127,11 @@ class Context:
             return
         self.conversation.offered = [choice.id for choice in offered]
         self.conversation.offered_labels = {choice.id: choice.label for choice in offered}
+
+    def prepared(self, preparation: Preparation[T]) -> T:
+        """The result of slow work done before this transaction; if it was not done, the message is
+        handled again once it is (never done here: this runs inside the worker's transaction)."""
+        return result_of(self.ready, preparation)
 
     def choice(self, choice_id: str, label: str) -> Choice:
         return Choice(choice_id, self.t(label))

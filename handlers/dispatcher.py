@@ -3,19 +3,24 @@
 Each message is handled in one write transaction that first takes the worker's lock, so two
 messages of the same worker never interleave, in one process or across replicas; replies are
 returned only after that transaction committed, so a reply never promises what a crash could undo.
+
+Nothing slow runs inside that transaction: the slow work a message needs (an argon2id hash) is
+done before it opens, with no lock held (``handlers.preparation``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.database import Database
+from storage.database import Database, discard_buffered, flush_buffered
 from storage.delivery import increment_count
 
 from .context import Context, Services
@@ -23,6 +28,7 @@ from .conversation import VERSION, Conversation
 from .events import Incoming, Outcome, Reply
 from .i18n import N_, Language, language_from_hint
 from .intake import take_in
+from .preparation import Preparation, Prepared, Unprepared, prepare
 from .router import Router
 
 log = logging.getLogger(__name__)
@@ -33,6 +39,11 @@ NEW_MESSAGE_NOTICE = N_("You have a new message about your report. Send 查询 (
 PUSH_NOTICE = N_("You have a new message. Send 查询 (status) to read it.")
 UNREADABLE_STATE = N_("Sorry, we cannot open your conversation right now. Please try again in a few minutes.")
 UNREADABLE_COUNTER = "unreadable_conversation"
+# Rounds of "prepare what a step asked for, handle again" before giving up (each round adds one
+# result; no message needs more than a few).
+MAX_PREPARATION_ROUNDS = 16
+# Workers whose next message's slow work is anticipated (bounded: the oldest are forgotten).
+MAX_ANTICIPATED = 10_000
 
 
 Claim = Callable[[AsyncSession], Awaitable[bool]]
@@ -43,11 +54,31 @@ class _RetryIsolated(Exception):
     """A message of a batch failed: run the batch again with a savepoint per message."""
 
 
+class _NeedsWork(Exception):
+    """A message of a batch asked for slow work nobody prepared: roll back, do it, run again."""
+
+    def __init__(self, position: int, preparation: Preparation[Any]) -> None:
+        super().__init__("a step asked for unprepared work")
+        self.position = position
+        self.preparation = preparation
+
+
 class Dispatcher:
     def __init__(self, database: Database, services: Services, router: Router) -> None:
         self._database = database
         self._services = services
         self._router = router
+        self._anticipated: dict[str, dict[str, Preparation[Any]]] = {}
+
+    def _read(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return self._database.transaction(write=False)
+
+    async def prepare(self, incoming: Incoming) -> dict[str, object]:
+        """Does the slow work ``incoming`` is expected to need (``handlers.preparation``), before
+        its transaction and without its lock: callers hold neither. Cheap when none is expected."""
+        work = self._router.preparations(incoming, self._services)
+        work.update(self._anticipated.pop(incoming.user_key, {}))
+        return await prepare(work, self._read) if work else {}
 
     async def handle(self, incoming: Incoming, *, claim: Claim | None = None) -> Outcome:
         """Routes one message; see :meth:`handle_many`."""
@@ -57,7 +88,9 @@ class Dispatcher:
 
         return (await self.handle_many([incoming], claim=claim_one))[0]
 
-    async def handle_many(self, items: Sequence[Incoming], *, claim: BatchClaim | None = None) -> list[Outcome]:
+    async def handle_many(
+        self, items: Sequence[Incoming], *, claim: BatchClaim | None = None, prepared: Sequence[Prepared] | None = None
+    ) -> list[Outcome]:
         """Routes a batch of messages in arrival order within ONE transaction (group commit).
 
         Every worker in the batch is locked first (in a fixed order, so replicas cannot deadlock).
@@ -68,15 +101,30 @@ class Dispatcher:
         The batch runs without savepoints; if any message fails, the whole transaction is rolled
         back and the batch runs again with a savepoint per message, so the failing one is rolled
         back alone and its worker gets an apology (never a traceback) while the others commit.
+
+        ``prepared`` holds each message's slow work, done by :meth:`prepare` before the caller
+        queued it; without it, it is done here, before the transaction opens. If a step still asks
+        for work nobody did, the transaction is rolled back, the work done, and the batch run again.
         """
         if not items:
             return []
-        try:
-            return await self._run_batch(items, claim, isolate=False)
-        except _RetryIsolated:
-            return await self._run_batch(items, claim, isolate=True)
+        if prepared is None:
+            ready = list(await asyncio.gather(*(self.prepare(incoming) for incoming in items)))
+        else:
+            ready = [dict(results) for results in prepared]
+        isolate = False
+        for _round in range(MAX_PREPARATION_ROUNDS):
+            try:
+                return await self._run_batch(items, claim, ready, isolate=isolate)
+            except _RetryIsolated:
+                isolate = True
+            except _NeedsWork as missing:  # rolled back: no transaction or lock is held now
+                ready[missing.position][missing.preparation.key] = await missing.preparation.work(self._read)
+        raise RuntimeError("a step kept asking for unprepared work")
 
-    async def _run_batch(self, items: Sequence[Incoming], claim: BatchClaim | None, *, isolate: bool) -> list[Outcome]:
+    async def _run_batch(
+        self, items: Sequence[Incoming], claim: BatchClaim | None, ready: Sequence[Prepared], *, isolate: bool
+    ) -> list[Outcome]:
         outcomes: list[Outcome] = []
         async with self._database.transaction() as session:
             await self._database.lock_users(session, [incoming.user_key for incoming in items])
@@ -87,7 +135,7 @@ class Dispatcher:
             touched: set[str] = set()
             refused = 0
             now = self._services.clock()
-            for incoming, mine in zip(items, owned, strict=True):
+            for position, (incoming, mine) in enumerate(zip(items, owned, strict=True)):
                 if not mine:
                     outcomes.append(Outcome())
                     continue
@@ -104,6 +152,7 @@ class Dispatcher:
                     services=self._services,
                     router=self._router,
                     now=now,
+                    ready=ready[position],
                 )
                 notice: tuple[Reply, ...] = ()
                 if incoming.user_key in notices:
@@ -113,6 +162,8 @@ class Dispatcher:
                 if not isolate:
                     try:
                         await self._route(ctx)
+                    except Unprepared as missing:
+                        raise _NeedsWork(position, missing.preparation) from None
                     except Exception as error:
                         raise _RetryIsolated from error
                     touched.add(incoming.user_key)
@@ -122,8 +173,12 @@ class Dispatcher:
                 try:
                     async with session.begin_nested():
                         await self._route(ctx)
+                        await flush_buffered(session)  # this message's buffered writes, inside its savepoint
                     outcomes.append(Outcome(replies=notice + tuple(ctx.replies)))
+                except Unprepared as missing:
+                    raise _NeedsWork(position, missing.preparation) from None
                 except Exception as error:
+                    discard_buffered(session)
                     log.error("handling failed: %s on %s message", type(error).__name__, incoming.channel.value)
                     conversations[incoming.user_key] = before
                     outcomes.append(Outcome(replies=notice + self._apology(incoming).replies))
@@ -133,7 +188,10 @@ class Dispatcher:
         return outcomes
 
     async def _save(self, session: AsyncSession, conversations: Mapping[str, Conversation], now: datetime) -> None:
-        """Conversations in one statement; their case links apart, each row expiring with its last link."""
+        """Conversations in one statement; their case links apart, each row expiring with its last link.
+        Notes, for each worker, the slow work their next message may need."""
+        for key, conversation in conversations.items():
+            self._anticipate(key, conversation)
         await self._services.conversations.save_many(
             session, {key: c.to_document() for key, c in conversations.items()}, self._expiry_hour(now)
         )
@@ -149,6 +207,15 @@ class Dispatcher:
                 by_hour.setdefault(hour, {})[key] = document
         for hour, documents in by_hour.items():
             await links.save_many(session, documents, hour)
+
+    def _anticipate(self, user_key: str, conversation: Conversation) -> None:
+        self._anticipated.pop(user_key, None)
+        ahead = self._router.anticipations(conversation, self._services)
+        if not ahead:
+            return
+        if len(self._anticipated) >= MAX_ANTICIPATED:
+            self._anticipated.pop(next(iter(self._anticipated)))
+        self._anticipated[user_key] = ahead
 
     async def _take_notices(self, session: AsyncSession, keys: Sequence[str]) -> set[str]:
         """Workers with a notice held for their next message (pushes a platform would not allow);
@@ -179,6 +246,15 @@ class Dispatcher:
         """An equivalent answer for a platform retry of a message already handled: a fresh receipt if
         the receipt may not have arrived (never the old one: it is not stored), else the question
         the worker is at now. Nothing the message did is done again."""
+        ready = await self.prepare(incoming)
+        for _round in range(MAX_PREPARATION_ROUNDS):
+            try:
+                return await self._replay(incoming, ready)
+            except Unprepared as missing:  # rolled back: no transaction or lock is held now
+                ready[missing.preparation.key] = await missing.preparation.work(self._read)
+        raise RuntimeError("a step kept asking for unprepared work")
+
+    async def _replay(self, incoming: Incoming, ready: Prepared) -> Outcome:
         async with self._database.transaction() as session:
             await self._database.lock_user(session, incoming.user_key)
             conversations, _unreadable = await self._load_many(session, [incoming.user_key])
@@ -193,6 +269,7 @@ class Dispatcher:
                 services=self._services,
                 router=self._router,
                 now=self._services.clock(),
+                ready=ready,
             )
             recent = conversation.recent_receipt_case
             same_message = incoming.message_key is not None and incoming.message_key == (
@@ -238,8 +315,12 @@ class Dispatcher:
     async def forget(self, user_key: str) -> None:
         """Deletes what is kept about a worker's chat (unsubscribe): conversation, draft, held notices.
         Their reports stay (they are the worker's, reachable with the receipt, and not linked here)."""
+        self._anticipated.pop(user_key, None)
         async with self._database.transaction() as session:
             await self._database.lock_user(session, user_key)
+            conversation = (await self._load_many(session, [user_key]))[0].get(user_key)
+            if conversation is not None:
+                await self._router.forget(session, user_key, conversation, self._services)
             await self._services.conversations.delete(session, user_key)
             await self._services.notices.delete(session, user_key)
             await self._services.links.delete(session, user_key)

@@ -3,20 +3,31 @@
 A frightened worker must be able to finish this on a phone in two minutes, so every question but
 "what happened" is a tap, optional ones can be skipped, and the draft is saved (sealed) after
 every message so nothing is lost if the phone dies or the bot restarts.
+
+Her account ("what happened", over as many messages as she needs) is kept in parts, one sealed row
+per message (``storage.drafts``): the draft holds only its id and the number of parts, so adding a
+message seals and writes that message alone. The review and the submit read the parts in order.
+Parts go with the draft: on cancel, on submit, when the worker's chat is forgotten, and, for a
+draft that expired or was abandoned, by the cleaner when their expiry hour (the conversation's)
+passes.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from datetime import timedelta
 
-from storage.receipts import new_receipt
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from .context import Context
+from storage.cases import IssuedReceipt
+
+from .context import Context, Services
 from .conversation import REPORT_QUESTIONS, Conversation, State
-from .events import Alert, AlertAudience, Channel, Choice
+from .events import Alert, AlertAudience, Channel, Choice, Incoming
 from .i18n import N_
 from .intents import Intent, Understanding
+from .preparation import Preparation
 from .privacy import NOTICE_VERSION, privacy_notice
 from .router import Router
 
@@ -142,9 +153,77 @@ async def _next(ctx: Context, state: str) -> None:
 def _draft(ctx: Context) -> dict[str, object]:
     conversation = ctx.conversation
     if conversation.draft is None:
-        conversation.draft = {"what": []}
+        conversation.draft = {"id": secrets.token_hex(8), "parts": 0}
     conversation.draft_expires_at = (ctx.now + ctx.services.settings.draft_ttl).timestamp()
     return conversation.draft
+
+
+# Parts expire with the conversation; their expiry hour is moved (one statement) at most once a day.
+PARTS_EXPIRY_SLACK_HOURS = 24
+
+
+def account_size(draft: Mapping[str, object]) -> int:
+    """How many messages her account holds (drafts saved before parts existed keep theirs inline)."""
+    inline = draft.get("what")
+    parts = draft.get("parts")
+    return (len(inline) if isinstance(inline, list) else 0) + (parts if isinstance(parts, int) else 0)
+
+
+async def _keep_parts(ctx: Context, draft: dict[str, object]) -> int:
+    """The expiry hour of the draft's parts: the conversation's, moved forward at most once a day."""
+    target = int((ctx.now + ctx.services.settings.conversation_ttl).timestamp() // 3600) + 1
+    until = draft.get("parts_until")
+    if isinstance(until, int) and until >= target - PARTS_EXPIRY_SLACK_HOURS:
+        return until
+    count = draft.get("parts")
+    if isinstance(count, int) and count:
+        await ctx.services.drafts.keep_until(ctx.session, ctx.incoming.user_key, str(draft["id"]), count, target)
+    draft["parts_until"] = target
+    return target
+
+
+async def add_to_account(ctx: Context, text: str) -> None:
+    """Seals and writes this message alone, as the next part of her account."""
+    draft = _draft(ctx)
+    draft.setdefault("id", secrets.token_hex(8))
+    count = draft.get("parts")
+    number = count if isinstance(count, int) else 0
+    hour = await _keep_parts(ctx, draft)
+    await ctx.services.drafts.append(ctx.session, ctx.incoming.user_key, str(draft["id"]), number, text, hour)
+    draft["parts"] = number + 1
+
+
+async def account(ctx: Context) -> list[str]:
+    """Her whole account, in order: the inline lines of an older draft, then the parts."""
+    draft = ctx.conversation.draft or {}
+    inline = draft.get("what")
+    lines = [str(line) for line in inline] if isinstance(inline, list) else []
+    count = draft.get("parts")
+    if isinstance(count, int) and count:
+        lines += await ctx.services.drafts.read(ctx.session, ctx.incoming.user_key, str(draft["id"]), count)
+    return lines
+
+
+async def delete_parts(
+    session: AsyncSession, user_key: str, draft: Mapping[str, object] | None, services: Services
+) -> None:
+    """Deletes the parts of ``draft`` (one statement; none for a draft without parts)."""
+    count = (draft or {}).get("parts")
+    if isinstance(count, int) and count:
+        await services.drafts.delete(session, user_key, str((draft or {})["id"]), count)
+
+
+async def discard_draft(ctx: Context) -> None:
+    """Deletes the draft and its parts."""
+    await delete_parts(ctx.session, ctx.incoming.user_key, ctx.conversation.draft, ctx.services)
+    ctx.conversation.draft = None
+    ctx.conversation.draft_expires_at = None
+
+
+@router.forgets
+async def forget_draft(session: AsyncSession, user_key: str, conversation: Conversation, services: Services) -> None:
+    """A forgotten chat's draft parts go with its conversation."""
+    await delete_parts(session, user_key, conversation.draft, services)
 
 
 @router.asks(State.REPORT_RESUME)
@@ -195,7 +274,7 @@ async def on_notice(ctx: Context) -> None:
         draft["consent"] = {"notice": NOTICE_VERSION, "language": ctx.language}
         await ctx.go(State.REPORT_WHAT)
     elif ctx.choice_id == "decline":
-        ctx.conversation.draft = None
+        await discard_draft(ctx)
         ctx.say(ctx.t("That is fine. Nothing was saved. You can come back at any time."))
         await ctx.go(State.MENU)
     else:
@@ -212,9 +291,8 @@ async def start_from_words(ctx: Context, understood: Understanding) -> None:
     had_draft = conversation.draft is not None
     if understood.words or understood.urgent or had_draft:
         draft = _draft(ctx)
-        what: list[str] = draft.setdefault("what", [])  # type: ignore[assignment]
-        if understood.words and len(what) < MAX_WHAT_MESSAGES:
-            what.append(understood.words)
+        if understood.words and account_size(draft) < MAX_WHAT_MESSAGES:
+            await add_to_account(ctx, understood.words)
         if understood.urgent:
             draft["urgency"] = "danger_now"
     await ctx.go(State.REPORT_RESUME if had_draft else State.REPORT_NOTICE)
@@ -223,7 +301,7 @@ async def start_from_words(ctx: Context, understood: Understanding) -> None:
 @router.asks(State.REPORT_WHAT)
 async def ask_what(ctx: Context) -> None:
     """Asks what happened, in the worker's own words, over as many messages as needed."""
-    count = len(_draft(ctx).get("what") or [])  # type: ignore[arg-type]
+    count = account_size(_draft(ctx))
     if count:
         text = ctx.t("Saved ({count} messages). Add more, or choose Done.", count=count)
     else:
@@ -242,9 +320,8 @@ async def ask_what(ctx: Context) -> None:
 async def on_what(ctx: Context) -> None:
     """Stores each message of the account; on Done asks for the category."""
     draft = _draft(ctx)
-    what: list[str] = draft.setdefault("what", [])  # type: ignore[assignment]
     if ctx.choice_id == "done":
-        if not what:
+        if not account_size(draft):
             ctx.say(ctx.t("Please write at least a few words about what happened first."))
             await ask_what(ctx)
             return
@@ -258,10 +335,10 @@ async def on_what(ctx: Context) -> None:
         if len(kept) < len([a for a in ctx.incoming.attachments if a.kind == "image" and a.ref]):
             ctx.say(ctx.t("That is the most pictures one report can hold."), keep_offered=True)
     if ctx.text:
-        if len(what) >= MAX_WHAT_MESSAGES:
+        if account_size(draft) >= MAX_WHAT_MESSAGES:
             ctx.say(ctx.t("That is the most one report can hold. Please choose Done."))
         else:
-            what.append(ctx.text)
+            await add_to_account(ctx, ctx.text)
     await ask_what(ctx)
 
 
@@ -396,9 +473,9 @@ def _label(ctx: Context, options: dict[str, str], key: object) -> str:
     return ctx.t(options[str(key)]) if key in options else ctx.t("(not given)")
 
 
-def review_text(ctx: Context) -> str:
+async def review_text(ctx: Context) -> str:
     draft = ctx.conversation.draft or {}
-    what = "\n".join(f"  {line}" for line in draft.get("what") or [])
+    what = "\n".join(f"  {line}" for line in await account(ctx))
     lines = [
         ctx.t("Please check your report:"),
         ctx.t("What happened:") + "\n" + (what or ctx.t("(not given)")),
@@ -418,9 +495,11 @@ def review_text(ctx: Context) -> str:
 def _missing_step(draft: dict[str, object]) -> str | None:
     """The first required answer still missing, so a draft resumed from review cannot skip one (nor the
     consent: a report started from her words holds them before she has read the notice)."""
+    if not draft.get("consent"):
+        return State.REPORT_NOTICE
+    if not account_size(draft):
+        return State.REPORT_WHAT
     for field, state in (
-        ("consent", State.REPORT_NOTICE),
-        ("what", State.REPORT_WHAT),
         ("category", State.REPORT_CATEGORY),
         ("involved", State.REPORT_INVOLVED),
         ("urgency", State.REPORT_URGENCY),
@@ -435,7 +514,7 @@ def _missing_step(draft: dict[str, object]) -> str | None:
 async def ask_review(ctx: Context) -> None:
     """Shows the whole draft and offers submit, edit or cancel."""
     ctx.say(
-        review_text(ctx),
+        await review_text(ctx),
         [
             ctx.choice("submit", N_("Submit the report")),
             ctx.choice("edit", N_("Change something")),
@@ -494,11 +573,40 @@ def alert_audience(report: Mapping[str, object]) -> AlertAudience:
     return "board" if report.get("involved") == "supervisor" else "hr"
 
 
+def receipt_for_new_case(services: Services) -> Preparation[IssuedReceipt]:
+    """A new case's id and first receipt, hashed before the transaction that creates the case."""
+    return Preparation("receipt.new-case", lambda _read: services.cases.issue_receipt())
+
+
+def receipt_for_case(services: Services, case_id: str) -> Preparation[IssuedReceipt]:
+    """Another receipt for an existing case, hashed before the transaction that adds it."""
+    return Preparation(f"receipt.for-case:{case_id}", lambda _read: services.cases.issue_receipt(case_id))
+
+
+@router.prepares
+def submit_button(incoming: Incoming, services: Services) -> list[Preparation[IssuedReceipt]]:
+    """A tapped "Submit" creates a case: its receipt is hashed before the transaction."""
+    return [receipt_for_new_case(services)] if incoming.choice == "submit" else []
+
+
+@router.anticipates
+def next_receipt(conversation: Conversation, services: Services) -> list[Preparation[IssuedReceipt]]:
+    """At the review the next message may submit (typed "1" as often as tapped); while a receipt is
+    not known to have arrived, the next message brings another one."""
+    ahead = []
+    if conversation.state == State.REPORT_REVIEW:
+        ahead.append(receipt_for_new_case(services))
+    if conversation.pending_receipt_case:
+        ahead.append(receipt_for_case(services, conversation.pending_receipt_case))
+    return ahead
+
+
 async def submit(ctx: Context) -> None:
     """Creates the case, queues a content-free alert and shows the receipt once."""
     services = ctx.services
+    issued = ctx.prepared(receipt_for_new_case(services))
     draft = dict(ctx.conversation.draft or {})
-    receipt = new_receipt()
+    receipt = issued.receipt
     contact = (
         f"{ctx.incoming.channel.value}:{ctx.incoming.chat}" if draft.get("notify") == "notify_yes" else None
     )
@@ -507,7 +615,7 @@ async def submit(ctx: Context) -> None:
         "version": 1,
         "language": ctx.language,
         "consent": draft.get("consent"),
-        "what": draft.get("what") or [],
+        "what": await account(ctx),
         "category": draft.get("category"),
         "when": draft.get("when"),
         "where": draft.get("where"),
@@ -522,7 +630,7 @@ async def submit(ctx: Context) -> None:
         site=site,
         report=report,
         contact=contact,
-        receipt=receipt,
+        receipt=issued,
         now=ctx.now,
     )
     attachments = draft.get("attachments")
@@ -538,8 +646,7 @@ async def submit(ctx: Context) -> None:
         audience=alert_audience(draft),
     )
     await enqueue_alert(ctx, alert)
-    ctx.conversation.draft = None
-    ctx.conversation.draft_expires_at = None
+    await discard_draft(ctx)
     mark_receipt_pending(ctx, case.id)
     ctx.say(receipt_message(ctx, case.reference, receipt), carries_receipt=True)
     await ctx.go(State.MENU)
@@ -597,8 +704,9 @@ async def reissue_receipt(ctx: Context) -> None:
     if case is None:
         ctx.conversation.pending_receipt_case = None
         return
-    receipt = new_receipt()
-    if not await services.cases.add_receipt(ctx.session, case.id, receipt):
+    issued = ctx.prepared(receipt_for_case(services, case.id))
+    receipt = issued.receipt
+    if not await services.cases.add_receipt(ctx.session, issued):
         ctx.conversation.pending_receipt_case = None
         ctx.conversation.pending_receipt_until = None
         ctx.conversation.pending_receipt_message = None
@@ -634,7 +742,8 @@ async def reissue_pending_receipt(ctx: Context) -> bool:
 @router.expires
 def expire_draft(ctx: Context) -> bool:
     """Deletes a draft past its lifetime, as promised, and says so; True when the worker was in
-    the report (they are moved to the menu)."""
+    the report (they are moved to the menu). Its parts, named by nothing any more, go with the
+    cleaner at their expiry hour."""
     conversation = ctx.conversation
     if conversation.draft is None or (conversation.draft_expires_at or 0) >= ctx.now.timestamp():
         return False

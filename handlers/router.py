@@ -10,11 +10,16 @@ router, and never import a feature.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
 
-from .context import Context
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .context import Context, Services
 from .conversation import Conversation
+from .events import Incoming
 from .intents import Intent, Understanding
+from .preparation import Preparation
 
 Step = Callable[[Context], Awaitable[None]]
 Understood = Callable[[Context, Understanding], Awaitable[None]]
@@ -22,6 +27,9 @@ Expiry = Callable[[Context], bool]
 Owed = Callable[[Context], Awaitable[bool]]
 PictureRule = Callable[[Conversation], bool]
 AfterMessage = Callable[[Conversation], None]
+Predict = Callable[[Incoming, Services], Iterable[Preparation[Any]]]
+Anticipate = Callable[[Conversation, Services], Iterable[Preparation[Any]]]
+Forget = Callable[[AsyncSession, str, Conversation, Services], Awaitable[None]]
 
 
 class Router:
@@ -32,6 +40,9 @@ class Router:
         self._owed: list[Owed] = []
         self._picture_rules: list[PictureRule] = []
         self._after_message: list[AfterMessage] = []
+        self._predictions: list[Predict] = []
+        self._anticipations: list[Anticipate] = []
+        self._forgets: list[Forget] = []
         self._understood: dict[Intent, Understood] = {}
         self._text_states: set[str] = set()
         self._story_states: set[str] = set()
@@ -77,6 +88,24 @@ class Router:
     def after_message(self, hook: AfterMessage) -> AfterMessage:
         """Register what to note in the conversation after each handled message."""
         self._after_message.append(hook)
+        return hook
+
+    def prepares(self, hook: Predict) -> Predict:
+        """Register what slow work a message needs before its transaction, judged from the message
+        alone (see ``handlers.preparation``)."""
+        self._predictions.append(hook)
+        return hook
+
+    def anticipates(self, hook: Anticipate) -> Anticipate:
+        """Register what slow work the worker's *next* message may need, judged from the
+        conversation after this one (done before that message's transaction, used or not)."""
+        self._anticipations.append(hook)
+        return hook
+
+    def forgets(self, hook: Forget) -> Forget:
+        """Register what a feature keeps apart from the conversation row and deletes with it (a
+        draft's parts) when a worker's chat is forgotten."""
+        self._forgets.append(hook)
         return hook
 
     def understands(self, intent: Intent) -> Callable[[Understood], Understood]:
@@ -130,6 +159,9 @@ class Router:
         self._owed.extend(other._owed)
         self._picture_rules.extend(other._picture_rules)
         self._after_message.extend(other._after_message)
+        self._predictions.extend(other._predictions)
+        self._anticipations.extend(other._anticipations)
+        self._forgets.extend(other._forgets)
         self._understood.update(other._understood)
         self._text_states |= other._text_states
         self._story_states |= other._story_states
@@ -180,6 +212,21 @@ class Router:
 
     def wants_pictures(self, conversation: Conversation) -> bool:
         return any(rule(conversation) for rule in self._picture_rules)
+
+    def preparations(self, incoming: Incoming, services: Services) -> dict[str, Preparation[Any]]:
+        """The slow work the features expect ``incoming`` to need, by key."""
+        return {p.key: p for hook in self._predictions for p in hook(incoming, services)}
+
+    def anticipations(self, conversation: Conversation, services: Services) -> dict[str, Preparation[Any]]:
+        """The slow work the features expect the worker's next message to need, by key."""
+        return {p.key: p for hook in self._anticipations for p in hook(conversation, services)}
+
+    async def forget(
+        self, session: AsyncSession, user_key: str, conversation: Conversation, services: Services
+    ) -> None:
+        """Deletes what the features keep apart from a conversation that is being forgotten."""
+        for hook in self._forgets:
+            await hook(session, user_key, conversation, services)
 
     def finish_message(self, conversation: Conversation) -> None:
         """Runs the after-message hooks, once the message was handled."""

@@ -7,17 +7,20 @@ one attacker stop every worker from reaching their case.
 
 from __future__ import annotations
 
+import re
+
 from storage import audit
-from storage.cases import Author, CaseStatus, CaseView, to_hour
+from storage.cases import Author, CaseStatus, CaseView, ReceiptMatch, to_hour
 from storage.crypto import Purpose
 from storage.deadline_rules import OUTCOMES
-from storage.receipts import normalise_receipt
+from storage.receipts import RECEIPT_LENGTH, normalise_receipt
 
-from .context import Context
+from .context import Context, Services
 from .conversation import State
-from .events import Alert, AlertAudience
+from .events import Alert, AlertAudience, Incoming
 from .i18n import N_
-from .intents import Intent, Understanding
+from .intents import Intent, Understanding, find_receipt
+from .preparation import Preparation
 from .report import alert_audience, enqueue_alert
 from .router import Router
 
@@ -61,6 +64,28 @@ async def _audience(ctx: Context, case: CaseView) -> AlertAudience:
     """Follow-ups go where the case's first alert went: never to HR when it is about HR or a manager."""
     report = await ctx.services.cases.read_report(ctx.session, case.id)
     return alert_audience(report)
+
+
+def receipt_match(services: Services, receipt: str) -> Preparation[ReceiptMatch]:
+    """The case a canonical receipt opens: its row found by the keyed index in a short read
+    transaction, its argon2id hash verified after that, both before the worker's transaction."""
+    return Preparation(f"receipt.match:{receipt}", lambda read: services.cases.match_receipt(read, receipt))
+
+
+# Letters and digits, ASCII or full-width: a message with fewer than a receipt's 16 holds none.
+_SYMBOLS = re.compile(r"[0-9A-Za-z\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
+_TYPED_ALONE = 64  # longer than any receipt typed on its own, separators included
+
+
+@router.prepares
+def receipts_in(incoming: Incoming, services: Services) -> list[Preparation[ReceiptMatch]]:
+    """A message holding a receipt (typed alone, or pasted in a sentence) is checked before its
+    transaction. Most messages hold too few letters and digits to contain one, and cost a regex."""
+    text = incoming.text or ""
+    if len(_SYMBOLS.findall(text)) < RECEIPT_LENGTH:
+        return []
+    found = {find_receipt(text), normalise_receipt(text) if len(text) <= _TYPED_ALONE else None}
+    return [receipt_match(services, receipt) for receipt in sorted(r for r in found if r is not None)]
 
 
 @router.asks(State.STATUS_RECEIPT)
@@ -109,7 +134,7 @@ async def check_receipt(ctx: Context, typed: str) -> None:
             keep_offered=True,
         )
         return
-    case = await services.cases.by_receipt(ctx.session, receipt)
+    case = await services.cases.open_match(ctx.session, ctx.prepared(receipt_match(services, receipt)))
     if case is None:
         failures = int(throttle["failures"]) + 1
         next_at = ctx.now.timestamp() + delay_after(failures)

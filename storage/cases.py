@@ -7,6 +7,12 @@ elsewhere (conversation rows, platform logs) to find who reported.
 Receipts are rows of their own, bound to their case (the design is in :mod:`storage.receipts`);
 a case may hold up to ``MAX_RECEIPTS_PER_CASE``, and one is only ever added, never replaced,
 because the worker may already have written down any receipt they were shown.
+
+The argon2id work is never done inside the caller's write transaction: :meth:`CaseRepository.issue_receipt`
+computes a new receipt's row before the transaction that stores it, and
+:meth:`CaseRepository.match_receipt` finds a receipt's row by its keyed index in a short read
+transaction and verifies it after that one ended; the write transaction then only checks that
+the row it names is still there (:meth:`CaseRepository.open_match`).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -30,8 +37,11 @@ from .database import short_hash
 from .deadline_rules import FINISHED, NOT_YET_ACKNOWLEDGED, OUTCOMES, CaseDeadlines, Deadline, next_deadline
 from .models import Case, CaseMessage, CaseReceipt, random_id
 from .outbox import as_utc
-from .receipts import MAX_RECEIPTS_PER_CASE, ReceiptHasher, normalise_receipt
+from .receipts import MAX_RECEIPTS_PER_CASE, ReceiptHasher, new_receipt, normalise_receipt
 from .retention import shred_cases
+
+Reader = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+"""Opens a short read-only transaction (``lambda: database.transaction(write=False)``)."""
 
 REFERENCE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 REFERENCE_PREFIX = "HAP-"
@@ -86,6 +96,33 @@ def deadline_order() -> tuple[ColumnElement[Any], ...]:
     return (sa_case((Case.next_due.is_(None), 1), else_=0), Case.next_due.asc())
 
 
+@dataclass(frozen=True, repr=False)
+class IssuedReceipt:
+    """A fresh receipt for a case, and the values of its row, computed before the transaction that
+    stores them (the argon2id hash is the slow part). Lives only while its message is handled."""
+
+    case_id: str
+    receipt: str
+    index: str
+    hash: str
+    tag: str
+
+    def __repr__(self) -> str:
+        return "IssuedReceipt(...)"
+
+
+@dataclass(frozen=True)
+class ReceiptMatch:
+    """What a receipt opens, verified outside any write transaction: the receipt row and its case,
+    or neither (no such receipt, or a row that fails its tag or hash)."""
+
+    row_id: str | None = None
+    case_id: str | None = None
+
+
+NO_MATCH = ReceiptMatch()
+
+
 def to_hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
@@ -100,6 +137,17 @@ def case_label(reference: object, case_id: str) -> str:
     if isinstance(reference, str) and REFERENCE_PATTERN.fullmatch(reference):
         return reference
     return f"#{short_hash(case_id)}"
+
+
+def _receipt_row(receipt: IssuedReceipt, number: int) -> CaseReceipt:
+    return CaseReceipt(
+        id=random_id(),
+        case_id=receipt.case_id,
+        number=number,
+        receipt_index=receipt.index,
+        receipt_hash=receipt.hash,
+        receipt_tag=receipt.tag,
+    )
 
 
 def _view(row: Case) -> CaseView:
@@ -161,6 +209,19 @@ class CaseRepository:
     def _data_key(self, row: Case) -> bytes:
         return self._crypto.unwrap_data_key(row.wrapped_key, Binding("cases", "wrapped_key", row.id))
 
+    async def issue_receipt(self, case_id: str | None = None) -> IssuedReceipt:
+        """A new receipt and its row for ``case_id`` (a new case's id when None), hashed now, within
+        the hasher's memory budget: call it before the transaction that stores the row."""
+        case_id = case_id or random_id()
+        receipt = new_receipt()
+        return IssuedReceipt(
+            case_id=case_id,
+            receipt=receipt,
+            index=self._crypto.receipt_index(receipt),
+            hash=await self._hasher.hash_async(receipt, case_id),
+            tag=self._crypto.receipt_tag(case_id, receipt),
+        )
+
     async def create(
         self,
         session: AsyncSession,
@@ -168,12 +229,11 @@ class CaseRepository:
         site: str,
         report: dict[str, Any],
         contact: str | None,
-        receipt: str,
+        receipt: IssuedReceipt,
         now: datetime,
     ) -> CaseView:
-        """Creates a case and its first receipt (``receipt`` is the canonical receipt shown to the worker)."""
-        case_id = random_id()
-        first_receipt = await self._receipt_row(case_id, 1, receipt)
+        """Creates the case ``receipt`` was issued for, with that receipt as its first (nothing slow here)."""
+        case_id = receipt.case_id
         data_key = self._crypto.new_data_key()
         row = Case(
             id=case_id,
@@ -199,7 +259,7 @@ class CaseRepository:
                 async with session.begin_nested():
                     session.add(row)
                     await session.flush()
-                session.add(first_receipt)
+                session.add(_receipt_row(receipt, 1))
                 await session.flush()
                 return _view(row)
             except IntegrityError:
@@ -246,48 +306,66 @@ class CaseRepository:
         row = (await session.execute(select(Case).where(Case.reference == reference))).scalar_one_or_none()
         return _view(row) if row else None
 
-    async def by_receipt(self, session: AsyncSession, receipt: str) -> CaseView | None:
-        """The case ``receipt`` opens, or None: found by its keyed index, then both its keyed tag and
-        its argon2id hash must match for the case the row names."""
-        canonical = normalise_receipt(receipt)
-        if canonical is None:
-            return None
+    async def _receipt_row_of(self, session: AsyncSession, canonical: str) -> CaseReceipt | None:
+        """The receipt row ``canonical`` names by its keyed index, if its keyed tag binds it to its case."""
         query = select(CaseReceipt).where(CaseReceipt.receipt_index == self._crypto.receipt_index(canonical))
         found = (await session.execute(query)).scalar_one_or_none()
         if found is None or not self._crypto.receipt_tag_matches(found.case_id, canonical, found.receipt_tag):
             return None
-        if not await self._hasher.verify_async(found.receipt_hash, canonical, found.case_id):
+        return found
+
+    async def match_receipt(self, read: Reader, receipt: str) -> ReceiptMatch:
+        """Finds ``receipt``'s row by its keyed index in a short read transaction, then, with no
+        transaction open, verifies its argon2id hash for the case the row names. A wrong receipt
+        misses the index and costs no hash."""
+        canonical = normalise_receipt(receipt)
+        if canonical is None:
+            return NO_MATCH
+        async with read() as session:
+            found = await self._receipt_row_of(session, canonical)
+            if found is None:
+                return NO_MATCH
+            row_id, case_id, stored = found.id, found.case_id, found.receipt_hash
+        if not await self._hasher.verify_async(stored, canonical, case_id):
+            return NO_MATCH
+        return ReceiptMatch(row_id=row_id, case_id=case_id)
+
+    async def open_match(self, session: AsyncSession, match: ReceiptMatch) -> CaseView | None:
+        """The case a verified match opens, if its receipt row still names it (a case deleted, or a
+        row changed, since the match opens nothing)."""
+        if match.row_id is None or match.case_id is None:
+            return None
+        query = select(CaseReceipt.case_id).where(CaseReceipt.id == match.row_id)
+        if (await session.execute(query)).scalar_one_or_none() != match.case_id:
+            return None
+        return await self.get(session, match.case_id)
+
+    async def by_receipt(self, session: AsyncSession, receipt: str) -> CaseView | None:
+        """The case ``receipt`` opens, or None, verified inside ``session`` (for tools and tests: a
+        worker's message uses :meth:`match_receipt` before its transaction and :meth:`open_match` in it)."""
+        canonical = normalise_receipt(receipt)
+        if canonical is None:
+            return None
+        found = await self._receipt_row_of(session, canonical)
+        if found is None or not await self._hasher.verify_async(found.receipt_hash, canonical, found.case_id):
             return None
         return await self.get(session, found.case_id)
 
-    async def add_receipt(self, session: AsyncSession, case_id: str, receipt: str) -> bool:
-        """Adds another receipt to a case (the earlier ones keep working); False, adding nothing,
-        once the case holds ``MAX_RECEIPTS_PER_CASE``."""
-        await self._row(session, case_id)
-        query = select(func.count(), func.max(CaseReceipt.number)).where(CaseReceipt.case_id == case_id)
+    async def add_receipt(self, session: AsyncSession, receipt: IssuedReceipt) -> bool:
+        """Adds a receipt issued for an existing case (the earlier ones keep working); False, adding
+        nothing, once the case holds ``MAX_RECEIPTS_PER_CASE``."""
+        await self._row(session, receipt.case_id)
+        query = select(func.count(), func.max(CaseReceipt.number)).where(CaseReceipt.case_id == receipt.case_id)
         count, highest = (await session.execute(query)).one()
         if count >= MAX_RECEIPTS_PER_CASE:
             return False
-        session.add(await self._receipt_row(case_id, (highest or 0) + 1, receipt))
+        session.add(_receipt_row(receipt, (highest or 0) + 1))
         await session.flush()
         return True
 
     async def receipt_count(self, session: AsyncSession, case_id: str) -> int:
         query = select(func.count()).select_from(CaseReceipt).where(CaseReceipt.case_id == case_id)
         return int((await session.execute(query)).scalar_one())
-
-    async def _receipt_row(self, case_id: str, number: int, receipt: str) -> CaseReceipt:
-        canonical = normalise_receipt(receipt)
-        if canonical is None:
-            raise ValueError("not a receipt")
-        return CaseReceipt(
-            id=random_id(),
-            case_id=case_id,
-            number=number,
-            receipt_index=self._crypto.receipt_index(canonical),
-            receipt_hash=await self._hasher.hash_async(canonical, case_id),
-            receipt_tag=self._crypto.receipt_tag(case_id, canonical),
-        )
 
     async def read_report(self, session: AsyncSession, case_id: str) -> dict[str, Any]:
         row = await self._row(session, case_id)

@@ -1,7 +1,7 @@
 """Deleting rows whose coarse ``expires_hour`` has passed, without decrypting anything.
 
 Every short-lived table keeps its expiry hour in plaintext for this: abandoned conversations and
-drafts, status throttles, draft evidence files, /hide traces, WeChat notices held past their time,
+drafts (and their parts), status throttles, draft evidence files, /hide traces, WeChat notices held past their time,
 replay nonces past the freshness window, case links, handled update-journal tombstones, held
 reminders past their occasion, and reminder occasions (with their due rows and counts) long ended.
 
@@ -19,6 +19,7 @@ from .models import (
     ChatTrace,
     Conversation,
     DraftFile,
+    DraftPart,
     HeldReminder,
     InboundUpdate,
     PendingNotice,
@@ -27,7 +28,7 @@ from .models import (
     StatusThrottle,
 )
 
-EXPIRING_TABLES = (Conversation, StatusThrottle, DraftFile, ChatTrace, PendingNotice, SeenNonce, CaseLink)
+EXPIRING_TABLES = (Conversation, DraftPart, StatusThrottle, DraftFile, ChatTrace, PendingNotice, SeenNonce, CaseLink)
 # Held reminders lapse with their occasion; an occasion goes months after it ended, its due rows and
 # counts with it (ON DELETE CASCADE).
 REMINDER_TABLES = (HeldReminder, ReminderOccasion)

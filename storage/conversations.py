@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Insert, Table, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,29 +27,25 @@ class SealedDocumentStore:
         self._table: str = getattr(model, "__tablename__")  # noqa: B009
         # Every message reads and writes these rows: Core statements on the table, not the ORM's bulk paths.
         self._rows = cast(Table, getattr(model, "__table__"))  # noqa: B009
+        self._upserts: dict[str, Insert] = {}  # built once per dialect: building one costs ~1 ms
 
     def _binding(self, user_key: str) -> Binding:
         return Binding(self._table, "state_ct", user_key)
 
     async def load(self, session: AsyncSession, user_key: str) -> dict[str, Any] | None:
-        row = await session.get(self._model, user_key)
-        if row is None:
+        table = self._rows
+        sealed = (
+            await session.execute(select(table.c.state_ct).where(table.c.user_key == user_key))
+        ).scalar_one_or_none()
+        if sealed is None:
             return None
-        document = self._crypto.open_internal_json(row.state_ct, self._binding(user_key))
+        document = self._crypto.open_internal_json(sealed, self._binding(user_key))
         if not isinstance(document, dict):
             raise ValueError("sealed document is not an object")
         return document
 
     async def save(self, session: AsyncSession, user_key: str, document: dict[str, Any], expires_hour: int) -> None:
-        sealed = self._crypto.seal_internal_json(document, self._binding(user_key))
-        existing = await session.get(self._model, user_key)
-        if existing is None:
-            row = self._model()
-            row.user_key, row.state_ct, row.expires_hour = user_key, sealed, expires_hour
-            session.add(row)
-        else:
-            existing.state_ct = sealed
-            existing.expires_hour = expires_hour
+        await self.save_many(session, {user_key: document}, expires_hour)
 
     async def load_many(self, session: AsyncSession, user_keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Documents of several pseudonyms in one query (absent ones are left out)."""
@@ -105,13 +101,18 @@ class SealedDocumentStore:
             for user_key, document in documents.items()
         ]
         dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(self._rows)
-        statement = statement.on_conflict_do_update(
-            index_elements=["user_key"],
-            set_={"state_ct": statement.excluded.state_ct, "expires_hour": statement.excluded.expires_hour},
-        )
-        await session.execute(statement, values)
+        await session.execute(self._upsert(dialect), values)
+
+    def _upsert(self, dialect: str) -> Insert:
+        statement = self._upserts.get(dialect)
+        if statement is None:
+            insert = pg_insert(self._rows) if dialect == "postgresql" else sqlite_insert(self._rows)
+            statement = insert.on_conflict_do_update(
+                index_elements=["user_key"],
+                set_={"state_ct": insert.excluded.state_ct, "expires_hour": insert.excluded.expires_hour},
+            )
+            self._upserts[dialect] = statement
+        return statement
 
     async def iterate(self, session: AsyncSession, chunk: int = 2000) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         """Every document, ``chunk`` rows per query in key order (memory stays flat); rows this
@@ -133,7 +134,7 @@ class SealedDocumentStore:
             after = rows[-1][0]
 
     async def delete(self, session: AsyncSession, user_key: str) -> None:
-        await session.execute(delete(self._model).where(self._model.user_key == user_key))
+        await session.execute(delete(self._rows).where(self._rows.c.user_key == user_key))
 
     async def count(self, session: AsyncSession) -> int:
         return len((await session.execute(select(self._model.user_key))).all())

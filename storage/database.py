@@ -19,7 +19,7 @@ import hashlib
 import logging
 import os
 import stat
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,33 @@ SQLITE_PRAGMAS: dict[str, str] = {
     "synchronous": "FULL",
     "busy_timeout": "30000",
 }
+
+
+_BEFORE_COMMIT = "hapbot.before_commit"
+_DISCARD = "hapbot.discard"
+
+
+def before_commit(
+    session: AsyncSession, name: str, flush: Callable[[AsyncSession], Awaitable[None]], discard: Callable[[], None]
+) -> None:
+    """Registers, once per transaction and ``name``, buffered writes to run in one statement before
+    the transaction commits (or before a savepoint is released, see :func:`flush_buffered`);
+    ``discard`` drops them when a savepoint is rolled back. Repositories use it to turn one
+    statement per message into one per batch."""
+    session.info.setdefault(_BEFORE_COMMIT, {}).setdefault(name, flush)
+    session.info.setdefault(_DISCARD, {}).setdefault(name, discard)
+
+
+async def flush_buffered(session: AsyncSession) -> None:
+    """Runs the buffered writes now (before a commit, or before a savepoint is released)."""
+    for flush in list(session.info.get(_BEFORE_COMMIT, {}).values()):
+        await flush(session)
+
+
+def discard_buffered(session: AsyncSession) -> None:
+    """Drops writes buffered since the last flush (their savepoint was rolled back)."""
+    for discard in list(session.info.get(_DISCARD, {}).values()):
+        discard()
 
 
 def advisory_lock_id(user_key: str) -> int:
@@ -115,6 +142,7 @@ class Database:
             del connection
         try:
             yield session
+            await flush_buffered(session)
             await session.commit()
         except BaseException:
             await session.rollback()

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Insert, Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -75,12 +75,8 @@ class UpdateJournal:
                 "expires_hour": now_hour + TOMBSTONE_HOURS,
             }
             payloads[key] = payload
-        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
         # executemany of one cached statement, not a VALUES list compiled anew for every batch size
-        statement = (
-            insert(_UPDATES).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(_UPDATES.c.dedup_key)
-        )
+        statement = _insert_new(session, _UPDATES, "dedup_key")
         inserted = set((await session.execute(statement, list(rows.values()))).scalars())
         return [JournalEntry(key, payloads[key]) for key in rows if key in inserted]
 
@@ -154,13 +150,11 @@ class UpdateJournal:
         Two ``INSERT … ON CONFLICT DO NOTHING RETURNING`` statements decide it, so a replica
         racing for the same retry waits for the other's commit and then sees it as a duplicate.
         """
-        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
         nonces = list(dict.fromkeys(nonce for nonce, _ in items))
         inserted = set(
             (
                 await session.execute(
-                    insert(_NONCES).on_conflict_do_nothing(index_elements=["nonce_key"]).returning(_NONCES.c.nonce_key),
+                    _insert_new(session, _NONCES, "nonce_key"),
                     [{"nonce_key": nonce, "expires_hour": now_hour + 1} for nonce in nonces],
                 )
             ).scalars()
@@ -179,9 +173,7 @@ class UpdateJournal:
             claimed = set(
                 (
                     await session.execute(
-                        insert(_UPDATES)
-                        .on_conflict_do_nothing(index_elements=["dedup_key"])
-                        .returning(_UPDATES.c.dedup_key),
+                        _insert_new(session, _UPDATES, "dedup_key"),
                         [
                             {"dedup_key": key, "channel": channel, "sequence": 0, "payload_ct": None,
                              "handled": True, "expires_hour": now_hour + TOMBSTONE_HOURS}
@@ -205,3 +197,17 @@ class UpdateJournal:
         query = select(func.count()).where(InboundUpdate.channel == channel, InboundUpdate.handled.is_(False))
         return int((await session.execute(query)).scalar_one())
 
+
+_INSERTS_NEW: dict[tuple[str, str], Insert] = {}
+
+
+def _insert_new(session: AsyncSession, table: Table, key: str) -> Insert:
+    """``INSERT … ON CONFLICT (key) DO NOTHING RETURNING key`` for ``table``, built once per dialect
+    (building one costs more than running it)."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    statement = _INSERTS_NEW.get((dialect, table.name))
+    if statement is None:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
+        _INSERTS_NEW[(dialect, table.name)] = statement
+    return statement

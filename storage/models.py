@@ -65,6 +65,15 @@ class Conversation(SealedDocumentRow, Base):
     __tablename__ = "conversations"
 
 
+class DraftPart(SealedDocumentRow, Base):
+    """One message of a worker's draft account, sealed, so that adding one writes only it. Its key is
+    a keyed name derived from the conversation pseudonym, the draft and the part's number
+    (:mod:`storage.drafts`): without the keys, parts cannot be joined to a conversation, counted
+    per worker or ordered."""
+
+    __tablename__ = "draft_parts"
+
+
 class StatusThrottle(SealedDocumentRow, Base):
     """Failed receipt attempts of one worker (rate-limit pseudonym); the timing is inside the ciphertext."""
 

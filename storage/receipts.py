@@ -34,14 +34,38 @@ row whose ``c`` differs from the one its hash and tag were made for: it opens no
 tag is what stops a reporter who knows their own receipt (and so could compute an argon2
 hash for any case id, argon2 being unkeyed) from re-pointing it at someone else's case.
 The receipt itself is never stored, and it never enters the pseudonym cache.
+
+Hash parameters, and why (the threat model). The hash matters only to someone who has the
+database *without* the key file (a stolen backup, a database administrator): with the keys they
+would use the index. Such a thief has, per row, a salt, the case id and the hash, and must find
+an 80-bit random receipt. Even at 10^12 guesses a second, a rate no memory-hard hash allows,
+2^80 guesses take about 38,000 years: the receipt's entropy is the protection, and the cost
+factor is a margin on top of it, not the thing that makes guessing infeasible. NIST SP 800-63B
+(section 5.1.2.2, look-up secrets) asks exactly this for random secrets under 112 bits: salted
+and hashed with a key-derivation function that has a cost factor, not a particular cost.
+RFC 9106 (section 4) sizes its profiles (2 GiB, or 64 MiB with t=3, p=4) for low-entropy
+passwords, where every extra unit of cost matters; here it would buy nothing but latency and
+memory that every report submission and status lookup pays, on a server that hashes for many
+workers at once. So we use the OWASP Password Storage Cheat Sheet's argon2id minimum, m=19 MiB,
+t=2, p=1 (one lane: the server's other cores keep serving other workers), with RFC 9106's 128-bit
+salt and 256-bit tag. A stolen hash still costs ~19 MiB and two passes per guess.
+
+Hashes made with earlier parameters (argon2-cffi's RFC 9106 low-memory profile, m=64 MiB, t=3,
+p=4) keep verifying: argon2 hash strings carry their own parameters. Hashing and verifying run
+off the event loop, never inside a write transaction or a worker's lock (see
+``handlers.preparation``), and at most as many at once as fit :class:`MemoryBudget`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import secrets
 import unicodedata
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -57,7 +81,14 @@ _ALPHABET_SET = frozenset(ALPHABET)
 _SYMBOL = f"[{ALPHABET}]"
 RECEIPT_PATTERN: re.Pattern[str] = re.compile(rf"\A{_SYMBOL}{{4}}(?:-{_SYMBOL}{{4}}){{3}}\Z")
 
-_MINIMUM = argon2.profiles.RFC_9106_LOW_MEMORY
+log = logging.getLogger(__name__)
+
+# OWASP Password Storage Cheat Sheet, argon2id minimum; RFC 9106's 128-bit salt and 256-bit tag.
+PARAMETERS = argon2.Parameters(
+    type=argon2.Type.ID, version=19, salt_len=16, hash_len=32, time_cost=2, memory_cost=19 * 1024, parallelism=1
+)
+_MINIMUM = PARAMETERS
+DEFAULT_MEMORY_BUDGET_MIB = 128
 MAX_RECEIPTS_PER_CASE = 5
 HASH_LABEL = "hapbot-receipt-v2"
 
@@ -93,12 +124,62 @@ def normalise_receipt(text: str) -> str | None:
     return _format(symbols)
 
 
+class MemoryBudget:
+    """Admits argon2 work while the memory it needs fits a budget: a weighted semaphore, first come
+    first served, so a burst of submissions cannot push the process out of memory."""
+
+    def __init__(self, kib: int) -> None:
+        if kib <= 0:
+            raise ValueError("a memory budget must be positive")
+        self.total = kib
+        self._free = kib
+        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
+
+    @asynccontextmanager
+    async def reserve(self, kib: int) -> AsyncIterator[None]:
+        if kib > self.total:
+            raise ValueError("more memory than the whole budget")
+        if not self._waiters and self._free >= kib:
+            self._free -= kib
+        else:
+            admitted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            entry = (kib, admitted)
+            self._waiters.append(entry)
+            try:
+                await admitted
+            except asyncio.CancelledError:
+                if admitted.done() and not admitted.cancelled():
+                    self._release(kib)  # admitted, then cancelled before running: give it back
+                else:
+                    self._waiters.remove(entry)
+                raise
+        try:
+            yield
+        finally:
+            self._release(kib)
+
+    def _release(self, kib: int) -> None:
+        self._free += kib
+        while self._waiters and self._waiters[0][0] <= self._free:
+            needed, admitted = self._waiters.popleft()
+            if not admitted.done():
+                self._free -= needed
+                admitted.set_result(None)
+
+
 class ReceiptHasher:
     """Slow-hash receipts with argon2id so a stolen database does not reveal them."""
 
-    def __init__(self, hasher: argon2.PasswordHasher | None = None) -> None:
-        """Use argon2-cffi's defaults (RFC 9106 low-memory); refuse anything weaker."""
-        hasher = hasher or argon2.PasswordHasher()
+    def __init__(
+        self, hasher: argon2.PasswordHasher | None = None, *, memory_budget_mib: int = DEFAULT_MEMORY_BUDGET_MIB
+    ) -> None:
+        """Use :data:`PARAMETERS` unless given a hasher; refuse anything weaker. At most as many
+        hashes run at once as fit ``memory_budget_mib`` (at least one always fits)."""
+        hasher = hasher or argon2.PasswordHasher.from_parameters(PARAMETERS)
         if (
             hasher.type is not argon2.Type.ID
             or hasher.memory_cost < _MINIMUM.memory_cost
@@ -106,8 +187,9 @@ class ReceiptHasher:
             or hasher.hash_len < _MINIMUM.hash_len
             or hasher.salt_len < _MINIMUM.salt_len
         ):
-            raise ValueError("receipt hashing must be argon2id at least as strong as RFC 9106 low-memory")
+            raise ValueError("receipt hashing must be argon2id at least as strong as OWASP's minimum (19 MiB, t=2)")
         self._hasher = hasher
+        self.budget = MemoryBudget(max(memory_budget_mib * 1024, hasher.memory_cost))
 
     def __repr__(self) -> str:
         parameters = f"m={self._hasher.memory_cost}, t={self._hasher.time_cost}, p={self._hasher.parallelism}"
@@ -132,16 +214,33 @@ class ReceiptHasher:
             return False
 
     def needs_rehash(self, stored_hash: str) -> bool:
-        """Say whether a stored hash uses weaker parameters than this hasher (rehash after verifying)."""
+        """Say whether a stored hash uses other parameters than this hasher's."""
         try:
             return self._hasher.check_needs_rehash(stored_hash)
         except InvalidHashError:
             return True
 
+    def _memory_of(self, stored_hash: str) -> int | None:
+        """KiB that verifying ``stored_hash`` takes (its own parameters), or None if it is not one."""
+        try:
+            return argon2.extract_parameters(stored_hash).memory_cost
+        except InvalidHashError:
+            return None
+
     async def hash_async(self, receipt: str, case_id: str) -> str:
-        """Hash in a worker thread, so the event loop keeps serving other workers meanwhile."""
-        return await asyncio.to_thread(self.hash, receipt, case_id)
+        """Hash in a worker thread within the memory budget, so the event loop keeps serving others."""
+        async with self.budget.reserve(self._hasher.memory_cost):
+            return await asyncio.to_thread(self.hash, receipt, case_id)
 
     async def verify_async(self, stored_hash: str, receipt: str, case_id: str) -> bool:
-        """Verify in a worker thread, so the event loop keeps serving other workers meanwhile."""
-        return await asyncio.to_thread(self.verify, stored_hash, receipt, case_id)
+        """Verify in a worker thread within the memory budget. A stored hash that would need more
+        memory than the whole budget is refused (False): only someone writing to the database
+        could have put it there, to exhaust the server's memory."""
+        memory = self._memory_of(stored_hash)
+        if memory is None:
+            return False
+        if memory > self.budget.total:
+            log.warning("a stored receipt hash asks for more memory than the hashing budget: refused")
+            return False
+        async with self.budget.reserve(memory):
+            return await asyncio.to_thread(self.verify, stored_hash, receipt, case_id)

@@ -28,13 +28,14 @@ from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import argon2
 import asyncpg
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 
 import bot.core
 from bot.channels.console import ConsoleChannel
@@ -46,11 +47,13 @@ from handlers.faq import FaqLibrary, initialise_segmenter
 from handlers.faq.service import LibraryFaqService
 from handlers.i18n import load_translators
 from handlers.quiz.library import QuizLibrary
-from storage.crypto import KeyRing
+from storage.conversations import conversation_store
+from storage.crypto import Crypto, KeyRing
 from storage.database import Database
+from storage.drafts import DraftParts
 from storage.migrate import script_heads, upgrade_to_head
 from storage.models import Base
-from storage.receipts import ReceiptHasher
+from storage.receipts import MemoryBudget, ReceiptHasher
 
 T = TypeVar("T")
 
@@ -293,6 +296,7 @@ class QuickReceiptHasher(ReceiptHasher):
 
     def __init__(self) -> None:
         self._hasher = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+        self.budget = MemoryBudget(64 * 1024)
 
 
 @pytest.fixture(scope="session")
@@ -370,3 +374,16 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     if any(".py" in arg or "::" in arg for arg in config.args):
         return 0
     return min(2, os.cpu_count() or 1)
+
+
+async def conversation_with_account(crypto: Crypto, session: AsyncSession, user_key: str) -> dict[str, Any] | None:
+    """A worker's stored conversation document, with the draft's account (kept in sealed parts,
+    storage.drafts) joined in order into ``draft["what"]``, as tests read it."""
+    document = await conversation_store(crypto).load(session, user_key)
+    draft = (document or {}).get("draft")
+    if isinstance(draft, dict):
+        inline = list(draft.get("what") or [])
+        count = int(draft.get("parts") or 0)
+        parts = await DraftParts(crypto).read(session, user_key, str(draft.get("id")), count) if count else []
+        draft["what"] = inline + parts
+    return document

@@ -23,7 +23,7 @@ from handlers import reminders
 from handlers.conversation import State
 from storage.models import Case
 
-from .conftest import Worker
+from .conftest import Worker, conversation_with_account
 
 STORY = "He keeps standing too close to me at the line"
 MENU_IDS = ["report", "status", "faq", "quiz", "remind", "language", "help"]
@@ -68,7 +68,7 @@ async def walk_to(worker: Worker, state: str) -> None:
 async def stored(worker: Worker) -> dict[str, Any]:
     runtime = worker.runtime
     async with runtime.database.transaction(write=False) as session:
-        document = await runtime.services.conversations.load(session, worker.user_key)
+        document = await conversation_with_account(runtime.crypto, session, worker.user_key)
     assert document is not None, "no conversation stored for the worker"
     return document
 

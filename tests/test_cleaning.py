@@ -43,7 +43,7 @@ async def test_rows_expired_before_the_hour_go_and_unhandled_updates_stay(runtim
     assert deleted["pending_notices"] == 2 and deleted["seen_nonces"] == 2
     assert deleted["inbound_updates"] == 2, "handled tombstones only"
     assert set(deleted) == {
-        "conversations", "status_throttles", "draft_files", "chat_traces",
+        "conversations", "draft_parts", "status_throttles", "draft_files", "chat_traces",
         "pending_notices", "seen_nonces", "case_links", "inbound_updates",
         "held_reminders", "reminder_occasions",
     }

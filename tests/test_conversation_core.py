@@ -16,7 +16,7 @@ from storage.delivery import delivery_counts
 from storage.models import CaseLink
 from storage.models import Conversation as ConversationRow
 
-from .conftest import Clock, Worker
+from .conftest import Clock, Worker, conversation_with_account
 from .flows import RECEIPT_LINE, receipt_in, reference_in, report_script
 
 
@@ -30,7 +30,7 @@ async def start_report(worker: Worker, *story: str) -> None:
 
 async def conversation_state(runtime: Core, worker: Worker) -> dict[str, object]:
     async with runtime.database.transaction(write=False) as session:
-        document = await runtime.services.conversations.load(session, worker.user_key)
+        document = await conversation_with_account(runtime.crypto, session, worker.user_key)
     assert document is not None
     return document
 

@@ -38,7 +38,7 @@ from handlers.quiz.library import QuizLibrary
 from storage import audit
 from storage.crypto import KeyRing
 from storage.messages import Delivery, ImageDelivery
-from storage.receipts import ReceiptHasher, new_receipt
+from storage.receipts import ReceiptHasher
 
 from .conftest import Clock, make_config
 
@@ -152,9 +152,10 @@ async def plant(
 
 async def file_case(core: Core, at: datetime, category: str = "verbal", involved: str = "coworker") -> str:
     report = {"category": category, "involved": involved, "what": [f"{CANARY} {category}"], "urgency": "normal"}
+    issued = await core.services.cases.issue_receipt()
     async with core.database.transaction() as session:
         case = await core.services.cases.create(
-            session, site="main", report=report, contact=None, receipt=new_receipt(), now=at
+            session, site="main", report=report, contact=None, receipt=issued, now=at
         )
     return case.reference
 

@@ -22,7 +22,6 @@ from storage.crypto import DecryptionError
 from storage.database import sqlite_path
 from storage.evidence import EvidenceRepository, hour_number
 from storage.models import Case, DraftFile, Evidence
-from storage.receipts import new_receipt
 
 from .conftest import Clock, Worker
 from .flows import reference_in, report_script
@@ -59,7 +58,7 @@ async def new_case(runtime: Core, session: AsyncSession) -> CaseView:
         site="main",
         report={"version": 1, "what": ["evidence test"]},
         contact=None,
-        receipt=new_receipt(),
+        receipt=await services.cases.issue_receipt(),
         now=services.clock(),
     )
 

@@ -16,7 +16,7 @@ from bot.core import Core
 from handlers.conversation import State
 from handlers.i18n import load_translators
 
-from .conftest import Worker
+from .conftest import Worker, conversation_with_account
 
 REPO = Path(__file__).resolve().parents[1]
 HANDLERS = REPO / "handlers"
@@ -128,7 +128,7 @@ async def start_report(worker: Worker) -> None:
 async def draft_of(worker: Worker) -> dict[str, object]:
     runtime = worker.runtime
     async with runtime.database.transaction(write=False) as session:
-        document = await runtime.services.conversations.load(session, worker.user_key)
+        document = await conversation_with_account(runtime.crypto, session, worker.user_key)
     assert document is not None
     return document
 

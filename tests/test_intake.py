@@ -17,7 +17,7 @@ from handlers.context import Context
 from handlers.conversation import State
 from handlers.intake import Arrival, IntakeStep
 
-from .conftest import Worker
+from .conftest import Worker, conversation_with_account
 
 HANDLERS = Path(__file__).resolve().parents[1] / "handlers"
 FEATURES = {"report", "status", "faq_flow", "common", "hr"}
@@ -97,7 +97,7 @@ async def start_report(worker: Worker) -> None:
 
 async def stored(runtime: Core, worker: Worker) -> dict[str, object]:
     async with runtime.database.transaction(write=False) as session:
-        document = await runtime.services.conversations.load(session, worker.user_key)
+        document = await conversation_with_account(runtime.crypto, session, worker.user_key)
     assert document is not None
     return document
 

@@ -17,7 +17,7 @@ from handlers.faq.service import LibraryFaqService
 from handlers.intents import Intent, find_receipt
 from storage.crypto import KeyRing
 
-from .conftest import Clock, Worker, make_config
+from .conftest import Clock, Worker, conversation_with_account, make_config
 from .flows import receipt_in, report_script
 from .intent_rates import TABLE, Phrase, read_phrases
 
@@ -34,7 +34,7 @@ PEOPLE = "You can talk to a person:"
 async def stored(worker: Worker) -> dict[str, object]:
     runtime = worker.runtime
     async with runtime.database.transaction(write=False) as session:
-        document = await runtime.services.conversations.load(session, worker.user_key)
+        document = await conversation_with_account(runtime.crypto, session, worker.user_key)
     assert document is not None
     return document
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 from collections import Counter
 
 import argon2
@@ -12,7 +14,9 @@ from hypothesis import strategies as st
 
 from storage.receipts import (
     ALPHABET,
+    PARAMETERS,
     RECEIPT_PATTERN,
+    MemoryBudget,
     ReceiptHasher,
     new_receipt,
     normalise_receipt,
@@ -174,7 +178,9 @@ class TestHasher:
         assert stored.startswith("$argon2id$")
         for form in (RECEIPT, RECEIPT.replace("-", ""), RECEIPT.lower(), RECEIPT.replace("-", "").lower()):
             assert form not in stored
-        assert argon2.extract_parameters(stored) == argon2.profiles.RFC_9106_LOW_MEMORY
+        assert argon2.extract_parameters(stored) == PARAMETERS
+        assert (PARAMETERS.memory_cost, PARAMETERS.time_cost, PARAMETERS.parallelism) == (19 * 1024, 2, 1)
+        assert (PARAMETERS.salt_len, PARAMETERS.hash_len) == (16, 32)
         assert not hasher.needs_rehash(stored)
 
     def test_hash_rejects_non_receipts(self, hasher: ReceiptHasher) -> None:
@@ -206,3 +212,85 @@ class TestHasher:
         assert await hasher.verify_async(stored, "k7qx-m2pa-x9tb-4rwe", CASE)
         assert not await hasher.verify_async(stored, "K7QX-M2PA-X9TB-4RWF", CASE)
         assert hasher.verify(stored, RECEIPT, CASE)
+
+
+BOUND = f"hapbot-receipt-v2|{RECEIPT}|{CASE}"
+
+
+class TestEarlierParameters:
+    """Receipts hashed before the parameters changed (argon2-cffi's RFC 9106 low-memory profile)
+    keep working: a hash string carries its own parameters."""
+
+    async def test_a_receipt_hashed_with_the_old_profile_still_verifies(self, hasher: ReceiptHasher) -> None:
+        old = argon2.PasswordHasher.from_parameters(argon2.profiles.RFC_9106_LOW_MEMORY).hash(BOUND)
+        assert argon2.extract_parameters(old).memory_cost == 64 * 1024
+        assert hasher.verify(old, RECEIPT, CASE)
+        assert await hasher.verify_async(old, "k7qx m2pa x9tb 4rwe", CASE)
+        assert not await hasher.verify_async(old, "K7QX-M2PA-X9TB-4RWF", CASE)
+        assert not await hasher.verify_async(old, RECEIPT, OTHER_CASE)
+
+    async def test_a_hash_asking_more_memory_than_the_budget_is_refused(self) -> None:
+        small = ReceiptHasher(memory_budget_mib=32)
+        old = argon2.PasswordHasher.from_parameters(argon2.profiles.RFC_9106_LOW_MEMORY).hash(BOUND)
+        assert small.verify(old, RECEIPT, CASE), "the hash itself is right"
+        assert not await small.verify_async(old, RECEIPT, CASE), "but 64 MiB does not fit a 32 MiB budget"
+
+
+class SlowHasher(ReceiptHasher):
+    """Blocks inside hash() until released, counting how many hashes run at once."""
+
+    def __init__(self, budget_mib: int) -> None:
+        super().__init__(memory_budget_mib=budget_mib)
+        self.lock = threading.Condition()
+        self.active = 0
+        self.peak = 0
+        self.released = False
+
+    def hash(self, receipt: str, case_id: str) -> str:
+        with self.lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+            self.lock.notify_all()
+            self.lock.wait_for(lambda: self.released, timeout=10)
+            self.active -= 1
+        return "$argon2id$stand-in"
+
+    def wait_until_active(self, count: int) -> bool:
+        with self.lock:
+            return self.lock.wait_for(lambda: self.active >= count, timeout=10)
+
+    def release(self) -> None:
+        with self.lock:
+            self.released = True
+            self.lock.notify_all()
+
+
+class TestMemoryBudget:
+    async def test_concurrent_hashes_are_bounded_by_the_memory_budget(self) -> None:
+        hasher = SlowHasher(budget_mib=2 * 19 + 10)  # room for two 19 MiB hashes, not three
+        assert hasher.budget.total == 48 * 1024
+        tasks = [asyncio.create_task(hasher.hash_async(RECEIPT, CASE)) for _ in range(6)]
+        assert await asyncio.to_thread(hasher.wait_until_active, 2)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert hasher.budget.waiting == 4, "four wait for memory while two hash"
+        hasher.release()
+        assert await asyncio.gather(*tasks) == ["$argon2id$stand-in"] * 6
+        assert hasher.peak == 2
+        assert hasher.budget.waiting == 0
+
+    def test_the_budget_always_admits_one_hash(self) -> None:
+        assert ReceiptHasher(memory_budget_mib=1).budget.total == PARAMETERS.memory_cost
+
+    async def test_a_cancelled_waiter_gives_its_memory_back(self) -> None:
+        budget = MemoryBudget(10)
+        async with budget.reserve(10):
+            waiter = asyncio.create_task(budget.reserve(5).__aenter__())
+            await asyncio.sleep(0)
+            assert budget.waiting == 1
+            waiter.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiter
+            assert budget.waiting == 0
+        async with budget.reserve(10):  # all of it is free again
+            pass

@@ -28,7 +28,6 @@ from storage.crypto import KeyRing
 from storage.database import Database, sqlite_path
 from storage.evidence import hour_number
 from storage.models import AuditEntry, Case, CaseMessage, Evidence
-from storage.receipts import new_receipt
 from storage.retention import due_for_purge, reclaim_space
 
 from .conftest import Clock
@@ -46,9 +45,10 @@ async def file_case(
     """A case with a report, an evidence file and an HR reply, left in ``status``; returns its
     reference and the bytes that must vanish with it (its wrapped key and ciphertexts)."""
     services = runtime.services
+    issued = await services.cases.issue_receipt()
     async with runtime.database.transaction() as session:
         case = await services.cases.create(
-            session, site="main", report={"what": REPORT}, contact=None, receipt=new_receipt(), now=clock()
+            session, site="main", report={"what": REPORT}, contact=None, receipt=issued, now=clock()
         )
         draft = await services.evidence.store_draft_file(session, EVIDENCE, "image/png", hour_number(clock()) + 24)
         await services.evidence.adopt(session, case.id, [draft], clock())

@@ -20,6 +20,7 @@ from storage.models import (
     ChatTrace,
     Conversation,
     DraftFile,
+    DraftPart,
     InboundUpdate,
     PendingNotice,
     SeenNonce,
@@ -145,6 +146,7 @@ async def test_cleaning_deletes_only_expired_rows(runtime: Core, clock: Clock) -
             session.add(PendingNotice(user_key=f"notice{n}", state_ct=b"sealed", expires_hour=expires))
             session.add(SeenNonce(nonce_key=f"nonce{n}", expires_hour=expires))
             session.add(CaseLink(user_key=f"link{n}", state_ct=b"sealed", expires_hour=expires))
+            session.add(DraftPart(user_key=f"part{n}", state_ct=b"sealed", expires_hour=expires))
             for handled in (True, False):
                 session.add(
                     InboundUpdate(
@@ -159,6 +161,7 @@ async def test_cleaning_deletes_only_expired_rows(runtime: Core, clock: Clock) -
     deleted = await ExpiredRowCleaner(runtime.database, clock).run_once()
     assert deleted == {
         "conversations": 1,
+        "draft_parts": 1,
         "status_throttles": 1,
         "draft_files": 1,
         "chat_traces": 1,
@@ -170,7 +173,8 @@ async def test_cleaning_deletes_only_expired_rows(runtime: Core, clock: Clock) -
         "reminder_occasions": 0,
     }
     async with runtime.database.transaction(write=False) as session:
-        for model in (Conversation, StatusThrottle, ChatTrace, DraftFile, PendingNotice, SeenNonce, CaseLink):
+        expiring = (Conversation, DraftPart, StatusThrottle, ChatTrace, DraftFile, PendingNotice, SeenNonce, CaseLink)
+        for model in expiring:
             assert (await session.execute(select(func.min(model.expires_hour)))).scalar_one() == hour
         kept = (await session.execute(select(InboundUpdate.dedup_key))).scalars()
         assert sorted(kept) == ["u0False", "u1False", "u1True", "u2False", "u2True"], (

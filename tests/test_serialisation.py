@@ -16,7 +16,7 @@ import pytest
 from bot.core import build_core
 from storage.keys import create_key_file
 
-from .conftest import Worker, create_pg_database, drop_pg_database, make_config
+from .conftest import Worker, conversation_with_account, create_pg_database, drop_pg_database, make_config
 
 PER_PROCESS = 12
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +60,7 @@ async def test_two_processes_never_lose_a_message_of_one_worker(tmp_path: Path) 
             process.stdin.write(b"go\n")
         await asyncio.gather(*(finish(process) for process in processes))
         async with runtime.database.transaction(write=False) as session:
-            state = await runtime.services.conversations.load(session, worker.user_key)
+            state = await conversation_with_account(runtime.crypto, session, worker.user_key)
         await runtime.close()
         assert state is not None
         what = state["draft"]["what"]

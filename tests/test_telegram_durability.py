@@ -15,12 +15,11 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from storage.conversations import conversation_store
 from storage.crypto import Crypto, Purpose
 from storage.database import Database, advisory_lock_id
 from storage.keys import create_key_file
 
-from .conftest import create_pg_database, drop_pg_database
+from .conftest import conversation_with_account, create_pg_database, drop_pg_database
 from .telegram_emulator import TelegramEmulator
 from .telegram_emulator.helpers import wait_until
 from .telegram_harness import TelegramWorker
@@ -134,7 +133,7 @@ async def test_killed_between_journal_and_handling_then_handled_exactly_once(
         assert len(replies) == 1, "handled exactly once"
         database = Database(url)
         async with database.transaction(write=False) as session:
-            state = await conversation_store(Crypto(keyring)).load(session, user_key)
+            state = await conversation_with_account(Crypto(keyring), session, user_key)
         await database.dispose()
         assert state is not None and state["draft"]["what"] == ["CRASH-STORY-42"]
     finally:

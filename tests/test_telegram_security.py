@@ -16,7 +16,7 @@ from storage.crypto import KeyRing
 from storage.journal import UpdateJournal
 from storage.models import Case
 
-from .conftest import Clock, make_config
+from .conftest import Clock, conversation_with_account, make_config
 from .flows import receipt_in
 from .telegram_emulator import TelegramEmulator
 from .telegram_emulator.helpers import wait_until
@@ -60,7 +60,7 @@ async def test_forged_and_replayed_button_data_is_refused(runtime: Core, emu: Te
         await channel.process_pending()
         assert len(emu.calls("sendMessage")) == sends_before, "a refused button must change nothing"
         async with runtime.database.transaction(write=False) as session:
-            lin_state = await runtime.services.conversations.load(session, lin.user_key_for(runtime))
+            lin_state = await conversation_with_account(runtime.crypto, session, lin.user_key_for(runtime))
         welcomed = reminders.OFFER  # the welcome's menu, with reminders offered
         assert lin_state is not None and lin_state["state"] == welcomed, "Lin must still be at the menu"
         # Mei's own genuine button still works.
@@ -107,7 +107,7 @@ async def test_text_with_a_lone_surrogate_is_journaled_cleaned_and_answered(
         await channel.process_pending()
         assert len(emu.calls("sendMessage")) > sends_before
         async with runtime.database.transaction(write=False) as session:
-            state = await runtime.services.conversations.load(session, lin.user_key_for(runtime))
+            state = await conversation_with_account(runtime.crypto, session, lin.user_key_for(runtime))
         assert state is not None and state["draft"]["what"] == ["a\ufffdb"]
         await lin.say("and then it went on")  # polling still runs
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.dispatcher import Dispatcher
 from handlers.events import Incoming, Outcome
+from handlers.preparation import Prepared
 
 Ticket = TypeVar("Ticket")
 ClaimBatch = Callable[[AsyncSession, Sequence[Ticket]], Awaitable[Sequence[bool]]]
@@ -40,12 +41,15 @@ class GroupCommit(Generic[Ticket]):
         self._claim_batch = claim_batch
         self._max_batch = max_batch
         self._max_wait = max_wait
-        self._waiting: list[tuple[Incoming, Ticket, asyncio.Future[Outcome]]] = []
+        self._waiting: list[tuple[Incoming, Ticket, Prepared, asyncio.Future[Outcome]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
     async def handle(self, incoming: Incoming, ticket: Ticket) -> Outcome:
+        """Does the message's slow work (an argon2id hash) first, on its own, so that it never holds
+        up the batch it then joins."""
+        prepared = await self._dispatcher.prepare(incoming)
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._waiting.append((incoming, ticket, future))
+        self._waiting.append((incoming, ticket, prepared, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         return await future
@@ -57,19 +61,23 @@ class GroupCommit(Generic[Ticket]):
             batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
             await self._run(batch)
 
-    async def _run(self, batch: Sequence[tuple[Incoming, Ticket, asyncio.Future[Outcome]]]) -> None:
-        tickets = [ticket for _, ticket, _ in batch]
+    async def _run(self, batch: Sequence[tuple[Incoming, Ticket, Prepared, asyncio.Future[Outcome]]]) -> None:
+        tickets = [ticket for _, ticket, _, _ in batch]
 
         async def claim_all(session: AsyncSession) -> Sequence[bool]:
             return await self._claim_batch(session, tickets)
 
         try:
-            outcomes = await self._dispatcher.handle_many([incoming for incoming, _, _ in batch], claim=claim_all)
+            outcomes = await self._dispatcher.handle_many(
+                [incoming for incoming, _, _, _ in batch],
+                claim=claim_all,
+                prepared=[prepared for _, _, prepared, _ in batch],
+            )
         except Exception as error:
-            for _, _, future in batch:
+            for _, _, _, future in batch:
                 if not future.done():
                     future.set_exception(error)
             return
-        for (_, _, future), outcome in zip(batch, outcomes, strict=True):
+        for (_, _, _, future), outcome in zip(batch, outcomes, strict=True):
             if not future.done():
                 future.set_result(outcome)
