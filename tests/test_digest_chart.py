@@ -43,7 +43,16 @@ def figures(week: Week | None = None) -> DigestFigures:
         open_by_status=protect({"new": 5, "acknowledged": 8, "investigating": 2}),
         open_by_age=protect({"0-7": 9, "8-30": 6, "31-90": 0, "90+": 0}),
         closed=protect({"resolved": 6, "closed": 5, "withdrawn": 1}),
-        deadlines=protect({"acknowledge:met": 9, "acknowledge:missed": 2, "feedback:met": 5, "resolve:missed": 1}),
+        deadlines=protect(
+            {
+                "acknowledge:met": 9,
+                "acknowledge:missed": 2,
+                "feedback:met": 5,
+                "feedback:missed": 0,
+                "resolve:met": 6,
+                "resolve:missed": 1,
+            }
+        ),
         retaliation=None,
         training=Training("2026-02", 3, 40, 33, 1, None),
     )
