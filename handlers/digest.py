@@ -20,10 +20,18 @@ by status), so no cross-table cell can be worked out either.
 What this leaves: consecutive weeks' open counts can be compared (10 open last week, 11 now), which
 tells a net change, not who or what; the weekly totals themselves are shown once they reach 5.
 
-The acknowledgement deadline is counted from what exists (the case's hour of creation and the first
-audit entry naming it: a read, reply or status change by a named handler). The ``deadlines``
-helper's per-site deadlines and retaliation check-ins replace :func:`deadline_outcomes` and
-:func:`retaliation_reports` when they land; until then retaliation reports are "not recorded yet".
+**Deadlines** are the case deadlines of :mod:`storage.deadline_rules` (acknowledge, first
+feedback, resolve, in the site's days): each one whose due time fell in the week, and has passed,
+counts once as met or missed (:func:`storage.deadline_rules.outcome`: missed when it was escalated
+or its act came late; withdrawn cases are left out). A reopened case's earlier rounds count from the
+outcomes recorded when it was reopened. The six kinds (acknowledge met, acknowledge missed, ...)
+form one breakdown, protected like the others, and no other line shows any of them, so no cell of
+deadline by outcome can be worked out from a margin.
+
+**Retaliation reports** are the reporters who answered a check-in "yes, something happened to me
+because of the report" during the week (each reopened their case as urgent): a count only, shown
+from 5, in the digest of the audience the case belongs to (the board's for cases about a
+supervisor, a manager or HR, HR's for the rest).
 """
 
 from __future__ import annotations
@@ -36,9 +44,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.case_deadlines import CaseEventView, escalation_key
 from storage.case_status import CaseStatus
 from storage.cases import CaseView
-from storage.digest import first_actions
+from storage.deadline_rules import MET, MISSED, Deadline, due, outcome
 from storage.outbox import as_utc
 from storage.quiz_tallies import WHOLE_QUIZ
 
@@ -53,8 +62,10 @@ OPEN = (CaseStatus.NEW, CaseStatus.ACKNOWLEDGED, CaseStatus.INVESTIGATING)
 FINISHED = (CaseStatus.RESOLVED, CaseStatus.CLOSED, CaseStatus.WITHDRAWN)
 AGE_BANDS: tuple[tuple[str, int | None], ...] = (("0-7", 7), ("8-30", 30), ("31-90", 90), ("90+", None))
 """Age of an open case at the end of the week, in days: each band's name and its last day."""
-MET, MISSED = "met", "missed"
-DEFAULT_ACKNOWLEDGE_DAYS = 7  # the EU Whistleblowing Directive's acknowledgement; Chinese law says "in time"
+DEADLINE_KINDS: tuple[str, ...] = tuple(
+    f"{deadline.value}:{result}" for deadline in Deadline for result in (MET, MISSED)
+)
+"""The deadline breakdown's groups, in order: ``acknowledge:met``, ``acknowledge:missed``, ..."""
 
 
 @dataclass(frozen=True)
@@ -161,15 +172,14 @@ class DigestFigures:
     open_by_status: Breakdown
     open_by_age: Breakdown
     closed: Breakdown
-    acknowledgement: Breakdown
-    acknowledge_days: int
-    retaliation: int | Literal["not_recorded"] | None
+    deadlines: Breakdown
+    retaliation: int | None
     training: Training | None = field(default=None)
 
 
 @dataclass(frozen=True)
 class _Case:
-    reference: str
+    view: CaseView
     status: CaseStatus
     created_at: datetime
     updated_at: datetime
@@ -177,7 +187,7 @@ class _Case:
 
     @classmethod
     def of(cls, view: CaseView, category: str) -> _Case:
-        return cls(view.reference, view.status, as_utc(view.created_at), as_utc(view.updated_at), category)
+        return cls(view, view.status, as_utc(view.created_at), as_utc(view.updated_at), category)
 
 
 async def _cases(session: AsyncSession, services: Services, site: str, audience: Audience) -> list[_Case]:
@@ -206,32 +216,41 @@ def _band(age: timedelta) -> str:
     return AGE_BANDS[-1][0]
 
 
-async def deadline_outcomes(
-    session: AsyncSession, cases: Sequence[_Case], week: Week, days: int, now: datetime
+def deadline_outcomes(
+    cases: Sequence[_Case], events: Mapping[str, Sequence[CaseEventView]], week: Week, now: datetime
 ) -> dict[str, int]:
-    """Acknowledgement deadlines that fell in the week (and have passed): met when HR first acted
-    on the case within ``days`` of its creation, missed otherwise. Withdrawn cases are left out.
+    """Deadlines that fell due in the week (and have passed), by kind and outcome
+    (:data:`DEADLINE_KINDS`): the current round's from the case, earlier rounds' from the outcomes
+    recorded when the case was reopened."""
+    end = min(week.end, now)
+    counts = dict.fromkeys(DEADLINE_KINDS, 0)
+    for case in cases:
+        view = case.view
+        recorded = events.get(view.id, ())
+        keys = {event.key for event in recorded}
+        for deadline in Deadline:
+            when = due(view, deadline)
+            if when is None or not week.start <= as_utc(when) < end:
+                continue
+            result = outcome(view, deadline, escalation_key(view.round, deadline) in keys)
+            if result is not None:
+                counts[f"{deadline.value}:{result}"] += 1
+        for event in recorded:
+            ended = event.outcome_of()
+            if ended is not None and event.round < view.round and week.start <= event.at < end:
+                counts[f"{ended.value}:{event.state}"] += 1
+    return counts
 
-    The spot for the ``deadlines`` helper: when per-site deadlines are recorded, count them here."""
-    due = [
-        case
+
+def retaliation_reports(cases: Sequence[_Case], events: Mapping[str, Sequence[CaseEventView]], week: Week) -> int:
+    """Check-ins answered "yes, something happened because of the report" in the week (each one
+    reopened its case), among this audience's cases."""
+    return sum(
+        1
         for case in cases
-        if case.status is not CaseStatus.WITHDRAWN
-        and week.start <= case.created_at + timedelta(days=days) < min(week.end, now)
-    ]
-    first = await first_actions(session, [case.reference for case in due])
-    outcomes = {MET: 0, MISSED: 0}
-    for case in due:
-        acted = first.get(case.reference)
-        met = acted is not None and acted <= case.created_at + timedelta(days=days)
-        outcomes[MET if met else MISSED] += 1
-    return outcomes
-
-
-async def retaliation_reports(session: AsyncSession, site: str, audience: Audience, week: Week) -> int | None:
-    """Retaliation reported during the week. The spot for the ``deadlines`` helper's retaliation
-    check-ins (30/60/90 days): nothing records retaliation yet, so this says so (None)."""
-    return None
+        for event in events.get(case.view.id, ())
+        if event.is_retaliation and week.start <= event.at < week.end
+    )
 
 
 async def _training(session: AsyncSession, services: Services, site: str, week: Week) -> Training:
@@ -255,18 +274,16 @@ async def digest_figures(
     site: str,
     week: Week,
     audience: Audience = "hr",
-    *,
-    acknowledge_days: int = DEFAULT_ACKNOWLEDGE_DAYS,
 ) -> DigestFigures:
     """The digest of ``site`` for ``week`` and ``audience``, protected (for the job and the desk).
 
     Open cases are those open now (statuses are not kept by week); ages count to the week's end."""
     now = services.clock()
     cases = await _cases(session, services, site, audience)
+    events = await services.case_deadlines.events(session, [case.view.id for case in cases])
     in_week = [c for c in cases if week.start <= c.created_at < week.end]
     still_open = [c for c in cases if c.status in OPEN and c.created_at < week.end]
     closed = [c for c in cases if c.status in FINISHED and week.start <= c.updated_at < week.end]
-    retaliation = await retaliation_reports(session, site, audience, week)
     return DigestFigures(
         site=site,
         week=week,
@@ -277,8 +294,7 @@ async def digest_figures(
             _count((_band(week.end - c.created_at) for c in still_open), [name for name, _ in AGE_BANDS])
         ),
         closed=protect(_count((c.status.value for c in closed), [s.value for s in FINISHED])),
-        acknowledgement=protect(await deadline_outcomes(session, cases, week, acknowledge_days, now)),
-        acknowledge_days=acknowledge_days,
-        retaliation="not_recorded" if retaliation is None else protect_count(retaliation),
+        deadlines=protect(deadline_outcomes(cases, events, week, now)),
+        retaliation=protect_count(retaliation_reports(cases, events, week)),
         training=await _training(session, services, site, week) if audience == "hr" else None,
     )

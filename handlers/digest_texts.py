@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .digest import COMBINED, MET, MISSED, Breakdown, DigestFigures, Group
+from .digest import COMBINED, Breakdown, DigestFigures, Group
 from .i18n import LANGUAGES, N_, Language, Translator
 from .settings import LocalText, pick
 
@@ -21,9 +21,8 @@ RECEIVED = N_("New reports this week")
 OPEN_BY_STATUS = N_("Open reports by status")
 OPEN_BY_AGE = N_("Open reports by age")
 CLOSED = N_("Closed this week")
-ACKNOWLEDGED = N_("Acknowledged within {days} days (deadlines this week)")
-RETALIATION = N_("Retaliation reports")
-NOT_RECORDED = N_("not recorded yet")
+DEADLINES = N_("Deadlines due this week")
+RETALIATION = N_("Retaliation reported at check-ins this week")
 TRAINING = N_("Refresher quizzes in {month}: {completions} completed, {passes} passed ({quizzes} quizzes)")
 TRAINING_HIDDEN = N_("{hidden} quizzes taken by fewer than 5 workers are not counted.")
 RECORDS = N_("Training records kept this week: {count}")
@@ -51,8 +50,12 @@ LABELS: Mapping[str, str] = {
     "8-30": N_("8 to 30 days"),
     "31-90": N_("31 to 90 days"),
     "90+": N_("Over 90 days"),
-    MET: N_("Met"),
-    MISSED: N_("Missed"),
+    "acknowledge:met": N_("Acknowledged in time"),
+    "acknowledge:missed": N_("Acknowledgement missed"),
+    "feedback:met": N_("First reply in time"),
+    "feedback:missed": N_("First reply missed"),
+    "resolve:met": N_("Resolved in time"),
+    "resolve:missed": N_("Resolution missed"),
 }
 
 
@@ -89,16 +92,14 @@ def _breakdown(t: Translator, title: str, breakdown: Breakdown) -> str:
 def _block(t: Translator, site_name: str, figures: DigestFigures) -> str:
     title = BOARD_TITLE if figures.audience == "board" else TITLE
     separator = "：" if t.language == "zh" else ": "
-    retaliation = figures.retaliation
-    retaliation_text = t(NOT_RECORDED) if retaliation == "not_recorded" else _number(retaliation)
     lines = [
         f"{MARK} {t(title, site=site_name, week=week_text(t, figures))}",
         _breakdown(t, t(RECEIVED), figures.received),
         _breakdown(t, t(OPEN_BY_STATUS), figures.open_by_status),
         _breakdown(t, t(OPEN_BY_AGE), figures.open_by_age),
         _breakdown(t, t(CLOSED), figures.closed),
-        _breakdown(t, t(ACKNOWLEDGED, days=figures.acknowledge_days), figures.acknowledgement),
-        f"{t(RETALIATION)}{separator}{retaliation_text}",
+        _breakdown(t, t(DEADLINES), figures.deadlines),
+        f"{t(RETALIATION)}{separator}{_number(figures.retaliation)}",
     ]
     training = figures.training
     if training is not None:
@@ -156,6 +157,10 @@ def _panel(t: Translator, title: str, breakdown: Breakdown) -> Panel:
     return Panel(title, tuple(Bar(group_label(t, group), group.value) for group in breakdown.groups))
 
 
+def _count_panel(t: Translator, title: str, value: int | None) -> Panel:
+    return Panel(f"{title}{'：' if t.language == 'zh' else ': '}{_number(value)}", (Bar(t(ALL), value),))
+
+
 def chart_spec(t: Translator, site_label: str, figures: DigestFigures) -> ChartSpec:
     """The chart of a digest in one language; ``site_label`` is the site's name (or its id when
     the chart's font cannot draw the name)."""
@@ -164,7 +169,8 @@ def chart_spec(t: Translator, site_label: str, figures: DigestFigures) -> ChartS
         _panel(t, t(OPEN_BY_STATUS), figures.open_by_status),
         _panel(t, t(OPEN_BY_AGE), figures.open_by_age),
         _panel(t, t(CLOSED), figures.closed),
-        _panel(t, t(ACKNOWLEDGED, days=figures.acknowledge_days), figures.acknowledgement),
+        _panel(t, t(DEADLINES), figures.deadlines),
+        _count_panel(t, t(RETALIATION), figures.retaliation),
     )
     heading = BOARD_TITLE if figures.audience == "board" else TITLE
     return ChartSpec(t(heading, site=site_label, week=week_text(t, figures)), panels, t(FOOTER))
@@ -173,9 +179,13 @@ def chart_spec(t: Translator, site_label: str, figures: DigestFigures) -> ChartS
 def fixed_labels(t: Translator) -> list[str]:
     """Every fixed word the digest's chart can show in this language (for the font's test)."""
     words = [t(text) for text in LABELS.values()]
-    words += [t(text) for text in (RECEIVED, OPEN_BY_STATUS, OPEN_BY_AGE, CLOSED, RETALIATION, NOT_RECORDED)]
+    words += [t(text) for text in (RECEIVED, OPEN_BY_STATUS, OPEN_BY_AGE, CLOSED, RETALIATION)]
     words += [t(text) for text in (BREAKDOWN_HIDDEN, ALL, FOOTER)]
     week = t(WEEK, number=53, year=2026)
-    words += [t(ACKNOWLEDGED, days=7), t(TITLE, site="", week=week), t(BOARD_TITLE, site="", week=week)]
+    words += [
+        t(DEADLINES, acknowledge=7, feedback=14, resolve=90),
+        t(TITLE, site="", week=week),
+        t(BOARD_TITLE, site="", week=week),
+    ]
     words += [t(COMBINED_LABEL, labels="、".join(t(LABELS[key]) for key in LABELS)), SMALL, "0123456789: ()·、"]
     return words

@@ -28,11 +28,15 @@ from .deadline_rules import (
     CHECKIN_DAYS,
     CHECKIN_OPEN,
     FINISHED,
+    MET,
+    MISSED,
     OUTCOMES,
     CaseDeadlines,
     Deadline,
     NextDeadline,
+    due,
     met,
+    outcome,
     unmet,
 )
 from .delivery import dialect_of
@@ -63,6 +67,48 @@ def acknowledged_notice_key(round_: int) -> str:
 
 def checkin_key(round_: int, days: int) -> str:
     return f"{round_}:checkin:{days}"
+
+
+def outcome_key(round_: int, deadline: Deadline) -> str:
+    """A deadline's outcome in a round that has ended (the case was reopened): state ``met`` or
+    ``missed``, at its due time."""
+    return f"{round_}:outcome:{deadline.value}"
+
+
+def reopened_key(round_: int) -> str:
+    """The reopening that started ``round_``: state ``retaliation`` (the reporter answered a
+    check-in "yes, something happened"), at the hour of the answer."""
+    return f"{round_}:reopened"
+
+
+RETALIATION = "retaliation"
+
+
+@dataclass(frozen=True)
+class CaseEventView:
+    """One recorded event of a case: its key, state and time (UTC-aware)."""
+
+    key: str
+    state: str
+    at: datetime
+
+    @property
+    def round(self) -> int:
+        return int(self.key.partition(":")[0])
+
+    def outcome_of(self) -> Deadline | None:
+        """The deadline whose outcome this event records, or None for other events."""
+        parts = self.key.split(":")
+        if len(parts) != 3 or parts[1] != "outcome" or self.state not in (MET, MISSED):
+            return None
+        try:
+            return Deadline(parts[2])
+        except ValueError:
+            return None
+
+    @property
+    def is_retaliation(self) -> bool:
+        return self.key == reopened_key(self.round) and self.state == RETALIATION
 
 
 @dataclass(frozen=True)
@@ -262,11 +308,20 @@ class CaseDeadlineRepository:
         self, session: AsyncSession, case_id: str, now: datetime, deadlines: CaseDeadlines
     ) -> CaseView:
         """Opens a closed case again, urgent, as newly received: a new round of deadlines counted
-        from this hour (the reporter's act, so the hour only)."""
+        from this hour (the reporter's act, so the hour only). Records how the ending round's
+        deadlines went (their due times are overwritten) and the reopening itself, for the digest."""
         row = await session.get(Case, case_id)
         if row is None:
             raise LookupError("no such case")
         hour = to_hour(now)
+        ended = _view(row)
+        taken = (await self._keys(session, [case_id]))[case_id]
+        for deadline in Deadline:
+            result = outcome(ended, deadline, escalation_key(ended.round, deadline) in taken)
+            when = due(ended, deadline)
+            if result is not None and when is not None and outcome_key(ended.round, deadline) not in taken:
+                session.add(CaseEvent(case_id=case_id, key=outcome_key(ended.round, deadline), state=result, at=when))
+        session.add(CaseEvent(case_id=case_id, key=reopened_key(ended.round + 1), state=RETALIATION, at=hour))
         row.round = (row.round or 1) + 1
         row.status = CaseStatus.NEW.value
         row.urgent = True
@@ -278,6 +333,19 @@ class CaseDeadlineRepository:
         refresh_next_due(row)
         await session.flush()
         return _view(row)
+
+    async def events(self, session: AsyncSession, case_ids: Iterable[str]) -> dict[str, list[CaseEventView]]:
+        """Every recorded event of the cases (for the digest: escalations, ended rounds' outcomes,
+        reopenings); read in chunks, so any number of cases takes a few queries."""
+        ids = sorted(set(case_ids))
+        found: dict[str, list[CaseEventView]] = defaultdict(list)
+        for start in range(0, len(ids), 500):
+            query = select(CaseEvent.case_id, CaseEvent.key, CaseEvent.state, CaseEvent.at).where(
+                CaseEvent.case_id.in_(ids[start : start + 500])
+            )
+            for case_id, key, state, at in await session.execute(query):
+                found[case_id].append(CaseEventView(key, state, as_utc(at)))
+        return found
 
     async def _views(self, session: AsyncSession, query: Select[Case]) -> list[CaseView]:
         views = []

@@ -131,3 +131,38 @@ def next_deadline(case: HasDeadlines) -> NextDeadline | None:
     """The case's next deadline (which one and when), or None when there is none left."""
     pending = unmet(case)
     return pending[0] if pending else None
+
+
+MET, MISSED = "met", "missed"
+
+
+class HasOutcome(HasDeadlines, Protocol):
+    """A case whose deadlines' outcomes can be told: also when it was closed with an outcome."""
+
+    @property
+    def closed_at(self) -> datetime | None: ...
+
+
+def outcome(case: HasOutcome, deadline: Deadline, escalated: bool) -> str | None:
+    """How ``deadline`` of the case's current round went, once its due time has passed (times
+    UTC-aware): :data:`MISSED` when it was escalated, or when the act meeting it came after the due
+    time or not yet; :data:`MET` when the act, or an outcome closing the case, came in time. None
+    for a withdrawn case (withdrawing also marks a new case acknowledged, so its times say nothing
+    about HR) and for a deadline the case does not have."""
+    when = due(case, deadline)
+    if when is None or str(case.status) == "withdrawn":
+        return None
+    if escalated:
+        return MISSED
+    act = {
+        Deadline.ACKNOWLEDGE: case.acknowledged_at,
+        Deadline.FEEDBACK: case.first_feedback_at,
+        Deadline.RESOLVE: case.closed_at,
+    }[deadline]
+    if act is not None:
+        return MET if act <= when else MISSED
+    if case.closed_at is not None and case.closed_at <= when:
+        return MET
+    if deadline is Deadline.ACKNOWLEDGE and met(case, deadline):
+        return MET  # acknowledged before its time was recorded (cases older than deadlines)
+    return MISSED

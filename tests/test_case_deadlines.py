@@ -14,7 +14,7 @@ import pytest
 from bot.core import Core, build_core
 from storage.cases import CaseStatus
 from storage.crypto import KeyRing
-from storage.deadline_rules import CaseDeadlines, Deadline, next_deadline
+from storage.deadline_rules import MET, MISSED, CaseDeadlines, Deadline, next_deadline, outcome
 from storage.outbox import as_utc
 
 from .conftest import Clock, Worker
@@ -113,9 +113,7 @@ async def test_a_case_about_a_supervisor_is_never_named_in_the_hr_chat(runtime: 
     assert len(board) == 2 and "Deadline soon" in board[0] and "escalated" in board[1]
 
 
-async def test_a_restart_and_a_second_replica_fire_nothing_twice(
-    runtime: Core, clock: Clock, keyring: KeyRing
-) -> None:
+async def test_a_restart_and_a_second_replica_fire_nothing_twice(runtime: Core, clock: Clock, keyring: KeyRing) -> None:
     _, reference = await file_report(Worker(runtime, "mei", site="north"))
     first = Pass(runtime)
     clock.advance(days=6, hours=1)
@@ -259,3 +257,31 @@ async def test_a_pass_that_dies_before_committing_leaves_nothing_done_and_the_ne
     await jobs.run()
     await jobs.run()
     assert len(jobs.deadline_texts(BOARD_CHAT)) == 1 and (await case(runtime, reference)).escalated
+
+
+def test_a_deadline_is_met_by_its_act_in_time_and_missed_when_late_or_escalated() -> None:
+    """What the weekly digest counts: the act (or an outcome closing the case) by the due time
+    meets a deadline; late, never, or escalated misses it; a withdrawn case counts for neither."""
+    due = datetime(2026, 2, 25, 10, tzinfo=UTC)
+
+    def view(status: str = "acknowledged", acknowledged: datetime | None = None, closed: datetime | None = None):
+        return SimpleNamespace(
+            status=status,
+            acknowledge_due=due,
+            feedback_due=due,
+            resolve_due=None,
+            acknowledged_at=acknowledged,
+            first_feedback_at=None,
+            closed_at=closed,
+        )
+
+    early, late = due - timedelta(days=1), due + timedelta(hours=1)
+    assert outcome(view(acknowledged=early), Deadline.ACKNOWLEDGE, escalated=False) == MET
+    assert outcome(view(acknowledged=late), Deadline.ACKNOWLEDGE, escalated=False) == MISSED
+    assert outcome(view(acknowledged=early), Deadline.ACKNOWLEDGE, escalated=True) == MISSED
+    assert outcome(view("new"), Deadline.ACKNOWLEDGE, escalated=False) == MISSED
+    assert outcome(view(acknowledged=early), Deadline.FEEDBACK, escalated=False) == MISSED
+    assert outcome(view("resolved", early, closed=early), Deadline.FEEDBACK, escalated=False) == MET
+    assert outcome(view("resolved", early, closed=late), Deadline.FEEDBACK, escalated=False) == MISSED
+    assert outcome(view("withdrawn", early), Deadline.ACKNOWLEDGE, escalated=True) is None
+    assert outcome(view(acknowledged=early), Deadline.RESOLVE, escalated=False) is None  # no due time

@@ -24,7 +24,13 @@ TZ = ZoneInfo("Asia/Shanghai")
 PNG = b"\x89PNG\r\n\x1a\n"
 # Site names as factories write them, GB2312 level 2 included (鑫, 琪 and 骏 are not level 1).
 SITE_NAMES = [
-    "北厂", "一号厂", "东莞鑫源电子厂", "深圳市琪骏服装有限公司", "瑞盛五金（惠州）", "Factory One", "North Plant"
+    "北厂",
+    "一号厂",
+    "东莞鑫源电子厂",
+    "深圳市琪骏服装有限公司",
+    "瑞盛五金（惠州）",
+    "Factory One",
+    "North Plant",
 ]
 
 
@@ -37,9 +43,17 @@ def figures(week: Week | None = None) -> DigestFigures:
         open_by_status=protect({"new": 5, "acknowledged": 8, "investigating": 2}),
         open_by_age=protect({"0-7": 9, "8-30": 6, "31-90": 0, "90+": 0}),
         closed=protect({"resolved": 6, "closed": 5, "withdrawn": 1}),
-        acknowledgement=protect({"met": 3, "missed": 1}),
-        acknowledge_days=7,
-        retaliation="not_recorded",
+        deadlines=protect(
+            {
+                "acknowledge:met": 9,
+                "acknowledge:missed": 2,
+                "feedback:met": 5,
+                "feedback:missed": 0,
+                "resolve:met": 6,
+                "resolve:missed": 1,
+            }
+        ),
+        retaliation=None,
         training=Training("2026-02", 3, 40, 33, 1, None),
     )
 

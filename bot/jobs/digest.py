@@ -59,7 +59,6 @@ class DigestPlan:
     weekday: int
     send_at: time
     chart_language: Language = "zh"
-    acknowledge_days: int = 7
 
     def due_week(self, now: datetime) -> Week:
         """The week whose digest is due at ``now``: the last full week before the latest moment."""
@@ -90,7 +89,6 @@ class DigestSchedules:
                 weekday=WEEKDAYS.index(site.digest.weekday),
                 send_at=parse_clock(site.digest.send_at),
                 chart_language=site.digest.chart_language,
-                acknowledge_days=config.deadlines_for(site_id).acknowledge_days,
             )
         return cls(plans)
 
@@ -144,9 +142,7 @@ class DigestJob:
                     chats = destinations(plan.route, audience)
                 except Unroutable:
                     continue
-                figures = await digest_figures(
-                    session, services, plan.site, week, audience, acknowledge_days=plan.acknowledge_days
-                )
+                figures = await digest_figures(session, services, plan.site, week, audience)
                 prepared.append(_Prepared(chats, figures))
         messages: list[tuple[str, str, str]] = []  # (chat, text, base64 PNG)
         for item in prepared:
