@@ -121,7 +121,8 @@ class StorageSection(_Section):
     keys_file: Path | None = None
     audit_key_file: Path | None = None
     # Memory that receipt hashes (argon2id, 19 MiB each) may take at once; more wait their turn.
-    receipt_hash_memory_mib: int = Field(default=128, ge=19, le=65536)
+    # 40: two at once, one per core of a 2-core machine (a hash keeps one core busy).
+    receipt_hash_memory_mib: int = Field(default=40, ge=19, le=65536)
 
     @field_validator("keys_file", "audit_key_file")
     @classmethod

@@ -229,11 +229,26 @@ class TestEarlierParameters:
         assert not await hasher.verify_async(old, "K7QX-M2PA-X9TB-4RWF", CASE)
         assert not await hasher.verify_async(old, RECEIPT, OTHER_CASE)
 
-    async def test_a_hash_asking_more_memory_than_the_budget_is_refused(self) -> None:
+    async def test_an_old_hash_larger_than_the_budget_runs_alone_and_a_larger_one_is_refused(self) -> None:
         small = ReceiptHasher(memory_budget_mib=32)
         old = argon2.PasswordHasher.from_parameters(argon2.profiles.RFC_9106_LOW_MEMORY).hash(BOUND)
-        assert small.verify(old, RECEIPT, CASE), "the hash itself is right"
-        assert not await small.verify_async(old, RECEIPT, CASE), "but 64 MiB does not fit a 32 MiB budget"
+        assert await small.verify_async(old, RECEIPT, CASE), "the old 64 MiB parameters still verify"
+        huge_parameters = argon2.Parameters(
+            type=argon2.Type.ID, version=19, salt_len=16, hash_len=32, time_cost=1, memory_cost=128 * 1024,
+            parallelism=1,
+        )
+        planted = argon2.PasswordHasher.from_parameters(huge_parameters).hash(BOUND)
+        assert small.verify(planted, RECEIPT, CASE), "the hash itself is right"
+        assert not await small.verify_async(planted, RECEIPT, CASE), "but 128 MiB is more than any receipt needs"
+
+    async def test_a_hash_larger_than_the_budget_waits_until_it_runs_alone(self) -> None:
+        budget = MemoryBudget(10)
+        async with budget.reserve(5):
+            alone = asyncio.create_task(budget.reserve(10).__aenter__())
+            await asyncio.sleep(0)
+            assert budget.waiting == 1, "it waits while another runs"
+        await alone
+        assert budget.waiting == 0
 
 
 class SlowHasher(ReceiptHasher):

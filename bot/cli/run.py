@@ -16,8 +16,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def execute(config: Config, args: argparse.Namespace) -> int:
+    from bot.malloc import return_big_buffers
     from bot.preflight import check_before_start
 
+    return_big_buffers()
     check_before_start(config)
     if config.wechat.enabled or config.telegram.enabled:
         from bot.serve import serve
