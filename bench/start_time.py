@@ -7,7 +7,7 @@ from process start to the first 200 on ``/readyz`` (polled every 10 ms). ``/read
 once the channels, the web app, the background work and the FAQ index are all up (bot/serve.py).
 One untimed start first creates the keys, the schema and the FAQ cache under ``<data_dir>/cache``,
 as a deployment's first start would (printed as "first start"). Then ``check-config``,
-``keys status`` and ``cases list`` are timed from process start to exit, and beside them, in the
+``keys status`` and ``audit verify`` (a command that opens the store) are timed from process start to exit, and beside them, in the
 same run and the same rounds, the baseline: a bare ``python -c 'import starlette, uvicorn'`` (the
 least a web process on this machine can take). Prints p50 and p99 over ``--runs`` rounds, the CPU
 time the bot used until ready, the idle RSS of the bot process (VmRSS, /proc/<pid>/status), the
@@ -142,7 +142,7 @@ def short_commands(config: Path) -> dict[str, list[str]]:
         "baseline: python -c 'import starlette, uvicorn'": BASELINE,
         "hapbot check-config": [*bot, "check-config"],
         "hapbot keys status": [*bot, "keys", "status", "--file", str(keys)],
-        "hapbot cases --as alice list": [*bot, "cases", "--as", "alice", "list"],
+        "hapbot audit verify": [*bot, "audit", "verify"],
     }
 
 
