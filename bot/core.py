@@ -17,6 +17,7 @@ from bot.preflight import faq_directory, local, ping_storage, site_facts, storag
 from handlers.app import build_router
 from handlers.context import NO_FAQ, FaqAnswer, FaqService, Services
 from handlers.dispatcher import Dispatcher
+from handlers.hr import index_cases_for_the_desk
 from handlers.i18n import load_translators
 from handlers.quiz.library import NO_QUIZZES, QuizLibrary
 from handlers.settings import ReminderRules, SiteInfo
@@ -211,5 +212,6 @@ async def build_core(
         training=TrainingRecords(crypto),
         reminders=ReminderStores.from_crypto(crypto),
     )
+    await index_cases_for_the_desk(database, services.cases)
     return Core(config, database, crypto, services, Dispatcher(database, services, build_router()))
 

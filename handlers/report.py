@@ -516,6 +516,7 @@ async def submit(ctx: Context) -> None:
         contact=contact,
         receipt=receipt,
         now=ctx.now,
+        audience=alert_audience(draft),
     )
     attachments = draft.get("attachments")
     if isinstance(attachments, list):

@@ -7,6 +7,7 @@ one attacker stop every worker from reaching their case.
 
 from __future__ import annotations
 
+from storage.case_index import Audience
 from storage.cases import Author, CaseStatus, CaseView
 from storage.crypto import Purpose
 from storage.receipts import normalise_receipt
@@ -29,14 +30,15 @@ MAX_DELAY_SECONDS = 3600
 THROTTLE_KEEP_HOURS = 24
 
 STATUS_LABELS = {
-    CaseStatus.NEW: N_("Received, waiting for HR"),
+    CaseStatus.RECEIVED: N_("Received, waiting for HR"),
     CaseStatus.ACKNOWLEDGED: N_("HR has seen it"),
     CaseStatus.INVESTIGATING: N_("Being looked into"),
-    CaseStatus.RESOLVED: N_("Resolved"),
+    CaseStatus.ACTION_TAKEN: N_("Looked into: action has been taken"),
+    CaseStatus.NO_CASE_FOUND: N_("Looked into: a breach of the policy could not be established"),
     CaseStatus.CLOSED: N_("Closed"),
     CaseStatus.WITHDRAWN: N_("Withdrawn by you"),
 }
-OPEN_STATUSES = {CaseStatus.NEW, CaseStatus.ACKNOWLEDGED, CaseStatus.INVESTIGATING}
+OPEN_STATUSES = {CaseStatus.RECEIVED, CaseStatus.ACKNOWLEDGED, CaseStatus.INVESTIGATING}
 
 
 def delay_after(failures: int) -> int:
@@ -55,7 +57,11 @@ def _hour(ctx: Context) -> int:
 
 
 async def _audience(ctx: Context, case: CaseView) -> AlertAudience:
-    """Follow-ups go where the case's first alert went: never to HR when it is about HR or a manager."""
+    """Follow-ups go where the case's first alert went: never to HR when it is about HR or a manager,
+    nor once a handler declared themselves involved or conflicted (the case is the board's then)."""
+    indexed = await ctx.services.cases.index.locate(ctx.session, case.reference)
+    if indexed is not None and indexed.audience in (Audience.BOARD, Audience.RECUSED):
+        return "board"
     report = await ctx.services.cases.read_report(ctx.session, case.id)
     return alert_audience(report)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -23,10 +23,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .case_index import Audience, CaseIndex
+from .case_status import FINISHED_STATUSES, LEGACY_STATUSES, stored_status
 from .case_status import CaseStatus as CaseStatus  # re-exported: callers know it as storage.cases.CaseStatus
-from .crypto import Binding, Crypto
+from .crypto import Binding, Crypto, DecryptionError
 from .database import short_hash
-from .models import Case, CaseMessage, CaseReceipt, Evidence, random_id
+from .models import Case, CaseMessage, CaseNote, CaseReceipt, Evidence, random_id
 from .receipts import MAX_RECEIPTS_PER_CASE, ReceiptHasher, normalise_receipt
 
 REFERENCE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -61,6 +63,16 @@ class MessageView:
         return f"MessageView(author={self.author.value!r}, chars={len(self.text)})"
 
 
+@dataclass(frozen=True, repr=False)
+class NoteView:
+    author: str
+    text: str
+    created_at: datetime
+
+    def __repr__(self) -> str:
+        return f"NoteView(chars={len(self.text)})"
+
+
 def to_hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
@@ -82,7 +94,7 @@ def _view(row: Case) -> CaseView:
         id=row.id,
         reference=row.reference,
         site=row.site,
-        status=CaseStatus(row.status),
+        status=stored_status(row.status),
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -94,6 +106,7 @@ class CaseRepository:
     def __init__(self, crypto: Crypto, hasher: ReceiptHasher | None = None) -> None:
         self._crypto = crypto
         self._hasher = hasher or ReceiptHasher()
+        self.index = CaseIndex(crypto)
 
     def _data_key(self, row: Case) -> bytes:
         return self._crypto.unwrap_data_key(row.wrapped_key, Binding("cases", "wrapped_key", row.id))
@@ -107,15 +120,17 @@ class CaseRepository:
         contact: str | None,
         receipt: str,
         now: datetime,
+        audience: Audience | str = Audience.HR,
     ) -> CaseView:
-        """Creates a case and its first receipt (``receipt`` is the canonical receipt shown to the worker)."""
+        """Creates a case and its first receipt (``receipt`` is the canonical receipt shown to the
+        worker), with the keyed tags the HR desk lists it by (``audience``: whose case it is)."""
         case_id = random_id()
         first_receipt = await self._receipt_row(case_id, 1, receipt)
         data_key = self._crypto.new_data_key()
         row = Case(
             id=case_id,
             site=site,
-            status=CaseStatus.NEW.value,
+            status=CaseStatus.RECEIVED.value,
             wrapped_key=self._crypto.wrap_data_key(data_key, Binding("cases", "wrapped_key", case_id)),
             report_ct=self._crypto.seal_json(data_key, report, Binding("cases", "report_ct", case_id)),
             contact_ct=(
@@ -125,6 +140,7 @@ class CaseRepository:
             ),
             created_at=to_hour(now),
             updated_at=to_hour(now),
+            **self.index.columns(Audience(audience), report),
         )
         for _attempt in range(8):
             row.reference = new_reference()
@@ -159,7 +175,9 @@ class CaseRepository:
         if site:
             query = query.where(Case.site == site)
         if statuses is not None:
-            query = query.where(Case.status.in_([status.value for status in statuses]))
+            wanted = {status.value for status in statuses}
+            wanted |= {old for old, new in LEGACY_STATUSES.items() if new in statuses}
+            query = query.where(Case.status.in_(sorted(wanted)))
         views: list[CaseView] = []
         odd: list[str] = []
         for row in (await session.execute(query)).scalars():
@@ -281,7 +299,7 @@ class CaseRepository:
     async def delete_finished_before(self, session: AsyncSession, cutoff: datetime) -> int:
         """Deletes resolved, closed and withdrawn cases last changed before ``cutoff``, with their
         messages and evidence (the retention period the privacy notice states)."""
-        finished = [CaseStatus.RESOLVED.value, CaseStatus.CLOSED.value, CaseStatus.WITHDRAWN.value]
+        finished = sorted({status.value for status in FINISHED_STATUSES} | set(LEGACY_STATUSES) - {"new"})
         ids = list(
             (
                 await session.execute(select(Case.id).where(Case.status.in_(finished), Case.updated_at < cutoff))
@@ -289,10 +307,66 @@ class CaseRepository:
         )
         if ids:
             await session.execute(delete(CaseMessage).where(CaseMessage.case_id.in_(ids)))
+            await session.execute(delete(CaseNote).where(CaseNote.case_id.in_(ids)))
             await session.execute(delete(Evidence).where(Evidence.case_id.in_(ids)))
             await session.execute(delete(CaseReceipt).where(CaseReceipt.case_id.in_(ids)))
             await session.execute(delete(Case).where(Case.id.in_(ids)))
         return len(ids)
+
+    async def set_outcome(self, session: AsyncSession, case_id: str, outcome: str) -> None:
+        """Seals the written outcome a case is closed with, under the case's key."""
+        row = await self._row(session, case_id)
+        binding = Binding("cases", "outcome_ct", case_id)
+        row.outcome_ct = self._crypto.seal(self._data_key(row), outcome.encode(), binding)
+
+    async def read_outcome(self, session: AsyncSession, case_id: str) -> str | None:
+        row = await self._row(session, case_id)
+        if row.outcome_ct is None:
+            return None
+        return self._crypto.open(self._data_key(row), row.outcome_ct, Binding("cases", "outcome_ct", case_id)).decode()
+
+    async def add_note(self, session: AsyncSession, case_id: str, author: str, text: str, now: datetime) -> str:
+        """An internal note, sealed under the case's key; the reporter never sees notes."""
+        row = await self._row(session, case_id)
+        data_key = self._data_key(row)
+        note_id = random_id()
+        session.add(
+            CaseNote(
+                id=note_id,
+                case_id=case_id,
+                author_ct=self._crypto.seal(data_key, author.encode(), Binding("case_notes", "author_ct", note_id)),
+                body_ct=self._crypto.seal(data_key, text.encode(), Binding("case_notes", "body_ct", note_id)),
+                created_at=now,
+            )
+        )
+        await session.flush()
+        return note_id
+
+    async def notes(self, session: AsyncSession, case_id: str) -> list[NoteView]:
+        row = await self._row(session, case_id)
+        data_key = self._data_key(row)
+        query = select(CaseNote).where(CaseNote.case_id == case_id).order_by(CaseNote.created_at, CaseNote.id)
+        views = []
+        for note in (await session.execute(query)).scalars():
+            author = self._crypto.open(data_key, note.author_ct, Binding("case_notes", "author_ct", note.id))
+            body = self._crypto.open(data_key, note.body_ct, Binding("case_notes", "body_ct", note.id))
+            views.append(NoteView(author=author.decode(), text=body.decode(), created_at=note.created_at))
+        return views
+
+    async def backfill_index(
+        self, session: AsyncSession, audience_of: Callable[[dict[str, Any]], str], limit: int = 500
+    ) -> int:
+        """Gives up to ``limit`` cases written before the desk their list tags (opening each report
+        once); returns how many it indexed. A case this process cannot open stays unindexed."""
+        indexed = 0
+        for case_id in await self.index.unindexed(session, limit):
+            try:
+                report = await self.read_report(session, case_id)
+            except (DecryptionError, ValueError):
+                continue
+            await self.index.write_tags(session, case_id, Audience(audience_of(report)), report)
+            indexed += 1
+        return indexed
 
     async def _row(self, session: AsyncSession, case_id: str) -> Case:
         row = await session.get(Case, case_id)

@@ -83,6 +83,27 @@ class Case(Base):
     contact_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # What the HR desk's list filters on, as keyed tags (see storage.case_index); NULL until indexed.
+    audience_tag: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    category_tag: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    urgency_tag: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    assignee_tag: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    assignee_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    next_deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    outcome_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class CaseNote(Base):
+    """An internal note of HR or the board on a case, sealed under the case's key; the reporter
+    never sees notes (no path of the conversation reads this table)."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    author_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class CaseReceipt(Base):

@@ -1,5 +1,6 @@
-"""``hapbot cases``: HR case handlers read and answer cases from a terminal. Every command names
-the handler (``--as``), who must be listed in ``[hr] handlers``, and leaves an audit entry."""
+"""``hapbot cases``: HR case handlers and board members read and answer cases from a terminal.
+Every command names the person (``--as``), who must be listed in ``[hr] handlers`` or
+``[hr] board_members``, and leaves an audit entry (a refused one too)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import json
 from typing import TYPE_CHECKING, TextIO
 
 from bot.config import Config
-from storage.case_status import CaseStatus
+from storage.case_status import HR_SETTABLE, CaseStatus
+from storage.people import Person, Role
 
 if TYPE_CHECKING:
     from storage.crypto import KeyRing
@@ -33,10 +35,16 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     reply = actions.add_parser("reply", help="write to the reporter (they get a neutral notice)")
     reply.add_argument("reference")
     reply.add_argument("text")
-    status = actions.add_parser("status", help="change a case's status")
+    note = actions.add_parser("note", help="an internal note the reporter never sees")
+    note.add_argument("reference")
+    note.add_argument("text")
+    status = actions.add_parser("status", help="change a case's status (closing needs --outcome)")
     status.add_argument("reference")
-    status.add_argument("status", choices=[s.value for s in CaseStatus if s is not CaseStatus.WITHDRAWN])
-    audit = actions.add_parser("audit", help="who read or changed a case, and when")
+    status.add_argument("status", choices=[s.value for s in HR_SETTABLE])
+    status.add_argument("--outcome", default="", help="the written outcome a case is closed with")
+    recuse = actions.add_parser("recuse", help="I am involved or conflicted: the case goes to the board")
+    recuse.add_argument("reference")
+    audit = actions.add_parser("audit", help="board members: who read or changed a case, and when")
     audit.add_argument("reference")
 
 
@@ -47,53 +55,81 @@ def execute(config: Config, args: argparse.Namespace) -> int:
     return asyncio.run(run(config, args, sys.stdout))
 
 
+def person_from_config(config: Config, name: str) -> Person | None:
+    """The desk person a ``--as`` name stands for: a listed handler works every configured site, a
+    board member the board's cases. (The desk's own accounts replace this list.)"""
+    if name in config.hr.handlers:
+        return Person(account_id=f"config:{name}", name=name, role=Role.HANDLER, sites=frozenset(config.sites))
+    if name in config.hr.board_members:
+        return Person(account_id=f"config:{name}", name=name, role=Role.BOARD, sites=frozenset())
+    return None
+
+
 async def run(config: Config, args: argparse.Namespace, out: TextIO, *, keyring: KeyRing | None = None) -> int:
     from bot.core import build_core
-    from handlers.hr import CaseDesk, NotAuthorised, UnknownCase, UnreadableCase
+    from handlers.hr import CaseNotFound, NotPermitted, OutcomeRequired, UnreadableCase, desk_for
+    from storage.case_index import ListQuery
+    from storage.case_status import OPEN_STATUSES
 
-    runtime = await build_core(config, keyring=keyring)
-    services = runtime.services
-    desk = CaseDesk(services.cases, services.outbox, config.hr.handlers, config.hr.board_members)
-    now = services.clock()
-    try:
-        async with runtime.database.transaction() as session:
-            if args.cases_command == "list":
-                listing = await desk.list_cases(session, args.actor, now, site=args.site, open_only=not args.all)
-                for case in listing.cases:
-                    out.write(f"{case.reference}  {case.site:<12} {case.status.value:<13} {case.created_at:%Y-%m-%d}\n")
-                for label in listing.unreadable:
-                    out.write(f"{label:<10}  {UNREADABLE_LINE}\n")
-            elif args.cases_command == "show":
-                file = await desk.read(session, args.actor, args.reference, now)
-                out.write(json.dumps(
-                    {
-                        "reference": file.case.reference,
-                        "site": file.case.site,
-                        "status": file.case.status.value,
-                        "submitted": file.case.created_at.isoformat(),
-                        "report": file.report,
-                        "messages": [
-                            {"from": m.author.value, "at": m.created_at.isoformat(), "text": m.text}
-                            for m in file.messages
-                        ],
-                    },
-                    ensure_ascii=False,
-                    indent=2,
-                ) + "\n")
-            elif args.cases_command == "reply":
-                case = await desk.reply(session, args.actor, args.reference, args.text, now)
-                out.write(f"{case.reference}: reply stored; the reporter sees it with their receipt\n")
-            elif args.cases_command == "status":
-                case = await desk.set_status(session, args.actor, args.reference, CaseStatus(args.status), now)
-                out.write(f"{case.reference}: {case.status.value}\n")
-            else:
-                for at, actor, action in await desk.audit_trail(session, args.reference.strip().upper()):
-                    out.write(f"{at:%Y-%m-%d %H:%M:%S}  {actor:<20} {action}\n")
-    except NotAuthorised:
+    person = person_from_config(config, args.actor)
+    if person is None:
         out.write(f"hapbot: {args.actor!r} is not listed in [hr] handlers or board_members of the config\n")
         return 2
-    except UnknownCase:
-        out.write(f"hapbot: no case {args.reference!r}\n")
+    runtime = await build_core(config, keyring=keyring)
+    services = runtime.services
+    desk = desk_for(runtime.database, services.cases, services.evidence, services.outbox)
+    now = services.clock()
+    reference = getattr(args, "reference", "")
+    try:
+        if args.cases_command == "list":
+            query = ListQuery(statuses=None if args.all else OPEN_STATUSES, site=args.site, per_page=10_000)
+            listing = await desk.list_cases(person, query, now)
+            for case in listing.page.cases:
+                out.write(f"{case.reference}  {case.site:<12} {case.status.value:<13} {case.created_at:%Y-%m-%d}\n")
+            for label in listing.unreadable:
+                out.write(f"{label:<10}  {UNREADABLE_LINE}\n")
+        elif args.cases_command == "show":
+            file = await desk.open(person, reference, now)
+            shown = {
+                "reference": file.case.reference,
+                "site": file.case.site,
+                "status": file.case.status.value,
+                "submitted": file.created_at.isoformat(),
+                "report": file.report,
+                "evidence_files": file.evidence,
+                "messages": [
+                    {"from": m.author.value, "at": m.created_at.isoformat(), "text": m.text} for m in file.messages
+                ],
+                "notes": [{"by": n.author, "at": n.created_at.isoformat(), "text": n.text} for n in file.notes],
+                "outcome": file.outcome,
+            }
+            out.write(json.dumps(shown, ensure_ascii=False, indent=2) + "\n")
+        elif args.cases_command == "reply":
+            replied = await desk.reply(person, reference, args.text, now)
+            out.write(f"{replied.reference}: reply stored; the reporter sees it with their receipt\n")
+        elif args.cases_command == "note":
+            await desk.note(person, reference, args.text, now)
+            out.write(f"{reference.strip().upper()}: note stored (never shown to the reporter)\n")
+        elif args.cases_command == "status":
+            status = await desk.set_status(person, reference, CaseStatus(args.status), now, outcome=args.outcome)
+            out.write(f"{reference.strip().upper()}: {status.value}\n")
+        elif args.cases_command == "recuse":
+            await desk.recuse(person, reference, now)
+            out.write(f"{reference.strip().upper()}: handed to the advocacy board\n")
+        else:
+            for entry in await desk.audit_trail(person, reference, now):
+                out.write(f"{entry.at:%Y-%m-%d %H:%M:%S}  {entry.actor:<20} {entry.action}\n")
+    except CaseNotFound:
+        out.write(f"hapbot: no case {reference!r}\n")
+        return 2
+    except OutcomeRequired:
+        out.write("hapbot: closing a case needs --outcome \"what was found and done\"\n")
+        return 2
+    except NotPermitted:
+        out.write("hapbot: your role cannot do that with this case\n")
+        return 2
+    except ValueError:
+        out.write("hapbot: a reply or note needs 1 to 8000 characters\n")
         return 2
     except UnreadableCase as unreadable:
         out.write(f"hapbot: case {unreadable.label}: {UNREADABLE_LINE}\n")

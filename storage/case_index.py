@@ -1,0 +1,329 @@
+"""What the HR desk's case list needs, kept so the list never decrypts a report.
+
+Deciding who may see a case used to mean opening its report (unwrapping the case key, decrypting
+the whole report) for every case on every listing. The list now reads columns of ``cases``:
+
+* ``audience_tag``, ``category_tag``, ``urgency_tag``, ``assignee_tag``: **keyed tags**
+  (:meth:`storage.crypto.Crypto.desk_tag`, an HMAC under a key derived from a pseudonym key kept
+  outside the database). SQL filters, counts and pages on them directly, so a page of a 10,000-case
+  store costs a few indexed queries, not 10,000 decryptions.
+* ``assignee_ct``: the assigned person's account id and name, sealed under the internal key,
+  opened only for the rows of the page shown.
+* ``next_deadline_at``: the next deadline (set by the deadlines job; NULL until then).
+
+Why tags, and what they leak. Someone holding the database alone sees which cases share a value
+(equality classes and their sizes) but not the value: they can tell that 30 cases share one
+category tag, not which category it is. They might guess from sizes (the smallest audience class is
+probably the board's), which is what the choice costs. The alternatives were worse for this page:
+plaintext columns name the value outright (a board case would announce "about a supervisor or
+HR"); a sealed summary per row leaks nothing more than the row, but filtering, counting and
+ordering would then mean opening every summary of the store on every list. Sealed summaries are
+used where nothing filters on the value (the assignee's name). The site and status were already
+plaintext, and the times are the hours the schema already keeps.
+
+Who may see which audience is decided in one place, :mod:`handlers.desk_access`, which hands a
+:class:`Scope` in; this module only applies it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, false, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .case_status import CaseStatus, stored_status
+from .crypto import Binding, Crypto, DecryptionError
+from .models import Case
+
+AUDIENCE = "audience"
+CATEGORY = "category"
+URGENCY = "urgency"
+ASSIGNEE = "assignee"
+URGENCY_ORDER = ("danger_now", "soon", "normal")
+
+
+class Audience(StrEnum):
+    """Whose a case is: HR's, the board's (about a supervisor, a manager or HR), or the board's
+    because a handler declared themselves involved or conflicted."""
+
+    HR = "hr"
+    BOARD = "board"
+    RECUSED = "recused"
+
+
+class SortOrder(StrEnum):
+    OLDEST = "oldest"
+    NEWEST = "newest"
+    DEADLINE = "deadline"
+    URGENCY = "urgency"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The cases a person may see: ``sites`` (None for every site) and ``audiences``; built only by
+    :func:`handlers.desk_access.scope_of`."""
+
+    sites: frozenset[str] | None
+    audiences: frozenset[Audience]
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """Filters, order and page of the case list; ``assignee`` is an account id ("mine")."""
+
+    statuses: frozenset[CaseStatus] | None = None
+    site: str | None = None
+    category: str | None = None
+    urgency: str | None = None
+    overdue: bool = False
+    assignee: str | None = None
+    sort: SortOrder = SortOrder.OLDEST
+    page: int = 1
+    per_page: int = 25
+
+
+@dataclass(frozen=True)
+class ListedCase:
+    id: str
+    reference: str
+    site: str
+    status: CaseStatus
+    audience: Audience | None
+    category: str | None
+    urgency: str | None
+    assignee: str | None
+    created_at: datetime
+    updated_at: datetime
+    next_deadline_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CasePage:
+    """One page of the list, the number of matching cases, and counts by status (and overdue) over
+    everything the scope allows, before the filters."""
+
+    cases: list[ListedCase]
+    total: int
+    page: int
+    pages: int
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IndexedCase:
+    """What access decisions need about one case, read without opening it."""
+
+    id: str
+    reference: str
+    site: str
+    status: CaseStatus
+    audience: Audience | None
+
+
+def _assignee_binding(case_id: str) -> Binding:
+    return Binding("cases", "assignee_ct", case_id)
+
+
+class CaseIndex:
+    """Reads and writes the list columns; every method takes the caller's session and never commits."""
+
+    def __init__(self, crypto: Crypto) -> None:
+        self._crypto = crypto
+        self._audiences = {crypto.desk_tag(AUDIENCE, a.value): a for a in Audience}
+
+    def tag(self, field_name: str, value: str) -> str:
+        return self._crypto.desk_tag(field_name, value)
+
+    def columns(self, audience: Audience, report: Mapping[str, Any]) -> dict[str, str | None]:
+        """The tag columns of a new case."""
+        category, urgency = report.get("category"), report.get("urgency")
+        return {
+            "audience_tag": self.tag(AUDIENCE, audience.value),
+            "category_tag": self.tag(CATEGORY, category) if isinstance(category, str) else None,
+            "urgency_tag": self.tag(URGENCY, urgency) if isinstance(urgency, str) else None,
+        }
+
+    def audience_of_tag(self, tag: str | None) -> Audience | None:
+        return self._audiences.get(tag) if tag else None
+
+    async def locate(self, session: AsyncSession, reference: str) -> IndexedCase | None:
+        """The case with this reference, as access decisions need it (None if there is none)."""
+        query = select(Case.id, Case.reference, Case.site, Case.status, Case.audience_tag).where(
+            Case.reference == reference
+        )
+        row = (await session.execute(query)).one_or_none()
+        if row is None:
+            return None
+        try:
+            status = stored_status(row.status)
+        except ValueError:
+            return None
+        return IndexedCase(row.id, row.reference, row.site, status, self.audience_of_tag(row.audience_tag))
+
+    async def set_audience(self, session: AsyncSession, case_id: str, audience: Audience) -> None:
+        await session.execute(
+            update(Case).where(Case.id == case_id).values(audience_tag=self.tag(AUDIENCE, audience.value))
+        )
+
+    async def assign(self, session: AsyncSession, case_id: str, account_id: str, name: str) -> None:
+        sealed = self._crypto.seal_internal_json({"id": account_id, "name": name}, _assignee_binding(case_id))
+        await session.execute(
+            update(Case)
+            .where(Case.id == case_id)
+            .values(assignee_tag=self.tag(ASSIGNEE, account_id), assignee_ct=sealed)
+        )
+
+    async def unassign(self, session: AsyncSession, case_id: str) -> None:
+        await session.execute(update(Case).where(Case.id == case_id).values(assignee_tag=None, assignee_ct=None))
+
+    async def assignee_name(self, session: AsyncSession, case_id: str) -> str | None:
+        sealed = (await session.execute(select(Case.assignee_ct).where(Case.id == case_id))).scalar_one_or_none()
+        return self._assignee_name(case_id, sealed)
+
+    def _assignee_name(self, case_id: str, sealed: bytes | None) -> str | None:
+        if sealed is None:
+            return None
+        try:
+            value = self._crypto.open_internal_json(sealed, _assignee_binding(case_id))
+        except (DecryptionError, ValueError):
+            return "?"
+        return str(value.get("name", "?")) if isinstance(value, dict) else "?"
+
+    def _scope(self, scope: Scope) -> ColumnElement[bool]:
+        if not scope.audiences:
+            return false()
+        tags = [self.tag(AUDIENCE, a.value) for a in sorted(scope.audiences)]
+        condition: ColumnElement[bool] = Case.audience_tag.in_(tags)
+        if scope.sites is not None:
+            condition = and_(condition, Case.site.in_(sorted(scope.sites)))
+        return condition
+
+    async def page(
+        self,
+        session: AsyncSession,
+        scope: Scope,
+        query: ListQuery,
+        now: datetime,
+        *,
+        categories: Iterable[str],
+        urgencies: Iterable[str],
+    ) -> CasePage:
+        """One page of the cases ``scope`` allows, filtered and ordered as ``query`` asks.
+        ``categories`` and ``urgencies`` are the values the report form offers, to name each tag."""
+        in_scope = self._scope(scope)
+        conditions: list[ColumnElement[bool]] = [in_scope]
+        if query.statuses is not None:
+            conditions.append(Case.status.in_(sorted(s.value for s in query.statuses)))
+        if query.site:
+            conditions.append(Case.site == query.site)
+        if query.category:
+            conditions.append(Case.category_tag == self.tag(CATEGORY, query.category))
+        if query.urgency:
+            conditions.append(Case.urgency_tag == self.tag(URGENCY, query.urgency))
+        if query.assignee:
+            conditions.append(Case.assignee_tag == self.tag(ASSIGNEE, query.assignee))
+        overdue = and_(Case.next_deadline_at.is_not(None), Case.next_deadline_at < now)
+        if query.overdue:
+            conditions.append(overdue)
+        where = and_(*conditions)
+        total = int((await session.execute(select(func.count()).select_from(Case).where(where))).scalar_one())
+        pages = max(1, math.ceil(total / query.per_page))
+        page = min(max(1, query.page), pages)
+        rows = (
+            await session.execute(
+                select(
+                    Case.id,
+                    Case.reference,
+                    Case.site,
+                    Case.status,
+                    Case.audience_tag,
+                    Case.category_tag,
+                    Case.urgency_tag,
+                    Case.assignee_ct,
+                    Case.created_at,
+                    Case.updated_at,
+                    Case.next_deadline_at,
+                )
+                .where(where)
+                .order_by(*self._order(query.sort))
+                .limit(query.per_page)
+                .offset((page - 1) * query.per_page)
+            )
+        ).all()
+        category_names = {self.tag(CATEGORY, value): value for value in categories}
+        urgency_names = {self.tag(URGENCY, value): value for value in urgencies}
+        cases = []
+        for row in rows:
+            try:
+                status = stored_status(row.status)
+            except ValueError:
+                continue  # a status newer code wrote; the case page shows it as not found
+            cases.append(
+                ListedCase(
+                    id=row.id,
+                    reference=row.reference,
+                    site=row.site,
+                    status=status,
+                    audience=self.audience_of_tag(row.audience_tag),
+                    category=category_names.get(row.category_tag or ""),
+                    urgency=urgency_names.get(row.urgency_tag or ""),
+                    assignee=self._assignee_name(row.id, row.assignee_ct),
+                    created_at=row.created_at,
+                    updated_at=row.updated_at,
+                    next_deadline_at=row.next_deadline_at,
+                )
+            )
+        counts: dict[str, int] = {}
+        for status_value, count in await session.execute(
+            select(Case.status, func.count()).where(in_scope).group_by(Case.status)
+        ):
+            try:
+                key = stored_status(status_value).value
+            except ValueError:
+                continue
+            counts[key] = counts.get(key, 0) + int(count)
+        overdue_count = await session.execute(select(func.count()).select_from(Case).where(in_scope, overdue))
+        counts["overdue"] = int(overdue_count.scalar_one())
+        return CasePage(cases, total, page, pages, counts)
+
+    def _order(self, sort: SortOrder) -> Sequence[Any]:
+        if sort is SortOrder.NEWEST:
+            return (Case.created_at.desc(), Case.reference)
+        if sort is SortOrder.DEADLINE:
+            return (Case.next_deadline_at.is_(None), Case.next_deadline_at, Case.created_at, Case.reference)
+        if sort is SortOrder.URGENCY:
+            rank = case(
+                *[(Case.urgency_tag == self.tag(URGENCY, value), i) for i, value in enumerate(URGENCY_ORDER)],
+                else_=len(URGENCY_ORDER),
+            )
+            return (rank, Case.created_at, Case.reference)
+        return (Case.created_at, Case.reference)
+
+    async def unindexed(self, session: AsyncSession, limit: int) -> list[str]:
+        """Ids of cases without an audience tag (written before the desk, or not yet openable)."""
+        query = select(Case.id).where(Case.audience_tag.is_(None)).order_by(Case.id).limit(limit)
+        return list((await session.execute(query)).scalars())
+
+    async def unindexed_labels(self, session: AsyncSession) -> list[tuple[str, str]]:
+        """``(reference, id)`` of every case still without an audience tag: nobody's list shows them,
+        so the desk names them apart (whose they are cannot be told without opening them)."""
+        query = select(Case.reference, Case.id).where(Case.audience_tag.is_(None)).order_by(Case.reference)
+        return [(reference, case_id) for reference, case_id in await session.execute(query)]
+
+    async def write_tags(
+        self, session: AsyncSession, case_id: str, audience: Audience, report: Mapping[str, Any]
+    ) -> None:
+        await session.execute(update(Case).where(Case.id == case_id).values(**self.columns(audience, report)))
+
+
+def status_filter(values: Iterable[str]) -> frozenset[CaseStatus] | None:
+    """Statuses named in a filter (unknown names dropped); None when none is named."""
+    known = {status.value: status for status in CaseStatus}
+    chosen = frozenset(known[value] for value in values if value in known)
+    return chosen or None
