@@ -34,10 +34,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, select, update
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .case_status import CaseStatus, stored_status
+from .case_status import LEGACY_STATUSES, CaseStatus, stored_status
 from .crypto import Binding, Crypto, DecryptionError
 from .models import Case
 
@@ -219,7 +219,9 @@ class CaseIndex:
         in_scope = self._scope(scope)
         conditions: list[ColumnElement[bool]] = [in_scope]
         if query.statuses is not None:
-            conditions.append(Case.status.in_(sorted(s.value for s in query.statuses)))
+            wanted = {s.value for s in query.statuses}
+            wanted |= {old for old, new in LEGACY_STATUSES.items() if new in query.statuses}
+            conditions.append(Case.status.in_(sorted(wanted)))
         if query.site:
             conditions.append(Case.site == query.site)
         if query.category:
@@ -311,9 +313,15 @@ class CaseIndex:
         return list((await session.execute(query)).scalars())
 
     async def unindexed_labels(self, session: AsyncSession) -> list[tuple[str, str]]:
-        """``(reference, id)`` of every case still without an audience tag: nobody's list shows them,
-        so the desk names them apart (whose they are cannot be told without opening them)."""
-        query = select(Case.reference, Case.id).where(Case.audience_tag.is_(None)).order_by(Case.reference)
+        """``(reference, id)`` of every case nobody's list can show: still without an audience tag
+        (it could not be opened to index it), or of a status newer code wrote. The desk names them
+        apart, to everyone (whose they are cannot be told without opening them)."""
+        known = sorted({status.value for status in CaseStatus} | set(LEGACY_STATUSES))
+        query = (
+            select(Case.reference, Case.id)
+            .where(or_(Case.audience_tag.is_(None), Case.status.not_in(known)))
+            .order_by(Case.reference)
+        )
         return [(reference, case_id) for reference, case_id in await session.execute(query)]
 
     async def write_tags(

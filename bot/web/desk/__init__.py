@@ -1,0 +1,1 @@
+"""The HR desk: the web pages where HR handlers and board members work cases."""
