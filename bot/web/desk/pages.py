@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -32,8 +32,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from bot.core import Core
+from bot.web.app import read_limited
 from handlers.alerts import URGENCY as URGENCY_LABELS
-from handlers.hr import CaseDesk, CaseNotFound, EmptyText, NotPermitted, OutcomeRequired, UnreadableCase
+from handlers.hr import CaseDesk, CaseNotFound, EmptyText, NotPermitted, OutcomeRequired, UnreadableCase, desk_for
 from handlers.i18n import Language, Translator, language_from_hint
 from handlers.report import CATEGORIES, INVOLVED, WHEN, WHERE
 from handlers.settings import LocalText, pick
@@ -47,6 +49,7 @@ HERE = Path(__file__).resolve().parent
 PREFIX = "/desk"
 PER_PAGE = 25
 LANGUAGE_COOKIE = "desk_lang"
+MAX_FORM_BYTES = 64 * 1024
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 SORTS = {
     SortOrder.OLDEST: N_("Oldest first"),
@@ -80,6 +83,15 @@ def _person(request: Request) -> Person | None:
 
 def _login(request: Request) -> Response:
     return RedirectResponse(f"{PREFIX}/login?next={quote(request.url.path, safe='/')}", status_code=303)
+
+
+async def _form(request: Request) -> dict[str, str] | None:
+    """The fields of an urlencoded form (the first value of each), or None past ``MAX_FORM_BYTES``."""
+    body = await read_limited(request, MAX_FORM_BYTES)
+    if body is None:
+        return None
+    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=50)
+    return {name: values[0] for name, values in fields.items()}
 
 
 def desk_mount(
@@ -241,8 +253,10 @@ def desk_mount(
             return _login(request)
         reference = request.path_params["reference"]
         action = request.path_params["action"]
-        form = await request.form()
-        text = str(form.get("text", ""))
+        form = await _form(request)
+        if form is None:
+            return Response("Request too large", status_code=413, media_type="text/plain")
+        text = form.get("text", "")
         now = pages.clock()
         done = action
         try:
@@ -251,11 +265,11 @@ def desk_mount(
             elif action == "note":
                 await pages.desk.note(person, reference, text, now)
             elif action == "status":
-                wanted = str(form.get("status", ""))
+                wanted = form.get("status", "")
                 if wanted not in {s.value for s in HR_SETTABLE}:
                     return await case_page(request, person, reference, error=N_("Choose a status."), status_code=400)
                 await pages.desk.set_status(
-                    person, reference, CaseStatus(wanted), now, outcome=str(form.get("outcome", ""))
+                    person, reference, CaseStatus(wanted), now, outcome=form.get("outcome", "")
                 )
             elif action == "take":
                 await pages.desk.assign(person, reference, person, now)
@@ -306,6 +320,22 @@ def desk_mount(
         middleware=list(middleware),
     )
     return Mount(PREFIX, app=inner)
+
+
+def build_desk_pages(runtime: Core) -> DeskPages:
+    """The pages over the runtime's database, with the configured sites' names."""
+    services = runtime.services
+    names: dict[str, LocalText] = {}
+    for site_id, site in runtime.config.sites.items():
+        name = site.name
+        names[site_id] = {"zh": name, "en": name} if isinstance(name, str) else {str(k): v for k, v in name.items()}
+    return DeskPages(
+        desk=desk_for(runtime.database, services.cases, services.evidence, services.outbox),
+        translators=services.translators,
+        site_names=names,
+        clock=services.clock,
+        default_language=runtime.config.bot.default_language,
+    )
 
 
 def case_url(public_url: str, reference: str) -> str:
