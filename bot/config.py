@@ -73,6 +73,24 @@ def _webhook_url_problem(url: str, *, local_api: bool) -> str | None:
     return None
 
 
+def _public_url_problem(url: str) -> str | None:
+    """What is wrong with the desk's public address, or None."""
+    example = "write it like https://desk.example.com (a path such as /hapbot is allowed)"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return f"not a valid URL; {example}"
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host:
+        return f"must be an http(s):// URL with a host; {example}"
+    if parts.query or parts.fragment or parts.username or parts.password:
+        return f"must have no query, fragment or user name; {example}"
+    if parts.scheme == "http" and host not in ("localhost", "127.0.0.1", "::1"):
+        return f"must be https:// (HR open it on phones, often on public Wi-Fi); {example}"
+    return None
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -384,6 +402,23 @@ class RemindersSection(_Section):
 class WebSection(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    public_url: str = Field(
+        default="",
+        description=(
+            "The address HR's phones reach this web app at (https://desk.example.com); case alerts then "
+            "link to the case on the HR desk. Empty: alerts carry no link."
+        ),
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if not value:
+            return value
+        problem = _public_url_problem(value)
+        if problem:
+            raise ValueError(f"public_url: {problem}")
+        return value.rstrip("/")
 
 
 def _default_sites() -> dict[str, SiteSection]:

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Config, LocalText
-from handlers.alerts import alert_text
+from handlers.alerts import alert_text, case_link
 from handlers.i18n import Language, Translator
 from storage.delivery import increment_count
 from storage.messages import AdminNotice, CaseAlert, Delivery, Message
@@ -42,11 +42,13 @@ HOLD_HINTS = {
 @dataclass(frozen=True)
 class SiteRoute:
     """Where a site's alerts go: its name in each language, and its HR and board chats as
-    addresses such as ``telegram:-1001234567890`` or ``wecom:<robot name>``."""
+    addresses such as ``telegram:-1001234567890`` or ``wecom:<robot name>``. ``desk_url`` is the
+    HR desk's public address (``[web] public_url``), "" for alerts without a link."""
 
     name: Mapping[str, str]
     hr_chats: tuple[str, ...] = ()
     board_chats: tuple[str, ...] = field(default=())
+    desk_url: str = ""
 
 
 def _local(text: LocalText) -> dict[str, str]:
@@ -56,7 +58,7 @@ def _local(text: LocalText) -> dict[str, str]:
 def routes_from_config(config: Config) -> dict[str, SiteRoute]:
     """The routing table of every configured site."""
     return {
-        site_id: SiteRoute(_local(site.name), tuple(site.hr_chats), tuple(site.board_chats))
+        site_id: SiteRoute(_local(site.name), tuple(site.hr_chats), tuple(site.board_chats), config.web.public_url)
         for site_id, site in config.sites.items()
     }
 
@@ -130,7 +132,8 @@ class AlertRouter:
         route = self._routes.get(message.site)
         if route is None:
             raise Unroutable("unknown_site")
-        text = alert_text(self._translators, route.name, message)
+        link = case_link(route.desk_url, message.reference) if route.desk_url else ""
+        text = alert_text(self._translators, route.name, message, link=link)
         return [Delivery(chat, text) for chat in destinations(route, message.audience)]
 
     async def _hold(self, session: AsyncSession, item: ClaimedItem[Message], reason: str, now: datetime) -> None:

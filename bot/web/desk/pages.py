@@ -337,7 +337,3 @@ def build_desk_pages(runtime: Core) -> DeskPages:
         default_language=runtime.config.bot.default_language,
     )
 
-
-def case_url(public_url: str, reference: str) -> str:
-    """The desk page of a case, for the alert in the HR group."""
-    return f"{public_url.rstrip('/')}{PREFIX}/cases/{reference}"
