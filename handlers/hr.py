@@ -158,9 +158,8 @@ class CaseDesk:
             page = await self._cases.index.page(
                 session, scope_of(person), query, now, categories=self._categories, urgencies=self._urgencies
             )
-            unindexed = await self._cases.index.unindexed_labels(session)
             await audit.record(session, person.name, "list", None, now)
-        return CaseListing(page, [case_label(reference, case_id) for reference, case_id in unindexed])
+        return CaseListing(page, [case_label(reference, case_id) for reference, case_id in page.unlisted])
 
     async def open(self, person: Person, reference: str, now: datetime) -> CaseFile:
         """The case with its report, thread, notes and outcome; a received case becomes acknowledged."""

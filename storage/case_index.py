@@ -105,14 +105,16 @@ class ListedCase:
 
 @dataclass(frozen=True)
 class CasePage:
-    """One page of the list, the number of matching cases, and counts by status (and overdue) over
-    everything the scope allows, before the filters."""
+    """One page of the list, the number of matching cases, counts by status (and overdue) over
+    everything the scope allows, before the filters, and ``(reference, id)`` of cases no list can
+    show (see :meth:`CaseIndex._unlisted`)."""
 
     cases: list[ListedCase]
     total: int
     page: int
     pages: int
     counts: Mapping[str, int] = field(default_factory=dict)
+    unlisted: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -237,8 +239,21 @@ class CaseIndex:
         total = int((await session.execute(select(func.count()).select_from(Case).where(where))).scalar_one())
         pages = max(1, math.ceil(total / query.per_page))
         page = min(max(1, query.page), pages)
-        rows = (
-            await session.execute(
+        # First the page's ids, from the covering index alone; then only those rows.
+        ids = list(
+            (
+                await session.execute(
+                    select(Case.id)
+                    .where(where)
+                    .order_by(*self._order(query.sort))
+                    .limit(query.per_page)
+                    .offset((page - 1) * query.per_page)
+                )
+            ).scalars()
+        )
+        rows = {
+            row.id: row
+            for row in await session.execute(
                 select(
                     Case.id,
                     Case.reference,
@@ -251,21 +266,20 @@ class CaseIndex:
                     Case.created_at,
                     Case.updated_at,
                     Case.next_deadline_at,
-                )
-                .where(where)
-                .order_by(*self._order(query.sort))
-                .limit(query.per_page)
-                .offset((page - 1) * query.per_page)
+                ).where(Case.id.in_(ids))
             )
-        ).all()
+        } if ids else {}
         category_names = {self.tag(CATEGORY, value): value for value in categories}
         urgency_names = {self.tag(URGENCY, value): value for value in urgencies}
         cases = []
-        for row in rows:
+        for case_id in ids:
+            row = rows.get(case_id)
+            if row is None:
+                continue
             try:
                 status = stored_status(row.status)
             except ValueError:
-                continue  # a status newer code wrote; the case page shows it as not found
+                continue  # a status newer code wrote: named apart in ``unlisted``
             cases.append(
                 ListedCase(
                     id=row.id,
@@ -282,47 +296,50 @@ class CaseIndex:
                 )
             )
         counts: dict[str, int] = {}
+        odd: list[str] = []
         for status_value, count in await session.execute(
             select(Case.status, func.count()).where(in_scope).group_by(Case.status)
         ):
             try:
                 key = stored_status(status_value).value
             except ValueError:
+                odd.append(status_value)
                 continue
             counts[key] = counts.get(key, 0) + int(count)
         overdue_count = await session.execute(select(func.count()).select_from(Case).where(in_scope, overdue))
         counts["overdue"] = int(overdue_count.scalar_one())
-        return CasePage(cases, total, page, pages, counts)
+        unlisted = await self._unlisted(session, in_scope, odd)
+        return CasePage(cases, total, page, pages, counts, unlisted)
+
+    async def _unlisted(
+        self, session: AsyncSession, in_scope: ColumnElement[bool], odd_statuses: Sequence[str]
+    ) -> list[tuple[str, str]]:
+        """``(reference, id)`` of the cases no list can show: without an audience tag (they could not
+        be opened to index them; whose they are is unknown, so everyone is told), and those in
+        scope with a status newer code wrote. Both found through indexes, never a scan."""
+        condition: ColumnElement[bool] = Case.audience_tag.is_(None)
+        if odd_statuses:
+            condition = or_(condition, and_(in_scope, Case.status.in_(sorted(odd_statuses))))
+        query = select(Case.reference, Case.id).where(condition).order_by(Case.reference)
+        return [(reference, case_id) for reference, case_id in await session.execute(query)]
 
     def _order(self, sort: SortOrder) -> Sequence[Any]:
         if sort is SortOrder.NEWEST:
-            return (Case.created_at.desc(), Case.reference)
+            return (Case.created_at.desc(), Case.id.desc())
         if sort is SortOrder.DEADLINE:
-            return (Case.next_deadline_at.is_(None), Case.next_deadline_at, Case.created_at, Case.reference)
+            return (Case.next_deadline_at.is_(None), Case.next_deadline_at, Case.created_at, Case.id)
         if sort is SortOrder.URGENCY:
             rank = case(
                 *[(Case.urgency_tag == self.tag(URGENCY, value), i) for i, value in enumerate(URGENCY_ORDER)],
                 else_=len(URGENCY_ORDER),
             )
-            return (rank, Case.created_at, Case.reference)
-        return (Case.created_at, Case.reference)
+            return (rank, Case.created_at, Case.id)
+        return (Case.created_at, Case.id)
 
     async def unindexed(self, session: AsyncSession, limit: int) -> list[str]:
         """Ids of cases without an audience tag (written before the desk, or not yet openable)."""
         query = select(Case.id).where(Case.audience_tag.is_(None)).order_by(Case.id).limit(limit)
         return list((await session.execute(query)).scalars())
-
-    async def unindexed_labels(self, session: AsyncSession) -> list[tuple[str, str]]:
-        """``(reference, id)`` of every case nobody's list can show: still without an audience tag
-        (it could not be opened to index it), or of a status newer code wrote. The desk names them
-        apart, to everyone (whose they are cannot be told without opening them)."""
-        known = sorted({status.value for status in CaseStatus} | set(LEGACY_STATUSES))
-        query = (
-            select(Case.reference, Case.id)
-            .where(or_(Case.audience_tag.is_(None), Case.status.not_in(known)))
-            .order_by(Case.reference)
-        )
-        return [(reference, case_id) for reference, case_id in await session.execute(query)]
 
     async def write_tags(
         self, session: AsyncSession, case_id: str, audience: Audience, report: Mapping[str, Any]

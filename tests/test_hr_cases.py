@@ -167,7 +167,8 @@ async def test_cases_that_cannot_be_opened_are_listed_and_refused_plainly_and_ne
     every = argparse.Namespace(actor="wang", cases_command="list", site=None, all=True)
     assert await run_cases(hr_config(config), every, listing, keyring=keyring) == 0
     lines = listing.getvalue().splitlines()
-    assert [line.split()[0] for line in lines] == [*sorted(references[:3]), f"#{short_hash(odd_id)}"]
+    firsts = [line.split()[0] for line in lines]
+    assert sorted(firsts[:3]) == sorted(references[:3]) and firsts[3:] == [f"#{short_hash(odd_id)}"]
     assert "cannot be opened" in lines[3] and odd_id not in listing.getvalue()
 
     shown = io.StringIO()

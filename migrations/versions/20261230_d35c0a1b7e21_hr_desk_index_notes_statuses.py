@@ -30,6 +30,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('next_deadline_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('outcome_ct', sa.LargeBinary(), nullable=True))
         batch_op.create_index(batch_op.f('ix_cases_audience_tag'), ['audience_tag'], unique=False)
+        batch_op.create_index('ix_cases_desk', ['audience_tag', 'site', 'status', 'created_at', 'id',
+                              'next_deadline_at', 'urgency_tag', 'category_tag', 'assignee_tag'], unique=False)
     op.create_table('case_notes',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('case_id', sa.String(length=32), nullable=False),
@@ -52,6 +54,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_case_notes_case_id'))
     op.drop_table('case_notes')
     with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_index('ix_cases_desk')
         batch_op.drop_index(batch_op.f('ix_cases_audience_tag'))
         batch_op.drop_column('outcome_ct')
         batch_op.drop_column('next_deadline_at')
