@@ -27,6 +27,8 @@ class CaseNotFound(Exception):
 def scope_of(person: Person) -> Scope:
     """The cases ``person`` may list."""
     if person.role is Role.BOARD:
+        # Escalated cases: when the deadlines work adds its flag, the board's scope takes those cases
+        # in here (and ``CaseIndex._scope`` adds ``OR escalated`` for a scope that asks for them).
         return Scope(sites=None, audiences=BOARD_AUDIENCES)
     if person.role is Role.HANDLER:
         return Scope(sites=frozenset(person.sites), audiences=frozenset({Audience.HR}))

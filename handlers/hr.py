@@ -178,7 +178,7 @@ class CaseDesk:
             except (DecryptionError, ValueError):
                 raise UnreadableCase(case_label(case.reference, case.id)) from None
             evidence = await self._evidence.count(session, case.id)
-            assignee = await self._cases.index.assignee_name(session, case.id)
+            assignee = await self._cases.assignee_name(session, case.id)
         assert view is not None
         return CaseFile(case, report, messages, notes, evidence, outcome, assignee, view.created_at)
 
@@ -264,6 +264,9 @@ class CaseDesk:
 async def index_cases_for_the_desk(database: Database, cases: CaseRepository, batch: int = 500) -> int:
     """Gives cases written before the desk their list tags, a batch per transaction (run at start;
     a store already indexed costs one query). Returns how many it indexed."""
+    async with database.transaction(write=False) as session:
+        if not await cases.index.unindexed(session, 1):
+            return 0
     indexed = 0
     while True:
         async with database.transaction() as session:

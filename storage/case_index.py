@@ -184,11 +184,8 @@ class CaseIndex:
     async def unassign(self, session: AsyncSession, case_id: str) -> None:
         await session.execute(update(Case).where(Case.id == case_id).values(assignee_tag=None, assignee_ct=None))
 
-    async def assignee_name(self, session: AsyncSession, case_id: str) -> str | None:
-        sealed = (await session.execute(select(Case.assignee_ct).where(Case.id == case_id))).scalar_one_or_none()
-        return self._assignee_name(case_id, sealed)
-
-    def _assignee_name(self, case_id: str, sealed: bytes | None) -> str | None:
+    def assignee_of(self, case_id: str, sealed: bytes | None) -> str | None:
+        """The name in a case's sealed ``assignee_ct`` ("?" if it cannot be opened)."""
         if sealed is None:
             return None
         try:
@@ -289,7 +286,7 @@ class CaseIndex:
                     audience=self.audience_of_tag(row.audience_tag),
                     category=category_names.get(row.category_tag or ""),
                     urgency=urgency_names.get(row.urgency_tag or ""),
-                    assignee=self._assignee_name(row.id, row.assignee_ct),
+                    assignee=self.assignee_of(row.id, row.assignee_ct),
                     created_at=row.created_at,
                     updated_at=row.updated_at,
                     next_deadline_at=row.next_deadline_at,

@@ -313,6 +313,11 @@ class CaseRepository:
             await session.execute(delete(Case).where(Case.id.in_(ids)))
         return len(ids)
 
+    async def assignee_name(self, session: AsyncSession, case_id: str) -> str | None:
+        """The assigned person's name, from the case row already loaded."""
+        row = await self._row(session, case_id)
+        return self.index.assignee_of(case_id, row.assignee_ct)
+
     async def set_outcome(self, session: AsyncSession, case_id: str, outcome: str) -> None:
         """Seals the written outcome a case is closed with, under the case's key."""
         row = await self._row(session, case_id)
