@@ -239,3 +239,18 @@ async def test_cases_from_before_the_desk_are_indexed_and_old_statuses_read(runt
     assert await listed(runtime, WANG, clock) == [hr_case]
     assert await listed(runtime, LI, clock, statuses=frozenset({CaseStatus.ACTION_TAKEN})) == [board_case]
     assert (await desk(runtime).open(WANG, hr_case, clock())).case.status is CaseStatus.ACKNOWLEDGED
+
+
+async def test_the_list_columns_hold_keyed_tags_not_values(runtime: Core, clock: Clock) -> None:
+    _, reference = await new_case(
+        runtime, clock(), involved="supervisor", category="quid_pro_quo", urgency="danger_now"
+    )
+    await desk(runtime).assign(LI, reference, LI, clock())
+    async with runtime.database.transaction(write=False) as session:
+        row = (await session.execute(text("SELECT * FROM cases"))).mappings().one()
+    stored = {str(value).lower() for value in row.values() if not isinstance(value, bytes | memoryview)}
+    for value in ("board", "hr", "quid_pro_quo", "danger_now", "supervisor", "acct-li", "li"):
+        assert not any(value == column or f"'{value}'" in column for column in stored), value
+    assert row["audience_tag"] == runtime.crypto.desk_tag("audience", "board")
+    assert row["category_tag"] != runtime.crypto.desk_tag("urgency", "quid_pro_quo"), "each field has its own tags"
+    assert b"Li" not in bytes(row["assignee_ct"]), "the assignee's name is sealed"
