@@ -155,11 +155,9 @@ class CaseIndex:
         return self._audiences.get(tag) if tag else None
 
     async def locate(self, session: AsyncSession, reference: str) -> IndexedCase | None:
-        """The case with this reference, as access decisions need it (None if there is none)."""
-        query = select(Case.id, Case.reference, Case.site, Case.status, Case.audience_tag).where(
-            Case.reference == reference
-        )
-        row = (await session.execute(query)).one_or_none()
+        """The case with this reference, as access decisions need it (None if there is none). The
+        whole row is loaded into the session, so what the caller does next reads no row again."""
+        row = (await session.execute(select(Case).where(Case.reference == reference))).scalar_one_or_none()
         if row is None:
             return None
         try:
@@ -233,46 +231,53 @@ class CaseIndex:
         if query.overdue:
             conditions.append(overdue)
         where = and_(*conditions)
-        total = int((await session.execute(select(func.count()).select_from(Case).where(where))).scalar_one())
+        # Counts by status, and overdue, over the whole scope: one query on the covering index.
+        counts: dict[str, int] = {}
+        odd: list[str] = []
+        overdue_total = 0
+        by_status = select(Case.status, func.count(), func.sum(case((overdue, 1), else_=0))).where(in_scope)
+        for status_value, count, late in await session.execute(by_status.group_by(Case.status)):
+            overdue_total += int(late or 0)
+            try:
+                key = stored_status(status_value).value
+            except ValueError:
+                odd.append(status_value)
+                continue
+            counts[key] = counts.get(key, 0) + int(count)
+        counts["overdue"] = overdue_total
+        if len(conditions) == 1 or (len(conditions) == 2 and query.statuses is not None):
+            chosen = query.statuses if query.statuses is not None else frozenset(CaseStatus)
+            total = sum(counts.get(status.value, 0) for status in chosen)
+        else:
+            total = int((await session.execute(select(func.count()).select_from(Case).where(where))).scalar_one())
         pages = max(1, math.ceil(total / query.per_page))
         page = min(max(1, query.page), pages)
-        # First the page's ids, from the covering index alone; then only those rows.
-        ids = list(
-            (
-                await session.execute(
-                    select(Case.id)
-                    .where(where)
-                    .order_by(*self._order(query.sort))
-                    .limit(query.per_page)
-                    .offset((page - 1) * query.per_page)
-                )
-            ).scalars()
+        # The page's ids from the covering index alone, then only those rows: one statement.
+        order = self._order(query.sort)
+        page_ids = (
+            select(Case.id).where(where).order_by(*order).limit(query.per_page).offset((page - 1) * query.per_page)
         )
-        rows = {
-            row.id: row
-            for row in await session.execute(
-                select(
-                    Case.id,
-                    Case.reference,
-                    Case.site,
-                    Case.status,
-                    Case.audience_tag,
-                    Case.category_tag,
-                    Case.urgency_tag,
-                    Case.assignee_ct,
-                    Case.created_at,
-                    Case.updated_at,
-                    Case.next_deadline_at,
-                ).where(Case.id.in_(ids))
+        rows = await session.execute(
+            select(
+                Case.id,
+                Case.reference,
+                Case.site,
+                Case.status,
+                Case.audience_tag,
+                Case.category_tag,
+                Case.urgency_tag,
+                Case.assignee_ct,
+                Case.created_at,
+                Case.updated_at,
+                Case.next_deadline_at,
             )
-        } if ids else {}
+            .where(Case.id.in_(page_ids.scalar_subquery()))
+            .order_by(*order)
+        )
         category_names = {self.tag(CATEGORY, value): value for value in categories}
         urgency_names = {self.tag(URGENCY, value): value for value in urgencies}
         cases = []
-        for case_id in ids:
-            row = rows.get(case_id)
-            if row is None:
-                continue
+        for row in rows:
             try:
                 status = stored_status(row.status)
             except ValueError:
@@ -292,19 +297,6 @@ class CaseIndex:
                     next_deadline_at=row.next_deadline_at,
                 )
             )
-        counts: dict[str, int] = {}
-        odd: list[str] = []
-        for status_value, count in await session.execute(
-            select(Case.status, func.count()).where(in_scope).group_by(Case.status)
-        ):
-            try:
-                key = stored_status(status_value).value
-            except ValueError:
-                odd.append(status_value)
-                continue
-            counts[key] = counts.get(key, 0) + int(count)
-        overdue_count = await session.execute(select(func.count()).select_from(Case).where(in_scope, overdue))
-        counts["overdue"] = int(overdue_count.scalar_one())
         unlisted = await self._unlisted(session, in_scope, odd)
         return CasePage(cases, total, page, pages, counts, unlisted)
 
