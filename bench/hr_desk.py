@@ -35,8 +35,8 @@ from pathlib import Path
 
 import argon2
 import httpx
-from sqlalchemy import text
 from PIL import Image
+from sqlalchemy import text
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
