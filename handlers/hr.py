@@ -135,14 +135,16 @@ class CaseDesk:
     async def _acting(
         self, person: Person, action: str, reference: str | None, now: datetime
     ) -> AsyncIterator[AsyncSession]:
-        """One transaction for an action; a refusal is audited after it rolled back."""
+        """One transaction for an action; a refusal (or a case that cannot be opened) is audited
+        after the action's transaction rolled back, in a transaction of its own."""
         try:
             async with self._database.transaction() as session:
                 yield session
-        except (CaseNotFound, NotPermitted):
+        except (CaseNotFound, NotPermitted, UnreadableCase) as stopped:
             label = _audit_reference(reference) if reference else None
+            outcome = "unreadable" if isinstance(stopped, UnreadableCase) else "refused"
             async with self._database.transaction() as session:
-                await audit.record(session, person.name, f"refused:{action}", label, now)
+                await audit.record(session, person.name, f"{outcome}:{action}", label, now)
             raise
 
     async def _case_for(self, session: AsyncSession, person: Person, reference: str) -> IndexedCase:
@@ -186,7 +188,10 @@ class CaseDesk:
         """One evidence file (``number`` from 1) as ``(mime, bytes)``; audited as ``download``."""
         async with self._acting(person, "download", reference, now) as session:
             case = await self._case_for(session, person, reference)
-            found = await self._evidence.one(session, case.id, number - 1) if number >= 1 else None
+            try:
+                found = await self._evidence.one(session, case.id, number - 1) if number >= 1 else None
+            except DecryptionError:
+                raise UnreadableCase(case_label(case.reference, case.id)) from None
             if found is None:
                 raise CaseNotFound(reference)
             await audit.record(session, person.name, "download", case.reference, now)

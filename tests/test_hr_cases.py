@@ -190,6 +190,9 @@ async def test_a_replica_on_old_keys_lists_a_case_sealed_after_rotation_but_cann
         assert sorted(case.reference for case in listing.page.cases) == sorted([before, after])
         with pytest.raises(UnreadableCase):
             await desk(old).open(WANG, after, clock())
+        async with old.database.transaction(write=False) as session:
+            trail = [(e.actor, e.action) for e in await audit.entries_for(session, after)]
+        assert trail == [("Wang", "unreadable:read")], "the failed opening is on record, apart from refusals"
         assert (await desk(new).open(WANG, after, clock())).case.reference == after
     finally:
         await old.close()
