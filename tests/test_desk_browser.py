@@ -43,6 +43,9 @@ CHROMIUM_ARGS = [
 STORY = "The line leader keeps touching my shoulder at the night shift"
 NOTE = "Internal: interview the night-shift team first"
 REPLY = "Thank you. Can we talk on Tuesday afternoon?"
+PICTURE_SHOWN = (
+    "() => { const img = document.querySelector('.evidence img'); return !!img && img.complete && img.naturalWidth > 0; }"
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -97,8 +100,7 @@ async def test_a_handler_works_a_case_on_a_phone_and_the_board_case_stays_hidden
             await page.goto(link)
             assert await page.locator("h1").inner_text() == reference
             assert STORY in await page.locator(".report").inner_text()
-            picture_box = page.locator(".evidence img").first
-            assert await picture_box.evaluate("img => img.complete && img.naturalWidth > 0")
+            await page.wait_for_function(PICTURE_SHOWN, timeout=15_000)
             await page.screenshot(path=str(SCREENSHOTS / "desk-case-zh.png"), full_page=True)
 
             await page.fill("#reply", REPLY)
@@ -134,7 +136,7 @@ async def test_a_handler_works_a_case_on_a_phone_and_the_board_case_stays_hidden
             await board_page.goto(f"{desk_server}/desk/cases")
             await board_page.click(f"text={board_case}")
             assert await board_page.locator("h1").inner_text() == board_case
-            assert await board_page.locator(".evidence img").first.evaluate("img => img.naturalWidth > 0")
+            await board_page.wait_for_function(PICTURE_SHOWN, timeout=15_000)
             assert reference not in await board_page.content()
         finally:
             await browser.close()
