@@ -44,7 +44,8 @@ STORY = "The line leader keeps touching my shoulder at the night shift"
 NOTE = "Internal: interview the night-shift team first"
 REPLY = "Thank you. Can we talk on Tuesday afternoon?"
 PICTURE_SHOWN = (
-    "() => { const img = document.querySelector('.evidence img'); return !!img && img.complete && img.naturalWidth > 0; }"
+    "() => { const img = document.querySelector('.evidence img');"
+    " return !!img && img.complete && img.naturalWidth > 0; }"
 )
 
 pytestmark = [
