@@ -268,7 +268,7 @@ class CaseDeadlineRepository:
             raise LookupError("no such case")
         hour = to_hour(now)
         row.round = (row.round or 1) + 1
-        row.status = CaseStatus.NEW.value
+        row.status = CaseStatus.RECEIVED.value
         row.urgent = True
         row.acknowledged_at = None
         row.first_feedback_at = None

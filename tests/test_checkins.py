@@ -72,7 +72,7 @@ async def test_yes_reopens_as_urgent_and_alerts_the_board_at_once(runtime: Core,
     await mei.choose("harm_yes")
     assert "open again as urgent" in mei.text
     reopened = await case(runtime, reference)
-    assert reopened.status is CaseStatus.NEW and reopened.urgent and reopened.round == 2
+    assert reopened.status is CaseStatus.RECEIVED and reopened.urgent and reopened.round == 2
     upcoming = next_deadline(reopened)
     assert upcoming is not None and upcoming.deadline is Deadline.ACKNOWLEDGE and upcoming.due > clock()
     await jobs.run()  # the same moment: the alert is not delayed

@@ -98,7 +98,7 @@ async def test_outside_the_48_hours_it_waits_for_the_next_message_and_yes_reopen
             answered = await mei.say("1")  # the first numbered choice: yes
             assert "重新打开" in answered
             reopened = await case(runtime, reference)
-            assert reopened.urgent and reopened.status is CaseStatus.NEW
+            assert reopened.urgent and reopened.status is CaseStatus.RECEIVED
             await jobs.run()
         finally:
             api.close()
