@@ -33,6 +33,7 @@ from storage.evidence import EvidenceRepository
 from storage.messages import ReporterNotice
 from storage.outbox import Outbox
 from storage.people import Person
+from storage.retention import due_for_purge
 
 from .desk_access import CaseNotFound, is_board, may_see, scope_of
 from .report import CATEGORIES, URGENCY, alert_audience
@@ -80,6 +81,7 @@ class CaseListing:
 
     page: CasePage
     unreadable: list[str]
+    purge_soon: frozenset[str] = frozenset()  # references purged within 7 days (storage.retention)
 
 
 @dataclass(frozen=True, repr=False)
@@ -92,6 +94,10 @@ class CaseFile:
     outcome: str | None
     assignee: str | None
     created_at: datetime
+    next_due: datetime | None = None
+    escalated_at: datetime | None = None
+    urgent: bool = False
+    purge_after: datetime | None = None  # set when the case is purged within 7 days
 
     def __repr__(self) -> str:
         return f"CaseFile({self.case.reference})"
@@ -123,13 +129,23 @@ class CaseDesk:
         *,
         categories: Iterable[str] = (),
         urgencies: Iterable[str] = (),
+        retention_days: int | None = None,
     ) -> None:
+        """``retention_days`` (``[bot] retention_days``): cases purged within 7 days are marked."""
         self._database = database
         self._cases = cases
         self._evidence = evidence
         self._outbox = outbox
         self._categories = tuple(categories)
         self._urgencies = tuple(urgencies)
+        self._retention_days = retention_days
+
+    async def _purge_soon(self, session: AsyncSession, now: datetime) -> dict[str, datetime]:
+        """Reference → purge time of the finished cases purged within the week (any scope: the
+        caller shows only those it lists or opens)."""
+        if self._retention_days is None:
+            return {}
+        return {due.reference: due.purge_after for due in await due_for_purge(session, now, self._retention_days)}
 
     @asynccontextmanager
     async def _acting(
@@ -161,8 +177,11 @@ class CaseDesk:
             page = await self._cases.index.page(
                 session, scope_of(person), query, now, categories=self._categories, urgencies=self._urgencies
             )
+            purge_soon = await self._purge_soon(session, now)
             await audit.record(session, person.name, "list", None, now)
-        return CaseListing(page, [case_label(reference, case_id) for reference, case_id in page.unlisted])
+        unreadable = [case_label(reference, case_id) for reference, case_id in page.unlisted]
+        listed = {case.reference for case in page.cases}
+        return CaseListing(page, unreadable, frozenset(listed & purge_soon.keys()))
 
     async def open(self, person: Person, reference: str, now: datetime) -> CaseFile:
         """The case with its report, thread, notes and outcome; a received case becomes acknowledged."""
@@ -182,8 +201,12 @@ class CaseDesk:
                 raise UnreadableCase(case_label(case.reference, case.id)) from None
             evidence = await self._evidence.count(session, case.id)
             assignee = await self._cases.assignee_name(session, case.id)
+            purge_after = (await self._purge_soon(session, now)).get(case.reference)
         assert view is not None
-        return CaseFile(case, report, messages, notes, evidence, outcome, assignee, view.created_at)
+        return CaseFile(
+            case, report, messages, notes, evidence, outcome, assignee, view.created_at,
+            next_due=view.next_due, escalated_at=view.escalated_at, urgent=view.urgent, purge_after=purge_after,
+        )
 
     async def evidence(self, person: Person, reference: str, number: int, now: datetime) -> tuple[str, bytes]:
         """One evidence file (``number`` from 1) as ``(mime, bytes)``; audited as ``download``."""
@@ -266,6 +289,17 @@ class CaseDesk:
             await audit.record(session, person.name, "audit", case.reference, now)
             return await audit.entries_for(session, case.reference)
 
+    async def verify_audit_chain(self, person: Person, now: datetime) -> audit.ChainVerdict:
+        """Checks the whole audit chain (board members only; it reads every entry, so the pages run
+        it when asked, never on a page view). Audited as ``audit:verify``."""
+        if not is_board(person):
+            await audit.record_refusal(self._database, person.name, "refused:audit:verify", None, now)
+            raise NotPermitted("verifying the audit chain")
+        verdict = await audit.verify_chain(self._database)
+        async with self._database.transaction() as session:
+            await audit.record(session, person.name, "audit:verify", None, now)
+        return verdict
+
 
 async def index_cases_for_the_desk(database: Database, cases: CaseRepository, batch: int = 500) -> int:
     """Gives cases written before the desk their list tags, a batch per transaction (run at start;
@@ -282,6 +316,14 @@ async def index_cases_for_the_desk(database: Database, cases: CaseRepository, ba
             return indexed
 
 
-def desk_for(database: Database, cases: CaseRepository, evidence: EvidenceRepository, outbox: Outbox) -> CaseDesk:
+def desk_for(
+    database: Database,
+    cases: CaseRepository,
+    evidence: EvidenceRepository,
+    outbox: Outbox,
+    retention_days: int | None = None,
+) -> CaseDesk:
     """The desk with the report form's categories and urgencies."""
-    return CaseDesk(database, cases, evidence, outbox, categories=CATEGORIES, urgencies=URGENCY)
+    return CaseDesk(
+        database, cases, evidence, outbox, categories=CATEGORIES, urgencies=URGENCY, retention_days=retention_days
+    )

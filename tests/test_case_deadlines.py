@@ -53,13 +53,11 @@ async def test_a_reminder_before_each_deadline_and_an_escalation_after_a_missed_
     assert ("system", "escalate:acknowledge") in await audit_actions(runtime, reference)
 
     # HR acknowledges and writes before the feedback deadline: its reminder came, no escalation follows.
-    async with runtime.database.transaction() as session:
-        await desk(runtime).read(session, "wang", reference, clock())
+    await desk(runtime).read("wang", reference, clock())
     clock.advance(days=6)  # 15 March, 10:30 UTC: within a day of the first-feedback deadline (16 March, 10:00)
     await jobs.run()
     assert any("First reply to the reporter by" in text for text in jobs.deadline_texts(HR_CHAT))
-    async with runtime.database.transaction() as session:
-        await desk(runtime).reply(session, "wang", reference, "We are looking into it.", clock())
+    await desk(runtime).reply("wang", reference, "We are looking into it.", clock())
     clock.advance(days=30)
     await jobs.run()
     assert len(jobs.deadline_texts(BOARD_CHAT)) == 1, "a deadline met in time never escalates"
@@ -70,8 +68,7 @@ async def test_a_reminder_before_each_deadline_and_an_escalation_after_a_missed_
     clock.advance(days=46)  # 30 May, 10:30 UTC: within a day of resolving (31 May, 18:00 in Shanghai)
     await jobs.run()
     assert any("Resolve the case by" in text for text in jobs.deadline_texts(HR_CHAT))
-    async with runtime.database.transaction() as session:
-        await desk(runtime).set_status(session, "wang", reference, CaseStatus.CLOSED, clock())
+    await desk(runtime).set_status("wang", reference, CaseStatus.CLOSED, clock())
     assert next_deadline(await case(runtime, reference)) is None
     hr_before, board_before = len(jobs.deadline_texts(HR_CHAT)), len(jobs.deadline_texts(BOARD_CHAT))
     clock.advance(days=20)
@@ -86,8 +83,7 @@ async def test_closed_and_withdrawn_cases_fire_nothing(runtime: Core, clock: Clo
     _, closed = await file_report(Worker(runtime, "mei", site="north"))
     ling = Worker(runtime, "ling", site="north")
     receipt, withdrawn = await file_report(ling)
-    async with runtime.database.transaction() as session:
-        await desk(runtime).set_status(session, "wang", closed, CaseStatus.CLOSED, clock())
+    await desk(runtime).set_status("wang", closed, CaseStatus.CLOSED, clock())
     await ling.choose("status")
     await ling.send(receipt)
     await ling.choose("withdraw")
@@ -161,8 +157,7 @@ async def test_escalated_cases_are_flagged_and_the_desk_sorts_overdue_first(runt
     _, older = await file_report(Worker(runtime, "mei", site="north"))
     clock.advance(days=3)
     _, newer = await file_report(Worker(runtime, "ling", site="north"))
-    async with runtime.database.transaction() as session:
-        await desk(runtime).read(session, "wang", older, clock())  # acknowledged: its next deadline is day 14
+    await desk(runtime).read("wang", older, clock())  # acknowledged: its next deadline is day 14
     clock.advance(days=8)  # day 11: newer's acknowledgement (due day 10) is overdue; older's feedback is due day 14
     await Pass(runtime).run()
     async with runtime.database.transaction(write=False) as session:
@@ -177,9 +172,8 @@ async def test_the_reporter_hears_neutrally_once_that_the_case_was_acknowledged(
     receipt, reference = await file_report(mei, notify="notify_yes")
     ling = Worker(runtime, "ling", site="north")
     _, quiet = await file_report(ling)
-    async with runtime.database.transaction() as session:
-        await desk(runtime).read(session, "wang", reference, clock())
-        await desk(runtime).read(session, "wang", quiet, clock())
+    await desk(runtime).read("wang", reference, clock())
+    await desk(runtime).read("wang", quiet, clock())
     jobs = Pass(runtime)
     await jobs.run()
     await jobs.run()

@@ -94,8 +94,7 @@ async def test_check_ins_reach_the_private_chat_and_a_yes_alerts_hr_at_once(
     jobs = Pass(runtime, {"telegram": TelegramSink(bot)})
     clock.advance(hours=1, seconds=1)
     await jobs.run()  # the report's own alert
-    async with runtime.database.transaction() as session:
-        await desk(runtime).set_status(session, "wang", reference, CaseStatus.CLOSED, clock())
+    await desk(runtime).set_status("wang", reference, CaseStatus.CLOSED, clock())
 
     for days in (30, 30, 30):
         clock.advance(days=days)

@@ -54,8 +54,7 @@ def jobs_with(runtime: Core, fake: FakeWeChat, http: httpx.AsyncClient) -> tuple
 
 
 async def close(runtime: Core, reference: str, clock: Clock) -> None:
-    async with runtime.database.transaction() as session:
-        await desk(runtime).set_status(session, "wang", reference, CaseStatus.CLOSED, clock())
+    await desk(runtime).set_status("wang", reference, CaseStatus.CLOSED, clock())
 
 
 async def test_inside_the_48_hours_a_customer_service_message(runtime: Core, fake: FakeWeChat, clock: Clock) -> None:

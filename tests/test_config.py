@@ -370,10 +370,10 @@ def test_config_example_validates() -> None:
 @pytest.mark.parametrize(
     ("url", "problem"),
     [
-        ("desk.example.com", "http(s):// URL with a host"),
-        ("http://desk.example.com", "must be https://"),
-        ("https://desk.example.com/?next=1", "no query"),
-        ("https://user@desk.example.com", "no query, fragment or user name"),
+        ("desk.example.com", "must be an https:// address"),
+        ("http://desk.example.com", "must be an https:// address"),
+        ("https://desk.example.com/?next=1", "no user, query or #fragment"),
+        ("https://user@desk.example.com", "no user, query or #fragment"),
         ("https://desk.example.com:99999", "not a valid URL"),
     ],
 )
@@ -388,4 +388,4 @@ def test_web_public_url_accepts_https_and_local_http() -> None:
         "https://desk.example.com/hap"
     )
     assert load_config(None, {"HAPBOT_WEB_PUBLIC_URL": "http://127.0.0.1:8080"}).web.public_url == "http://127.0.0.1:8080"
-    assert load_config(None, {}).web.public_url == ""
+    assert load_config(None, {}).web.public_url is None

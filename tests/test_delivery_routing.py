@@ -180,4 +180,4 @@ def test_the_public_url_comes_from_the_web_section(config: Config) -> None:
     raw["storage"]["url"] = config.storage.url.get_secret_value()
     raw["web"]["public_url"] = "https://desk.example.com/"
     assert routes_from_config(Config.model_validate(raw))["north"].desk_url == "https://desk.example.com"
-    assert routes_from_config(config)["north"].desk_url == ""
+    assert routes_from_config(config)["north"].desk_url is None

@@ -123,9 +123,10 @@ async def test_cases_cli_signs_in_and_shows_a_case_only_to_its_role(
     assert cancelled.getvalue().startswith("hapbot: sign-in cancelled") and "cook" not in cancelled.getvalue()
     async with runtime.database.transaction(write=False) as session:
         trail = [(e.actor, e.action) for e in await audit_entries(session)]
+    # The refusal carries the desk's action name ("read"), the same from the page and the terminal.
     assert sorted(trail) == sorted([
         ("wang", "cli:login"), ("wang", "read"), ("wang", "cli:login_failed"),
-        ("(unknown account)", "cli:login_failed"), ("li", "cli:login"), ("li", "refused:show"),
+        ("(unknown account)", "cli:login_failed"), ("li", "cli:login"), ("li", "refused:read"),
     ])
 
 

@@ -19,7 +19,7 @@ that does not exist.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from handlers.hr import CaseDesk, CaseNotFound, EmptyText, NotPermitted, Outcome
 from handlers.i18n import Language, Translator, language_from_hint
 from handlers.report import CATEGORIES, INVOLVED, WHEN, WHERE
 from handlers.settings import LocalText, pick
+from storage.audit import ChainVerdict
 from storage.case_index import ListQuery, SortOrder, status_filter
 from storage.case_status import HR_SETTABLE, OPEN_STATUSES, CaseStatus
 from storage.people import Person, Role
@@ -66,6 +67,17 @@ class DeskPages:
     site_names: Mapping[str, LocalText]
     clock: Callable[[], datetime]
     default_language: Language = "zh"
+    audit_check: AuditCheck = field(default_factory=lambda: AuditCheck())
+
+
+@dataclass
+class AuditCheck:
+    """The last audit-chain verdict a board member asked for, kept to show on the audit page (the
+    check reads the whole log, so a page view never runs it)."""
+
+    verdict: ChainVerdict | None = None
+    checked_at: datetime | None = None
+    checked_by: str = ""
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -218,6 +230,7 @@ def desk_routes(pages: DeskPages) -> list[BaseRoute]:
             done=DONE.get(done or ""),
             error=error,
             settable=[s for s in HR_SETTABLE if s is not file.case.status],
+            overdue=file.next_due is not None and file.next_due < pages.clock(),
             labels={"when": WHEN, "where": WHERE, "involved": INVOLVED},
             is_board=person.role is Role.BOARD,
             may_recuse=person.role is Role.HANDLER,
@@ -302,8 +315,36 @@ def desk_routes(pages: DeskPages) -> list[BaseRoute]:
             return not_found(request, person)
         return render(request, "audit.html", person, reference=reference.strip().upper(), entries=entries)
 
+    async def audit_log(request: Request) -> Response:
+        """Board members: the last verdict on the whole audit chain, and a button to check it now."""
+        person = _person(request)
+        if person is None:
+            return _login(request)
+        if person.role is not Role.BOARD:
+            return not_found(request, person)
+        check = pages.audit_check
+        return render(
+            request, "audit_log.html", person,
+            verdict=check.verdict, checked_at=check.checked_at, checked_by=check.checked_by,
+        )
+
+    async def verify_audit(request: Request) -> Response:
+        person = _person(request)
+        if person is None:
+            return _login(request)
+        now = pages.clock()
+        try:
+            verdict = await pages.desk.verify_audit_chain(person, now)
+        except NotPermitted:
+            return not_found(request, person)
+        check = pages.audit_check
+        check.verdict, check.checked_at, check.checked_by = verdict, now, person.name
+        return RedirectResponse(f"{PREFIX}/audit", status_code=303)
+
     return [
         Route("/", home),
+        Route("/audit", audit_log),
+        Route("/audit/verify", verify_audit, methods=["POST"]),
         Route("/cases", case_list),
         Route("/cases/{reference}", show_case),
         Route("/cases/{reference}/evidence/{number:int}", evidence),
@@ -320,7 +361,9 @@ def build_desk_pages(runtime: Core) -> DeskPages:
         name = site.name
         names[site_id] = {"zh": name, "en": name} if isinstance(name, str) else {str(k): v for k, v in name.items()}
     return DeskPages(
-        desk=desk_for(runtime.database, services.cases, services.evidence, services.outbox),
+        desk=desk_for(
+            runtime.database, services.cases, services.evidence, services.outbox, runtime.config.bot.retention_days
+        ),
         translators=services.translators,
         site_names=names,
         clock=services.clock,
