@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -139,6 +139,11 @@ class IndexedCase:
     status: CaseStatus
     audience: Audience | None
     escalated: bool = False
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every time stored is UTC."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def _assignee_binding(case_id: str) -> Binding:
@@ -314,7 +319,7 @@ class CaseIndex:
                     assignee=self.assignee_of(row.id, row.assignee_ct),
                     created_at=row.created_at,
                     updated_at=row.updated_at,
-                    next_due=row.next_due,
+                    next_due=_utc(row.next_due),
                     escalated=row.escalated_at is not None,
                     urgent=bool(row.urgent),
                 )

@@ -47,17 +47,17 @@ class DeskAs:
     call runs its own transaction, as the desk's pages do. Closing writes an outcome."""
 
     def __init__(self, desk: CaseDesk) -> None:
-        self._desk = desk
+        self.desk = desk
 
     async def read(self, name: str, reference: str, now: datetime) -> None:
-        await self._desk.open(PEOPLE[name], reference, now)
+        await self.desk.open(PEOPLE[name], reference, now)
 
     async def reply(self, name: str, reference: str, text: str, now: datetime) -> None:
-        await self._desk.reply(PEOPLE[name], reference, text, now)
+        await self.desk.reply(PEOPLE[name], reference, text, now)
 
     async def set_status(self, name: str, reference: str, status: CaseStatus, now: datetime) -> None:
         outcome = CLOSING_OUTCOME if status is CaseStatus.CLOSED else ""
-        await self._desk.set_status(PEOPLE[name], reference, status, now, outcome=outcome)
+        await self.desk.set_status(PEOPLE[name], reference, status, now, outcome=outcome)
 
 
 def desk(runtime: Core) -> DeskAs:

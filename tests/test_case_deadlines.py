@@ -12,13 +12,15 @@ from types import SimpleNamespace
 import pytest
 
 from bot.core import Core, build_core
+from handlers.hr import CaseNotFound
+from storage.case_index import ListQuery, SortOrder
 from storage.cases import CaseStatus
 from storage.crypto import KeyRing
 from storage.deadline_rules import CaseDeadlines, Deadline, next_deadline
 from storage.outbox import as_utc
 
 from .conftest import Clock, Worker
-from .deadlines_kit import BOARD_CHAT, HR_CHAT, Pass, audit_actions, case, desk, file_report
+from .deadlines_kit import BOARD_CHAT, HR_CHAT, PEOPLE, Pass, audit_actions, case, desk, file_report
 
 
 async def test_a_reminder_before_each_deadline_and_an_escalation_after_a_missed_one_each_once(
@@ -165,6 +167,32 @@ async def test_escalated_cases_are_flagged_and_the_desk_sorts_overdue_first(runt
     assert [view.reference for view in views] == [newer, older]
     assert views[0].escalated and not views[1].escalated
     assert views[0].next_due is not None and views[0].next_due < clock()
+
+
+async def test_an_escalated_case_reaches_the_board_on_the_desk_first_by_deadline(runtime: Core, clock: Clock) -> None:
+    """Before its deadline the board cannot see an HR case; once escalated it lists it (overdue
+    first, flagged) and opens it, and the handler keeps it too."""
+    _, older = await file_report(Worker(runtime, "mei", site="north"))
+    clock.advance(days=3)
+    _, newer = await file_report(Worker(runtime, "ling", site="north"))
+    hr = desk(runtime)
+    board, handler = PEOPLE["li"], PEOPLE["wang"]
+    deadline_first = ListQuery(sort=SortOrder.DEADLINE)
+    assert (await hr.desk.list_cases(board, deadline_first, clock())).page.cases == []
+    with pytest.raises(CaseNotFound):
+        await hr.desk.open(board, newer, clock())
+    await hr.read("wang", older, clock())
+    clock.advance(days=8)  # newer's acknowledgement is overdue and escalated; older is not
+    await Pass(runtime).run()
+
+    seen = (await hr.desk.list_cases(board, deadline_first, clock())).page.cases
+    assert [(case.reference, case.escalated) for case in seen] == [(newer, True)]
+    assert seen[0].next_due is not None and seen[0].next_due < clock()
+    handled = (await hr.desk.list_cases(handler, deadline_first, clock())).page.cases
+    assert [case.reference for case in handled] == [newer, older], "overdue first"
+    overdue = (await hr.desk.list_cases(handler, ListQuery(overdue=True), clock())).page
+    assert [case.reference for case in overdue.cases] == [newer] and overdue.counts["overdue"] == 1
+    assert (await hr.desk.open(board, newer, clock())).escalated_at is not None
 
 
 async def test_the_reporter_hears_neutrally_once_that_the_case_was_acknowledged(runtime: Core, clock: Clock) -> None:
