@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from sqlalchemy import select, update
 
 from bot.core import Core
 from bot.web.app import build_web_app
 from bot.web.desk.pages import build_desk_pages
 from storage.cases import CaseStatus
+from storage.models import AuditEntry
 
 from .conftest import Clock
 from .desk_kit import COOKIE, LI, WANG, ZHAO, TestIdentity, desk, new_case, picture, test_mount
@@ -148,3 +150,45 @@ async def test_pages_need_no_script_no_outside_resource_and_carry_no_content_in_
     assert stylesheet.status_code == 200 and "url(" not in stylesheet.text and "@import" not in stylesheet.text
     chinese = pages[0].text
     assert "案件" in chinese or "举报" in chinese, "Chinese is the default language"
+
+
+async def test_a_case_purged_within_the_week_says_so_on_its_page_and_in_the_list(
+    web: httpx.AsyncClient, runtime: Core, clock: Clock
+) -> None:
+    _, closing = await new_case(runtime, clock())
+    _, staying = await new_case(runtime, clock())
+    await desk(runtime).set_status(WANG, closing, CaseStatus.CLOSED, clock(), outcome="Warned; training repeated.")
+    as_person(web, WANG.account_id).cookies.set("desk_lang", "en")
+    assert "deleted for good" not in (await web.get(f"/desk/cases/{closing}")).text
+    days = runtime.config.bot.retention_days
+    clock.advance(days=days - 3)  # the purge is 3 days away (storage.retention.due_for_purge)
+    page = await web.get(f"/desk/cases/{closing}")
+    assert "This case will be deleted for good on" in page.text
+    assert "deleted for good" not in (await web.get(f"/desk/cases/{staying}")).text, "an open case is kept"
+    listing = await web.get("/desk/cases?view=all")
+    assert listing.text.count("Deleted within 7 days") == 1
+
+
+async def test_the_board_checks_the_audit_chain_when_asked_and_a_handler_cannot(
+    web: httpx.AsyncClient, runtime: Core, clock: Clock
+) -> None:
+    as_person(web, LI.account_id).cookies.set("desk_lang", "en")
+    before = await web.get("/desk/audit")
+    assert before.status_code == 200 and "Not checked since the desk started." in before.text
+    checked = await web.post("/desk/audit/verify", data=form(LI.account_id))
+    assert checked.status_code == 303 and checked.headers["location"] == "/desk/audit"
+    after = await web.get("/desk/audit")
+    assert "The audit log verifies:" in after.text and "Checked " in after.text and " by Li." in after.text
+    as_person(web, WANG.account_id)
+    assert (await web.get("/desk/audit")).status_code == 404
+    assert (await web.post("/desk/audit/verify", data=form(WANG.account_id))).status_code == 404
+    async with runtime.database.transaction() as session:
+        actions = [(e.actor, e.action) for e in (await session.execute(select(AuditEntry))).scalars()]
+        assert ("Li", "audit:verify") in actions and ("Wang", "refused:audit:verify") in actions
+        await session.execute(
+            update(AuditEntry).where(AuditEntry.action == "refused:audit:verify").values(action="nothing happened")
+        )
+    as_person(web, LI.account_id)
+    await web.post("/desk/audit/verify", data=form(LI.account_id))
+    tampered = await web.get("/desk/audit")
+    assert "The audit log does NOT verify." in tampered.text and "edited" in tampered.text
