@@ -56,7 +56,7 @@ from handlers.report import alert_audience
 from storage.case_index import Audience
 from storage.crypto import KeyRing
 from storage.people import Person, Role
-from storage.receipts import ReceiptHasher
+from storage.receipts import MemoryBudget, ReceiptHasher
 
 SITES = {
     "main": {"name": {"zh": "一号厂", "en": "Factory One"}},
@@ -74,7 +74,9 @@ class BenchReceiptHasher(ReceiptHasher):
     """Weak argon2id parameters for setting up many cases quickly (never for production)."""
 
     def __init__(self) -> None:
+        # ReceiptHasher refuses parameters this weak, rightly, so the bench sets them itself.
         self._hasher = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+        self.budget = MemoryBudget(64 * 1024)
 
 
 class BenchIdentity:

@@ -291,7 +291,7 @@ class TestIdentity:
         await self.app(scope, replay, send)
 
 
-def test_mount(pages: DeskPages) -> Mount:
+def pages_mount(pages: DeskPages) -> Mount:
     """``/desk`` with the case pages behind :class:`TestIdentity` instead of the real gate (tests of
     the pages alone; the sign-in has its own tests, and the whole way is in test_desk_browser)."""
     app = Starlette(
@@ -299,6 +299,3 @@ def test_mount(pages: DeskPages) -> Mount:
         middleware=[Middleware(TestIdentity)],
     )
     return Mount("/desk", app=app)
-
-
-test_mount.__test__ = False  # type: ignore[attr-defined]

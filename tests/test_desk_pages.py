@@ -18,14 +18,14 @@ from storage.cases import CaseStatus
 from storage.models import AuditEntry
 
 from .conftest import Clock
-from .desk_kit import COOKIE, LI, WANG, ZHAO, TestIdentity, desk, new_case, picture, test_mount
+from .desk_kit import COOKIE, LI, WANG, ZHAO, TestIdentity, desk, new_case, pages_mount, picture
 
 CANARY = "CANARY-93ad-behind-the-dormitory"
 
 
 @pytest.fixture
 async def web(runtime: Core) -> AsyncIterator[httpx.AsyncClient]:
-    app = build_web_app([test_mount(build_desk_pages(runtime))])
+    app = build_web_app([pages_mount(build_desk_pages(runtime))])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://desk.test") as client:
         yield client
 

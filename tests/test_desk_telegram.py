@@ -12,7 +12,7 @@ from bot.core import Core
 from bot.web.app import build_web_app
 from bot.web.desk.pages import build_desk_pages
 
-from .desk_kit import COOKIE, ZHAO, TestIdentity, test_mount
+from .desk_kit import COOKIE, ZHAO, TestIdentity, pages_mount
 from .flows import receipt_in, reference_in
 from .telegram_emulator import TelegramEmulator
 from .telegram_harness import TelegramWorker, running_channel
@@ -31,7 +31,7 @@ def emu() -> Iterator[TelegramEmulator]:
 async def test_a_telegram_report_is_worked_on_the_desk_and_the_reply_read_with_the_receipt(
     runtime: Core, emu: TelegramEmulator
 ) -> None:
-    app = build_web_app([test_mount(build_desk_pages(runtime))])
+    app = build_web_app([pages_mount(build_desk_pages(runtime))])
     desk = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://desk.test")
     desk.cookies.set(COOKIE, ZHAO.account_id)
     desk.cookies.set("desk_lang", "en")
