@@ -75,6 +75,24 @@ def _webhook_url_problem(url: str, *, local_api: bool) -> str | None:
     return None
 
 
+def _public_url_problem(url: str) -> str | None:
+    """What is wrong with the desk's public address, or None."""
+    example = "write it like https://desk.example.com (a path such as /hapbot is allowed)"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return f"not a valid URL; {example}"
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host:
+        return f"must be an http(s):// URL with a host; {example}"
+    if parts.query or parts.fragment or parts.username or parts.password:
+        return f"must have no query, fragment or user name; {example}"
+    if parts.scheme == "http" and host not in ("localhost", "127.0.0.1", "::1"):
+        return f"must be https:// (HR open it on phones, often on public Wi-Fi); {example}"
+    return None
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -18,6 +18,7 @@ from bot.preflight import audit_key_path, faq_directory, local, ping_storage, si
 from handlers.app import build_router
 from handlers.context import NO_FAQ, FaqAnswer, FaqService, Services
 from handlers.dispatcher import Dispatcher
+from handlers.hr import index_cases_for_the_desk
 from handlers.i18n import load_translators
 from handlers.quiz.library import NO_QUIZZES, QuizLibrary
 from handlers.settings import ReminderRules, SiteInfo
@@ -235,5 +236,6 @@ async def build_core(
         reminders=ReminderStores.from_crypto(crypto),
         drafts=DraftParts(crypto),
     )
+    await index_cases_for_the_desk(database, services.cases)
     return Core(config, database, crypto, services, Dispatcher(database, services, build_router()))
 

@@ -76,12 +76,13 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     wechat = None
     tasks: list[asyncio.Task[None]] = []
     try:
-        from bot.web.desk.mount import build_desk, make_desk
+        from bot.web.desk.mount import build_case_desk, make_desk
 
         clock, translators = runtime.services.clock, runtime.services.translators
         desk = make_desk(config, runtime.database, runtime.crypto, clock, translators)
         await _warn_unmigrated(config, desk)
-        routes: list[BaseRoute] = [build_desk(desk)]
+        # The case pages only ever behind the desk's gate (session, CSRF, security headers).
+        routes: list[BaseRoute] = [build_case_desk(runtime, desk)]
         if config.telegram.enabled:
             from bot.channels.telegram.setup import build_telegram_channel, start_telegram
 

@@ -59,7 +59,16 @@ def _block(t: Translator, site_name: str, alert: Alert) -> str:
     )
 
 
-def alert_text(translators: Mapping[Language, Translator], site_name: LocalText, alert: Alert) -> str:
-    """Both languages in one message, Chinese first; identical blocks are shown once."""
+def case_link(desk_url: str, reference: str) -> str:
+    """The case's page on the HR desk: the desk's public address and the reference, nothing else."""
+    return f"{desk_url.rstrip('/')}/desk/cases/{reference}"
+
+
+def alert_text(
+    translators: Mapping[Language, Translator], site_name: LocalText, alert: Alert, *, link: str = ""
+) -> str:
+    """Both languages in one message, Chinese first; identical blocks are shown once. ``link`` (the
+    case on the HR desk, which asks who is reading before it shows anything) ends the message."""
     blocks = [_block(translators[language], pick(site_name, language), alert) for language in LANGUAGES]
-    return "\n\n".join(dict.fromkeys(blocks))
+    text = "\n\n".join(dict.fromkeys(blocks))
+    return f"{text}\n\n🔗 {link}" if link else text

@@ -58,8 +58,9 @@ Audience = Literal["hr", "board"]
 SMALL_GROUP = 5
 """Smallest number the digest shows: below it a figure could describe one or two people."""
 COMBINED = "combined"
-OPEN = (CaseStatus.NEW, CaseStatus.ACKNOWLEDGED, CaseStatus.INVESTIGATING)
-FINISHED = (CaseStatus.RESOLVED, CaseStatus.CLOSED, CaseStatus.WITHDRAWN)
+OPEN = (CaseStatus.RECEIVED, CaseStatus.ACKNOWLEDGED, CaseStatus.INVESTIGATING)
+# A finding (action taken, no case found) counts as closed for the digest, as ``resolved`` did.
+FINISHED = (CaseStatus.ACTION_TAKEN, CaseStatus.NO_CASE_FOUND, CaseStatus.CLOSED, CaseStatus.WITHDRAWN)
 AGE_BANDS: tuple[tuple[str, int | None], ...] = (("0-7", 7), ("8-30", 30), ("31-90", 90), ("90+", None))
 """Age of an open case at the end of the week, in days: each band's name and its last day."""
 DEADLINE_KINDS: tuple[str, ...] = tuple(

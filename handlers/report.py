@@ -632,6 +632,7 @@ async def submit(ctx: Context) -> None:
         contact=contact,
         receipt=issued,
         now=ctx.now,
+        audience=alert_audience(draft),
     )
     attachments = draft.get("attachments")
     if isinstance(attachments, list):

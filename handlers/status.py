@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from storage import audit
+from storage.case_index import Audience
 from storage.cases import Author, CaseStatus, CaseView, ReceiptMatch, to_hour
 from storage.crypto import Purpose
 from storage.deadline_rules import OUTCOMES
@@ -35,14 +36,15 @@ THROTTLE_KEEP_HOURS = 24
 REPORTER = "reporter"  # the audit's actor for what a reporter does: never a name or a pseudonym
 
 STATUS_LABELS = {
-    CaseStatus.NEW: N_("Received, waiting for HR"),
+    CaseStatus.RECEIVED: N_("Received, waiting for HR"),
     CaseStatus.ACKNOWLEDGED: N_("HR has seen it"),
     CaseStatus.INVESTIGATING: N_("Being looked into"),
-    CaseStatus.RESOLVED: N_("Resolved"),
+    CaseStatus.ACTION_TAKEN: N_("Looked into: action has been taken"),
+    CaseStatus.NO_CASE_FOUND: N_("Looked into: a breach of the policy could not be established"),
     CaseStatus.CLOSED: N_("Closed"),
     CaseStatus.WITHDRAWN: N_("Withdrawn by you"),
 }
-OPEN_STATUSES = {CaseStatus.NEW, CaseStatus.ACKNOWLEDGED, CaseStatus.INVESTIGATING}
+OPEN_STATUSES = {CaseStatus.RECEIVED, CaseStatus.ACKNOWLEDGED, CaseStatus.INVESTIGATING}
 
 
 def delay_after(failures: int) -> int:
@@ -61,7 +63,11 @@ def _hour(ctx: Context) -> int:
 
 
 async def _audience(ctx: Context, case: CaseView) -> AlertAudience:
-    """Follow-ups go where the case's first alert went: never to HR when it is about HR or a manager."""
+    """Follow-ups go where the case's first alert went: never to HR when it is about HR or a manager,
+    nor once a handler declared themselves involved or conflicted (the case is the board's then)."""
+    indexed = await ctx.services.cases.index.locate(ctx.session, case.reference)
+    if indexed is not None and indexed.audience in (Audience.BOARD, Audience.RECUSED):
+        return "board"
     report = await ctx.services.cases.read_report(ctx.session, case.id)
     return alert_audience(report)
 

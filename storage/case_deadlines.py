@@ -323,7 +323,7 @@ class CaseDeadlineRepository:
                 session.add(CaseEvent(case_id=case_id, key=outcome_key(ended.round, deadline), state=result, at=when))
         session.add(CaseEvent(case_id=case_id, key=reopened_key(ended.round + 1), state=RETALIATION, at=hour))
         row.round = (row.round or 1) + 1
-        row.status = CaseStatus.NEW.value
+        row.status = CaseStatus.RECEIVED.value
         row.urgent = True
         row.acknowledged_at = None
         row.first_feedback_at = None

@@ -26,16 +26,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
-from sqlalchemy import case as sa_case
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .case_index import Audience, CaseIndex
+from .case_index import deadline_order as deadline_order  # re-exported: the deadlines' order, shared with the desk
+from .case_status import FINISHED_STATUSES, LEGACY_STATUSES, stored_status
 from .case_status import CaseStatus as CaseStatus  # re-exported: callers know it as storage.cases.CaseStatus
 from .crypto import Binding, Crypto, DecryptionError
 from .database import short_hash
 from .deadline_rules import FINISHED, NOT_YET_ACKNOWLEDGED, OUTCOMES, CaseDeadlines, Deadline, next_deadline
-from .models import Case, CaseMessage, CaseReceipt, random_id
+from .models import Case, CaseMessage, CaseNote, CaseReceipt, random_id
 from .outbox import as_utc
 from .receipts import MAX_RECEIPTS_PER_CASE, ReceiptHasher, new_receipt, normalise_receipt
 from .retention import shred_cases
@@ -90,12 +92,6 @@ class MessageView:
         return f"MessageView(author={self.author.value!r}, chars={len(self.text)})"
 
 
-def deadline_order() -> tuple[ColumnElement[Any], ...]:
-    """ORDER BY terms that put the nearest (so any overdue) deadline first and cases without one
-    last, on SQLite and PostgreSQL alike."""
-    return (sa_case((Case.next_due.is_(None), 1), else_=0), Case.next_due.asc())
-
-
 @dataclass(frozen=True, repr=False)
 class IssuedReceipt:
     """A fresh receipt for a case, and the values of its row, computed before the transaction that
@@ -121,6 +117,14 @@ class ReceiptMatch:
 
 
 NO_MATCH = ReceiptMatch()
+@dataclass(frozen=True, repr=False)
+class NoteView:
+    author: str
+    text: str
+    created_at: datetime
+
+    def __repr__(self) -> str:
+        return f"NoteView(chars={len(self.text)})"
 
 
 def to_hour(moment: datetime) -> datetime:
@@ -155,7 +159,7 @@ def _view(row: Case) -> CaseView:
         id=row.id,
         reference=row.reference,
         site=row.site,
-        status=CaseStatus(row.status),
+        status=stored_status(row.status),
         created_at=row.created_at,
         updated_at=row.updated_at,
         round=row.round or 1,
@@ -205,6 +209,7 @@ class CaseRepository:
         self._crypto = crypto
         self._hasher = hasher or ReceiptHasher()
         self._deadlines = deadlines
+        self.index = CaseIndex(crypto)
 
     def _data_key(self, row: Case) -> bytes:
         return self._crypto.unwrap_data_key(row.wrapped_key, Binding("cases", "wrapped_key", row.id))
@@ -231,6 +236,7 @@ class CaseRepository:
         contact: str | None,
         receipt: IssuedReceipt,
         now: datetime,
+        audience: Audience | str = Audience.HR,
     ) -> CaseView:
         """Creates the case ``receipt`` was issued for, with that receipt as its first (nothing slow here)."""
         case_id = receipt.case_id
@@ -238,7 +244,7 @@ class CaseRepository:
         row = Case(
             id=case_id,
             site=site,
-            status=CaseStatus.NEW.value,
+            status=CaseStatus.RECEIVED.value,
             wrapped_key=self._crypto.wrap_data_key(data_key, Binding("cases", "wrapped_key", case_id)),
             report_ct=self._crypto.seal_json(data_key, report, Binding("cases", "report_ct", case_id)),
             contact_ct=(
@@ -250,6 +256,7 @@ class CaseRepository:
             updated_at=to_hour(now),
             round=1,
             urgent=False,
+            **self.index.columns(Audience(audience), report),
         )
         if self._deadlines is not None:
             stamp_deadlines(row, self._deadlines(site), to_hour(now))
@@ -292,7 +299,9 @@ class CaseRepository:
         if site:
             query = query.where(Case.site == site)
         if statuses is not None:
-            query = query.where(Case.status.in_([status.value for status in statuses]))
+            wanted = {status.value for status in statuses}
+            wanted |= {old for old, new in LEGACY_STATUSES.items() if new in statuses}
+            query = query.where(Case.status.in_(sorted(wanted)))
         views: list[CaseView] = []
         odd: list[str] = []
         for row in (await session.execute(query)).scalars():
@@ -415,7 +424,7 @@ class CaseRepository:
         return self._crypto.open(self._data_key(row), row.contact_ct, binding).decode()
 
     async def set_status(self, session: AsyncSession, case_id: str, status: CaseStatus, now: datetime) -> None:
-        """Changes the status and records what it meets: leaving "new" acknowledges the case, an
+        """Changes the status and records what it meets: leaving "received" acknowledges the case, an
         outcome closes it (check-ins count from then), going back to an open status reopens it."""
         row = await self._row(session, case_id)
         if row.status in NOT_YET_ACKNOWLEDGED and status.value not in NOT_YET_ACKNOWLEDGED:
@@ -478,7 +487,7 @@ class CaseRepository:
         """Deletes resolved, closed and withdrawn cases last changed before ``cutoff``, with their
         messages and evidence, key first (:func:`storage.retention.shred_cases`; the cleaner uses
         :func:`storage.retention.purge_expired`, which audits each purge too)."""
-        finished = [CaseStatus.RESOLVED.value, CaseStatus.CLOSED.value, CaseStatus.WITHDRAWN.value]
+        finished = sorted({status.value for status in FINISHED_STATUSES} | set(LEGACY_STATUSES) - {"new"})
         ids = list(
             (
                 await session.execute(select(Case.id).where(Case.status.in_(finished), Case.updated_at < cutoff))
@@ -486,6 +495,66 @@ class CaseRepository:
         )
         await shred_cases(session, ids)
         return len(ids)
+
+    async def assignee_name(self, session: AsyncSession, case_id: str) -> str | None:
+        """The assigned person's name, from the case row already loaded."""
+        row = await self._row(session, case_id)
+        return self.index.assignee_of(case_id, row.assignee_ct)
+
+    async def set_outcome(self, session: AsyncSession, case_id: str, outcome: str) -> None:
+        """Seals the written outcome a case is closed with, under the case's key."""
+        row = await self._row(session, case_id)
+        binding = Binding("cases", "outcome_ct", case_id)
+        row.outcome_ct = self._crypto.seal(self._data_key(row), outcome.encode(), binding)
+
+    async def read_outcome(self, session: AsyncSession, case_id: str) -> str | None:
+        row = await self._row(session, case_id)
+        if row.outcome_ct is None:
+            return None
+        return self._crypto.open(self._data_key(row), row.outcome_ct, Binding("cases", "outcome_ct", case_id)).decode()
+
+    async def add_note(self, session: AsyncSession, case_id: str, author: str, text: str, now: datetime) -> str:
+        """An internal note, sealed under the case's key; the reporter never sees notes."""
+        row = await self._row(session, case_id)
+        data_key = self._data_key(row)
+        note_id = random_id()
+        session.add(
+            CaseNote(
+                id=note_id,
+                case_id=case_id,
+                author_ct=self._crypto.seal(data_key, author.encode(), Binding("case_notes", "author_ct", note_id)),
+                body_ct=self._crypto.seal(data_key, text.encode(), Binding("case_notes", "body_ct", note_id)),
+                created_at=now,
+            )
+        )
+        await session.flush()
+        return note_id
+
+    async def notes(self, session: AsyncSession, case_id: str) -> list[NoteView]:
+        row = await self._row(session, case_id)
+        data_key = self._data_key(row)
+        query = select(CaseNote).where(CaseNote.case_id == case_id).order_by(CaseNote.created_at, CaseNote.id)
+        views = []
+        for note in (await session.execute(query)).scalars():
+            author = self._crypto.open(data_key, note.author_ct, Binding("case_notes", "author_ct", note.id))
+            body = self._crypto.open(data_key, note.body_ct, Binding("case_notes", "body_ct", note.id))
+            views.append(NoteView(author=author.decode(), text=body.decode(), created_at=note.created_at))
+        return views
+
+    async def backfill_index(
+        self, session: AsyncSession, audience_of: Callable[[dict[str, Any]], str], limit: int = 500
+    ) -> int:
+        """Gives up to ``limit`` cases written before the desk their list tags (opening each report
+        once); returns how many it indexed. A case this process cannot open stays unindexed."""
+        indexed = 0
+        for case_id in await self.index.unindexed(session, limit):
+            try:
+                report = await self.read_report(session, case_id)
+            except (DecryptionError, ValueError):
+                continue
+            await self.index.write_tags(session, case_id, Audience(audience_of(report)), report)
+            indexed += 1
+        return indexed
 
     async def _row(self, session: AsyncSession, case_id: str) -> Case:
         row = await session.get(Case, case_id)

@@ -68,6 +68,8 @@ FORMAT_VERSION = 1
 PSEUDONYM_BYTES = 20
 INTERNAL_KEY_INFO = b"hapbot internal v1"
 RECEIPT_BINDING_INFO = b"hapbot receipt binding v1"
+DESK_INDEX_INFO = b"hapbot desk index v1"
+DESK_TAG_BYTES = 15
 KEY_CHECK_LABEL = "hapbot key check v1"
 BINDING_LABEL = b"hapbot-binding-v1"
 KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -312,6 +314,7 @@ class Crypto:
         self._refresh = refresh
         self._refreshed_at = time.monotonic()
         self._receipt_binding_key = _derive(keyring.pseudonym_keys[Purpose.RECEIPT_INDEX], RECEIPT_BINDING_INFO)
+        self._desk_index_key = _derive(keyring.pseudonym_keys[Purpose.RECEIPT_INDEX], DESK_INDEX_INFO)
         self._pseudonyms: dict[tuple[Purpose, str], str] = {}
 
     @property
@@ -396,6 +399,14 @@ class Crypto:
     def receipt_tag_matches(self, case_id: str, receipt: str, tag: str) -> bool:
         """Whether ``tag`` binds ``receipt`` to ``case_id`` (constant-time comparison)."""
         return hmac.compare_digest(self.receipt_tag(case_id, receipt).encode(), tag.encode())
+
+    def desk_tag(self, field: str, value: str) -> str:
+        """A keyed, deterministic tag of one value of one case field (audience, category, urgency,
+        assignee) that the HR desk's list filters on in SQL: equal values give equal tags, and
+        without the keys nobody can tell which value a tag stands for (see :mod:`storage.case_index`).
+        Derived from a pseudonym key, so rotating the master key leaves every tag valid."""
+        digest = hmac.new(self._desk_index_key, _length_prefixed("desk-tag", field, value), hashlib.sha256).digest()
+        return base64.b32encode(digest[:DESK_TAG_BYTES]).decode("ascii").lower()
 
     def _key_fingerprint(self) -> dict[str, str]:
         keys = self._keyring.pseudonym_keys

@@ -132,6 +132,22 @@ class EvidenceRepository:
             for row in await session.execute(query)
         ]
 
+    async def one(self, session: AsyncSession, case_id: str, index: int) -> tuple[str, bytes] | None:
+        """The ``index``-th evidence file (from 0, in :meth:`files` order) as ``(mime, plaintext)``,
+        or None when the case has fewer; only that file is decrypted."""
+        query = (
+            select(Evidence.id, Evidence.mime, Evidence.data_ct)
+            .where(Evidence.case_id == case_id)
+            .order_by(Evidence.created_at, Evidence.id)
+            .offset(index)
+            .limit(1)
+        )
+        row = (await session.execute(query)).one_or_none()
+        if row is None:
+            return None
+        data_key = await self._data_key(session, case_id)
+        return row.mime, self._crypto.open(data_key, row.data_ct, _evidence_binding(row.id))
+
     async def count(self, session: AsyncSession, case_id: str) -> int:
         """How many evidence files a case has, without decrypting any."""
         return len((await session.execute(select(Evidence.id).where(Evidence.case_id == case_id))).all())

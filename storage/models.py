@@ -107,6 +107,29 @@ class Case(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # What the HR desk's list filters on, as keyed tags (see storage.case_index); NULL until indexed.
+    audience_tag: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    category_tag: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    urgency_tag: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    assignee_tag: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    assignee_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    outcome_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+    __table_args__ = (
+        # Every column the desk's list filters, counts and orders on: its queries read this index alone.
+        Index(
+            "ix_cases_desk",
+            "audience_tag",
+            "site",
+            "status",
+            "created_at",
+            "id",
+            "next_due",
+            "urgency_tag",
+            "category_tag",
+            "assignee_tag",
+        ),
+    )
 
 
 class CaseEvent(Base):
@@ -121,6 +144,19 @@ class CaseEvent(Base):
     key: Mapped[str] = mapped_column(String(32), primary_key=True)
     state: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CaseNote(Base):
+    """An internal note of HR or the board on a case, sealed under the case's key; the reporter
+    never sees notes (no path of the conversation reads this table)."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    author_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class CaseReceipt(Base):

@@ -26,13 +26,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import audit
-from .case_status import CaseStatus
+from .case_status import FINISHED_STATUSES, LEGACY_STATUSES, CaseStatus, stored_status
 from .database import Database
 from .models import Base, Case
 
 log = logging.getLogger(__name__)
 
-FINISHED = (CaseStatus.RESOLVED, CaseStatus.CLOSED, CaseStatus.WITHDRAWN)
+# Finished statuses as stored, with ``resolved`` that older rows may still carry.
+FINISHED = tuple(sorted({status.value for status in FINISHED_STATUSES} | set(LEGACY_STATUSES) - {"new"}))
 WARNING_PERIOD = timedelta(days=7)
 PURGE_ACTION = "purge"
 RETENTION_ACTOR = "retention"  # the cleaner's own purges; an operator's carry their name
@@ -71,7 +72,7 @@ class DueCase:
 def _finished_before(moment: datetime, *, lock: bool = False) -> Select[str, str, str, str, datetime]:
     query = (
         select(Case.id, Case.reference, Case.site, Case.status, Case.updated_at)
-        .where(Case.status.in_([status.value for status in FINISHED]), Case.updated_at < moment)
+        .where(Case.status.in_(FINISHED), Case.updated_at < moment)
         .order_by(Case.updated_at, Case.reference)
     )
     return query.with_for_update() if lock else query
@@ -80,7 +81,7 @@ def _finished_before(moment: datetime, *, lock: bool = False) -> Select[str, str
 async def _due(session: AsyncSession, moment: datetime, retention: timedelta, *, lock: bool = False) -> list[DueCase]:
     rows = await session.execute(_finished_before(moment - retention, lock=lock))
     return [
-        DueCase(case_id, reference, site, CaseStatus(status), changed, changed + retention)
+        DueCase(case_id, reference, site, stored_status(status), changed, changed + retention)
         for case_id, reference, site, status, changed in rows
     ]
 

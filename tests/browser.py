@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 import pytest
 from playwright.async_api import ConsoleMessage, Page, Request, async_playwright
 
+from bot.core import Core
 from bot.web.app import build_web_app
 from bot.web.desk.context import Desk
-from bot.web.desk.mount import build_desk
+from bot.web.desk.mount import build_case_desk, build_desk
 from bot.web.server import serving
 
 CHROMIUM = "/usr/bin/chromium"
@@ -43,9 +44,11 @@ WECHAT_USER_AGENT = (
 
 
 @asynccontextmanager
-async def desk_server(desk: Desk) -> AsyncIterator[str]:
-    """The web app with the desk, served by uvicorn on a free port of 127.0.0.1; yields its base URL."""
-    async with serving(build_web_app([build_desk(desk)]), "127.0.0.1", 0) as port:
+async def desk_server(desk: Desk, runtime: Core | None = None) -> AsyncIterator[str]:
+    """The web app with the desk, served by uvicorn on a free port of 127.0.0.1; yields its base URL.
+    With ``runtime``, the case pages too, put together exactly as ``hapbot run`` does."""
+    mount = build_case_desk(runtime, desk) if runtime is not None else build_desk(desk)
+    async with serving(build_web_app([mount]), "127.0.0.1", 0) as port:
         yield f"http://127.0.0.1:{port}"
 
 

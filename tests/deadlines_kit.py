@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from bot.core import Core
@@ -14,9 +15,10 @@ from bot.jobs.case_deadlines import CaseDeadlineJob
 from bot.jobs.checkins import CheckinJob
 from bot.jobs.ratelimit import RateLimiter
 from bot.serve import push_windows
-from handlers.hr import CaseDesk
+from handlers.hr import CaseDesk, desk_for
 from storage import audit
-from storage.cases import CaseView
+from storage.cases import CaseStatus, CaseView
+from storage.people import Person, Role
 
 from .flows import receipt_in, reference_in, report_script
 from .reminders_kit import RecordingSink
@@ -33,8 +35,34 @@ async def file_report(worker: Any, *, notify: str = "notify_no", involved: str =
     return receipt_in(worker.text), reference_in(worker.text)
 
 
-def desk(runtime: Core) -> CaseDesk:
-    return CaseDesk(runtime.services.cases, runtime.services.outbox, ["wang"], ["li"])
+PEOPLE = {
+    "wang": Person("acct-wang", "wang", Role.HANDLER, frozenset({"main", "north"})),
+    "li": Person("acct-li", "li", Role.BOARD, frozenset()),
+}
+CLOSING_OUTCOME = "Looked into with both sides; the line leader was warned."
+
+
+class DeskAs:
+    """The HR desk acting as a person named ``wang`` (a handler) or ``li`` (a board member); each
+    call runs its own transaction, as the desk's pages do. Closing writes an outcome."""
+
+    def __init__(self, desk: CaseDesk) -> None:
+        self.desk = desk
+
+    async def read(self, name: str, reference: str, now: datetime) -> None:
+        await self.desk.open(PEOPLE[name], reference, now)
+
+    async def reply(self, name: str, reference: str, text: str, now: datetime) -> None:
+        await self.desk.reply(PEOPLE[name], reference, text, now)
+
+    async def set_status(self, name: str, reference: str, status: CaseStatus, now: datetime) -> None:
+        outcome = CLOSING_OUTCOME if status is CaseStatus.CLOSED else ""
+        await self.desk.set_status(PEOPLE[name], reference, status, now, outcome=outcome)
+
+
+def desk(runtime: Core) -> DeskAs:
+    services = runtime.services
+    return DeskAs(desk_for(runtime.database, services.cases, services.evidence, services.outbox))
 
 
 async def case(runtime: Core, reference: str) -> CaseView:

@@ -333,7 +333,7 @@ async def test_a_refused_cases_command_is_on_record(
                            hasher=QuickPasswordHasher()) == 2
     async with runtime.database.transaction(write=False) as session:
         entries = await audit.entries_for(session, "HAP-ZZZZZZ")
-    assert [(e.actor, e.action) for e in entries] == [("wang", "refused:show")]
+    assert [(e.actor, e.action) for e in entries] == [("wang", "refused:read")]
     assert (await audit.verify_chain(runtime.database)).ok
 
 

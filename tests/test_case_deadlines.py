@@ -12,13 +12,15 @@ from types import SimpleNamespace
 import pytest
 
 from bot.core import Core, build_core
+from handlers.hr import CaseNotFound
+from storage.case_index import ListQuery, SortOrder
 from storage.cases import CaseStatus
 from storage.crypto import KeyRing
 from storage.deadline_rules import MET, MISSED, CaseDeadlines, Deadline, next_deadline, outcome
 from storage.outbox import as_utc
 
 from .conftest import Clock, Worker
-from .deadlines_kit import BOARD_CHAT, HR_CHAT, Pass, audit_actions, case, desk, file_report
+from .deadlines_kit import BOARD_CHAT, HR_CHAT, PEOPLE, Pass, audit_actions, case, desk, file_report
 
 
 async def test_a_reminder_before_each_deadline_and_an_escalation_after_a_missed_one_each_once(
@@ -53,13 +55,11 @@ async def test_a_reminder_before_each_deadline_and_an_escalation_after_a_missed_
     assert ("system", "escalate:acknowledge") in await audit_actions(runtime, reference)
 
     # HR acknowledges and writes before the feedback deadline: its reminder came, no escalation follows.
-    async with runtime.database.transaction() as session:
-        await desk(runtime).read(session, "wang", reference, clock())
+    await desk(runtime).read("wang", reference, clock())
     clock.advance(days=6)  # 15 March, 10:30 UTC: within a day of the first-feedback deadline (16 March, 10:00)
     await jobs.run()
     assert any("First reply to the reporter by" in text for text in jobs.deadline_texts(HR_CHAT))
-    async with runtime.database.transaction() as session:
-        await desk(runtime).reply(session, "wang", reference, "We are looking into it.", clock())
+    await desk(runtime).reply("wang", reference, "We are looking into it.", clock())
     clock.advance(days=30)
     await jobs.run()
     assert len(jobs.deadline_texts(BOARD_CHAT)) == 1, "a deadline met in time never escalates"
@@ -70,8 +70,7 @@ async def test_a_reminder_before_each_deadline_and_an_escalation_after_a_missed_
     clock.advance(days=46)  # 30 May, 10:30 UTC: within a day of resolving (31 May, 18:00 in Shanghai)
     await jobs.run()
     assert any("Resolve the case by" in text for text in jobs.deadline_texts(HR_CHAT))
-    async with runtime.database.transaction() as session:
-        await desk(runtime).set_status(session, "wang", reference, CaseStatus.CLOSED, clock())
+    await desk(runtime).set_status("wang", reference, CaseStatus.CLOSED, clock())
     assert next_deadline(await case(runtime, reference)) is None
     hr_before, board_before = len(jobs.deadline_texts(HR_CHAT)), len(jobs.deadline_texts(BOARD_CHAT))
     clock.advance(days=20)
@@ -86,8 +85,7 @@ async def test_closed_and_withdrawn_cases_fire_nothing(runtime: Core, clock: Clo
     _, closed = await file_report(Worker(runtime, "mei", site="north"))
     ling = Worker(runtime, "ling", site="north")
     receipt, withdrawn = await file_report(ling)
-    async with runtime.database.transaction() as session:
-        await desk(runtime).set_status(session, "wang", closed, CaseStatus.CLOSED, clock())
+    await desk(runtime).set_status("wang", closed, CaseStatus.CLOSED, clock())
     await ling.choose("status")
     await ling.send(receipt)
     await ling.choose("withdraw")
@@ -159,8 +157,7 @@ async def test_escalated_cases_are_flagged_and_the_desk_sorts_overdue_first(runt
     _, older = await file_report(Worker(runtime, "mei", site="north"))
     clock.advance(days=3)
     _, newer = await file_report(Worker(runtime, "ling", site="north"))
-    async with runtime.database.transaction() as session:
-        await desk(runtime).read(session, "wang", older, clock())  # acknowledged: its next deadline is day 14
+    await desk(runtime).read("wang", older, clock())  # acknowledged: its next deadline is day 14
     clock.advance(days=8)  # day 11: newer's acknowledgement (due day 10) is overdue; older's feedback is due day 14
     await Pass(runtime).run()
     async with runtime.database.transaction(write=False) as session:
@@ -170,14 +167,39 @@ async def test_escalated_cases_are_flagged_and_the_desk_sorts_overdue_first(runt
     assert views[0].next_due is not None and views[0].next_due < clock()
 
 
+async def test_an_escalated_case_reaches_the_board_on_the_desk_first_by_deadline(runtime: Core, clock: Clock) -> None:
+    """Before its deadline the board cannot see an HR case; once escalated it lists it (overdue
+    first, flagged) and opens it, and the handler keeps it too."""
+    _, older = await file_report(Worker(runtime, "mei", site="north"))
+    clock.advance(days=3)
+    _, newer = await file_report(Worker(runtime, "ling", site="north"))
+    hr = desk(runtime)
+    board, handler = PEOPLE["li"], PEOPLE["wang"]
+    deadline_first = ListQuery(sort=SortOrder.DEADLINE)
+    assert (await hr.desk.list_cases(board, deadline_first, clock())).page.cases == []
+    with pytest.raises(CaseNotFound):
+        await hr.desk.open(board, newer, clock())
+    await hr.read("wang", older, clock())
+    clock.advance(days=8)  # newer's acknowledgement is overdue and escalated; older is not
+    await Pass(runtime).run()
+
+    seen = (await hr.desk.list_cases(board, deadline_first, clock())).page.cases
+    assert [(case.reference, case.escalated) for case in seen] == [(newer, True)]
+    assert seen[0].next_due is not None and seen[0].next_due < clock()
+    handled = (await hr.desk.list_cases(handler, deadline_first, clock())).page.cases
+    assert [case.reference for case in handled] == [newer, older], "overdue first"
+    overdue = (await hr.desk.list_cases(handler, ListQuery(overdue=True), clock())).page
+    assert [case.reference for case in overdue.cases] == [newer] and overdue.counts["overdue"] == 1
+    assert (await hr.desk.open(board, newer, clock())).escalated_at is not None
+
+
 async def test_the_reporter_hears_neutrally_once_that_the_case_was_acknowledged(runtime: Core, clock: Clock) -> None:
     mei = Worker(runtime, "mei", site="north")
     receipt, reference = await file_report(mei, notify="notify_yes")
     ling = Worker(runtime, "ling", site="north")
     _, quiet = await file_report(ling)
-    async with runtime.database.transaction() as session:
-        await desk(runtime).read(session, "wang", reference, clock())
-        await desk(runtime).read(session, "wang", quiet, clock())
+    await desk(runtime).read("wang", reference, clock())
+    await desk(runtime).read("wang", quiet, clock())
     jobs = Pass(runtime)
     await jobs.run()
     await jobs.run()

@@ -16,8 +16,7 @@ QUESTION = "Has anything happened to you because of the report?"
 
 
 async def close(runtime: Core, reference: str, clock: Clock) -> None:
-    async with runtime.database.transaction() as session:
-        await desk(runtime).set_status(session, "wang", reference, CaseStatus.CLOSED, clock())
+    await desk(runtime).set_status("wang", reference, CaseStatus.CLOSED, clock())
 
 
 async def test_one_neutral_check_in_at_30_60_and_90_days_and_no_changes_nothing(runtime: Core, clock: Clock) -> None:
@@ -61,8 +60,7 @@ async def test_yes_reopens_as_urgent_and_alerts_the_board_at_once(runtime: Core,
     jobs = Pass(runtime)
     clock.advance(hours=2)
     await jobs.run()  # the report's own alert
-    async with runtime.database.transaction() as session:
-        await desk(runtime).set_status(session, "li", reference, CaseStatus.CLOSED, clock())
+    await desk(runtime).set_status("li", reference, CaseStatus.CLOSED, clock())
     clock.advance(days=30)
     await jobs.run()
     before = len(jobs.texts(BOARD_CHAT))
@@ -72,7 +70,7 @@ async def test_yes_reopens_as_urgent_and_alerts_the_board_at_once(runtime: Core,
     await mei.choose("harm_yes")
     assert "open again as urgent" in mei.text
     reopened = await case(runtime, reference)
-    assert reopened.status is CaseStatus.NEW and reopened.urgent and reopened.round == 2
+    assert reopened.status is CaseStatus.RECEIVED and reopened.urgent and reopened.round == 2
     upcoming = next_deadline(reopened)
     assert upcoming is not None and upcoming.deadline is Deadline.ACKNOWLEDGE and upcoming.due > clock()
     await jobs.run()  # the same moment: the alert is not delayed
@@ -108,8 +106,7 @@ async def test_a_case_reopened_by_hr_is_not_checked_in_on(runtime: Core, clock: 
     _, reference = await file_report(mei, notify="notify_yes")
     await close(runtime, reference, clock)
     clock.advance(days=10)
-    async with runtime.database.transaction() as session:
-        await desk(runtime).set_status(session, "wang", reference, CaseStatus.INVESTIGATING, clock())
+    await desk(runtime).set_status("wang", reference, CaseStatus.INVESTIGATING, clock())
     clock.advance(days=100)
     assert await Pass(runtime).checkins.run_once() == 0
     assert (await case(runtime, reference)).closed_at is None

@@ -94,8 +94,7 @@ async def test_check_ins_reach_the_private_chat_and_a_yes_alerts_hr_at_once(
     jobs = Pass(runtime, {"telegram": TelegramSink(bot)})
     clock.advance(hours=1, seconds=1)
     await jobs.run()  # the report's own alert
-    async with runtime.database.transaction() as session:
-        await desk(runtime).set_status(session, "wang", reference, CaseStatus.CLOSED, clock())
+    await desk(runtime).set_status("wang", reference, CaseStatus.CLOSED, clock())
 
     for days in (30, 30, 30):
         clock.advance(days=days)
@@ -114,7 +113,7 @@ async def test_check_ins_reach_the_private_chat_and_a_yes_alerts_hr_at_once(
         await mei.tap("Yes, something happened")
         assert "open again as urgent" in mei.all_text()
     reopened = await case(runtime, reference)
-    assert reopened.urgent and reopened.status is CaseStatus.NEW
+    assert reopened.urgent and reopened.status is CaseStatus.RECEIVED
     await jobs.run()  # the same moment: not delayed
     alerts = texts(emu, groups["hr"])[hr_before:]
     assert len(alerts) == 1 and reference in alerts[0] and "🆘" in alerts[0]

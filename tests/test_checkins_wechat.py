@@ -54,8 +54,7 @@ def jobs_with(runtime: Core, fake: FakeWeChat, http: httpx.AsyncClient) -> tuple
 
 
 async def close(runtime: Core, reference: str, clock: Clock) -> None:
-    async with runtime.database.transaction() as session:
-        await desk(runtime).set_status(session, "wang", reference, CaseStatus.CLOSED, clock())
+    await desk(runtime).set_status("wang", reference, CaseStatus.CLOSED, clock())
 
 
 async def test_inside_the_48_hours_a_customer_service_message(runtime: Core, fake: FakeWeChat, clock: Clock) -> None:
@@ -98,7 +97,7 @@ async def test_outside_the_48_hours_it_waits_for_the_next_message_and_yes_reopen
             answered = await mei.say("1")  # the first numbered choice: yes
             assert "重新打开" in answered
             reopened = await case(runtime, reference)
-            assert reopened.urgent and reopened.status is CaseStatus.NEW
+            assert reopened.urgent and reopened.status is CaseStatus.RECEIVED
             await jobs.run()
         finally:
             api.close()

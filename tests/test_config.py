@@ -365,3 +365,27 @@ def test_config_example_validates() -> None:
     config = load_config(example, {})
     assert isinstance(config, Config)
     assert config.default_site in config.sites
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("desk.example.com", "must be an https:// address"),
+        ("http://desk.example.com", "must be an https:// address"),
+        ("https://desk.example.com/?next=1", "no user, query or #fragment"),
+        ("https://user@desk.example.com", "no user, query or #fragment"),
+        ("https://desk.example.com:99999", "not a valid URL"),
+    ],
+)
+def test_web_public_url_is_checked(url: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config(None, {"HAPBOT_WEB_PUBLIC_URL": url})
+    assert "web.public_url" in str(raised.value) and problem in str(raised.value)
+
+
+def test_web_public_url_accepts_https_and_local_http() -> None:
+    assert load_config(None, {"HAPBOT_WEB_PUBLIC_URL": "https://desk.example.com/hap/"}).web.public_url == (
+        "https://desk.example.com/hap"
+    )
+    assert load_config(None, {"HAPBOT_WEB_PUBLIC_URL": "http://127.0.0.1:8080"}).web.public_url == "http://127.0.0.1:8080"
+    assert load_config(None, {}).web.public_url is None

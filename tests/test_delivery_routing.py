@@ -159,3 +159,25 @@ async def test_malformed_payload_is_set_aside_and_counted_and_the_rest_routed(ru
         assert await runtime.services.outbox.counts(session) == {"bad_payload": 3}
         set_aside = await runtime.services.outbox.set_aside_rows(session)
     assert set_aside == dict.fromkeys((short, mistyped, nobody), "bad_payload"), "kept, never deleted"
+
+
+async def test_alerts_end_with_the_case_on_the_hr_desk_when_the_public_url_is_set(
+    runtime: Core, clock: Clock
+) -> None:
+    linked = SiteRoute(NORTH.name, NORTH.hr_chats, NORTH.board_chats, desk_url="https://desk.example.com/hap")
+    await enqueue(runtime, clock, case_alert("board"))
+    [delivery] = deliveries(await route(runtime, clock, {"north": linked}))
+    *alert, link = delivery.text.split("\n\n")
+    assert link == "🔗 https://desk.example.com/hap/desk/cases/HAP-7K3M9Q"
+    assert "desk" not in "\n\n".join(alert), "the link comes once, after both languages"
+    await enqueue(runtime, clock, case_alert())
+    plain = [d for d in deliveries(await route(runtime, clock, {"north": NORTH})) if d.text != delivery.text]
+    assert len(plain) == 2 and all("🔗" not in d.text and "http" not in d.text for d in plain)
+
+
+def test_the_public_url_comes_from_the_web_section(config: Config) -> None:
+    raw = config.model_dump(mode="python")
+    raw["storage"]["url"] = config.storage.url.get_secret_value()
+    raw["web"]["public_url"] = "https://desk.example.com/"
+    assert routes_from_config(Config.model_validate(raw))["north"].desk_url == "https://desk.example.com"
+    assert routes_from_config(config)["north"].desk_url is None

@@ -419,9 +419,9 @@ def test_a_full_digest_text_fits_one_wecom_message() -> None:
         week=Week.containing(W09, TZ),
         audience="hr",
         received=protect({"verbal": 170, "physical": 3, "messages": 60, "quid_pro_quo": 50, "other": 1}),
-        open_by_status=protect({"new": 150, "acknowledged": 80, "investigating": 2}),
+        open_by_status=protect({"received": 150, "acknowledged": 80, "investigating": 2}),
         open_by_age=protect({"0-7": 90, "8-30": 60, "31-90": 0, "90+": 82}),
-        closed=protect({"resolved": 120, "closed": 110, "withdrawn": 0}),
+        closed=protect({"action_taken": 120, "closed": 110, "withdrawn": 0}),
         deadlines=protect(
             {
                 "acknowledge:met": 160,

@@ -40,9 +40,9 @@ def figures(week: Week | None = None) -> DigestFigures:
         week=week or Week.of(date(2026, 2, 23), TZ),
         audience="hr",
         received=protect({"verbal": 7, "physical": 3, "messages": 6, "quid_pro_quo": 0, "other": 1}),
-        open_by_status=protect({"new": 5, "acknowledged": 8, "investigating": 2}),
+        open_by_status=protect({"received": 5, "acknowledged": 8, "investigating": 2}),
         open_by_age=protect({"0-7": 9, "8-30": 6, "31-90": 0, "90+": 0}),
-        closed=protect({"resolved": 6, "closed": 5, "withdrawn": 1}),
+        closed=protect({"action_taken": 6, "closed": 5, "withdrawn": 1}),
         deadlines=protect(
             {
                 "acknowledge:met": 9,

@@ -32,9 +32,10 @@ def extracted() -> dict[str, list[str]]:
     """Every message marked with ``N_`` or ``t`` in ``handlers/`` and ``bot/`` (the desk's templates
 too), with where it is used."""
     found: dict[str, list[str]] = {}
+    method_map = [("**.py", "python"), ("web/desk/templates/**.html", "jinja2.ext:babel_extract")]
     for folder in ("handlers", "bot"):
         for filename, lineno, message, _comments, _context in extract_from_dir(
-            str(REPO / folder), method_map=[("**.py", "python")], keywords={"N_": None, "t": None}
+            str(REPO / folder), method_map=method_map, keywords={"N_": None, "t": None}
         ):
             assert isinstance(message, str), f"{filename}:{lineno}: plural or odd message {message!r}"
             found.setdefault(message, []).append(f"{folder}/{filename}:{lineno}")

@@ -59,7 +59,7 @@ async def test_report_then_status_from_another_chat(runtime: Core, language: str
 
     async with runtime.database.transaction(write=False) as session:
         case = await runtime.services.cases.by_reference(session, reference)
-        assert case is not None and case.status is CaseStatus.NEW and case.site == "main"
+        assert case is not None and case.status is CaseStatus.RECEIVED and case.site == "main"
         report = await runtime.services.cases.read_report(session, case.id)
         assert report["what"] == story
         assert report["category"] == "verbal" and report["involved"] == "coworker"

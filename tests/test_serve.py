@@ -1,5 +1,6 @@
-"""`hapbot run` with the WeChat channel enabled: a real process serves /wechat and /healthz and
-stops cleanly on SIGTERM; /readyz says 503 until the channels, the FAQ and the jobs are up."""
+"""`hapbot run` with the WeChat channel enabled: a real process serves /wechat, /healthz and the
+HR desk's case pages behind the desk's sign-in gate, and stops cleanly on SIGTERM; /readyz says
+503 until the channels, the FAQ and the jobs are up."""
 
 from __future__ import annotations
 
@@ -62,6 +63,16 @@ port = {port}
                      "signature": sha1_signature(TOKEN, timestamp, nonce)}
             answer = await client.get(f"http://127.0.0.1:{port}/wechat", params=query)
             assert answer.status_code == 200 and answer.text == "ok-42"
+            # The HR desk's case pages are served, behind the desk's gate: no session, no case.
+            home = await client.get(f"http://127.0.0.1:{port}/desk/")
+            assert home.status_code == 303 and home.headers["location"] == "/desk/cases", "/desk/ is the case list"
+            for path in ("/desk/cases", "/desk/cases/HAP-000000"):
+                page = await client.get(f"http://127.0.0.1:{port}{path}")
+                assert page.status_code == 303 and page.headers["location"] == f"/desk/login?next={path}"
+                assert "script-src 'self'" in page.headers["content-security-policy"]
+            forged = await client.post(f"http://127.0.0.1:{port}/desk/cases/HAP-000000/reply", data={"text": "hi"})
+            assert forged.status_code == 403, "a form without the gate's CSRF token is refused"
+            assert (await client.get(f"http://127.0.0.1:{port}/desk/static/desk.css")).status_code == 200
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 20) == 0
     finally:

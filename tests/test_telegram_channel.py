@@ -58,7 +58,7 @@ async def test_deep_link_report_receipt_and_status_from_another_chat(runtime: Co
 
         async with runtime.database.transaction(write=False) as session:
             case = await runtime.services.cases.by_reference(session, reference)
-        assert case is not None and case.site == "north" and case.status is CaseStatus.NEW
+        assert case is not None and case.site == "north" and case.status is CaseStatus.RECEIVED
 
         # The report's own messages are deleted from the chat; the receipt message stays until /hide.
         def visible() -> str:

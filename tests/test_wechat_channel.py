@@ -90,7 +90,7 @@ async def test_chinese_report_with_qr_site_photo_and_voice_then_status(runtime: 
 
     async with runtime.database.transaction(write=False) as session:
         case = await runtime.services.cases.by_reference(session, reference)
-        assert case is not None and case.site == "north" and case.status is CaseStatus.NEW
+        assert case is not None and case.site == "north" and case.status is CaseStatus.RECEIVED
         report = await runtime.services.cases.read_report(session, case.id)
         evidence = runtime.services.evidence
         assert evidence is not None

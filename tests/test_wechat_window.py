@@ -14,9 +14,9 @@ from bot.channels.wechat.token import AccessTokenManager
 from bot.core import Core
 from bot.jobs import delivery_pass
 from bot.serve import job_deps
-from handlers.hr import CaseDesk
 
 from .conftest import Clock
+from .desk_kit import LI, desk
 from .flows import receipt_in, reference_in
 from .wechat_fake.harness import fake_clock
 from .wechat_fake.server import FakeWeChat
@@ -39,10 +39,7 @@ async def report_with_notifications(mei: WeChatUser) -> tuple[str, str]:
 
 async def hr_replies(runtime: Core, reference: str, clock: Clock) -> None:
     """The report is about a supervisor, so the advocacy board (not HR) answers it."""
-    async with runtime.database.transaction() as session:
-        await CaseDesk(runtime.services.cases, runtime.services.outbox, ["wang"], ["li"]).reply(
-            session, "li", reference, "我们已经收到，周二下午可以面谈吗？", clock()
-        )
+    await desk(runtime).reply(LI, reference, "我们已经收到，周二下午可以面谈吗？", clock())
 
 
 async def deliver_due_work(runtime: Core, fake: FakeWeChat, http: httpx.AsyncClient) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from bot.cli.signin import Prompt, ask
 from bot.config import Config
-from storage.case_status import CaseStatus
+from storage.case_status import HR_SETTABLE, CaseStatus
 
 if TYPE_CHECKING:
     from bot.core import Core
@@ -44,10 +44,16 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     reply = actions.add_parser("reply", help="write to the reporter (they get a neutral notice)")
     reply.add_argument("reference")
     reply.add_argument("text")
-    status = actions.add_parser("status", help="change a case's status")
+    note = actions.add_parser("note", help="an internal note the reporter never sees")
+    note.add_argument("reference")
+    note.add_argument("text")
+    status = actions.add_parser("status", help="change a case's status (closing needs --outcome)")
     status.add_argument("reference")
-    status.add_argument("status", choices=[s.value for s in CaseStatus if s is not CaseStatus.WITHDRAWN])
-    audit = actions.add_parser("audit", help="who read or changed a case, and when")
+    status.add_argument("status", choices=[s.value for s in HR_SETTABLE])
+    status.add_argument("--outcome", default="", help="the written outcome a case is closed with")
+    recuse = actions.add_parser("recuse", help="I am involved or conflicted: the case goes to the board")
+    recuse.add_argument("reference")
+    audit = actions.add_parser("audit", help="board members: who read or changed a case, and when")
     audit.add_argument("reference")
     purge = actions.add_parser(
         "purge", help="crypto-shred finished cases past [bot] retention_days now (the hourly cleaning does it too)"
@@ -74,61 +80,71 @@ async def run(
 ) -> int:
     from bot.cli.signin import terminal_sign_in
     from bot.core import build_core, utc_now
-    from handlers.hr import CaseDesk, NotAuthorised, UnknownCase, UnreadableCase
-    from storage.people import Role
+    from handlers.hr import CaseNotFound, NotPermitted, OutcomeRequired, UnreadableCase, desk_for
+    from storage.case_index import ListQuery
+    from storage.case_status import OPEN_STATUSES
 
     runtime = await build_core(config, keyring=keyring, clock=clock or utc_now)
     services = runtime.services
+    desk = desk_for(runtime.database, services.cases, services.evidence, services.outbox)
     now = services.clock()
+    reference = getattr(args, "reference", "")
     try:
         person = await terminal_sign_in(runtime, args.actor, out, prompt, hasher)
         if person is None:
             return 2
         if args.cases_command == "purge":
             return await purge(runtime, args, out)
-        handlers = [person.name] if person.role is Role.HANDLER else []
-        board = [person.name] if person.role is Role.BOARD else []
-        desk = CaseDesk(services.cases, services.outbox, handlers, board)
-        async with runtime.database.transaction() as session:
-            if args.cases_command == "list":
-                listing = await desk.list_cases(session, args.actor, now, site=args.site, open_only=not args.all)
-                for case in listing.cases:
-                    out.write(f"{case.reference}  {case.site:<12} {case.status.value:<13} {case.created_at:%Y-%m-%d}\n")
-                for label in listing.unreadable:
-                    out.write(f"{label:<10}  {UNREADABLE_LINE}\n")
-            elif args.cases_command == "show":
-                file = await desk.read(session, args.actor, args.reference, now)
-                out.write(json.dumps(
-                    {
-                        "reference": file.case.reference,
-                        "site": file.case.site,
-                        "status": file.case.status.value,
-                        "submitted": file.case.created_at.isoformat(),
-                        "report": file.report,
-                        "messages": [
-                            {"from": m.author.value, "at": m.created_at.isoformat(), "text": m.text}
-                            for m in file.messages
-                        ],
-                    },
-                    ensure_ascii=False,
-                    indent=2,
-                ) + "\n")
-            elif args.cases_command == "reply":
-                case = await desk.reply(session, args.actor, args.reference, args.text, now)
-                out.write(f"{case.reference}: reply stored; the reporter sees it with their receipt\n")
-            elif args.cases_command == "status":
-                case = await desk.set_status(session, args.actor, args.reference, CaseStatus(args.status), now)
-                out.write(f"{case.reference}: {case.status.value}\n")
-            else:
-                for at, actor, action in await desk.audit_trail(session, args.reference.strip().upper()):
-                    out.write(f"{at:%Y-%m-%d %H:%M:%S}  {actor:<20} {action}\n")
-    except NotAuthorised:
-        await refused(runtime, args, now)
-        out.write(f"hapbot: {args.actor!r} may not use the case desk\n")
+        if args.cases_command == "list":
+            query = ListQuery(statuses=None if args.all else OPEN_STATUSES, site=args.site, per_page=10_000)
+            listing = await desk.list_cases(person, query, now)
+            for case in listing.page.cases:
+                out.write(f"{case.reference}  {case.site:<12} {case.status.value:<13} {case.created_at:%Y-%m-%d}\n")
+            for label in listing.unreadable:
+                out.write(f"{label:<10}  {UNREADABLE_LINE}\n")
+        elif args.cases_command == "show":
+            file = await desk.open(person, reference, now)
+            shown = {
+                "reference": file.case.reference,
+                "site": file.case.site,
+                "status": file.case.status.value,
+                "submitted": file.created_at.isoformat(),
+                "report": file.report,
+                "evidence_files": file.evidence,
+                "messages": [
+                    {"from": m.author.value, "at": m.created_at.isoformat(), "text": m.text} for m in file.messages
+                ],
+                "notes": [{"by": n.author, "at": n.created_at.isoformat(), "text": n.text} for n in file.notes],
+                "outcome": file.outcome,
+            }
+            out.write(json.dumps(shown, ensure_ascii=False, indent=2) + "\n")
+        elif args.cases_command == "reply":
+            replied = await desk.reply(person, reference, args.text, now)
+            out.write(f"{replied.reference}: reply stored; the reporter sees it with their receipt\n")
+        elif args.cases_command == "note":
+            await desk.note(person, reference, args.text, now)
+            out.write(f"{reference.strip().upper()}: note stored (never shown to the reporter)\n")
+        elif args.cases_command == "status":
+            status = await desk.set_status(person, reference, CaseStatus(args.status), now, outcome=args.outcome)
+            out.write(f"{reference.strip().upper()}: {status.value}\n")
+        elif args.cases_command == "recuse":
+            await desk.recuse(person, reference, now)
+            out.write(f"{reference.strip().upper()}: handed to the advocacy board\n")
+        else:
+            for entry in await desk.audit_trail(person, reference, now):
+                out.write(f"{entry.at:%Y-%m-%d %H:%M:%S}  {entry.actor:<20} {entry.action}\n")
+    except CaseNotFound:
+        # The desk recorded the refusal (after its transaction rolled back).
+        out.write(f"hapbot: no case {reference!r}\n")
         return 2
-    except UnknownCase:
-        await refused(runtime, args, now)
-        out.write(f"hapbot: no case {args.reference!r}\n")
+    except OutcomeRequired:
+        out.write("hapbot: closing a case needs --outcome \"what was found and done\"\n")
+        return 2
+    except NotPermitted:
+        out.write("hapbot: your role cannot do that with this case\n")
+        return 2
+    except ValueError:
+        out.write("hapbot: a reply or note needs 1 to 8000 characters\n")
         return 2
     except UnreadableCase as unreadable:
         out.write(f"hapbot: case {unreadable.label}: {UNREADABLE_LINE}\n")
@@ -136,17 +152,6 @@ async def run(
     finally:
         await runtime.close()
     return 0
-
-
-async def refused(runtime: Core, args: argparse.Namespace, now: datetime) -> None:
-    """Records a refused command after its transaction rolled back (a case someone may not see is
-    refused as unknown, and recorded so)."""
-    from storage import audit
-    from storage.cases import REFERENCE_PATTERN
-
-    reference = getattr(args, "reference", "").strip().upper()
-    known = reference if REFERENCE_PATTERN.fullmatch(reference) else None
-    await audit.record_refusal(runtime.database, args.actor[:128], f"refused:{args.cases_command}", known, now)
 
 
 async def purge(runtime: Core, args: argparse.Namespace, out: TextIO) -> int:

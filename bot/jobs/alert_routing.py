@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Config, LocalText
-from handlers.alerts import alert_text
+from handlers.alerts import alert_text, case_link
 from handlers.deadline_texts import deadline_text
 from handlers.i18n import Language, Translator
 from storage.delivery import increment_count
@@ -43,12 +43,13 @@ HOLD_HINTS = {
 @dataclass(frozen=True)
 class SiteRoute:
     """Where a site's alerts go: its name in each language, and its HR and board chats as
-    addresses such as ``telegram:-1001234567890`` or ``wecom:<robot name>``."""
+    addresses such as ``telegram:-1001234567890`` or ``wecom:<robot name>``. ``desk_url`` is the
+    HR desk's public address (``[web] public_url``), None for alerts without a link."""
 
     name: Mapping[str, str]
     hr_chats: tuple[str, ...] = ()
     board_chats: tuple[str, ...] = field(default=())
-    desk_url: str | None = None  # [web] public_url: deadline notes link to the case's desk page
+    desk_url: str | None = None  # [web] public_url: alerts and deadline notes link to the case's desk page
 
 
 def _local(text: LocalText) -> dict[str, str]:
@@ -135,7 +136,8 @@ class AlertRouter:
         if isinstance(message, DeadlineAlert):
             text = deadline_text(self._translators, route.name, message, route.desk_url)
         else:
-            text = alert_text(self._translators, route.name, message)
+            link = case_link(route.desk_url, message.reference) if route.desk_url else ""
+            text = alert_text(self._translators, route.name, message, link=link)
         return [Delivery(chat, text) for chat in destinations(route, message.audience)]
 
     async def _hold(self, session: AsyncSession, item: ClaimedItem[Message], reason: str, now: datetime) -> None:

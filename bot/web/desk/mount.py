@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
@@ -19,6 +20,9 @@ from storage.accounts import Accounts, PasswordHasher
 from storage.crypto import Crypto
 from storage.database import Database
 from storage.web_sessions import LoginThrottles, WebSessions
+
+if TYPE_CHECKING:
+    from bot.core import Core
 
 
 def make_desk(
@@ -50,3 +54,11 @@ def build_desk(desk: Desk, pages: Sequence[BaseRoute] = ()) -> Mount:
     )
     app.state.desk = desk
     return Mount("/desk", app=DeskGate(app, desk))
+
+
+def build_case_desk(runtime: Core, desk: Desk) -> Mount:
+    """What ``hapbot run`` serves at ``/desk``: the case pages of :mod:`bot.web.desk.pages` behind
+    the gate (session, CSRF, security headers), with the sign-in routes; ``/desk/`` is the case list."""
+    from bot.web.desk.pages import build_desk_pages, desk_routes
+
+    return build_desk(desk, desk_routes(build_desk_pages(runtime)))
