@@ -4,15 +4,15 @@ Starts the real process (``python -m bot run``) with every channel on: Telegram 
 against the Bot API emulator of the tests (getMe, setMyCommands and setWebhook are answered on
 loopback), WeChat with an API base URL nothing answers, SQLite in a temporary directory. Measures
 from process start to the first 200 on ``/readyz`` (polled every 10 ms). ``/readyz`` answers 200
-once the channels, the web app, the background work and the FAQ index are all up (bot/serve.py).
-One untimed start first creates the keys, the schema and the FAQ cache under ``<data_dir>/cache``,
-as a deployment's first start would (printed as "first start"). Then ``check-config``,
-``keys status`` and ``audit verify`` (a command that opens the store) are timed from process start to exit, and beside them, in the
-same run and the same rounds, the baseline: a bare ``python -c 'import starlette, uvicorn'`` (the
-least a web process on this machine can take). Prints p50 and p99 over ``--runs`` rounds, the CPU
-time the bot used until ready, the idle RSS of the bot process (VmRSS, /proc/<pid>/status), the
-load average, and the import-time breakdown (``python -X importtime``) of what ``hapbot run``
-imports. On a shared machine, wall time grows with the load; CPU time much less.
+once the channels, the web app, the background work and the FAQ index are all up (bot/serve.py). One
+untimed start first creates the keys, the schema and the FAQ cache under ``<data_dir>/cache``, as a
+deployment's first start would (printed as "first start"). Then ``check-config``, ``keys status``
+and ``audit verify`` (a command that opens the store) are timed from process start to exit, and
+beside them, in the same run and the same rounds, the baseline: a bare ``python -c 'import
+starlette, uvicorn'`` (the least a web process on this machine can take). Prints p50 and p99 over
+``--runs`` rounds, the CPU time the bot used until ready, the idle RSS of the bot process (VmRSS,
+/proc/<pid>/status), the load average, and the import-time breakdown (``python -X importtime``) of
+what ``hapbot run`` imports. On a shared machine, wall time grows with the load; CPU time much less.
 
 Usage: python bench/start_time.py [--runs 10] [--top 15]
 """
