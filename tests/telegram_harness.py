@@ -98,10 +98,24 @@ class TelegramWorker:
         """Waits for the bot's first reply, then for it to finish the update (the rest of its replies)."""
         await wait_until(lambda: self._bot_calls() > before, seconds)
         channel = _RUNNING.get(id(self.emu))
-        if channel is None:  # a bot in another process: give it a moment
-            await asyncio.sleep(0.05)
+        if channel is None:  # a bot in another process: wait until its replies stop coming
+            await self._await_quiet(seconds)
         else:  # waits for the batch being handled, then handles whatever else is pending
             await asyncio.wait_for(channel.process_pending(), seconds)
+
+    async def _await_quiet(self, seconds: float, quiet: float = 0.3) -> None:
+        """Waits until no new reply has come for ``quiet`` seconds (a busy machine can put time
+        between an update's first reply and its last), at most ``seconds``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        count, since = self._bot_calls(), loop.time()
+        while loop.time() < deadline:
+            await asyncio.sleep(0.05)
+            now = self._bot_calls()
+            if now != count:
+                count, since = now, loop.time()
+            elif loop.time() - since >= quiet:
+                return
 
     def _bot_calls(self) -> int:
         return len([c for c in self.emu.calls("sendMessage") if str(c["params"].get("chat_id")) == str(self.id)])

@@ -214,7 +214,7 @@ async def test_figures_of_a_week_are_protected_and_keep_hr_and_board_apart(plant
         10, (Group("acknowledge:missed", 5), Group(COMBINED, 5, ("acknowledge:met", *NO_DEADLINES)))
     ), "5 acknowledged in time, 2 late and 3 never (missed); the other kinds are 0, merged with the met 5"
     assert hr.open_by_status == Breakdown(
-        26, (Group("new", 19), Group(COMBINED, 7, ("acknowledged", "investigating")))
+        26, (Group("received", 19), Group(COMBINED, 7, ("acknowledged", "investigating")))
     ), "investigating (0) is never shown apart: it is merged with the 7 acknowledged"
     assert hr.open_by_age == Breakdown(26, (Group("0-7", 16), Group(COMBINED, 10, ("8-30", "31-90", "90+"))))
     assert hr.retaliation is None and board.retaliation is None  # none: 0 is under 5
@@ -265,7 +265,7 @@ async def test_met_and_missed_deadlines_and_retaliation_of_a_week_are_shown(plan
         identifier = await case_id(plant, reference)
         async with plant.database.transaction() as session:
             await services.cases.add_message(session, identifier, Author.HR, "收到", november)
-    await acknowledge(plant, resolved[:1], november + timedelta(days=20), CaseStatus.RESOLVED)
+    await acknowledge(plant, resolved[:1], november + timedelta(days=20), CaseStatus.ACTION_TAKEN)
     met = [await file_case(plant, w08) for _ in range(7)]  # acknowledgement due 25 Feb (week 9)
     await acknowledge(plant, met, w08 + timedelta(hours=5))
     missed = [await file_case(plant, w08) for _ in range(5)]
@@ -281,8 +281,8 @@ async def test_met_and_missed_deadlines_and_retaliation_of_a_week_are_shown(plan
     old = datetime(2025, 9, 1, 2, tzinfo=UTC)
     hr_closed = [await file_case(plant, old) for _ in range(5)] + [met[0]]
     board_closed = [await file_case(plant, old, involved="supervisor") for _ in range(2)]
-    await acknowledge(plant, hr_closed[:5] + board_closed, old + timedelta(days=2), CaseStatus.RESOLVED)
-    await acknowledge(plant, [met[0]], W08 + timedelta(days=2), CaseStatus.RESOLVED)
+    await acknowledge(plant, hr_closed[:5] + board_closed, old + timedelta(days=2), CaseStatus.ACTION_TAKEN)
+    await acknowledge(plant, [met[0]], W08 + timedelta(days=2), CaseStatus.ACTION_TAKEN)
     deadlines = services.settings.site("main").deadlines
     for reference in hr_closed + board_closed:
         identifier = await case_id(plant, reference)

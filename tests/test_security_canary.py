@@ -55,6 +55,10 @@ async def test_sqlite_file_wal_and_logs_hold_no_canary(
     tmp_path: Path, keyring: KeyRing, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    # An earlier test in this process may have run the CLI, whose logging set-up quiets the
+    # libraries (bot.logs.QUIET); here even their DEBUG records are read for the canary.
+    for name in ("aiosqlite", "alembic", "sqlalchemy"):
+        caplog.set_level(logging.DEBUG, logger=name)
     url = f"sqlite+aiosqlite:///{tmp_path / 'hapbot.sqlite3'}"
     runtime = await build_core(make_config(url, tmp_path / "data"), keyring=keyring, clock=Clock())
     receipt, _ = await file_canary_report(runtime)
