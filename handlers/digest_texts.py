@@ -90,7 +90,8 @@ def _breakdown(t: Translator, title: str, breakdown: Breakdown) -> str:
     return line + _brackets(t, parts)
 
 
-def _block(t: Translator, site_name: str, figures: DigestFigures) -> str:
+def digest_block(t: Translator, site_name: str, figures: DigestFigures) -> str:
+    """The digest in one language: its title line, one line per figure, and the footnote."""
     title = BOARD_TITLE if figures.audience == "board" else TITLE
     separator = "：" if t.language == "zh" else ": "
     lines = [
@@ -122,7 +123,7 @@ def _block(t: Translator, site_name: str, figures: DigestFigures) -> str:
 
 def digest_text(translators: Mapping[Language, Translator], site_name: LocalText, figures: DigestFigures) -> str:
     """The digest in both languages, Chinese first; identical blocks are shown once."""
-    blocks = [_block(translators[language], pick(site_name, language), figures) for language in LANGUAGES]
+    blocks = [digest_block(translators[language], pick(site_name, language), figures) for language in LANGUAGES]
     return "\n\n".join(dict.fromkeys(blocks))
 
 

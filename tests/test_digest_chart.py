@@ -140,7 +140,7 @@ def test_a_site_name_the_font_cannot_draw_becomes_the_site_id() -> None:
 
 
 def test_matplotlib_is_loaded_by_the_digest_alone() -> None:
-    probe = "import sys, bot.serve, bot.jobs, bot.jobs.digest; print('matplotlib' in sys.modules)"
+    probe = "import sys, bot.serve, bot.jobs, bot.jobs.digest, bot.web.desk.pages; print('matplotlib' in sys.modules)"
     done = subprocess.run(
         [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120, check=True
     )

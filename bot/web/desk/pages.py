@@ -35,6 +35,7 @@ from bot.web.app import read_limited
 from handlers.alerts import URGENCY as URGENCY_LABELS
 from handlers.hr import CaseDesk, CaseNotFound, EmptyText, NotPermitted, OutcomeRequired, UnreadableCase, desk_for
 from handlers.i18n import Language, Translator, language_from_hint
+from handlers.reminder_rules import zone
 from handlers.report import CATEGORIES, INVOLVED, WHEN, WHERE
 from handlers.settings import LocalText, pick
 from storage.audit import ChainVerdict
@@ -42,6 +43,7 @@ from storage.case_index import ListQuery, SortOrder, status_filter
 from storage.case_status import HR_SETTABLE, OPEN_STATUSES, CaseStatus
 from storage.people import Person, Role
 
+from .figures import FigureSource, figures_routes
 from .texts import DONE, N_, STATUS_LABELS
 
 HERE = Path(__file__).resolve().parent
@@ -68,6 +70,7 @@ class DeskPages:
     clock: Callable[[], datetime]
     default_language: Language = "zh"
     audit_check: AuditCheck = field(default_factory=lambda: AuditCheck())
+    figures: FigureSource | None = None
 
 
 @dataclass
@@ -341,7 +344,22 @@ def desk_routes(pages: DeskPages) -> list[BaseRoute]:
         check.verdict, check.checked_at, check.checked_by = verdict, now, person.name
         return RedirectResponse(f"{PREFIX}/audit", status_code=303)
 
+    extra: list[BaseRoute] = []
+    if pages.figures is not None:
+        extra = figures_routes(
+            pages.figures,
+            prefix=PREFIX,
+            site_names=pages.site_names,
+            translators=pages.translators,
+            clock=pages.clock,
+            person_of=_person,
+            login=_login,
+            language=language,
+            render=render,
+            not_found=not_found,
+        )
     return [
+        *extra,
         Route("/", home),
         Route("/audit", audit_log),
         Route("/audit/verify", verify_audit, methods=["POST"]),
@@ -368,5 +386,10 @@ def build_desk_pages(runtime: Core) -> DeskPages:
         site_names=names,
         clock=services.clock,
         default_language=runtime.config.bot.default_language,
+        figures=FigureSource(
+            runtime.database,
+            services,
+            {site_id: zone(site.reminders.time_zone) for site_id, site in runtime.config.sites.items()},
+        ),
     )
 
