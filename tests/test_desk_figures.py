@@ -97,7 +97,7 @@ async def test_a_board_member_sees_the_board_figures_of_every_site(
         chart = await web.get(f"/desk/figures/{site}.png?week={LAST_WEEK}&lang=zh")
         assert chart.status_code == 200 and chart.content.startswith(PNG_SIGNATURE)
     chinese = await web.get("/desk/figures?lang=zh")
-    assert "监督委员会每周汇总：一号厂" in chinese.text and "每周统计" in chinese.text
+    assert "员工关爱委员会每周汇总：一号厂" in chinese.text and "每周统计" in chinese.text
 
 
 async def test_every_view_is_audited_and_needs_a_person(web: httpx.AsyncClient, runtime: Core) -> None:

@@ -30,7 +30,7 @@ OTHER_NAMES: dict[str, dict[str, str]] = {
         r"HR": "人事部",
         r"人事(?!部)": "人事部",
         r"处理人员": "人事部",
-        r"倡导委员会": "{advocacy_board_name} (员工关爱委员会 by default)",
+        r"倡导委员会|监督委员会": "{advocacy_board_name} (员工关爱委员会 by default)",
     },
     "en": {
         r"(?i)query code|receipt code|tracking code": "receipt",
