@@ -341,16 +341,11 @@ async def test_entries_of_a_store_from_before_the_chain_are_chained_after_the_mi
     empty_database_url: str, tmp_path: Path
 ) -> None:
     """The real path: a store at the revision before the chain, with entries; upgraded, then opened."""
-    from alembic import command
     from sqlalchemy import text
-    from sqlalchemy.engine import Connection
 
-    from storage.migrate import alembic_config, upgrade_to_head
+    from storage.migrate import upgrade_to_head
 
-    def upgrade_to(connection: Connection, revision: str) -> None:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    from .migration_kit import upgrade_to
 
     database = Database(empty_database_url)
     try:

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from alembic import command
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
 
 from storage.database import Database
-from storage.migrate import alembic_config, upgrade_to_head
+from storage.migrate import upgrade_to_head
+
+from .migration_kit import downgrade_to, upgrade_to
 
 BEFORE = "d3e5a1c7b920"
 HOUR = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -28,15 +28,9 @@ async def database(empty_database_url: str) -> AsyncIterator[Database]:
         await db.dispose()
 
 
-def _upgrade_to(connection: Connection, revision: str) -> None:
-    config = alembic_config()
-    config.attributes["connection"] = connection
-    command.upgrade(config, revision)
-
-
 async def test_existing_cases_keep_what_they_met(database: Database) -> None:
     async with database.engine.connect() as connection:
-        await connection.run_sync(_upgrade_to, BEFORE)
+        await connection.run_sync(upgrade_to, BEFORE)
         await connection.commit()
     cases = {"c-new": "new", "c-seen": "acknowledged", "c-answered": "investigating", "c-closed": "closed"}
     async with database.transaction() as session:
@@ -75,15 +69,9 @@ async def test_existing_cases_keep_what_they_met(database: Database) -> None:
     }
 
 
-def _downgrade_to(connection: Connection, revision: str) -> None:
-    config = alembic_config()
-    config.attributes["connection"] = connection
-    command.downgrade(config, revision)
-
-
 async def test_downgrading_keeps_the_cases_and_their_messages(database: Database) -> None:
     async with database.engine.connect() as connection:
-        await connection.run_sync(_upgrade_to, BEFORE)
+        await connection.run_sync(upgrade_to, BEFORE)
         await connection.commit()
     async with database.transaction() as session:
         await session.execute(
@@ -102,7 +90,7 @@ async def test_downgrading_keeps_the_cases_and_their_messages(database: Database
         )
     await upgrade_to_head(database)
     async with database.engine.connect() as connection:
-        await connection.run_sync(_downgrade_to, BEFORE)
+        await connection.run_sync(downgrade_to, BEFORE)
         await connection.commit()
     async with database.transaction(write=False) as session:
         assert (await session.execute(text("SELECT id FROM case_messages"))).scalars().all() == ["m1"]

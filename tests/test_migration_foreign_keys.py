@@ -13,15 +13,15 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from alembic import command
 from sqlalchemy import text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import make_url
 
 from storage.database import Database
-from storage.migrate import alembic_config, upgrade_to_head
+from storage.migrate import upgrade_to_head
 from storage.receipts import new_receipt, normalise_receipt
 
 from .conftest import QuickReceiptHasher
+from .migration_kit import downgrade_to, upgrade_to
 
 BEFORE_RECEIPTS = "7ecd8fb3cd03"
 HOUR = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -34,18 +34,6 @@ async def database(empty_database_url: str) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.dispose()
-
-
-def _upgrade_to(connection: Connection, revision: str) -> None:
-    config = alembic_config()
-    config.attributes["connection"] = connection
-    command.upgrade(config, revision)
-
-
-def _downgrade_to(connection: Connection, revision: str) -> None:
-    config = alembic_config()
-    config.attributes["connection"] = connection
-    command.downgrade(config, revision)
 
 
 async def _children(database: Database) -> dict[str, list[str]]:
@@ -79,7 +67,7 @@ WHOLE_CASE = {"cases": ["c1"], "case_messages": ["m1", "m2"], "evidence": ["e1"]
 
 async def test_upgrading_across_the_receipts_revision_keeps_messages_and_evidence(database: Database) -> None:
     async with database.engine.connect() as connection:
-        await connection.run_sync(_upgrade_to, BEFORE_RECEIPTS)
+        await connection.run_sync(upgrade_to, BEFORE_RECEIPTS)
         await connection.commit()
     async with database.transaction() as session:
         await session.execute(
@@ -127,7 +115,7 @@ async def test_downgrading_across_the_receipts_revision_keeps_the_receipt_and_th
     await _add_children(database)
 
     async with database.engine.connect() as connection:
-        await connection.run_sync(_downgrade_to, BEFORE_RECEIPTS)
+        await connection.run_sync(downgrade_to, BEFORE_RECEIPTS)
         await connection.commit()
 
     assert await _children(database) == WHOLE_CASE
@@ -159,7 +147,7 @@ async def test_a_migration_leaving_orphans_fails_and_rolls_back(database: Databa
     await upgrade_to_head(database)
     head = await _version(database)
     async with database.engine.connect() as connection:
-        await connection.run_sync(_downgrade_to, "d3e5a1c7b920")
+        await connection.run_sync(downgrade_to, "d3e5a1c7b920")
         await connection.commit()
     # A row whose case is gone, as a careless migration could leave with foreign keys off.
     raw = sqlite3.connect(make_url(empty_database_url).database or "")
@@ -188,7 +176,7 @@ async def test_sqlite_migrations_refuse_a_connection_inside_a_transaction(databa
         pytest.skip("PRAGMA foreign_keys is SQLite's")
     with pytest.raises(RuntimeError, match="outside a transaction"):
         async with database.engine.begin() as connection:
-            await connection.run_sync(_upgrade_to, "head")
+            await connection.run_sync(upgrade_to, "head")
 
 
 async def _version(database: Database) -> str:
