@@ -13,7 +13,10 @@ from bot.cli.faq_tools import run_check
 from faq import CONTENT_DIR
 from handlers.faq.check import STANDARD_PLACEHOLDERS
 
+from .content_kit import assert_problem, edit, line_of
+
 ENTRY = "how-to-report.yaml"
+
 
 
 def facts(**overrides: str) -> dict[str, dict[str, dict[str, str]]]:
@@ -39,25 +42,6 @@ def check(
     out = io.StringIO()
     return run_check(directory, facts_by_site, out), out.getvalue()
 
-
-def line_of(path: Path, needle: str) -> int:
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if needle in line:
-            return number
-    raise AssertionError(f"{needle!r} not in {path}")
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
-def assert_problem(output: str, path: Path, line: int, *words: str) -> None:
-    prefix = f"{path}:{line}: "
-    lines = [item for item in output.splitlines() if item.startswith(prefix)]
-    assert lines, f"expected a problem at {prefix!r}, got:\n{output}"
-    assert any(all(word in item for word in words) for item in lines), output
 
 
 def test_shipped_content_passes_without_site_facts() -> None:

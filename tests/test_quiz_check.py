@@ -22,7 +22,10 @@ from handlers.faq.service import LibraryFaqService
 from handlers.quiz.library import QuizLibrary
 from storage.messages import AdminNotice
 
+from .content_kit import assert_problem, edit, line_of
+
 QUIZ = "onboarding.yaml"
+
 
 
 @pytest.fixture
@@ -37,25 +40,6 @@ def check(directory: Path) -> tuple[int, str]:
     out = io.StringIO()
     return run_check(directory, None, out), out.getvalue()
 
-
-def line_of(path: Path, needle: str, after: int = 0) -> int:
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if number > after and needle in line:
-            return number
-    raise AssertionError(f"{needle!r} not in {path}")
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
-def assert_problem(output: str, path: Path, line: int, *words: str) -> None:
-    prefix = f"{path}:{line}: "
-    found = [item for item in output.splitlines() if item.startswith(prefix)]
-    assert found, f"expected a problem at {prefix!r}, got:\n{output}"
-    assert any(all(word in item for word in words) for item in found), output
 
 
 def test_shipped_quizzes_pass() -> None:
