@@ -17,7 +17,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from handlers.reminder_rules import RuleError, parse_clock, parse_quiet, parse_rule, zone
 from storage.deadline_rules import CaseDeadlines
@@ -182,25 +191,28 @@ def _checked(value: str, reader: Callable[[str], object]) -> str:
     return value
 
 
+def _clock_time(value: str) -> str:
+    return _checked(value, parse_clock)
+
+
+ClockTime = Annotated[str, AfterValidator(_clock_time)]
+"""A time of day as "HH:MM" in the site's time zone (every schedule's ``send_at``)."""
+
+
 class TrainingSchedule(_Section):
     """The refresher training (twice a year): its dates, or a rule, and when to remind."""
 
     dates: list[date] = Field(default_factory=list, description="Training days, e.g. 2026-03-04.")
     rule: str | None = Field(default=None, description="e.g. 'first wednesday of march, september'.")
-    at: str = Field(default="14:00", description="When the training starts (site time); no reminder after it.")
+    at: ClockTime = Field(default="14:00", description="When the training starts (site time); no reminder after it.")
     remind_days_before: int = Field(default=2, ge=0, le=30)
-    send_at: str = Field(default="09:00", description="When the reminder goes out (site time).")
+    send_at: ClockTime = Field(default="09:00", description="When the reminder goes out (site time).")
     place: LocalText | None = Field(default=None, description="Default: the site's fact training_place.")
 
     @field_validator("rule")
     @classmethod
     def _rule(cls, value: str | None) -> str | None:
         return None if value is None else _checked(value, parse_rule)
-
-    @field_validator("at", "send_at")
-    @classmethod
-    def _clock(cls, value: str) -> str:
-        return _checked(value, parse_clock)
 
     @model_validator(mode="after")
     def _has_days(self) -> TrainingSchedule:
@@ -215,7 +227,7 @@ class QuizSchedule(_Section):
     """The monthly refresher quiz."""
 
     rule: str = Field(default="first monday of every month")
-    send_at: str = "10:00"
+    send_at: ClockTime = "10:00"
     valid_days: int = Field(default=7, ge=1, le=31, description="After this the reminder is not sent or shown.")
     quiz: str = Field(default="", description="A quiz id to open; empty opens the quiz menu.")
 
@@ -224,23 +236,13 @@ class QuizSchedule(_Section):
     def _rule(cls, value: str) -> str:
         return _checked(value, parse_rule)
 
-    @field_validator("send_at")
-    @classmethod
-    def _clock(cls, value: str) -> str:
-        return _checked(value, parse_clock)
-
 
 class OnboardingSchedule(_Section):
     """A subscribed worker's first weeks: the welcome at once, a quiz on day 3, help on day 30."""
 
     enabled: bool = True
-    send_at: str = "10:00"
+    send_at: ClockTime = "10:00"
     quiz: str = Field(default="onboarding", description="The quiz opened on day 3 (and by candidate links).")
-
-    @field_validator("send_at")
-    @classmethod
-    def _clock(cls, value: str) -> str:
-        return _checked(value, parse_clock)
 
 
 class SiteReminders(_Section):
@@ -269,13 +271,8 @@ class SiteDigest(_Section):
     """The weekly digest to the site's HR chats (and the board's own to its board chats)."""
 
     weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = "monday"
-    send_at: str = Field(default="09:00", description="When it goes out, in the site's time zone (reminders).")
+    send_at: ClockTime = Field(default="09:00", description="When it goes out, in the site's time zone (reminders).")
     chart_language: Literal["zh", "en"] = Field(default="zh", description="The chart's language; the text has both.")
-
-    @field_validator("send_at")
-    @classmethod
-    def _clock(cls, value: str) -> str:
-        return _checked(value, parse_clock)
 
 
 class SiteDeadlines(_Section):
