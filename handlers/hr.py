@@ -307,13 +307,14 @@ async def index_cases_for_the_desk(database: Database, cases: CaseRepository, ba
     async with database.transaction(write=False) as session:
         if not await cases.index.unindexed(session, 1):
             return 0
-    indexed = 0
+    indexed, after = 0, ""
     while True:
         async with database.transaction() as session:
-            done = await cases.backfill_index(session, alert_audience, batch)
+            done, last = await cases.backfill_index(session, alert_audience, batch, after)
         indexed += done
-        if done < batch:
+        if last is None:
             return indexed
+        after = last
 
 
 def desk_for(

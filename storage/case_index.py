@@ -353,9 +353,12 @@ class CaseIndex:
             return (case((Case.urgent.is_(True), 0), else_=1), rank, Case.created_at, Case.id)
         return (Case.created_at, Case.id)
 
-    async def unindexed(self, session: AsyncSession, limit: int) -> list[str]:
-        """Ids of cases without an audience tag (written before the desk, or not yet openable)."""
-        query = select(Case.id).where(Case.audience_tag.is_(None)).order_by(Case.id).limit(limit)
+    async def unindexed(self, session: AsyncSession, limit: int, after: str = "") -> list[str]:
+        """Ids of cases without an audience tag (written before the desk, or not yet openable), in id
+        order from past ``after``, so a pass can step over cases it cannot open."""
+        query = (
+            select(Case.id).where(Case.audience_tag.is_(None), Case.id > after).order_by(Case.id).limit(limit)
+        )
         return list((await session.execute(query)).scalars())
 
     async def write_tags(

@@ -542,19 +542,22 @@ class CaseRepository:
         return views
 
     async def backfill_index(
-        self, session: AsyncSession, audience_of: Callable[[dict[str, Any]], str], limit: int = 500
-    ) -> int:
-        """Gives up to ``limit`` cases written before the desk their list tags (opening each report
-        once); returns how many it indexed. A case this process cannot open stays unindexed."""
+        self, session: AsyncSession, audience_of: Callable[[dict[str, Any]], str], limit: int = 500, after: str = ""
+    ) -> tuple[int, str | None]:
+        """Gives up to ``limit`` cases past id ``after`` that were written before the desk their list
+        tags (opening each report once). Returns how many it indexed and the last id it looked at
+        (None when no case was left): a case this process cannot open stays unindexed and is passed
+        over, so the next batch starts after it."""
         indexed = 0
-        for case_id in await self.index.unindexed(session, limit):
+        case_ids = await self.index.unindexed(session, limit, after)
+        for case_id in case_ids:
             try:
                 report = await self.read_report(session, case_id)
             except (DecryptionError, ValueError):
                 continue
             await self.index.write_tags(session, case_id, Audience(audience_of(report)), report)
             indexed += 1
-        return indexed
+        return indexed, (case_ids[-1] if case_ids else None)
 
     async def _row(self, session: AsyncSession, case_id: str) -> Case:
         row = await session.get(Case, case_id)

@@ -241,6 +241,19 @@ async def test_cases_from_before_the_desk_are_indexed_and_old_statuses_read(runt
     assert (await desk(runtime).open(WANG, hr_case, clock())).case.status is CaseStatus.ACKNOWLEDGED
 
 
+async def test_a_case_that_cannot_be_opened_does_not_stop_the_others_being_indexed(
+    runtime: Core, clock: Clock
+) -> None:
+    for _ in range(3):
+        await new_case(runtime, clock())
+    async with runtime.database.transaction() as session:
+        await session.execute(update(Case).values(audience_tag=None, category_tag=None, urgency_tag=None))
+        first = (await session.execute(select(Case.id).order_by(Case.id).limit(1))).scalar_one()
+        await session.execute(update(Case).where(Case.id == first).values(report_ct=b"damaged"))
+    assert await index_cases_for_the_desk(runtime.database, runtime.services.cases, batch=1) == 2
+    assert len(await listed(runtime, WANG, clock)) == 2
+
+
 async def test_the_list_columns_hold_keyed_tags_not_values(runtime: Core, clock: Clock) -> None:
     _, reference = await new_case(
         runtime, clock(), involved="supervisor", category="quid_pro_quo", urgency="danger_now"
