@@ -101,6 +101,8 @@ class Context:
     replies: list[Reply] = field(default_factory=list)
     speaking: Language | None = None  # this message's replies only (emergency help in her script, mid-flow)
     ready: Prepared = field(default_factory=dict)  # slow work done before the transaction (handlers.preparation)
+    # Per owed step with a batch lookup, the workers of this batch it may owe something (Router.looks_up).
+    owed_to: Mapping[object, frozenset[str]] = field(default_factory=dict)
 
     @property
     def language(self) -> Language:

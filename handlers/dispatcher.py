@@ -132,6 +132,7 @@ class Dispatcher:
             keys = sorted({incoming.user_key for incoming in items})
             conversations, unreadable = await self._load_many(session, keys)
             notices = await self._take_notices(session, [key for key in keys if key not in unreadable])
+            owed_to = await self._router.look_up_owed(session, items, self._services)
             touched: set[str] = set()
             refused = 0
             now = self._services.clock()
@@ -153,6 +154,7 @@ class Dispatcher:
                     router=self._router,
                     now=now,
                     ready=ready[position],
+                    owed_to=owed_to,
                 )
                 notice: tuple[Reply, ...] = ()
                 if incoming.user_key in notices:

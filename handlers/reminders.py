@@ -15,12 +15,16 @@ What opens a quiz offers the quiz feature's own choice ids: ``quiz`` for its men
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from storage.subscriptions import Subscription
 
 from .commands import normalise, parse_command
-from .context import Context
+from .context import Context, Services
 from .conversation import State
-from .events import Channel, Choice
+from .events import Channel, Choice, Incoming
 from .i18n import N_
 from .reminder_rules import RuleError, parse_quiet
 from .reminder_texts import WELCOME_SUMMARY
@@ -81,7 +85,11 @@ LABELS = {
 
 def contact_of(ctx: Context) -> str:
     """The worker's chat address as subscriptions and held reminders know it (``channel:chat``)."""
-    return f"{ctx.incoming.channel.value}:{ctx.incoming.chat}"
+    return address_of(ctx.incoming)
+
+
+def address_of(incoming: Incoming) -> str:
+    return f"{incoming.channel.value}:{incoming.chat}"
 
 
 async def subscription(ctx: Context) -> Subscription | None:
@@ -288,3 +296,20 @@ async def held_reminder(ctx: Context) -> bool:
     ctx.say(held.text, keep_offered=True)
     await reminders.book.count(ctx.session, held.occasion, "shown")
     return True
+
+
+@router.looks_up(held_reminder)
+async def workers_with_held_reminders(
+    session: AsyncSession, incomings: Sequence[Incoming], services: Services
+) -> set[str]:
+    """Who in a batch has a reminder held: one query, where a lookup per message cost half of a
+    draft message's time (no query at all for channels that never hold one)."""
+    contacts = {
+        address_of(incoming): incoming.user_key
+        for incoming in incomings
+        if incoming.channel in HOLDING_CHANNELS
+    }
+    if not contacts:
+        return set()
+    found = await services.reminders.held.held_for(session, contacts)
+    return {contacts[contact] for contact in found}

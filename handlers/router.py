@@ -10,7 +10,7 @@ router, and never import a feature.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +25,7 @@ Step = Callable[[Context], Awaitable[None]]
 Understood = Callable[[Context, Understanding], Awaitable[None]]
 Expiry = Callable[[Context], bool]
 Owed = Callable[[Context], Awaitable[bool]]
+OwedLookup = Callable[[AsyncSession, Sequence[Incoming], Services], Awaitable[set[str]]]
 PictureRule = Callable[[Conversation], bool]
 AfterMessage = Callable[[Conversation], None]
 Predict = Callable[[Incoming, Services], Iterable[Preparation[Any]]]
@@ -38,6 +39,7 @@ class Router:
         self._on: dict[str, Step] = {}
         self._expiries: list[Expiry] = []
         self._owed: list[Owed] = []
+        self._owed_lookups: dict[Owed, OwedLookup] = {}
         self._picture_rules: list[PictureRule] = []
         self._after_message: list[AfterMessage] = []
         self._predictions: list[Predict] = []
@@ -79,6 +81,17 @@ class Router:
         not have arrived); the step returns True when something was owed."""
         self._owed.append(step)
         return step
+
+    def looks_up(self, step: Owed) -> Callable[[OwedLookup], OwedLookup]:
+        """Register, for an owed step that needs a query, one query for a whole batch of messages:
+        it returns the workers (user keys) who may be owed something, and the step then runs for
+        those only. A batch of 64 messages costs one statement instead of 64 round trips."""
+
+        def register(lookup: OwedLookup) -> OwedLookup:
+            self._owed_lookups[step] = lookup
+            return lookup
+
+        return register
 
     def takes_pictures(self, rule: PictureRule) -> PictureRule:
         """Register when a picture would be kept; channels ask before downloading one."""
@@ -157,6 +170,7 @@ class Router:
         self._on.update(other._on)
         self._expiries.extend(other._expiries)
         self._owed.extend(other._owed)
+        self._owed_lookups.update(other._owed_lookups)
         self._picture_rules.extend(other._picture_rules)
         self._after_message.extend(other._after_message)
         self._predictions.extend(other._predictions)
@@ -205,9 +219,22 @@ class Router:
         moved = [rule(ctx) for rule in self._expiries]
         return any(moved)
 
+    async def look_up_owed(
+        self, session: AsyncSession, incomings: Sequence[Incoming], services: Services
+    ) -> dict[object, frozenset[str]]:
+        """Every owed step's batch lookup (see :meth:`looks_up`), for ``Context.owed_to``."""
+        return {
+            step: frozenset(await lookup(session, incomings, services)) for step, lookup in self._owed_lookups.items()
+        }
+
     async def deliver_owed(self, ctx: Context) -> bool:
-        """Gives the worker what is owed from before; True when anything was."""
-        owed = [await step(ctx) for step in self._owed]
+        """Gives the worker what is owed from before; True when anything was. A step whose batch
+        lookup ran skips the workers it did not find; without one (a replay) every step runs."""
+        owed = [
+            await step(ctx)
+            for step in self._owed
+            if step not in ctx.owed_to or ctx.incoming.user_key in ctx.owed_to[step]
+        ]
         return any(owed)
 
     def wants_pictures(self, conversation: Conversation) -> bool:

@@ -155,6 +155,11 @@ class HeldReminderStore:
         await self._documents.save(session, key, document, int(held.until // 3600) + 1)
         return replaced
 
+    async def held_for(self, session: AsyncSession, contacts: Iterable[str]) -> set[str]:
+        """Which of ``contacts`` have a reminder held (current or lapsed), in one query."""
+        keys = {self.key(contact): contact for contact in contacts}
+        return {keys[key] for key in await self._documents.present(session, keys)}
+
     async def take(self, session: AsyncSession, contact: str, now: datetime) -> Held | None:
         """The worker's held reminder if it is still current; the row goes either way."""
         key = self.key(contact)

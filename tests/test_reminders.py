@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from bot.core import Core, build_core
-from handlers.events import Channel
+from handlers.events import Channel, Incoming
 from storage.crypto import KeyRing
 from storage.subscriptions import Subscription
 
@@ -251,6 +252,41 @@ async def test_the_console_holds_one_reminder_for_the_next_message_until_its_occ
     await jobs.tick()
     clock.advance(hours=2)
     assert "Gone soon" not in await mei.send("hello"), "not after its occasion"
+
+
+async def test_a_batch_looks_up_held_reminders_once_and_shows_each_to_its_worker(
+    shanghai: tuple[Core, Clock],
+) -> None:
+    """Group commit: one statement finds who in a batch has a reminder held, not one per message."""
+    runtime, clock = shanghai
+    jobs = jobs_for(runtime)
+    workers = [ChatWorker(runtime, name, Channel.CONSOLE) for name in ("mei", "lan", "hua", "fang")]
+    await workers[0].subscribe()
+    await workers[2].subscribe()
+    for worker in (workers[1], workers[3]):
+        await worker.send("hello")
+    await announce(runtime, "drill", clock(), clock() + timedelta(days=1), text="Fire drill on Friday")
+    await jobs.tick()
+    statements: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    engine = runtime.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        batch = [
+            Incoming(channel=Channel.CONSOLE, user_key=w.user_key, chat=w.chat, received_at=clock(), text="hello",
+                     language_hint="en")
+            for w in workers
+        ]
+        outcomes = await runtime.dispatcher.handle_many(batch)
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    shown = ["Fire drill on Friday" in "\n".join(r.text for r in outcome.replies) for outcome in outcomes]
+    assert shown == [True, False, True, False]
+    lookups = [s for s in statements if "held_reminders" in s and s.lstrip().upper().startswith("SELECT")]
+    assert len(lookups) == 1 + 2, "one lookup for the batch, then one read for each of the two held reminders"
 
 
 async def test_subscriptions_stream_in_chunks(shanghai: tuple[Core, Clock]) -> None:
