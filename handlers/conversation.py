@@ -6,7 +6,7 @@ stopped mid-report, so states are strings chosen once, never enum positions.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 VERSION = 1
@@ -119,9 +119,11 @@ class Conversation:
         return self.in_flow or (self.state == State.LANGUAGE and (self.language_return_to or "") in FLOW_STATES)
 
     def to_document(self) -> dict[str, Any]:
-        """The conversation without its case links (those are stored apart, see links_document)."""
-        skipped = {*LINK_FIELDS, "had_links"}
-        return {"v": VERSION, **{k: v for k, v in asdict(self).items() if k not in skipped}}
+        """The conversation without its case links (those are stored apart, see links_document).
+
+        Values are not copied (``dataclasses.asdict`` deep-copied the draft on every message, a
+        seventh of a draft message's time): the document is sealed at once and not kept."""
+        return {"v": VERSION, **{name: getattr(self, name) for name in _DOCUMENT_FIELDS}}
 
     def links_document(self) -> dict[str, Any] | None:
         links = {name: getattr(self, name) for name in LINK_FIELDS}
@@ -145,3 +147,6 @@ class Conversation:
     def end_case_session(self) -> None:
         self.case_session = None
         self.case_session_until = None
+
+
+_DOCUMENT_FIELDS = tuple(f.name for f in fields(Conversation) if f.name not in {*LINK_FIELDS, "had_links"})
