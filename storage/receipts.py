@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import secrets
 import unicodedata
@@ -129,15 +130,26 @@ def normalise_receipt(text: str) -> str | None:
     return _format(symbols)
 
 
-class MemoryBudget:
-    """Admits argon2 work while the memory it needs fits a budget: a weighted semaphore, first come
-    first served, so a burst of submissions cannot push the process out of memory."""
+def hash_lanes() -> int:
+    """How many hashes may run at once: one core fewer than the machine has. The event loop serves
+    every other worker on one core; hashes taking all of them made a burst of submissions slow
+    every draft message behind it."""
+    return max(1, (os.cpu_count() or 1) - 1)
 
-    def __init__(self, kib: int) -> None:
+
+class MemoryBudget:
+    """Admits argon2 work while the memory it needs fits a budget and fewer than ``lanes`` run: a
+    weighted semaphore, first come first served, so a burst of submissions can neither push the
+    process out of memory nor take every core from the event loop."""
+
+    def __init__(self, kib: int, *, lanes: int = 1_000_000) -> None:
         if kib <= 0:
             raise ValueError("a memory budget must be positive")
+        if lanes <= 0:
+            raise ValueError("at least one hash must be able to run")
         self.total = kib
         self._free = kib
+        self._lanes = lanes
         self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
 
     @property
@@ -148,8 +160,9 @@ class MemoryBudget:
     async def reserve(self, kib: int) -> AsyncIterator[None]:
         if kib > self.total:
             raise ValueError("more memory than the whole budget")
-        if not self._waiters and self._free >= kib:
+        if not self._waiters and self._free >= kib and self._lanes > 0:
             self._free -= kib
+            self._lanes -= 1
         else:
             admitted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             entry = (kib, admitted)
@@ -169,10 +182,12 @@ class MemoryBudget:
 
     def _release(self, kib: int) -> None:
         self._free += kib
-        while self._waiters and self._waiters[0][0] <= self._free:
+        self._lanes += 1
+        while self._waiters and self._waiters[0][0] <= self._free and self._lanes > 0:
             needed, admitted = self._waiters.popleft()
             if not admitted.done():
                 self._free -= needed
+                self._lanes -= 1
                 admitted.set_result(None)
 
 
@@ -180,10 +195,15 @@ class ReceiptHasher:
     """Slow-hash receipts with argon2id so a stolen database does not reveal them."""
 
     def __init__(
-        self, hasher: argon2.PasswordHasher | None = None, *, memory_budget_mib: int = DEFAULT_MEMORY_BUDGET_MIB
+        self,
+        hasher: argon2.PasswordHasher | None = None,
+        *,
+        memory_budget_mib: int = DEFAULT_MEMORY_BUDGET_MIB,
+        lanes: int | None = None,
     ) -> None:
         """Use :data:`PARAMETERS` unless given a hasher; refuse anything weaker. At most as many
-        hashes run at once as fit ``memory_budget_mib`` (at least one always fits)."""
+        hashes run at once as fit ``memory_budget_mib`` (at least one always fits), and no more
+        than ``lanes`` (default :func:`hash_lanes`)."""
         hasher = hasher or argon2.PasswordHasher.from_parameters(PARAMETERS)
         if (
             hasher.type is not argon2.Type.ID
@@ -194,7 +214,7 @@ class ReceiptHasher:
         ):
             raise ValueError("receipt hashing must be argon2id at least as strong as OWASP's minimum (19 MiB, t=2)")
         self._hasher = hasher
-        self.budget = MemoryBudget(max(memory_budget_mib * 1024, hasher.memory_cost))
+        self.budget = MemoryBudget(max(memory_budget_mib * 1024, hasher.memory_cost), lanes=lanes or hash_lanes())
 
     def __repr__(self) -> str:
         parameters = f"m={self._hasher.memory_cost}, t={self._hasher.time_cost}, p={self._hasher.parallelism}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import threading
 from collections import Counter
@@ -18,6 +19,7 @@ from storage.receipts import (
     RECEIPT_PATTERN,
     MemoryBudget,
     ReceiptHasher,
+    hash_lanes,
     new_receipt,
     normalise_receipt,
 )
@@ -254,8 +256,8 @@ class TestEarlierParameters:
 class SlowHasher(ReceiptHasher):
     """Blocks inside hash() until released, counting how many hashes run at once."""
 
-    def __init__(self, budget_mib: int) -> None:
-        super().__init__(memory_budget_mib=budget_mib)
+    def __init__(self, budget_mib: int, lanes: int = 8) -> None:
+        super().__init__(memory_budget_mib=budget_mib, lanes=lanes)
         self.lock = threading.Condition()
         self.active = 0
         self.peak = 0
@@ -293,6 +295,25 @@ class TestMemoryBudget:
         assert await asyncio.gather(*tasks) == ["$argon2id$stand-in"] * 6
         assert hasher.peak == 2
         assert hasher.budget.waiting == 0
+
+    async def test_hashes_leave_the_event_loop_a_core(self) -> None:
+        hasher = SlowHasher(budget_mib=10 * 19, lanes=1)  # memory for ten, one lane
+        tasks = [asyncio.create_task(hasher.hash_async(RECEIPT, CASE)) for _ in range(3)]
+        assert await asyncio.to_thread(hasher.wait_until_active, 1)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert hasher.budget.waiting == 2, "two wait for the lane, though memory is free"
+        hasher.release()
+        assert await asyncio.gather(*tasks) == ["$argon2id$stand-in"] * 3
+        assert hasher.peak == 1
+
+    def test_hash_lanes_are_one_fewer_than_the_cores(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(os, "cpu_count", lambda: 2)
+        assert hash_lanes() == 1
+        monkeypatch.setattr(os, "cpu_count", lambda: 8)
+        assert hash_lanes() == 7
+        monkeypatch.setattr(os, "cpu_count", lambda: None)
+        assert hash_lanes() == 1
 
     def test_the_budget_always_admits_one_hash(self) -> None:
         assert ReceiptHasher(memory_budget_mib=1).budget.total == PARAMETERS.memory_cost
