@@ -156,9 +156,17 @@ class Database:
             await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": advisory_lock_id(user_key)})
 
     async def lock_users(self, session: AsyncSession, user_keys: Sequence[str]) -> None:
-        """Locks several pseudonyms, always in sorted order so that two batches never deadlock."""
-        for user_key in sorted(set(user_keys)):
-            await self.lock_user(session, user_key)
+        """Locks several pseudonyms in one round trip, always in ascending lock-id order so that two
+        batches never deadlock (``unnest`` reads an array out in its order, one lock per row)."""
+        if self.dialect != "postgresql" or not user_keys:
+            return
+        ids = sorted({advisory_lock_id(user_key) for user_key in user_keys})
+        if len(ids) == 1:
+            await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": ids[0]})
+            return
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(id) FROM unnest(CAST(:ids AS bigint[])) AS id"), {"ids": ids}
+        )
 
     async def pragmas(self) -> dict[str, str]:
         """The PRAGMAs in force (SQLite) or the server settings that matter (PostgreSQL), for benchmarks."""
