@@ -63,6 +63,20 @@ class _NeedsWork(Exception):
         self.preparation = preparation
 
 
+def _note_delivered(conversation: Conversation, now: datetime) -> bool:
+    """The pending receipt arrived: remembered a minute more as recent (see
+    :meth:`Dispatcher.confirm_delivery`); False when none was pending."""
+    if not conversation.pending_receipt_case:
+        return False
+    conversation.recent_receipt_case = conversation.pending_receipt_case
+    conversation.recent_receipt_until = now.timestamp() + RECENT_RECEIPT_SECONDS
+    conversation.recent_receipt_message = conversation.pending_receipt_message
+    conversation.pending_receipt_case = None
+    conversation.pending_receipt_until = None
+    conversation.pending_receipt_message = None
+    return True
+
+
 class Dispatcher:
     def __init__(self, database: Database, services: Services, router: Router) -> None:
         self._database = database
@@ -89,7 +103,12 @@ class Dispatcher:
         return (await self.handle_many([incoming], claim=claim_one))[0]
 
     async def handle_many(
-        self, items: Sequence[Incoming], *, claim: BatchClaim | None = None, prepared: Sequence[Prepared] | None = None
+        self,
+        items: Sequence[Incoming],
+        *,
+        claim: BatchClaim | None = None,
+        prepared: Sequence[Prepared] | None = None,
+        delivered: Sequence[str] = (),
     ) -> list[Outcome]:
         """Routes a batch of messages in arrival order within ONE transaction (group commit).
 
@@ -105,8 +124,12 @@ class Dispatcher:
         ``prepared`` holds each message's slow work, done by :meth:`prepare` before the caller
         queued it; without it, it is done here, before the transaction opens. If a step still asks
         for work nobody did, the transaction is rolled back, the work done, and the batch run again.
+
+        ``delivered`` are workers whose receipt-carrying reply a channel has since delivered (see
+        :meth:`confirm_delivery`): noted in the same transaction, before the batch's messages, so
+        a group-committing channel pays no write transaction of its own for each.
         """
-        if not items:
+        if not items and not delivered:
             return []
         if prepared is None:
             ready = list(await asyncio.gather(*(self.prepare(incoming) for incoming in items)))
@@ -115,7 +138,7 @@ class Dispatcher:
         isolate = False
         for _round in range(MAX_PREPARATION_ROUNDS):
             try:
-                return await self._run_batch(items, claim, ready, isolate=isolate)
+                return await self._run_batch(items, claim, ready, delivered, isolate=isolate)
             except _RetryIsolated:
                 isolate = True
             except _NeedsWork as missing:  # rolled back: no transaction or lock is held now
@@ -123,19 +146,25 @@ class Dispatcher:
         raise RuntimeError("a step kept asking for unprepared work")
 
     async def _run_batch(
-        self, items: Sequence[Incoming], claim: BatchClaim | None, ready: Sequence[Prepared], *, isolate: bool
+        self,
+        items: Sequence[Incoming],
+        claim: BatchClaim | None,
+        ready: Sequence[Prepared],
+        delivered: Sequence[str],
+        *,
+        isolate: bool,
     ) -> list[Outcome]:
         outcomes: list[Outcome] = []
         async with self._database.transaction() as session:
-            await self._database.lock_users(session, [incoming.user_key for incoming in items])
-            owned = list(await claim(session)) if claim is not None else [True] * len(items)
-            keys = sorted({incoming.user_key for incoming in items})
+            keys = sorted({incoming.user_key for incoming in items} | set(delivered))
+            await self._database.lock_users(session, keys)
+            owned = list(await claim(session)) if claim is not None and items else [True] * len(items)
             conversations, unreadable = await self._load_many(session, keys)
+            now = self._services.clock()
+            touched = {key for key in delivered if key in conversations and _note_delivered(conversations[key], now)}
             notices = await self._take_notices(session, [key for key in keys if key not in unreadable])
             owed_to = await self._router.look_up_owed(session, items, self._services)
-            touched: set[str] = set()
             refused = 0
-            now = self._services.clock()
             for position, (incoming, mine) in enumerate(zip(items, owned, strict=True)):
                 if not mine:
                     outcomes.append(Outcome())
@@ -303,16 +332,9 @@ class Dispatcher:
         async with self._database.transaction() as session:
             await self._database.lock_user(session, user_key)
             conversation = (await self._load_many(session, [user_key]))[0].get(user_key)
-            if conversation is None or not conversation.pending_receipt_case:
-                return
             now = self._services.clock()
-            conversation.recent_receipt_case = conversation.pending_receipt_case
-            conversation.recent_receipt_until = now.timestamp() + RECENT_RECEIPT_SECONDS
-            conversation.recent_receipt_message = conversation.pending_receipt_message
-            conversation.pending_receipt_case = None
-            conversation.pending_receipt_until = None
-            conversation.pending_receipt_message = None
-            await self._save(session, {user_key: conversation}, now)
+            if conversation is not None and _note_delivered(conversation, now):
+                await self._save(session, {user_key: conversation}, now)
 
     async def forget(self, user_key: str) -> None:
         """Deletes what is kept about a worker's chat (unsubscribe): conversation, draft, held notices.

@@ -42,6 +42,7 @@ class GroupCommit(Generic[Ticket]):
         self._max_batch = max_batch
         self._max_wait = max_wait
         self._waiting: list[tuple[Incoming, Ticket, Prepared, asyncio.Future[Outcome]]] = []
+        self._delivered: list[tuple[str, asyncio.Future[Outcome]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
     async def handle(self, incoming: Incoming, ticket: Ticket) -> Outcome:
@@ -50,18 +51,34 @@ class GroupCommit(Generic[Ticket]):
         prepared = await self._dispatcher.prepare(incoming)
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._waiting.append((incoming, ticket, prepared, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
+        self._start_flusher()
         return await future
 
+    async def confirm_delivery(self, user_key: str) -> None:
+        """A reply carrying a receipt reached the platform (``Dispatcher.confirm_delivery``): noted in
+        the next batch's transaction, where a write transaction of its own cost every worker a commit."""
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._delivered.append((user_key, future))
+        self._start_flusher()
+        await future
+
+    def _start_flusher(self) -> None:
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+
     async def _flush(self) -> None:
-        while self._waiting:
+        while self._waiting or self._delivered:
             if len(self._waiting) < self._max_batch:
                 await asyncio.sleep(self._max_wait)  # let the requests arriving now join this batch
             batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
-            await self._run(batch)
+            delivered, self._delivered = self._delivered, []
+            await self._run(batch, delivered)
 
-    async def _run(self, batch: Sequence[tuple[Incoming, Ticket, Prepared, asyncio.Future[Outcome]]]) -> None:
+    async def _run(
+        self,
+        batch: Sequence[tuple[Incoming, Ticket, Prepared, asyncio.Future[Outcome]]],
+        delivered: Sequence[tuple[str, asyncio.Future[Outcome]]] = (),
+    ) -> None:
         tickets = [ticket for _, ticket, _, _ in batch]
 
         async def claim_all(session: AsyncSession) -> Sequence[bool]:
@@ -72,12 +89,16 @@ class GroupCommit(Generic[Ticket]):
                 [incoming for incoming, _, _, _ in batch],
                 claim=claim_all,
                 prepared=[prepared for _, _, prepared, _ in batch],
+                delivered=[user_key for user_key, _ in delivered],
             )
         except Exception as error:
-            for _, _, _, future in batch:
+            for future in [future for _, _, _, future in batch] + [future for _, future in delivered]:
                 if not future.done():
                     future.set_exception(error)
             return
         for (_, _, _, future), outcome in zip(batch, outcomes, strict=True):
             if not future.done():
                 future.set_result(outcome)
+        for _, future in delivered:
+            if not future.done():
+                future.set_result(Outcome())
