@@ -8,7 +8,8 @@ callback from each of ``--users`` workers at once, so both sides see the same ma
 Traffic per 100 callbacks: 10 new workers' first messages, 60 draft messages, 5 submits (argon2id
 hash, case, alert), 5 status lookups with a real receipt (argon2id verify), 20 FAQ questions.
 Workers are brought to their step between rounds (not timed). Prints p50/p99 for all callbacks,
-for submits and lookups, and for the other workers (what a slow submit costs its neighbours),
+for submits and lookups, and for the other workers (what a slow submit costs its neighbours), the
+server's CPU time per callback (where the time goes: CPU, or waiting on disk and locks),
 the server process's RSS when idle and its peak (VmHWM, from /proc/<pid>/status), and the load
 average. WeChat waits 5 s; the aim is p99 under 200 ms.
 
@@ -46,6 +47,7 @@ from bot.channels.wechat.callback import CallbackVerifier, sha1_signature
 from bot.channels.wechat.channel import WeChatChannel
 from bot.config import Config
 from bot.core import build_core, load_faq
+from bot.heap import freeze_loaded
 from bot.web.app import build_web_app
 from bot.web.server import serving
 from storage.crypto import KeyRing
@@ -158,6 +160,12 @@ def memory_mib(pid: int) -> dict[str, float]:
         if name in ("VmRSS", "VmHWM"):
             fields[name] = int(value.split()[0]) / 1024
     return fields
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU time so far (all its threads), from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def reply_text(crypto: WeChatCrypto, body: bytes) -> str:
@@ -298,6 +306,7 @@ async def serve(url: str, directory: str) -> None:
         return Response(fixed, media_type="application/xml")
 
     app = build_web_app([channel.route(), Route("/fixed", baseline, methods=["POST"])])
+    freeze_loaded()  # as ``hapbot run`` does once ready (bot.heap)
     async with serving(app, "127.0.0.1", 0) as port:
         pragmas = await runtime.database.pragmas()
         print(f"READY {port} {runtime.database.dialect}: " + ", ".join(f"{k}={v}" for k, v in pragmas.items()),
@@ -321,6 +330,7 @@ async def main(args: argparse.Namespace) -> None:
         workers = Workers(crypto, connections)
         samples: dict[str, list[float]] = {"fixed": [], "all": [], "argon2": [], "others": []}
         walls = {"fixed": 0.0, "all": 0.0}
+        cpu = 0.0
         print(f"load average at start: {load_average()}   cores: {os.cpu_count()}")
         try:
             for _ in range(args.rounds):
@@ -332,9 +342,10 @@ async def main(args: argparse.Namespace) -> None:
                 walls["fixed"] += time.perf_counter() - started
                 samples["fixed"] += latencies
                 requests = [workers.request(openid, text) for _, openid, text in round_]
-                started = time.perf_counter()
+                cpu_before, started = cpu_seconds(server.pid), time.perf_counter()
                 latencies, bodies = await fire(connections, "/wechat", requests)  # B: ours
                 walls["all"] += time.perf_counter() - started
+                cpu += cpu_seconds(server.pid) - cpu_before
                 for (kind, _, _), latency in zip(round_, latencies, strict=True):
                     samples["all"].append(latency)
                     samples["argon2" if kind in ("submit", "status") else "others"].append(latency)
@@ -351,6 +362,8 @@ async def main(args: argparse.Namespace) -> None:
     print(summary(f"ours: all callbacks, {args.users} concurrent", samples["all"], walls["all"]))
     print(summary("ours: submits and status lookups (argon2id)", samples["argon2"]))
     print(summary("ours: the other workers", samples["others"]))
+    print(f"server CPU during our rounds: {cpu / max(1, len(samples['all'])) * 1000:.2f} ms a callback"
+          f" (all threads: event loop, SQLite, argon2id), {cpu / max(walls['all'], 1e-9):.2f} cores busy")
     print(f"server RSS: idle {idle['VmRSS']:.0f} MiB; after the rounds {peak['VmRSS']:.0f} MiB,"
           f" peak {peak['VmHWM']:.0f} MiB")
     print(f"load average at end: {load_average()}")

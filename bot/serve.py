@@ -35,6 +35,7 @@ from bot.channels.telegram.webhook import telegram_route
 from bot.channels.wechat.push import WeChatPushWindow
 from bot.config import Config
 from bot.core import Core, LoadingFaq, build_core, load_quizzes
+from bot.heap import freeze_loaded
 from bot.jobs import JobDeps, timed_jobs
 from bot.jobs.alert_routing import routes_from_config
 from bot.jobs.digest import DigestSchedules
@@ -129,6 +130,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
             admin.set_result(faq_admin)
             tasks.append(asyncio.create_task(watch_faq(loaded.library, faq_admin.report_problems)))
             tasks.append(asyncio.create_task(watch_faq(quizzes, faq_admin.report_quiz_problems)))
+            freeze_loaded()  # before the first worker waits on a full garbage collection (bot.heap)
             ready.set()
             log.info("serving on %s:%d, ready", config.web.host, port)
             await stop.wait()
