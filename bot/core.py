@@ -20,6 +20,7 @@ from handlers.context import NO_FAQ, FaqAnswer, FaqService, Services
 from handlers.dispatcher import Dispatcher
 from handlers.hr import index_cases_for_the_desk
 from handlers.i18n import load_translators
+from handlers.preparation import Preparation, Reader
 from handlers.quiz.library import NO_QUIZZES, QuizLibrary
 from handlers.settings import ReminderRules, SiteInfo
 from handlers.settings import Settings as HandlerSettings
@@ -116,7 +117,8 @@ class LoadingFaq:
     """The FAQ while a thread loads and indexes it at start-up, so the rest of the start (database,
     channels, web server) does not wait for it; ``hapbot run`` says ready (``/readyz``) only once
     :meth:`loaded` returns. A question that arrives before (a webhook is live already) waits for
-    the index, which can only happen in the first seconds after a start."""
+    the index outside its transaction (``Context.faq``), which can only happen in the first seconds
+    after a start."""
 
     def __init__(self, config: Config, directory: Path | None = None) -> None:
         self._future: Future[LibraryFaqService] = Future()
@@ -135,6 +137,14 @@ class LoadingFaq:
     async def loaded(self) -> LibraryFaqService:
         """The loaded FAQ; raises what loading raised (bad content stops the start)."""
         return await asyncio.wrap_future(self._future)
+
+    def loading(self) -> Preparation[None] | None:
+        """Until the index is built, the wait for it, done by the dispatcher outside any transaction
+        (``Context.faq``)."""
+        return None if self._future.done() else Preparation("faq.loaded", self._wait)
+
+    async def _wait(self, _read: Reader) -> None:
+        await asyncio.wrap_future(self._future)
 
     def answer(self, question: str, language: str, site: SiteInfo) -> FaqAnswer:
         return self._future.result().answer(question, language, site)

@@ -43,6 +43,11 @@ class FaqService(Protocol):
 
     def entry(self, entry_id: str, language: str, site: SiteInfo) -> FaqAnswer: ...
 
+    def loading(self) -> Preparation[None] | None:
+        """While the index is still being built (the first seconds after a start), the wait for
+        it as slow work (see :attr:`Context.faq`); None once answers can be given at once."""
+        ...
+
 
 @dataclass(frozen=True)
 class FaqAnswer:
@@ -59,6 +64,9 @@ class NoFaq:
 
     def entry(self, entry_id: str, language: str, site: SiteInfo) -> FaqAnswer:
         return FaqAnswer(text=None)
+
+    def loading(self) -> None:
+        return None
 
 
 NO_FAQ = NoFaq()
@@ -134,6 +142,18 @@ class Context:
         """The result of slow work done before this transaction; if it was not done, the message is
         handled again once it is (never done here: this runs inside the worker's transaction)."""
         return result_of(self.ready, preparation)
+
+    @property
+    def faq(self) -> FaqService:
+        """The FAQ, ready to answer. A question in the first seconds after a start, while the index
+        is still being built, asks for that wait as slow work: the transaction is rolled back, the
+        wait happens outside it, and the message is handled again, where waiting here would stop
+        the event loop, and every other worker, inside the write transaction."""
+        faq = self.services.faq
+        loading = faq.loading()
+        if loading is not None:
+            self.prepared(loading)
+        return faq
 
     def choice(self, choice_id: str, label: str) -> Choice:
         return Choice(choice_id, self.t(label))

@@ -61,7 +61,7 @@ async def answer_in_passing(ctx: Context, understood: Understanding) -> None:
 
 async def answer_question(ctx: Context, question: str) -> None:
     """Searches the FAQ and shows the answer with related topics, or the best three topics."""
-    result = ctx.services.faq.answer(question, ctx.language, ctx.site)
+    result = ctx.faq.answer(question, ctx.language, ctx.site)
     ctx.conversation.state = State.FAQ_PICK
     _show(ctx, result)
 
@@ -93,7 +93,7 @@ async def on_pick(ctx: Context) -> None:
     """Opens a suggested topic, explains how to reach HR, or answers a new question."""
     choice = ctx.choice_id or ""
     if choice.startswith(ENTRY_PREFIX):
-        _show(ctx, ctx.services.faq.entry(choice.removeprefix(ENTRY_PREFIX), ctx.language, ctx.site))
+        _show(ctx, ctx.faq.entry(choice.removeprefix(ENTRY_PREFIX), ctx.language, ctx.site))
     elif choice == "ask_hr":
         contact = ctx.site.contacts.get("hr")
         text = ctx.t("You can ask HR directly: {contact}", contact=pick(contact, ctx.language)) if contact else ""

@@ -380,7 +380,7 @@ async def ask_read(ctx: Context) -> None:
     """Opens the FAQ topic the last question teaches, with a way back to the quiz."""
     attempt = load_attempt(ctx)
     topic = attempt.more if attempt is not None else None
-    answer = ctx.services.faq.entry(topic, ctx.language, ctx.site) if topic else None
+    answer = ctx.faq.entry(topic, ctx.language, ctx.site) if topic else None
     text = answer.text if answer is not None and answer.text else ctx.t("Sorry, that topic cannot be shown now.")
     ctx.say(text, [ctx.choice("quiz_continue", N_("Back to the quiz")), ctx.choice("menu", N_("Back to the menu"))])
 

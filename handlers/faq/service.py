@@ -19,6 +19,9 @@ class LibraryFaqService:
     def __init__(self, library: FaqLibrary) -> None:
         self.library = library
 
+    def loading(self) -> None:
+        return None  # built before this service exists
+
     def answer(self, question: str, language: str, site: SiteInfo) -> FaqAnswer:
         snapshot = self.library.snapshot
         hits = [hit for hit in snapshot.search(question, limit=3) if hit.score > 0]
