@@ -46,7 +46,7 @@ from telegram_updates import DRAFT_MESSAGES_PER_WORKER, MIX, QUESTIONS, load_ave
 from bot.channels.wechat.callback import CallbackVerifier, sha1_signature
 from bot.channels.wechat.channel import WeChatChannel
 from bot.config import Config
-from bot.core import build_core, load_faq
+from bot.core import LoadingFaq, build_core
 from bot.heap import freeze_loaded
 from bot.web.app import build_web_app
 from bot.web.server import serving
@@ -297,7 +297,8 @@ def fixed_reply(crypto: WeChatCrypto) -> str:
 async def serve(url: str, directory: str) -> None:
     """The server process: the bot's web app with the WeChat channel, plus the fixed-reply route."""
     config = Config.model_validate({"storage": {"url": url}, "bot": {"data_dir": directory}})
-    runtime = await build_core(config, keyring=KeyRing.generate(), faq=load_faq(config))
+    faq = LoadingFaq(config)  # as ``hapbot run`` loads it: in a thread, after the freeze below
+    runtime = await build_core(config, keyring=KeyRing.generate(), faq=faq)
     verifier = CallbackVerifier(TOKEN, AES_KEY, APP_ID, runtime.services.clock)
     channel = WeChatChannel(runtime.dispatcher, runtime.database, runtime.services, verifier)
     fixed = fixed_reply(WeChatCrypto(TOKEN, AES_KEY, APP_ID))
@@ -306,7 +307,8 @@ async def serve(url: str, directory: str) -> None:
         return Response(fixed, media_type="application/xml")
 
     app = build_web_app([channel.route(), Route("/fixed", baseline, methods=["POST"])])
-    freeze_loaded()  # as ``hapbot run`` does once ready (bot.heap)
+    freeze_loaded()  # as ``hapbot run`` does before serving (bot.heap)
+    await faq.loaded()
     async with serving(app, "127.0.0.1", 0) as port:
         pragmas = await runtime.database.pragmas()
         print(f"READY {port} {runtime.database.dialect}: " + ", ".join(f"{k}={v}" for k, v in pragmas.items()),

@@ -102,6 +102,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         if telegram is not None:
             other_sinks["telegram"] = TelegramSink(telegram.bot, TelegramAdapter(runtime.crypto, ()).callback_data)
 
+        freeze_loaded()  # before any worker's message exists in memory (bot.heap)
         # Made only now that nothing above can fail, so no coroutine is left un-awaited.
         background: list[Coroutine[Any, Any, None]] = []
         if telegram is not None:
@@ -130,7 +131,6 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
             admin.set_result(faq_admin)
             tasks.append(asyncio.create_task(watch_faq(loaded.library, faq_admin.report_problems)))
             tasks.append(asyncio.create_task(watch_faq(quizzes, faq_admin.report_quiz_problems)))
-            freeze_loaded()  # before the first worker waits on a full garbage collection (bot.heap)
             ready.set()
             log.info("serving on %s:%d, ready", config.web.host, port)
             await stop.wait()

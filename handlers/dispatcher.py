@@ -63,10 +63,18 @@ class _NeedsWork(Exception):
         self.preparation = preparation
 
 
-def _note_delivered(conversation: Conversation, now: datetime) -> bool:
+Delivered = tuple[str, str | None]
+"""A worker (user key) whose reply carrying a receipt was delivered, and the platform message that
+reply answered (None when the channel cannot say)."""
+
+
+def _note_delivered(conversation: Conversation, now: datetime, message_key: str | None) -> bool:
     """The pending receipt arrived: remembered a minute more as recent (see
-    :meth:`Dispatcher.confirm_delivery`); False when none was pending."""
+    :meth:`Dispatcher.confirm_delivery`); False when none was pending, or when the pending one is
+    another message's (a later message reissued it, and its reply is still on its way)."""
     if not conversation.pending_receipt_case:
+        return False
+    if message_key is not None and conversation.pending_receipt_message != message_key:
         return False
     conversation.recent_receipt_case = conversation.pending_receipt_case
     conversation.recent_receipt_until = now.timestamp() + RECENT_RECEIPT_SECONDS
@@ -108,7 +116,7 @@ class Dispatcher:
         *,
         claim: BatchClaim | None = None,
         prepared: Sequence[Prepared] | None = None,
-        delivered: Sequence[str] = (),
+        delivered: Sequence[Delivered] = (),
     ) -> list[Outcome]:
         """Routes a batch of messages in arrival order within ONE transaction (group commit).
 
@@ -150,19 +158,25 @@ class Dispatcher:
         items: Sequence[Incoming],
         claim: BatchClaim | None,
         ready: Sequence[Prepared],
-        delivered: Sequence[str],
+        delivered: Sequence[Delivered],
         *,
         isolate: bool,
     ) -> list[Outcome]:
         outcomes: list[Outcome] = []
         async with self._database.transaction() as session:
-            keys = sorted({incoming.user_key for incoming in items} | set(delivered))
+            senders = sorted({incoming.user_key for incoming in items})
+            keys = sorted(set(senders) | {key for key, _ in delivered})
             await self._database.lock_users(session, keys)
             owned = list(await claim(session)) if claim is not None and items else [True] * len(items)
             conversations, unreadable = await self._load_many(session, keys)
             now = self._services.clock()
-            touched = {key for key in delivered if key in conversations and _note_delivered(conversations[key], now)}
-            notices = await self._take_notices(session, [key for key in keys if key not in unreadable])
+            touched = {
+                key
+                for key, message_key in delivered
+                if key in conversations and _note_delivered(conversations[key], now, message_key)
+            }
+            # Only workers with a message here see a held notice now; the others keep theirs.
+            notices = await self._take_notices(session, [key for key in senders if key not in unreadable])
             owed_to = await self._router.look_up_owed(session, items, self._services)
             refused = 0
             for position, (incoming, mine) in enumerate(zip(items, owned, strict=True)):
@@ -322,7 +336,7 @@ class Dispatcher:
             conversations, _unreadable = await self._load_many(session, [user_key])
         return user_key in conversations and self._router.wants_pictures(conversations[user_key])
 
-    async def confirm_delivery(self, user_key: str) -> None:
+    async def confirm_delivery(self, user_key: str, message_key: str | None = None) -> None:
         """The channel delivered a reply carrying a receipt: the next message needs no new one.
 
         For a minute the case is still remembered (sealed, in the case-link row) so that a
@@ -333,7 +347,7 @@ class Dispatcher:
             await self._database.lock_user(session, user_key)
             conversation = (await self._load_many(session, [user_key]))[0].get(user_key)
             now = self._services.clock()
-            if conversation is not None and _note_delivered(conversation, now):
+            if conversation is not None and _note_delivered(conversation, now, message_key):
                 await self._save(session, {user_key: conversation}, now)
 
     async def forget(self, user_key: str) -> None:

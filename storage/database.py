@@ -156,11 +156,12 @@ class Database:
             await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": advisory_lock_id(user_key)})
 
     async def lock_users(self, session: AsyncSession, user_keys: Sequence[str]) -> None:
-        """Locks several pseudonyms in one round trip, always in ascending lock-id order so that two
-        batches never deadlock (``unnest`` reads an array out in its order, one lock per row)."""
+        """Locks several pseudonyms in one round trip, always in the order of the sorted pseudonyms
+        (the order every release has used), so that two batches never deadlock, even during a
+        rolling upgrade; ``unnest`` reads an array out in its order, one lock per row."""
         if self.dialect != "postgresql" or not user_keys:
             return
-        ids = sorted({advisory_lock_id(user_key) for user_key in user_keys})
+        ids = list(dict.fromkeys(advisory_lock_id(user_key) for user_key in sorted(set(user_keys))))
         if len(ids) == 1:
             await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": ids[0]})
             return

@@ -59,14 +59,16 @@ off the event loop, never inside a write transaction or a worker's lock (see
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
 import secrets
 import unicodedata
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -83,6 +85,7 @@ _SYMBOL = f"[{ALPHABET}]"
 RECEIPT_PATTERN: re.Pattern[str] = re.compile(rf"\A{_SYMBOL}{{4}}(?:-{_SYMBOL}{{4}}){{3}}\Z")
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # OWASP Password Storage Cheat Sheet, argon2id minimum; RFC 9106's 128-bit salt and 256-bit tag.
 PARAMETERS = argon2.Parameters(
@@ -134,7 +137,11 @@ def hash_lanes() -> int:
     """How many hashes may run at once: one core fewer than the machine has. The event loop serves
     every other worker on one core; hashes taking all of them made a burst of submissions slow
     every draft message behind it."""
-    return max(1, (os.cpu_count() or 1) - 1)
+    try:
+        cores = len(os.sched_getaffinity(0))  # the cores this process may use (containers, taskset)
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores - 1)
 
 
 class MemoryBudget:
@@ -158,27 +165,52 @@ class MemoryBudget:
 
     @asynccontextmanager
     async def reserve(self, kib: int) -> AsyncIterator[None]:
+        await self.acquire(kib)
+        try:
+            yield
+        finally:
+            self._release(kib)
+
+    async def acquire(self, kib: int) -> None:
+        """Waits until ``kib`` and a lane are free and takes them; :meth:`run_in_thread` gives
+        them back. Cancelled while waiting, it takes nothing."""
         if kib > self.total:
             raise ValueError("more memory than the whole budget")
         if not self._waiters and self._free >= kib and self._lanes > 0:
             self._free -= kib
             self._lanes -= 1
-        else:
-            admitted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            entry = (kib, admitted)
-            self._waiters.append(entry)
-            try:
-                await admitted
-            except asyncio.CancelledError:
-                if admitted.done() and not admitted.cancelled():
-                    self._release(kib)  # admitted, then cancelled before running: give it back
-                else:
-                    self._waiters.remove(entry)
-                raise
+            return
+        admitted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (kib, admitted)
+        self._waiters.append(entry)
         try:
-            yield
-        finally:
+            await admitted
+        except asyncio.CancelledError:
+            if admitted.done() and not admitted.cancelled():
+                self._release(kib)  # admitted, then cancelled before running: give it back
+            else:
+                with contextlib.suppress(ValueError):  # a release may have dropped it already
+                    self._waiters.remove(entry)
+            raise
+
+    async def run_in_thread(self, kib: int, work: Callable[[], T]) -> T:
+        """Runs ``work`` in a worker thread within the budget. The memory and the lane are given
+        back when the thread finishes, not when the caller stops waiting: a cancelled caller
+        cannot stop the thread, which still holds its memory and its core until it ends."""
+        await self.acquire(kib)
+        try:
+            running = asyncio.get_running_loop().run_in_executor(None, work)
+        except BaseException:
             self._release(kib)
+            raise
+
+        def finished(done: asyncio.Future[T]) -> None:
+            self._release(kib)
+            if not done.cancelled():
+                done.exception()  # retrieved: a caller that stopped waiting is not told twice
+
+        running.add_done_callback(finished)
+        return await asyncio.shield(running)
 
     def _release(self, kib: int) -> None:
         self._free += kib
@@ -214,7 +246,9 @@ class ReceiptHasher:
         ):
             raise ValueError("receipt hashing must be argon2id at least as strong as OWASP's minimum (19 MiB, t=2)")
         self._hasher = hasher
-        self.budget = MemoryBudget(max(memory_budget_mib * 1024, hasher.memory_cost), lanes=lanes or hash_lanes())
+        self.budget = MemoryBudget(
+            max(memory_budget_mib * 1024, hasher.memory_cost), lanes=hash_lanes() if lanes is None else lanes
+        )
 
     def __repr__(self) -> str:
         parameters = f"m={self._hasher.memory_cost}, t={self._hasher.time_cost}, p={self._hasher.parallelism}"
@@ -254,8 +288,7 @@ class ReceiptHasher:
 
     async def hash_async(self, receipt: str, case_id: str) -> str:
         """Hash in a worker thread within the memory budget, so the event loop keeps serving others."""
-        async with self.budget.reserve(self._hasher.memory_cost):
-            return await asyncio.to_thread(self.hash, receipt, case_id)
+        return await self.budget.run_in_thread(self._hasher.memory_cost, lambda: self.hash(receipt, case_id))
 
     async def verify_async(self, stored_hash: str, receipt: str, case_id: str) -> bool:
         """Verify in a worker thread within the memory budget. An old hash larger than the budget
@@ -267,5 +300,7 @@ class ReceiptHasher:
         if memory > max(self.budget.total, LARGEST_STORED_HASH_KIB):
             log.warning("a stored receipt hash asks for more memory than the hashing budget: refused")
             return False
-        async with self.budget.reserve(min(memory, self.budget.total)):  # a larger old hash runs alone
-            return await asyncio.to_thread(self.verify, stored_hash, receipt, case_id)
+        # A larger old hash runs alone.
+        return await self.budget.run_in_thread(
+            min(memory, self.budget.total), lambda: self.verify(stored_hash, receipt, case_id)
+        )

@@ -25,6 +25,10 @@ class GroupWorker:
         self.runtime, self.group, self.name = runtime, group, name
         self.sent = 0
 
+    @property
+    def last_key(self) -> str:
+        return f"{self.name}-{self.sent}"
+
     async def send(self, text: str | None = None, choice: str | None = None) -> Outcome:
         self.sent += 1
         incoming = Incoming(channel=Channel.WECHAT, user_key=f"key-{self.name}", chat=self.name,
@@ -49,7 +53,7 @@ async def test_a_confirmation_joins_the_next_batch_and_the_receipt_is_not_owed_a
     assert outcome.needs_delivery_confirmation
     commits: list[str] = []
     event.listen(runtime.database.engine.sync_engine, "commit", lambda _conn: commits.append("commit"))
-    await asyncio.gather(group.confirm_delivery("key-mei"), lan.send("hello again"))
+    await asyncio.gather(group.confirm_delivery("key-mei", mei.last_key), lan.send("hello again"))
     assert commits == ["commit"], "the confirmation and lan's message commit together"
     assert not RECEIPT_LINE.search(text_of(await mei.send("thank you"))), "delivered: no receipt owed"
 
@@ -70,5 +74,34 @@ async def test_a_confirmation_alone_is_committed(runtime: Core) -> None:
     await mei.send("hello")
     for step in report_script(["He waits for me at the dormitory door"]):
         await mei.send(text=step.get("text"), choice=step.get("choice"))
-    await group.confirm_delivery("key-mei")
+    await group.confirm_delivery("key-mei", mei.last_key)
     assert not RECEIPT_LINE.search(text_of(await mei.send("thank you")))
+
+
+async def test_a_confirmation_alone_leaves_the_workers_held_notice_for_her_next_message(runtime: Core) -> None:
+    group: GroupCommit[int] = GroupCommit(runtime.dispatcher, claim_everything)
+    mei = GroupWorker(runtime, group, "mei")
+    await mei.send("hello")
+    for step in report_script(["He waits for me at the dormitory door"]):
+        await mei.send(text=step.get("text"), choice=step.get("choice"))
+    async with runtime.database.transaction() as session:  # as the reporter-notice job holds one
+        await runtime.services.notices.save(session, "key-mei", {"held": True}, 10**6)
+    await group.confirm_delivery("key-mei", mei.last_key)
+    assert "new message about your report" in text_of(await mei.send("thank you"))
+
+
+async def test_a_confirmation_applies_only_to_the_receipt_of_the_message_it_answered(runtime: Core) -> None:
+    """A's reply was delivered; meanwhile B reissued the receipt and B's reply is still on its way.
+    A's confirmation must not mark B's receipt delivered, or the receipt B promised is never shown."""
+    group: GroupCommit[int] = GroupCommit(runtime.dispatcher, claim_everything)
+    mei = GroupWorker(runtime, group, "mei")
+    await mei.send("hello")
+    for step in report_script(["He waits for me at the dormitory door"]):
+        await mei.send(text=step.get("text"), choice=step.get("choice"))
+    first = mei.last_key
+    reissued = receipt_in(text_of(await mei.send("are you there?")))  # B: the receipt again
+    await group.confirm_delivery("key-mei", first)  # A's confirmation, late
+    again = text_of(await mei.send("hello?"))
+    assert RECEIPT_LINE.search(again) and receipt_in(again) != reissued, "B's receipt is still owed"
+    await group.confirm_delivery("key-mei", mei.last_key)
+    assert not RECEIPT_LINE.search(text_of(await mei.send("thanks")))

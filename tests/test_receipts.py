@@ -307,13 +307,44 @@ class TestMemoryBudget:
         assert await asyncio.gather(*tasks) == ["$argon2id$stand-in"] * 3
         assert hasher.peak == 1
 
-    def test_hash_lanes_are_one_fewer_than_the_cores(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    def test_hash_lanes_are_one_fewer_than_the_cores_we_may_use(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1})
         assert hash_lanes() == 1
-        monkeypatch.setattr(os, "cpu_count", lambda: 8)
+        monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(8)))
         assert hash_lanes() == 7
-        monkeypatch.setattr(os, "cpu_count", lambda: None)
+        monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {3})
         assert hash_lanes() == 1
+
+    async def test_a_cancelled_hash_keeps_its_lane_until_its_thread_ends(self) -> None:
+        hasher = SlowHasher(budget_mib=10 * 19, lanes=1)
+        first = asyncio.create_task(hasher.hash_async(RECEIPT, CASE))
+        assert await asyncio.to_thread(hasher.wait_until_active, 1)
+        first.cancel()  # a dropped request: the thread cannot be stopped
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        second = asyncio.create_task(hasher.hash_async(RECEIPT, CASE))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert hasher.budget.waiting == 1, "the lane is still taken by the running thread"
+        hasher.release()
+        assert await second == "$argon2id$stand-in"
+        assert hasher.peak == 1
+
+    async def test_a_waiter_cancelled_as_the_memory_frees_raises_cancelled_not_value_error(self) -> None:
+        budget = MemoryBudget(10)
+        async with budget.reserve(10):
+            waiter = asyncio.create_task(budget.acquire(5))
+            await asyncio.sleep(0)
+            waiter.cancel()  # cancelled before the release below drops its entry
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        assert budget.waiting == 0
+        async with budget.reserve(10):  # all of it is free
+            pass
+
+    def test_zero_lanes_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="at least one"):
+            ReceiptHasher(lanes=0)
 
     def test_the_budget_always_admits_one_hash(self) -> None:
         assert ReceiptHasher(memory_budget_mib=1).budget.total == PARAMETERS.memory_cost

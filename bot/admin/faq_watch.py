@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from bot.heap import freeze_loaded
 from handlers.faq.library import content_version
 from handlers.faq.model import Problem
 
@@ -123,7 +122,6 @@ async def watch_faq(
             await _call(on_problems, problems)
         else:
             logger.info("faq content reloaded", extra={"version": library.snapshot.version})
-            freeze_loaded()  # the new index is as long-lived as the old one was
             if on_reloaded is not None:
                 await _call(on_reloaded)
         await asyncio.sleep(interval)

@@ -171,7 +171,9 @@ class WeChatChannel:
         if outcome.needs_delivery_confirmation and event.incoming is not None:
             # Runs once the reply has been written to WeChat; a retry after that still gets a
             # fresh receipt (see Dispatcher.replay).
-            background = BackgroundTask(self._group.confirm_delivery, event.incoming.user_key)
+            background = BackgroundTask(
+                self._group.confirm_delivery, event.incoming.user_key, event.incoming.message_key
+            )
         reply = TextReply(content=text, source=event.account, target=event.openid, time=int(timestamp))
         xml = self._verifier.encrypt_reply(reply.render(), nonce, timestamp)
         return Response(xml, media_type="application/xml", background=background)

@@ -14,7 +14,7 @@ from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.dispatcher import Dispatcher
+from handlers.dispatcher import Delivered, Dispatcher
 from handlers.events import Incoming, Outcome
 from handlers.preparation import Prepared
 
@@ -42,7 +42,7 @@ class GroupCommit(Generic[Ticket]):
         self._max_batch = max_batch
         self._max_wait = max_wait
         self._waiting: list[tuple[Incoming, Ticket, Prepared, asyncio.Future[Outcome]]] = []
-        self._delivered: list[tuple[str, asyncio.Future[Outcome]]] = []
+        self._delivered: list[tuple[Delivered, asyncio.Future[Outcome]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
     async def handle(self, incoming: Incoming, ticket: Ticket) -> Outcome:
@@ -54,11 +54,11 @@ class GroupCommit(Generic[Ticket]):
         self._start_flusher()
         return await future
 
-    async def confirm_delivery(self, user_key: str) -> None:
+    async def confirm_delivery(self, user_key: str, message_key: str | None) -> None:
         """A reply carrying a receipt reached the platform (``Dispatcher.confirm_delivery``): noted in
         the next batch's transaction, where a write transaction of its own cost every worker a commit."""
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._delivered.append((user_key, future))
+        self._delivered.append(((user_key, message_key), future))
         self._start_flusher()
         await future
 
@@ -77,7 +77,7 @@ class GroupCommit(Generic[Ticket]):
     async def _run(
         self,
         batch: Sequence[tuple[Incoming, Ticket, Prepared, asyncio.Future[Outcome]]],
-        delivered: Sequence[tuple[str, asyncio.Future[Outcome]]] = (),
+        delivered: Sequence[tuple[Delivered, asyncio.Future[Outcome]]] = (),
     ) -> None:
         tickets = [ticket for _, ticket, _, _ in batch]
 
@@ -89,7 +89,7 @@ class GroupCommit(Generic[Ticket]):
                 [incoming for incoming, _, _, _ in batch],
                 claim=claim_all,
                 prepared=[prepared for _, _, prepared, _ in batch],
-                delivered=[user_key for user_key, _ in delivered],
+                delivered=[confirmed for confirmed, _ in delivered],
             )
         except Exception as error:
             for future in [future for _, _, _, future in batch] + [future for _, future in delivered]:
