@@ -20,7 +20,7 @@ from storage.key_check import read_records, verify_store_keys
 from storage.keys import KeyFileError, add_master_key, create_key_file
 from storage.models import KeyCheckRecord
 
-from .conftest import Worker
+from .conftest import Worker, seed_faq_cache
 from .test_cli import GOOD_SITE, environment, hapbot, json_lines, parse_stdout
 
 SCRIPT = json_lines([{"text": "/start"}, {"choice": "report"}, {"choice": "agree"}, {"text": "he follows me"}])
@@ -60,9 +60,10 @@ class Installation:
 
 
 @pytest.fixture
-async def installation(tmp_path: Path) -> Installation:
+async def installation(tmp_path: Path, warm_faq_cache: Path) -> Installation:
     """An installation that has run once: its store holds a report and a key-check record."""
     made = Installation(tmp_path)
+    seed_faq_cache(warm_faq_cache, tmp_path / "data")
     create_key_file(made.keys)
     code, stdout, stderr = await made.chat()
     assert code == 0, stderr[-2000:]
@@ -101,8 +102,9 @@ async def test_same_keys_start_again_and_the_report_goes_on(installation: Instal
     assert "DEVELOPMENT" not in stderr
 
 
-async def test_development_keys_only_when_nothing_is_configured(tmp_path: Path) -> None:
+async def test_development_keys_only_when_nothing_is_configured(tmp_path: Path, warm_faq_cache: Path) -> None:
     database = tmp_path / "dev.sqlite3"
+    seed_faq_cache(warm_faq_cache, tmp_path / "data")
     env = environment(f"sqlite+aiosqlite:///{database}")
     script = json_lines([{"text": "/start"}, {"choice": "report"}, {"choice": "agree"}, {"text": "he follows me"}])
     code, _stdout, stderr = await hapbot(["chat", "--json"], tmp_path, env, script)
