@@ -415,6 +415,16 @@ def _no_ambient_hapbot_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Runs the tests marked ``slow`` first, in their order, then the rest in theirs.
+
+    xdist hands out tests in this order as workers ask for more, so the long ones start at once,
+    spread over the workers, and the many short ones fill in around them; left for the end, one
+    long test keeps the whole run waiting while the other workers idle.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """Sets how many worker processes ``-n auto`` (in pyproject's addopts) starts.
 
