@@ -34,6 +34,8 @@ FACTS = "\n".join(
 
 
 def write_config(path: Path, url: str, keys: Path, emu: TelegramEmulator) -> None:
+    """The bot's config; no quiet hours, which would hold the broadcast whenever the test runs
+    between 22:00 and 07:00 in Shanghai (14:00 to 23:00 UTC) on the real clock."""
     path.write_text(
         f"""
 [bot]
@@ -45,6 +47,8 @@ keys_file = "{keys}"
 name = {{ zh = "一号厂", en = "Factory One" }}
 [sites.main.facts]
 {FACTS}
+[sites.main.reminders]
+quiet_hours = "off"
 [sites.main.reminders.onboarding]
 enabled = false
 [reminders]
