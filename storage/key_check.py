@@ -23,7 +23,7 @@ from .crypto import Binding, Crypto, DecryptionError, KeyCheck
 from .database import Database
 from .keys import KeyFileError
 from .models import KeyCheckRecord
-from .rotation import find_dependents, read_ciphertext
+from .rotation import any_sealed, find_dependents, read_ciphertext
 
 FIX = "start with the key file made for this database (restore the newest one from your backup)"
 
@@ -77,6 +77,8 @@ def records_problem(records: dict[str, bytes], crypto: Crypto, source: str) -> s
 
 async def _legacy_problem(database: Database, crypto: Crypto, source: str) -> str | None:
     """For a store with sealed data but no records yet: its data must open with the keys in hand."""
+    if not await any_sealed(database):
+        return None  # a new store: nothing is sealed yet, so there is nothing the keys must open
     dependents = await find_dependents(database)
     used = dependents.key_ids()
     if not used:

@@ -15,15 +15,24 @@ any schema, dropped afterwards.
 Other work that would repeat unchanged in every test is done once per session as well: the FAQ
 index, the compiled catalogs, the TLS context of HTTP clients; and the conversation tests hash
 receipts with ``QuickReceiptHasher`` (tests/test_receipts.py tests the real parameters).
+
+The FAQ search's start-up cache (``<data_dir>/cache``: segmenter table, word vectors, the shipped
+FAQ's index) is built once per run, by one process for every xdist worker (``warm_faq_cache``).
+The session's FAQ reads it back, and a test that starts ``hapbot`` in a fresh data directory can
+``seed_faq_cache`` it first, as a bot finds it at its second start: building it costs a process
+about 7 s of CPU, reading it back milliseconds. tests/test_faq_cache.py tests building it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import secrets
 import shutil
 import ssl
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -44,6 +53,7 @@ from bot.core import Core, build_core
 from faq import CONTENT_DIR
 from handlers.events import Outcome
 from handlers.faq import FaqLibrary, initialise_segmenter
+from handlers.faq.diskcache import private_folder
 from handlers.faq.service import LibraryFaqService
 from handlers.i18n import load_translators
 from handlers.quiz.library import QuizLibrary
@@ -57,6 +67,7 @@ from storage.receipts import MemoryBudget, ReceiptHasher
 
 T = TypeVar("T")
 
+REPO = Path(__file__).resolve().parents[1]
 PG_URL = os.environ.get("HAPBOT_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
 
@@ -274,11 +285,50 @@ def _one_tls_context() -> Iterator[None]:
         yield
 
 
+_BUILD_FAQ_CACHE = (
+    "import sys; from pathlib import Path; from faq import CONTENT_DIR; "
+    "from handlers.faq.library import FaqLibrary; FaqLibrary(CONTENT_DIR, cache_dir=Path(sys.argv[1]))"
+)
+
+
 @pytest.fixture(scope="session")
-def faq_service() -> LibraryFaqService:
-    """The shipped FAQ, loaded and indexed once per test session (jieba takes ~0.5 s to start)."""
-    initialise_segmenter()
-    return LibraryFaqService(FaqLibrary(CONTENT_DIR))
+def warm_faq_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A FAQ cache folder as a bot's first start leaves it, built once per run for all xdist workers.
+
+    It is built in a process of its own, as ``hapbot`` builds it: in this one the segmenter and the
+    word vectors may already be loaded (without a cache) by a test. The first worker builds it under
+    a lock; the others wait for it instead of building it again.
+    """
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, which every worker's own folder is in
+    folder = root / "faq-cache"
+    done = root / "faq-cache.done"
+    with (root / "faq-cache.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            subprocess.run([sys.executable, "-c", _BUILD_FAQ_CACHE, str(folder)], check=True, cwd=REPO, timeout=300)
+            done.touch()
+    return folder
+
+
+def seed_faq_cache(warm: Path, data_dir: Path) -> None:
+    """Gives ``data_dir`` the FAQ cache a first start would have left there (hard links, as the bot
+    replaces a cache file by renaming a new one over it and never writes one in place)."""
+    cache = private_folder(data_dir / "cache")
+    for file in warm.iterdir():
+        try:
+            os.link(file, cache / file.name)
+        except OSError:
+            shutil.copy2(file, cache / file.name)
+
+
+@pytest.fixture(scope="session")
+def faq_service(warm_faq_cache: Path) -> LibraryFaqService:
+    """The shipped FAQ, loaded once per test session, from the run's FAQ cache."""
+    initialise_segmenter(warm_faq_cache)
+    return LibraryFaqService(FaqLibrary(CONTENT_DIR, cache_dir=warm_faq_cache))
 
 
 @pytest.fixture(scope="session")
@@ -363,6 +413,16 @@ def _no_ambient_hapbot_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if name.startswith("HAPBOT_") and name != "HAPBOT_TEST_PG":
             monkeypatch.delenv(name)
     yield
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Runs the tests marked ``slow`` first, in their order, then the rest in theirs.
+
+    xdist hands out tests in this order as workers ask for more, so the long ones start at once,
+    spread over the workers, and the many short ones fill in around them; left for the end, one
+    long test keeps the whole run waiting while the other workers idle.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:

@@ -4,7 +4,8 @@ that records pushes, and one tick of the two reminder jobs."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from bot.config import Config
 from bot.core import Core
 from bot.jobs import JobDeps, reminder_job, reminder_sender
 from bot.jobs.broadcast import ReminderSender
+from bot.jobs.ratelimit import RateLimiter
 from bot.jobs.reminders import ReminderJob
 from bot.jobs.schedules import ReminderSchedules
 from bot.serve import push_windows
@@ -22,7 +24,7 @@ from handlers.events import Channel, Incoming
 from storage.crypto import Purpose
 from storage.reminders import Content, Occasion
 
-from .conftest import make_config
+from .conftest import Clock, make_config
 
 FACTS = {"training_place": {"zh": "食堂二楼", "en": "canteen 2F"}, "advocacy_board": {"zh": "李姐", "en": "Ms Li"}}
 
@@ -103,12 +105,22 @@ class Jobs:
         return await self.sender.run_once()
 
 
+def limiter_clock(clock: Clock) -> Callable[[], float]:
+    """Monotonic seconds that also move when the test moves its clock, as they would have in the
+    hours or days the test skips: a reminder an hour after the last one to the same chat is not
+    held back a second by the one-message-a-second limit."""
+    start = clock.now
+    return lambda: time.monotonic() + (clock.now - start).total_seconds()
+
+
 def jobs_for(runtime: Core, sinks: Mapping[str, Any] | None = None, *, batch_size: int | None = None) -> Jobs:
     sinks = dict(sinks or {"telegram": RecordingSink(), "wechat": RecordingSink()})
     schedules = ReminderSchedules.from_config(runtime.config)
     if batch_size is not None:
         schedules = dataclasses.replace(schedules, batch_size=batch_size)
-    deps = JobDeps(runtime.database, runtime.services, sinks, {}, push_windows(), schedules)
+    clock = runtime.services.clock
+    limiters = {"telegram": RateLimiter.telegram(limiter_clock(clock))} if isinstance(clock, Clock) else None
+    deps = JobDeps(runtime.database, runtime.services, sinks, {}, push_windows(), schedules, limiters=limiters)
     return Jobs(reminder_job(deps), reminder_sender(deps), sinks)
 
 

@@ -1,6 +1,7 @@
 """The real console script in a subprocess: ``python -m bot chat --json`` and ``python -m bot check-config``.
 
-Each process runs with ``cwd=tmp_path`` so the development keys and any data land there.
+Each process runs with ``cwd=tmp_path`` so the development keys and any data land there. A test
+that starts a chat gives ``./data`` the FAQ cache a first start leaves (conftest's ``seed_faq_cache``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from .cli_kit import hapbot_in_process
+from .conftest import seed_faq_cache
 from .flows import receipt_in, reference_in, report_script
 
 REPO = Path(__file__).resolve().parents[1]
@@ -68,8 +71,9 @@ def parse_stdout(stdout: str) -> list[dict[str, Any]]:
     return replies
 
 
-async def test_json_chat_prints_only_reply_lines_and_warns_on_stderr(tmp_path: Path) -> None:
+async def test_json_chat_prints_only_reply_lines_and_warns_on_stderr(tmp_path: Path, warm_faq_cache: Path) -> None:
     database = tmp_path / "chat.sqlite3"
+    seed_faq_cache(warm_faq_cache, tmp_path / "data")
     stdin = b"".join(
         [
             json_lines([{"text": "/start"}]),
@@ -97,9 +101,10 @@ async def test_json_chat_prints_only_reply_lines_and_warns_on_stderr(tmp_path: P
 
 
 async def test_report_in_one_process_then_status_in_another_with_the_printed_receipt(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, database_url: str, warm_faq_cache: Path
 ) -> None:
     env = environment(database_url)
+    seed_faq_cache(warm_faq_cache, tmp_path / "data")
     report = json_lines([{"text": "/start"}, *report_script(STORY)])
     code, stdout, stderr = await hapbot(["chat", "--json", "--lang", "en"], tmp_path, env, report)
     assert code == 0, stderr[-2000:]
@@ -165,7 +170,10 @@ WECHAT = '[wechat]\nenabled = true\ntoken = "t"\napp_id = "wx1"\napp_secret = "s
 
 
 async def test_check_config_and_run_agree_on_broken_configurations(tmp_path: Path) -> None:
-    """What stops ``run`` stops ``check-config`` first, with the same one line and exit code."""
+    """What stops ``run`` stops ``check-config`` first, with the same one line and exit code.
+
+    Both run in this process (tests/cli_kit.py), 26 starts that would take 1.5 s each as processes;
+    the tests above and below check the same exit code and one line from a real process."""
     robot = GOOD_SITE.replace("[sites.main.facts]", 'hr_chats = ["wecom:north"]\n[sites.main.facts]')
     (tmp_path / "a-folder").mkdir()
     (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
@@ -205,8 +213,8 @@ async def test_check_config_and_run_agree_on_broken_configurations(tmp_path: Pat
     for name, (text, expected) in cases.items():
         (tmp_path / "config.toml").write_text(text, encoding="utf-8")
         options = ["--config", str(tmp_path / "a-folder")] if name == "config path is a folder" else []
-        checked = await hapbot([*options, "check-config"], tmp_path, environment(None))
-        ran = await hapbot([*options, "run"], tmp_path, environment(None))
+        checked = await hapbot_in_process([*options, "check-config"], tmp_path, environment(None))
+        ran = await hapbot_in_process([*options, "run"], tmp_path, environment(None))
         assert checked[0] == ran[0] == 2, (name, checked, ran)
         assert checked[1] == ran[1] == "", name
         assert expected in checked[2], (name, checked[2])
@@ -217,8 +225,9 @@ async def test_check_config_and_run_agree_on_broken_configurations(tmp_path: Pat
     assert not (tmp_path / "data").exists(), "a refused start creates no data or keys"
 
 
-async def test_run_says_in_one_line_when_its_port_is_taken(tmp_path: Path) -> None:
+async def test_run_says_in_one_line_when_its_port_is_taken(tmp_path: Path, warm_faq_cache: Path) -> None:
     """The one start-up failure ``check-config`` must not predict: a bot already running holds the port."""
+    seed_faq_cache(warm_faq_cache, tmp_path / "data")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

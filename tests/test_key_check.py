@@ -1,7 +1,8 @@
 """Keys that do not belong to the store stop the start with one line, exit 2, and change nothing.
 
-The CLI cases run the real ``python -m bot chat --json`` in a subprocess (as tests/test_cli.py
-does) and compare the SQLite files byte for byte before and after the refused start.
+The refused starts run the real ``python -m bot chat --json`` in a subprocess (as tests/test_cli.py
+does) and compare the SQLite files byte for byte before and after; the starts that only prepare
+the store run the same CLI in this process (tests/cli_kit.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from storage.key_check import read_records, verify_store_keys
 from storage.keys import KeyFileError, add_master_key, create_key_file
 from storage.models import KeyCheckRecord
 
-from .conftest import Worker
+from .cli_kit import hapbot_in_process
+from .conftest import Worker, seed_faq_cache
 from .test_cli import GOOD_SITE, environment, hapbot, json_lines, parse_stdout
 
 SCRIPT = json_lines([{"text": "/start"}, {"choice": "report"}, {"choice": "agree"}, {"text": "he follows me"}])
@@ -42,7 +44,13 @@ class Installation:
         self.env = environment(f"sqlite+aiosqlite:///{self.database}")
 
     async def chat(self, script: bytes = SCRIPT) -> tuple[int, str, str]:
+        """A start in a process of its own, as an operator runs it."""
         return await hapbot(["chat", "--json", "--lang", "en"], self.directory, self.env, script)
+
+    async def chat_in_process(self, script: bytes = SCRIPT) -> tuple[int, str, str]:
+        """The same start through ``bot.cli.main`` in this process (tests/cli_kit.py), for the
+        starts that only prepare the store; the refused starts under test run in real processes."""
+        return await hapbot_in_process(["chat", "--json", "--lang", "en"], self.directory, self.env, script)
 
     async def refused(self, expected: str) -> str:
         """Runs a start that must be refused; returns its one line after checking nothing changed."""
@@ -60,11 +68,12 @@ class Installation:
 
 
 @pytest.fixture
-async def installation(tmp_path: Path) -> Installation:
+async def installation(tmp_path: Path, warm_faq_cache: Path) -> Installation:
     """An installation that has run once: its store holds a report and a key-check record."""
     made = Installation(tmp_path)
+    seed_faq_cache(warm_faq_cache, tmp_path / "data")
     create_key_file(made.keys)
-    code, stdout, stderr = await made.chat()
+    code, stdout, stderr = await made.chat_in_process()
     assert code == 0, stderr[-2000:]
     assert parse_stdout(stdout)
     assert made.database.is_file()
@@ -88,7 +97,7 @@ async def test_a_key_file_missing_a_key_the_store_uses_refuses_to_start(installa
     backup = installation.directory / "backup-keys.json"
     shutil.copy2(installation.keys, backup)
     new_key = add_master_key(installation.keys)
-    code, _stdout, stderr = await installation.chat()  # the store now uses the new key as well
+    code, _stdout, stderr = await installation.chat_in_process()  # the store now uses the new key as well
     assert code == 0, stderr[-2000:]
     shutil.copy2(backup, installation.keys)  # an old backup of the key file comes back
     line = await installation.refused(f"lacks master key {new_key}")
@@ -101,11 +110,12 @@ async def test_same_keys_start_again_and_the_report_goes_on(installation: Instal
     assert "DEVELOPMENT" not in stderr
 
 
-async def test_development_keys_only_when_nothing_is_configured(tmp_path: Path) -> None:
+async def test_development_keys_only_when_nothing_is_configured(tmp_path: Path, warm_faq_cache: Path) -> None:
     database = tmp_path / "dev.sqlite3"
+    seed_faq_cache(warm_faq_cache, tmp_path / "data")
     env = environment(f"sqlite+aiosqlite:///{database}")
     script = json_lines([{"text": "/start"}, {"choice": "report"}, {"choice": "agree"}, {"text": "he follows me"}])
-    code, _stdout, stderr = await hapbot(["chat", "--json"], tmp_path, env, script)
+    code, _stdout, stderr = await hapbot_in_process(["chat", "--json"], tmp_path, env, script)
     assert code == 0 and "DEVELOPMENT KEYS" in stderr
     shutil.rmtree(tmp_path / "data" / "keys")  # the development keys are lost: new ones cannot open the store
     before = store_files(database)

@@ -19,7 +19,7 @@ from storage.keys import create_key_file
 from storage.migrate import upgrade_to_head
 from storage.subscriptions import Subscription, SubscriptionStore
 
-from .conftest import create_pg_database, drop_pg_database
+from .conftest import create_pg_database, drop_pg_database, seed_faq_cache
 from .telegram_emulator import TelegramEmulator
 from .telegram_emulator.helpers import wait_until
 from .test_telegram_durability import ROOT, bot_process, dsn, free_port
@@ -34,6 +34,8 @@ FACTS = "\n".join(
 
 
 def write_config(path: Path, url: str, keys: Path, emu: TelegramEmulator) -> None:
+    """The bot's config; no quiet hours, which would hold the broadcast whenever the test runs
+    between 22:00 and 07:00 in Shanghai (14:00 to 23:00 UTC) on the real clock."""
     path.write_text(
         f"""
 [bot]
@@ -45,6 +47,8 @@ keys_file = "{keys}"
 name = {{ zh = "一号厂", en = "Factory One" }}
 [sites.main.facts]
 {FACTS}
+[sites.main.reminders]
+quiet_hours = "off"
 [sites.main.reminders.onboarding]
 enabled = false
 [reminders]
@@ -109,8 +113,9 @@ async def counters(url: str) -> dict[str, int]:
 @pytest.mark.postgres
 @pytest.mark.slow
 async def test_killed_in_the_middle_of_a_broadcast_every_worker_gets_it_repeats_at_most_one_batch(
-    tmp_path: Path,
+    tmp_path: Path, warm_faq_cache: Path
 ) -> None:
+    seed_faq_cache(warm_faq_cache, tmp_path / "data")
     url = await create_pg_database()
     keys = tmp_path / "keys.json"
     keyring = create_key_file(keys)

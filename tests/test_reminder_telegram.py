@@ -35,8 +35,9 @@ def emu() -> Iterator[TelegramEmulator]:
 
 @pytest.fixture
 async def runtime(database_url: str, tmp_path: Path, keyring: KeyRing) -> AsyncIterator[Core]:
-    """Real time: the sender's retry_after and rate limits are real seconds."""
-    config = reminder_config(database_url, tmp_path / "data", onboarding={"enabled": False})
+    """Real time: the sender's retry_after and rate limits are real seconds. No quiet hours, which
+    would hold every reminder whenever the test runs between 22:00 and 07:00 in Shanghai."""
+    config = reminder_config(database_url, tmp_path / "data", onboarding={"enabled": False}, quiet_hours="off")
     built = await build_core(config, keyring=keyring, clock=utc_now)
     try:
         yield built

@@ -30,9 +30,10 @@ from storage.messages import CaseAlert
 from storage.models import Base, DraftFile, OutboxItem, PlatformToken
 from storage.rotation import find_dependents, sealed_columns
 
-from .conftest import Clock, Worker, make_config
+from .cli_kit import hapbot_in_process
+from .conftest import Clock, Worker, make_config, seed_faq_cache
 from .flows import receipt_in, reference_in, report_script
-from .test_cli import GOOD_SITE, environment, hapbot, json_lines
+from .test_cli import GOOD_SITE, environment, json_lines
 
 TOKEN_BINDING = Binding("platform_tokens", "token_ct", "wechat")
 
@@ -244,35 +245,38 @@ async def test_an_interrupted_rotation_continues_and_retire_waits_for_it(core: C
     assert third.added_key not in (None, new_key), "a finished rotation lets the next one add a key"
 
 
-async def test_cli_rotate_status_retire(tmp_path: Path) -> None:
+async def test_cli_rotate_status_retire(tmp_path: Path, warm_faq_cache: Path) -> None:
+    """``hapbot keys`` and ``hapbot chat`` through the CLI's own entry point, in this process
+    (tests/cli_kit.py); tests/test_cli.py and tests/test_key_check.py start real processes."""
+    seed_faq_cache(warm_faq_cache, tmp_path / "data")
     keys = tmp_path / "keys.json"
     database = tmp_path / "store.sqlite3"
     (tmp_path / "config.toml").write_text(f'[storage]\nkeys_file = "{keys}"\n\n{GOOD_SITE}', encoding="utf-8")
     env = environment(f"sqlite+aiosqlite:///{database}")
-    assert (await hapbot(["keys", "init", "--file", str(keys)], tmp_path, env))[0] == 0
+    assert (await hapbot_in_process(["keys", "init", "--file", str(keys)], tmp_path, env))[0] == 0
     old_key = load_key_file(keys).current_master_id
     script = json_lines([{"text": "/start"}, *report_script(["he keeps touching my hair"])])
-    code, _out, err = await hapbot(["chat", "--json", "--lang", "en"], tmp_path, env, script)
+    code, _out, err = await hapbot_in_process(["chat", "--json", "--lang", "en"], tmp_path, env, script)
     assert code == 0, err[-2000:]
 
-    code, out, err = await hapbot(["keys", "status", "--file", str(keys)], tmp_path, env)
+    code, out, err = await hapbot_in_process(["keys", "status", "--file", str(keys)], tmp_path, env)
     assert code == 0, err[-2000:]
     assert out.startswith(f"{old_key}\tcurrent\t") and "cases.wrapped_key 1" in out
 
-    code, out, err = await hapbot(["keys", "rotate", "--file", str(keys)], tmp_path, env)
+    code, out, err = await hapbot_in_process(["keys", "rotate", "--file", str(keys)], tmp_path, env)
     assert code == 0, err[-2000:]
     new_key = load_key_file(keys).current_master_id
     assert f"added master key {new_key}" in err and f"hapbot keys retire {old_key}" in err
 
-    code, out, err = await hapbot(["keys", "status", "--file", str(keys)], tmp_path, env)
+    code, out, err = await hapbot_in_process(["keys", "status", "--file", str(keys)], tmp_path, env)
     assert f"{old_key}\told\t0\tnothing depends on it" in out.splitlines()
     assert f"{new_key}\tcurrent\t" in out
 
-    code, out, err = await hapbot(["keys", "retire", new_key, "--file", str(keys)], tmp_path, env)
+    code, out, err = await hapbot_in_process(["keys", "retire", new_key, "--file", str(keys)], tmp_path, env)
     assert code == 2 and err.strip().splitlines() == [f"hapbot: {keys}: {new_key} is the current master key; "
                                                        "rotate to a new one first"]
-    code, out, err = await hapbot(["keys", "retire", old_key, "--file", str(keys)], tmp_path, env)
+    code, out, err = await hapbot_in_process(["keys", "retire", old_key, "--file", str(keys)], tmp_path, env)
     assert code == 0, err[-2000:]
     assert set(load_key_file(keys).master_keys) == {new_key}
-    code, _out, err = await hapbot(["chat", "--json"], tmp_path, env, b'{"text": "/start"}\n')
+    code, _out, err = await hapbot_in_process(["chat", "--json"], tmp_path, env, b'{"text": "/start"}\n')
     assert code == 0, err[-2000:]

@@ -20,6 +20,7 @@ from bot.channels.wechat.callback import sha1_signature
 from bot.config import Config
 from bot.serve import serve
 
+from .conftest import seed_faq_cache
 from .test_telegram_durability import free_port
 from .wechat_harness import AES_KEY, APP_ID, TOKEN
 
@@ -27,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-async def test_run_serves_the_wechat_callback(tmp_path: Path) -> None:
+async def test_run_serves_the_wechat_callback(tmp_path: Path, warm_faq_cache: Path) -> None:
+    seed_faq_cache(warm_faq_cache, tmp_path / "data")
     port = free_port()
     config = tmp_path / "config.toml"
     config.write_text(
@@ -82,8 +84,9 @@ port = {port}
 
 
 async def test_readyz_says_503_until_the_faq_and_channels_are_up(
-    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, warm_faq_cache: Path
 ) -> None:
+    seed_faq_cache(warm_faq_cache, tmp_path / "data")
     port = free_port()
     config = Config.model_validate({
         "bot": {"data_dir": str(tmp_path / "data")},

@@ -19,7 +19,7 @@ from storage.crypto import Crypto, Purpose
 from storage.database import Database, advisory_lock_id
 from storage.keys import create_key_file
 
-from .conftest import conversation_with_account, create_pg_database, drop_pg_database
+from .conftest import conversation_with_account, create_pg_database, drop_pg_database, seed_faq_cache
 from .telegram_emulator import TelegramEmulator
 from .telegram_emulator.helpers import wait_until
 from .telegram_harness import TelegramWorker
@@ -88,8 +88,9 @@ async def pending_updates(url: str) -> int:
 @pytest.mark.slow
 @pytest.mark.postgres
 async def test_killed_between_journal_and_handling_then_handled_exactly_once(
-    tmp_path: Path, emu: TelegramEmulator
+    tmp_path: Path, emu: TelegramEmulator, warm_faq_cache: Path
 ) -> None:
+    seed_faq_cache(warm_faq_cache, tmp_path / "data")
     url = await create_pg_database()
     keys = tmp_path / "keys.json"
     keyring = create_key_file(keys)

@@ -56,8 +56,12 @@ async def test_wrong_or_missing_secret_is_refused_and_nothing_stored(runtime: Co
     async with running_channel(runtime, emu, polling=False) as channel:
         app = build_web_app([telegram_route(SECRET, channel.ingest)])
         async with serving(app, "127.0.0.1", 0) as port, httpx.AsyncClient() as client:
-            update = {"update_id": 1001, "message": {"message_id": 1, "date": 0, "chat": {"id": 5, "type": "private"},
-                                                     "from": {"id": 5, "is_bot": False, "first_name": "X"},
+            # A user the emulator knows, so the replies to the journaled updates go out at the first try
+            # (to an unknown chat each reply is tried three times, half a second apart).
+            user_id = emu.create_user("X")["id"]
+            update = {"update_id": 1001, "message": {"message_id": 1, "date": 0,
+                                                     "chat": {"id": user_id, "type": "private"},
+                                                     "from": {"id": user_id, "is_bot": False, "first_name": "X"},
                                                      "text": "/start"}}
             url = f"http://127.0.0.1:{port}/telegram"
             for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"},
