@@ -189,3 +189,28 @@ async def test_command_menu_is_published_in_both_languages(runtime: Core, emu: T
     english = {c["command"]: c["description"] for c in menus["en"]}
     assert set(default) == set(english) >= {"start", "report", "status", "hide", "cancel"}
     assert default["report"] == "匿名举报骚扰" and english["report"] == "Report harassment anonymously"
+
+
+async def test_a_reply_refused_as_a_bad_request_is_not_sent_again(runtime: Core, emu: TelegramEmulator) -> None:
+    """A "chat not found" cannot change by retrying: one attempt, and the batch's other replies go out."""
+    async with running_channel(runtime, emu) as channel:
+        mei = TelegramWorker(emu, "Mei")
+        await mei.say("/start")  # her chat with the bot exists
+        shown = len(mei.bot_messages())
+        stranger = 987_654_321  # a chat the Bot API does not know
+        emu.clear_calls()
+        update = {
+            "update_id": 9_000_001,
+            "message": {"message_id": 1, "date": 0, "chat": {"id": stranger, "type": "private"},
+                        "from": {"id": stranger, "is_bot": False, "first_name": "X"}, "text": "/start"},
+        }
+        mine = {
+            "update_id": 9_000_002,
+            "message": {"message_id": 2, "date": 0, "chat": {"id": mei.id, "type": "private"},
+                        "from": {"id": mei.id, "is_bot": False, "first_name": "Mei"}, "text": "hello"},
+        }
+        await channel.ingest([update, mine])
+        await channel.process_pending()
+        await wait_until(lambda: len(mei.bot_messages()) > shown, 10)  # the other worker's reply went out
+        to_stranger = [c for c in emu.calls("sendMessage") if str(c["params"].get("chat_id")) == str(stranger)]
+        assert len(to_stranger) == 1, "tried once, not three times"

@@ -328,6 +328,9 @@ class TelegramChannel:
                 await asyncio.sleep(retry_seconds(error))
             except Forbidden:
                 return None
+            except BadRequest:  # "chat not found" and the like: sending it again cannot help
+                log.warning("reply not sent: BadRequest")
+                return None
             except TelegramError as error:
                 log.warning("reply not sent: %s", type(error).__name__)
                 await asyncio.sleep(0.5)
