@@ -159,12 +159,13 @@ class Database:
         """Locks several pseudonyms in one round trip, always in the order of the sorted pseudonyms
         (the order every release has used), so that two batches never deadlock, even during a
         rolling upgrade; ``unnest`` reads an array out in its order, one lock per row."""
-        if self.dialect != "postgresql" or not user_keys:
+        keys = sorted(set(user_keys))
+        if self.dialect != "postgresql" or not keys:
             return
-        ids = list(dict.fromkeys(advisory_lock_id(user_key) for user_key in sorted(set(user_keys))))
-        if len(ids) == 1:
-            await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": ids[0]})
+        if len(keys) == 1:
+            await self.lock_user(session, keys[0])
             return
+        ids = list(dict.fromkeys(advisory_lock_id(user_key) for user_key in keys))
         await session.execute(
             text("SELECT pg_advisory_xact_lock(id) FROM unnest(CAST(:ids AS bigint[])) AS id"), {"ids": ids}
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,7 +42,7 @@ class GroupCommit(Generic[Ticket]):
         self._max_batch = max_batch
         self._max_wait = max_wait
         self._waiting: list[tuple[Incoming, Ticket, Prepared, asyncio.Future[Outcome]]] = []
-        self._delivered: list[tuple[Delivered, asyncio.Future[Outcome]]] = []
+        self._delivered: list[tuple[Delivered, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
     async def handle(self, incoming: Incoming, ticket: Ticket) -> Outcome:
@@ -57,7 +57,7 @@ class GroupCommit(Generic[Ticket]):
     async def confirm_delivery(self, user_key: str, message_key: str | None) -> None:
         """A reply carrying a receipt reached the platform (``Dispatcher.confirm_delivery``): noted in
         the next batch's transaction, where a write transaction of its own cost every worker a commit."""
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._delivered.append(((user_key, message_key), future))
         self._start_flusher()
         await future
@@ -77,7 +77,7 @@ class GroupCommit(Generic[Ticket]):
     async def _run(
         self,
         batch: Sequence[tuple[Incoming, Ticket, Prepared, asyncio.Future[Outcome]]],
-        delivered: Sequence[tuple[Delivered, asyncio.Future[Outcome]]] = (),
+        delivered: Sequence[tuple[Delivered, asyncio.Future[None]]] = (),
     ) -> None:
         tickets = [ticket for _, ticket, _, _ in batch]
 
@@ -92,13 +92,14 @@ class GroupCommit(Generic[Ticket]):
                 delivered=[confirmed for confirmed, _ in delivered],
             )
         except Exception as error:
-            for future in [future for _, _, _, future in batch] + [future for _, future in delivered]:
+            waiting: list[asyncio.Future[Any]] = [future for *_, future in batch] + [f for _, f in delivered]
+            for future in waiting:
                 if not future.done():
                     future.set_exception(error)
             return
         for (_, _, _, future), outcome in zip(batch, outcomes, strict=True):
             if not future.done():
                 future.set_result(outcome)
-        for _, future in delivered:
-            if not future.done():
-                future.set_result(Outcome())
+        for _, confirmed in delivered:
+            if not confirmed.done():
+                confirmed.set_result(None)
