@@ -19,7 +19,6 @@ import time
 from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from starlette.routing import BaseRoute
 
 from bot.admin.faq_reload import FaqAdmin
@@ -32,6 +31,7 @@ from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.push import TelegramPushWindow
 from bot.channels.telegram.sink import TelegramSink
 from bot.channels.telegram.webhook import telegram_route
+from bot.channels.tls import http_client
 from bot.channels.wechat.push import WeChatPushWindow
 from bot.config import Config
 from bot.core import Core, LoadingFaq, build_core, load_quizzes
@@ -72,7 +72,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         """/reload from an admin: waits for the FAQ if it is still loading."""
         return await (await asyncio.shield(admin)).reload()
 
-    http = httpx.AsyncClient(timeout=10)
+    http = http_client(timeout=10)
     telegram: TelegramChannel | None = None
     wechat = None
     tasks: list[asyncio.Task[None]] = []

@@ -14,6 +14,7 @@ from telegram.request import HTTPXRequest
 from bot.channels.images import sanitise_image
 from bot.channels.telegram.adapter import TelegramAdapter
 from bot.channels.telegram.channel import EvidenceStore, TelegramChannel
+from bot.channels.tls import tls_context
 from bot.config import ConfigError, TelegramSection
 from bot.core import Core
 from handlers.i18n import N_
@@ -40,8 +41,9 @@ def build_application(section: TelegramSection) -> Application:  # type: ignore[
         raise ValueError("[telegram] token is required")
     proxy = section.proxy.get_secret_value() if section.proxy else None
     builder = ApplicationBuilder().token(section.token.get_secret_value()).updater(None)
-    builder = builder.request(HTTPXRequest(proxy=proxy, connection_pool_size=64))
-    builder = builder.get_updates_request(HTTPXRequest(proxy=proxy, read_timeout=60))
+    shared = {"verify": tls_context()}
+    builder = builder.request(HTTPXRequest(proxy=proxy, connection_pool_size=64, httpx_kwargs=shared))
+    builder = builder.get_updates_request(HTTPXRequest(proxy=proxy, read_timeout=60, httpx_kwargs=shared))
     if section.api_base_url:
         builder = builder.base_url(section.api_base_url)
     if section.api_file_url:

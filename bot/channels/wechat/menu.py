@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
+from bot.channels.tls import http_client
 
 if TYPE_CHECKING:
     from bot.config import WechatSection
@@ -115,7 +115,7 @@ async def publish_menu(runtime: Core, section: WechatSection) -> dict[str, Any]:
     using (and if need be refreshing) the access token shared with the running bot."""
     from bot.channels.wechat.api import build_api
 
-    async with httpx.AsyncClient() as http:
+    async with http_client() as http:
         api = build_api(runtime.database, runtime.crypto, section, http, runtime.services.clock)
         try:
             return await create_menu(api)
