@@ -13,12 +13,12 @@ from bot.config import TelegramSection
 
 
 def _context_of(client: httpx.AsyncClient) -> ssl.SSLContext:
-    return client._transport._pool._ssl_context  # type: ignore[attr-defined]
+    return client._transport._pool._ssl_context  # type: ignore[attr-defined,no-any-return]
 
 
 async def test_telegram_requests_and_the_shared_client_use_one_context() -> None:
     application = build_application(TelegramSection.model_validate({"enabled": True, "token": "123:abc"}))
-    clients = [request._client for request in application.bot._request]  # type: ignore[attr-defined]
+    clients = [request._client for request in application.bot._request]
     client = http_client(timeout=10)
     try:
         assert len(clients) == 2
