@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from steady import like_hapbot_run  # noqa: E402
 from telegram_updates import (  # noqa: E402
     DRAFT_MESSAGES_PER_WORKER,
     MIX,
@@ -228,6 +229,8 @@ class BareSide:
 
 async def child(role: str, database: str) -> None:
     with tempfile.TemporaryDirectory() as directory:
+        if role == "core":
+            like_hapbot_run(directory)
         side: CoreSide | BareSide = CoreSide(database, directory) if role == "core" else BareSide(database)
         ready = await side.start()
         print(json.dumps({**ready, **memory_kib()}), flush=True)

@@ -46,6 +46,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from steady import like_hapbot_run  # noqa: E402
 from telegram import Update  # noqa: E402
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler  # noqa: E402
 from telegram.request import BaseRequest, RequestData  # noqa: E402
@@ -338,6 +339,8 @@ class Ours:
 
 async def child(role: str, database: str | None) -> None:
     with tempfile.TemporaryDirectory() as directory:
+        if role == "ours":
+            like_hapbot_run(directory)
         worker: Echo | Ours = Echo() if role == "echo" else Ours(database, directory)
         await worker.start()
         settings = getattr(worker, "pragmas", {})

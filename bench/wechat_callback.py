@@ -41,6 +41,7 @@ from wechatpy.crypto import WeChatCrypto
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from steady import like_hapbot_run
 from telegram_updates import DRAFT_MESSAGES_PER_WORKER, MIX, QUESTIONS, load_average
 
 from bot.channels.wechat.callback import CallbackVerifier, sha1_signature
@@ -296,6 +297,7 @@ def fixed_reply(crypto: WeChatCrypto) -> str:
 
 async def serve(url: str, directory: str) -> None:
     """The server process: the bot's web app with the WeChat channel, plus the fixed-reply route."""
+    like_hapbot_run(directory)
     config = Config.model_validate({"storage": {"url": url}, "bot": {"data_dir": directory}})
     faq = LoadingFaq(config)  # as ``hapbot run`` loads it: in a thread, after the freeze below
     runtime = await build_core(config, keyring=KeyRing.generate(), faq=faq)
