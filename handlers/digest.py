@@ -52,7 +52,7 @@ from storage.outbox import as_utc
 from storage.quiz_tallies import WHOLE_QUIZ
 
 from .context import Services
-from .report import CATEGORIES, alert_audience
+from .report import CATEGORIES, case_audience
 
 Audience = Literal["hr", "board"]
 SMALL_GROUP = 5
@@ -195,8 +195,10 @@ async def _cases(session: AsyncSession, services: Services, site: str, audience:
     """The site's cases for this audience, with their category; a case that cannot be opened is
     left out (its audience cannot be told without opening it)."""
     found = []
-    for view, report in await services.cases.reports_of_site(session, site):
-        if report is None or alert_audience(report) != audience:
+    cases = await services.cases.reports_of_site(session, site)
+    tags = await services.cases.index.audiences(session, [view.id for view, _ in cases])
+    for view, report in cases:
+        if report is None or case_audience(tags.get(view.id), report) != audience:
             continue
         category = report.get("category")
         found.append(_Case.of(view, category if isinstance(category, str) and category in CATEGORIES else "other"))

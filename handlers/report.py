@@ -20,6 +20,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.case_index import Audience
 from storage.cases import IssuedReceipt
 
 from .context import Context, Services
@@ -571,6 +572,16 @@ async def on_edit(ctx: Context) -> None:
 def alert_audience(report: Mapping[str, object]) -> AlertAudience:
     """Reports about a supervisor, a manager or HR go to the advocacy board, never to HR."""
     return "board" if report.get("involved") == "supervisor" else "hr"
+
+
+def case_audience(tagged: Audience | None, report: Mapping[str, object] | None) -> AlertAudience:
+    """Where everything about an existing case goes now: the board's once its tag says so (about a
+    supervisor, a manager or HR, or handed over by a handler who declared themselves involved or
+    conflicted, which changes only the tag), else where its report's first alert went. A case
+    whose report cannot be opened is the board's, so a case about HR is never named to HR."""
+    if tagged in (Audience.BOARD, Audience.RECUSED) or report is None:
+        return "board"
+    return alert_audience(report)
 
 
 def receipt_for_new_case(services: Services) -> Preparation[IssuedReceipt]:

@@ -22,7 +22,7 @@ from .events import Alert, AlertAudience, Incoming
 from .i18n import N_
 from .intents import Intent, Understanding, find_receipt
 from .preparation import Preparation
-from .report import alert_audience, enqueue_alert
+from .report import case_audience, enqueue_alert
 from .router import Router
 
 router = Router()
@@ -66,10 +66,10 @@ async def _audience(ctx: Context, case: CaseView) -> AlertAudience:
     """Follow-ups go where the case's first alert went: never to HR when it is about HR or a manager,
     nor once a handler declared themselves involved or conflicted (the case is the board's then)."""
     indexed = await ctx.services.cases.index.locate(ctx.session, case.reference)
-    if indexed is not None and indexed.audience in (Audience.BOARD, Audience.RECUSED):
-        return "board"
-    report = await ctx.services.cases.read_report(ctx.session, case.id)
-    return alert_audience(report)
+    tagged = indexed.audience if indexed is not None else None
+    if tagged in (Audience.BOARD, Audience.RECUSED):
+        return "board"  # known without opening the report
+    return case_audience(tagged, await ctx.services.cases.read_report(ctx.session, case.id))
 
 
 def receipt_match(services: Services, receipt: str) -> Preparation[ReceiptMatch]:

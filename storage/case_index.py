@@ -185,6 +185,13 @@ class CaseIndex:
         audience = self.audience_of_tag(row.audience_tag)
         return IndexedCase(row.id, row.reference, row.site, status, audience, row.escalated_at is not None)
 
+    async def audiences(self, session: AsyncSession, case_ids: Sequence[str]) -> dict[str, Audience | None]:
+        """Whose each case is by its tag (None for a case without one), in one query."""
+        if not case_ids:
+            return {}
+        query = select(Case.id, Case.audience_tag).where(Case.id.in_(sorted(set(case_ids))))
+        return {row.id: self.audience_of_tag(row.audience_tag) for row in await session.execute(query)}
+
     async def set_audience(self, session: AsyncSession, case_id: str, audience: Audience) -> None:
         await session.execute(
             update(Case).where(Case.id == case_id).values(audience_tag=self.tag(AUDIENCE, audience.value))

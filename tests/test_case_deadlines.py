@@ -111,6 +111,22 @@ async def test_a_case_about_a_supervisor_is_never_named_in_the_hr_chat(runtime: 
     assert len(board) == 2 and "Deadline soon" in board[0] and "escalated" in board[1]
 
 
+async def test_a_case_handed_to_the_board_by_a_conflicted_handler_is_never_named_in_the_hr_chat_again(
+    runtime: Core, clock: Clock
+) -> None:
+    """Declaring oneself involved changes only the case's tag (its report still says co-worker):
+    the reminders must follow the tag, as the reporter's follow-ups do."""
+    _, reference = await file_report(Worker(runtime, "mei", site="north"))
+    await desk(runtime).desk.recuse(PEOPLE["wang"], reference, clock())
+    jobs = Pass(runtime)
+    await jobs.run()
+    clock.advance(days=6, hours=1)  # within a day of the acknowledgement deadline
+    await jobs.run()
+    assert [text for text in jobs.texts(HR_CHAT) if reference in text and "Deadline" in text] == []
+    board = jobs.deadline_texts(BOARD_CHAT)
+    assert len(board) == 1 and "Deadline soon" in board[0] and reference in board[0]
+
+
 async def test_a_restart_and_a_second_replica_fire_nothing_twice(runtime: Core, clock: Clock, keyring: KeyRing) -> None:
     _, reference = await file_report(Worker(runtime, "mei", site="north"))
     first = Pass(runtime)

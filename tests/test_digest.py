@@ -36,6 +36,7 @@ from handlers.faq.service import LibraryFaqService
 from handlers.i18n import load_translators
 from handlers.quiz.library import QuizLibrary
 from storage.case_deadlines import escalation_key
+from storage.case_index import Audience
 from storage.case_status import CaseStatus
 from storage.cases import Author
 from storage.crypto import KeyRing
@@ -219,6 +220,22 @@ async def test_figures_of_a_week_are_protected_and_keep_hr_and_board_apart(plant
     assert hr.open_by_age == Breakdown(26, (Group("0-7", 16), Group(COMBINED, 10, ("8-30", "31-90", "90+"))))
     assert hr.retaliation is None and board.retaliation is None  # none: 0 is under 5
     assert hr.training is not None and board.training is None
+
+
+async def test_cases_a_conflicted_handler_handed_to_the_board_count_in_the_boards_figures_not_hrs(
+    plant: Core,
+) -> None:
+    """Recusing changes only a case's tag, not its report (still "co-worker"): the figures follow the tag."""
+    references = [await file_case(plant, W09) for _ in range(12)]
+    for reference in references[:6]:
+        identifier = await case_id(plant, reference)
+        async with plant.database.transaction() as session:
+            await plant.services.cases.index.set_audience(session, identifier, Audience.RECUSED)
+    week = Week.containing(W09, TZ)
+    async with plant.database.transaction(write=False) as session:
+        hr = await digest_figures(session, plant.services, "main", week, "hr")
+        board = await digest_figures(session, plant.services, "main", week, "board")
+    assert (hr.received.total, board.received.total) == (6, 6)
 
 
 @pytest.mark.slow

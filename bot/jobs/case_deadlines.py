@@ -23,9 +23,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import Services
-from handlers.report import alert_audience
+from handlers.report import case_audience
 from storage import audit
 from storage.case_deadlines import DueDeadline, acknowledged_notice_key
+from storage.case_index import Audience
 from storage.crypto import DecryptionError
 from storage.database import Database
 from storage.deadline_rules import CaseDeadlines
@@ -37,13 +38,12 @@ SYSTEM = "system"
 BATCH = 100
 
 
-def audience_of(report: Mapping[str, object] | None) -> AlertAudience:
-    """Where a case's notes go: where its alerts go. A report this process cannot open is treated
-    as the board's, so a case about HR is never named in an HR chat."""
-    if report is None:
+def audience_of(tagged: Audience | None, report: Mapping[str, object] | None) -> AlertAudience:
+    """Where a case's reminders go: where its follow-ups go (``handlers.report.case_audience``), so
+    a case a handler handed to the board is never named in the HR chat again."""
+    if report is None and tagged not in (Audience.BOARD, Audience.RECUSED):
         log.error("a deadline reminder goes to the board: the case's report cannot be opened")
-        return "board"
-    return alert_audience(report)
+    return case_audience(tagged, report)
 
 
 class CaseDeadlineJob:
@@ -100,7 +100,9 @@ class CaseDeadlineJob:
         batch = await repository.still_due(session, due)
         claimed = await repository.claim_many(session, [(item.case.id, item.key) for item in batch], now)
         fired = [item for item in batch if (item.case.id, item.key) in claimed]
-        reports = await services.cases.read_reports(session, [item.case.id for item in fired if not item.overdue])
+        reminded = [item.case.id for item in fired if not item.overdue]
+        reports = await services.cases.read_reports(session, reminded)
+        tags = await services.cases.index.audiences(session, reminded)
         zone = ZoneInfo(services.settings.time_zone)
         for item in fired:
             case = item.case
@@ -110,7 +112,7 @@ class CaseDeadlineJob:
                 deadline=item.deadline.deadline.value,
                 stage="missed" if item.overdue else "reminder",
                 due=item.deadline.due.astimezone(zone).date().isoformat(),
-                audience="board" if item.overdue else audience_of(reports.get(case.id)),
+                audience="board" if item.overdue else audience_of(tags.get(case.id), reports.get(case.id)),
             )
             await services.outbox.enqueue(session, alert, now)
             if item.overdue:
