@@ -45,6 +45,10 @@ STATUS_LABELS = {
     CaseStatus.WITHDRAWN: N_("Withdrawn by you"),
 }
 OPEN_STATUSES = {CaseStatus.RECEIVED, CaseStatus.ACKNOWLEDGED, CaseStatus.INVESTIGATING}
+CLOSED_MEANWHILE = N_(
+    "Your report was closed in the meantime, so this was not done. If something new happened, you can "
+    "start a new report from the menu."
+)
 
 
 def delay_after(failures: int) -> int:
@@ -170,6 +174,17 @@ async def _open_case(ctx: Context) -> CaseView | None:
     return case
 
 
+async def _still_open(ctx: Context, case: CaseView) -> bool:
+    """Whether the case is still open; if HR closed it while she was at a question (the status
+    session lasts minutes), she is told nothing was done and shown where it stands, so a late
+    "withdraw" or addition never overwrites HR's outcome or ends the check-ins that follow it."""
+    if case.status in OPEN_STATUSES:
+        return True
+    ctx.say(ctx.t(CLOSED_MEANWHILE))
+    await ctx.go(State.STATUS_CASE)
+    return False
+
+
 @router.asks(State.STATUS_CASE)
 async def ask_case(ctx: Context) -> None:
     """Shows the case status and HR's messages, then offers to add information or withdraw."""
@@ -233,7 +248,7 @@ async def on_add_info(ctx: Context) -> None:
         await ask_add_info(ctx)
         return
     case = await _open_case(ctx)
-    if case is None:
+    if case is None or not await _still_open(ctx, case):
         return
     await ctx.services.cases.add_message(ctx.session, case.id, Author.REPORTER, ctx.text, ctx.now)
     audience = await _audience(ctx, case)
@@ -259,7 +274,7 @@ async def on_withdraw(ctx: Context) -> None:
     """Marks the case withdrawn on yes and alerts HR without content; otherwise shows the case."""
     if ctx.choice_id == "withdraw_yes":
         case = await _open_case(ctx)
-        if case is None:
+        if case is None or not await _still_open(ctx, case):
             return
         await ctx.services.cases.set_status(ctx.session, case.id, CaseStatus.WITHDRAWN, ctx.now)
         await enqueue_alert(ctx, Alert(case.site, case.reference, "withdrawn", "normal", await _audience(ctx, case)))

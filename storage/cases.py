@@ -424,10 +424,13 @@ class CaseRepository:
         return self._crypto.open(self._data_key(row), row.contact_ct, binding).decode()
 
     async def set_status(self, session: AsyncSession, case_id: str, status: CaseStatus, now: datetime) -> None:
-        """Changes the status and records what it meets: leaving "received" acknowledges the case, an
-        outcome closes it (check-ins count from then), going back to an open status reopens it."""
+        """Changes the status and records what it meets: HR leaving "received" acknowledges the case,
+        an outcome closes it (check-ins count from then), going back to an open status reopens it.
+        The reporter's withdrawal acknowledges nothing: HR did not act, and a time of hers to the
+        second must not be kept in a plain column (her acts are kept to the hour, ``updated_at``)."""
         row = await self._row(session, case_id)
-        if row.status in NOT_YET_ACKNOWLEDGED and status.value not in NOT_YET_ACKNOWLEDGED:
+        acknowledging = status.value not in NOT_YET_ACKNOWLEDGED and status is not CaseStatus.WITHDRAWN
+        if row.status in NOT_YET_ACKNOWLEDGED and acknowledging:
             row.acknowledged_at = row.acknowledged_at or now
         if status.value in OUTCOMES and row.status not in OUTCOMES:
             row.closed_at = now

@@ -147,8 +147,8 @@ def outcome(case: HasOutcome, deadline: Deadline, escalated: bool) -> str | None
     """How ``deadline`` of the case's current round went, once its due time has passed (times
     UTC-aware): :data:`MISSED` when it was escalated, or when the act meeting it came after the due
     time or not yet; :data:`MET` when the act, or an outcome closing the case, came in time. None
-    for a withdrawn case (withdrawing also marks a new case acknowledged, so its times say nothing
-    about HR) and for a deadline the case does not have."""
+    for a withdrawn case (the reporter ended it, so its times say nothing about HR) and for a
+    deadline the case does not have."""
     when = due(case, deadline)
     if when is None or str(case.status) == "withdrawn":
         return None
