@@ -130,6 +130,16 @@ class BotSection(_Section):
     def _usable_path(cls, value: Path | None) -> Path | None:
         return _usable_path(value)
 
+    @model_validator(mode="after")
+    def _draft_within_conversation(self) -> BotSection:
+        if self.draft_ttl_hours > 24 * self.conversation_ttl_days:
+            raise ValueError(
+                f"draft_ttl_hours ({self.draft_ttl_hours}) is longer than conversation_ttl_days "
+                f"({self.conversation_ttl_days} days): a conversation forgotten after its days takes its unfinished "
+                "report with it; lower draft_ttl_hours or raise conversation_ttl_days"
+            )
+        return self
+
 
     @field_validator("time_zone")
     @classmethod

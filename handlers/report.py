@@ -159,7 +159,8 @@ def _draft(ctx: Context) -> dict[str, object]:
     return conversation.draft
 
 
-# Parts expire with the conversation; their expiry hour is moved (one statement) at most once a day.
+# Parts expire with the conversation; their expiry hour is moved (one statement) at most once a day,
+# and always before the draft could outlive them.
 PARTS_EXPIRY_SLACK_HOURS = 24
 
 
@@ -171,10 +172,14 @@ def account_size(draft: Mapping[str, object]) -> int:
 
 
 async def _keep_parts(ctx: Context, draft: dict[str, object]) -> int:
-    """The expiry hour of the draft's parts: the conversation's, moved forward at most once a day."""
-    target = int((ctx.now + ctx.services.settings.conversation_ttl).timestamp() // 3600) + 1
+    """The expiry hour of the draft's parts: the conversation's, moved forward at most once a day,
+    but never left before the hour the draft itself may expire (its lifetime restarts with each
+    message): the cleaner must not delete an account whose draft is still alive."""
+    settings = ctx.services.settings
+    target = int((ctx.now + settings.conversation_ttl).timestamp() // 3600) + 1
+    draft_ends = int((ctx.now + settings.draft_ttl).timestamp() // 3600) + 1
     until = draft.get("parts_until")
-    if isinstance(until, int) and until >= target - PARTS_EXPIRY_SLACK_HOURS:
+    if isinstance(until, int) and until >= max(target - PARTS_EXPIRY_SLACK_HOURS, draft_ends):
         return until
     count = draft.get("parts")
     if isinstance(count, int) and count:

@@ -153,6 +153,11 @@ BAD_CONFIGS: list[tuple[str, str, str]] = [
     ("wrong type", '[bot]\ndraft_ttl_hours = "a day"\n', r"bot\.draft_ttl_hours"),
     ("wrong type (boolean)", '[telegram]\nenabled = "maybe"\n', r"telegram\.enabled"),
     ("out of range", "[web]\nport = 99999\n", r"web\.port"),
+    (
+        "a draft outliving its conversation",
+        "[bot]\ndraft_ttl_hours = 48\nconversation_ttl_days = 1\n",
+        r"bot: draft_ttl_hours \(48\) is longer than conversation_ttl_days",
+    ),
     ("missing site name", 'default_site = "north"\n[sites.north]\nhr_chats = []\n', r"sites\.north\.name"),
     ("invalid site id", '[sites.main]\nname = "A"\n[sites."North Plant"]\nname = "B"\n', r"sites\.North Plant"),
     ("invalid default_site id", 'default_site = "Main Site"\n', r"default_site"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from bot.config import Config
 from bot.core import Core, build_core
 from handlers import report
 from handlers.context import Context
@@ -131,6 +132,29 @@ class TestDeletion:
         async with runtime.database.transaction(write=False) as session:
             document = await conversation_with_account(runtime.crypto, session, worker.user_key)
         assert document is not None and document["draft"]["what"] == [STORY[0], "more", "more", "more"]
+
+
+    async def test_a_draft_still_alive_keeps_its_parts_when_conversations_live_one_day(
+        self, config: Config, keyring: object, clock: Clock, receipt_hasher: object
+    ) -> None:
+        """conversation_ttl_days = 1, draft_ttl_hours = 24 (the longest a one-day conversation
+        allows): the parts' hour, kept from the first message, must still be moved before the draft
+        (alive until a day after her last message) outlives it."""
+        short = config.model_copy(update={"bot": config.bot.model_copy(update={"conversation_ttl_days": 1})})
+        runtime = await build_core(short, keyring=keyring, clock=clock, hasher=receipt_hasher)  # type: ignore[arg-type]
+        try:
+            mei = Worker(runtime, "mei")
+            await tell(mei, STORY[:1])
+            clock.advance(hours=23)
+            await mei.send(STORY[1])
+            clock.advance(hours=7)  # 30 hours after her first message, 7 after her last
+            async with runtime.database.transaction() as session:
+                deleted = await delete_expired(session, int(clock().timestamp() // 3600))
+            assert deleted["draft_parts"] == 0
+            await to_review(mei)
+            assert STORY[0] in mei.text and STORY[1] in mei.text
+        finally:
+            await runtime.close()
 
 
 class TestCrash:
