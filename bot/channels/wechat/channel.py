@@ -40,6 +40,11 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "wechat"
 PASSIVE_SECONDS = 4.0  # WeChat waits 5 s; leave room for the network
+CONFIRM_MARGIN_SECONDS = 0.5
+"""A receipt's reply counts as delivered only if written within the passive budget plus this: a
+later write may reach a WeChat that already hung up (uvicorn writes to a closed peer silently)."""
+CLOSE_WAIT_SECONDS = 10.0
+"""At shutdown, how long messages already answered "success" may take to finish their handling."""
 
 MediaStore = Callable[[str], Awaitable[str | None]]
 """Fetches a WeChat media id, sanitises the picture and seals it as a draft file; returns its id."""
@@ -73,6 +78,7 @@ class WeChatChannel:
         self._journal = UpdateJournal(services.crypto)
         self._store_media = store_media
         self._passive_seconds = passive_seconds
+        self._confirm_within = passive_seconds + CONFIRM_MARGIN_SECONDS
         self._tasks: set[asyncio.Task[None]] = set()
         self._group: GroupCommit[_Ticket] = GroupCommit(dispatcher, self._claim)
 
@@ -80,6 +86,7 @@ class WeChatChannel:
         return Route("/wechat", self.endpoint, methods=["GET", "POST"])
 
     async def endpoint(self, request: Request) -> Response:
+        arrived = time.monotonic()
         query = dict(request.query_params)
         try:
             if request.method == "GET":
@@ -87,12 +94,12 @@ class WeChatChannel:
             body = await read_limited(request, MAX_BODY_BYTES)
             if body is None:
                 raise Refused("too_large")
-            return await self._message(query, body)
+            return await self._message(query, body, arrived)
         except Refused as refusal:
             log.warning("wechat callback refused: %s", refusal.reason)
             return PlainTextResponse("forbidden", status_code=403)
 
-    async def _message(self, query: Mapping[str, str], body: bytes) -> Response:
+    async def _message(self, query: Mapping[str, str], body: bytes, arrived: float) -> Response:
         verified = self._verifier.check_message(query, body)
         try:
             event = self._adapter.to_event(verified.xml)
@@ -104,7 +111,7 @@ class WeChatChannel:
         )
         if event.incoming is not None:
             event = replace(event, incoming=replace(event.incoming, message_key=ticket.dedup_key))
-        task = asyncio.create_task(self._handle(event, ticket))
+        task = asyncio.create_task(self._answer(event, ticket))
         try:
             outcome = await asyncio.wait_for(asyncio.shield(task), self._passive_seconds)
         except TimeoutError:
@@ -112,9 +119,17 @@ class WeChatChannel:
             return PlainTextResponse("success")
         if ticket.verdict == "replayed":
             raise Refused("replayed_nonce")
+        return self._passive(event, outcome, verified.nonce, verified.timestamp, arrived)
+
+    async def _answer(self, event: WeChatEvent, ticket: _Ticket) -> Outcome:
+        """The message handled; for a WeChat retry of one handled already, an equivalent answer
+        (``Dispatcher.replay``). Both run within the one passive budget: a retry is sent because the
+        first reply was slow or lost, often when receipt hashes queue, and past the budget it is
+        answered "success" with its answer following as customer-service messages, like any other."""
+        outcome = await self._handle(event, ticket)
         if ticket.verdict == "duplicate" and event.incoming is not None:
-            outcome = await self._dispatcher.replay(event.incoming)
-        return self._passive(event, outcome, verified.nonce, verified.timestamp)
+            return await self._dispatcher.replay(event.incoming)
+        return outcome
 
     async def _claim(self, session: AsyncSession, tickets: Sequence[_Ticket]) -> list[bool]:
         """In the group-commit transaction: refuse replayed nonces, skip retried messages, record
@@ -161,7 +176,7 @@ class WeChatChannel:
             log.warning("wechat picture not kept: %s", type(error).__name__)
             return None
 
-    def _passive(self, event: WeChatEvent, outcome: Outcome, nonce: str, timestamp: str) -> Response:
+    def _passive(self, event: WeChatEvent, outcome: Outcome, nonce: str, timestamp: str, arrived: float) -> Response:
         if not outcome.replies:
             return PlainTextResponse("success")
         text, rest = pack(outcome.replies)
@@ -172,11 +187,19 @@ class WeChatChannel:
             # Runs once the reply has been written to WeChat; a retry after that still gets a
             # fresh receipt (see Dispatcher.replay).
             background = BackgroundTask(
-                self._group.confirm_delivery, event.incoming.user_key, event.incoming.message_key
+                self._confirm_if_in_time, arrived, event.incoming.user_key, event.incoming.message_key
             )
         reply = TextReply(content=text, source=event.account, target=event.openid, time=int(timestamp))
         xml = self._verifier.encrypt_reply(reply.render(), nonce, timestamp)
         return Response(xml, media_type="application/xml", background=background)
+
+    async def _confirm_if_in_time(self, arrived: float, user_key: str, message_key: str | None) -> None:
+        """Notes the receipt delivered, unless the reply was written too late for WeChat to have
+        taken it: then it stays owed, and her next message brings a fresh one."""
+        if time.monotonic() - arrived > self._confirm_within:
+            log.warning("a wechat reply carrying a receipt was written too late to count as delivered")
+            return
+        await self._group.confirm_delivery(user_key, message_key)
 
     async def _deliver_late(self, event: WeChatEvent, task: asyncio.Task[Outcome]) -> None:
         """The 5-second rule: the answer was ``success``; the replies go as customer-service messages.
@@ -213,8 +236,13 @@ class WeChatChannel:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def close(self) -> None:
-        for task in list(self._tasks):
+    async def close(self, wait: float = CLOSE_WAIT_SECONDS) -> None:
+        """Lets the messages in flight finish first (WeChat got "success" for them and will not send
+        them again), for at most ``wait`` seconds; then cancels what is left."""
+        pending = set(self._tasks)
+        if pending:
+            _done, pending = await asyncio.wait(pending, timeout=wait)
+        for task in pending:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
