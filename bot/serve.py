@@ -103,6 +103,8 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
             other_sinks["telegram"] = TelegramSink(telegram.bot, TelegramAdapter(runtime.crypto, ()).callback_data)
 
         freeze_loaded()  # before any worker's message exists in memory (bot.heap)
+        if wechat is not None:
+            await wechat.resume_unfinished()  # messages answered "success" before a crash
         # Made only now that nothing above can fail, so no coroutine is left un-awaited.
         background: list[Coroutine[Any, Any, None]] = []
         if telegram is not None:

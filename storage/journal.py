@@ -144,11 +144,13 @@ class UpdateJournal:
         self, session: AsyncSession, channel: str, items: Sequence[tuple[str, str]], now_hour: int
     ) -> list[str]:
         """For a batch of (nonce key, dedup key) pairs: "replayed" when the nonce was seen before,
-        "duplicate" when the message was, else "new" — and then both are recorded, in this
-        transaction, with the message as handled (a tombstone).
+        "duplicate" when the message was handled already, else "new" — and then both are recorded,
+        in this transaction, with the message as handled (a tombstone). A message journaled as
+        pending (answered "success" before its handling committed, see :meth:`record_entries`) is
+        "new" too: this transaction claims it.
 
-        Two ``INSERT … ON CONFLICT DO NOTHING RETURNING`` statements decide it, so a replica
-        racing for the same retry waits for the other's commit and then sees it as a duplicate.
+        ``INSERT … ON CONFLICT DO NOTHING RETURNING`` statements decide it, so a replica racing for
+        the same retry waits for the other's commit and then sees it as a duplicate.
         """
         nonces = list(dict.fromkeys(nonce for nonce, _ in items))
         inserted = set(
@@ -182,6 +184,9 @@ class UpdateJournal:
                     )
                 ).scalars()
             )
+        unclaimed = [key for key in dict.fromkeys(fresh) if key not in claimed]
+        if unclaimed:  # seen before: still pending (journaled, its handling not committed) is ours now
+            claimed |= await self.claim_many(session, unclaimed)
         result = []
         for verdict in verdicts:
             if verdict == "replayed":

@@ -62,3 +62,19 @@ async def test_nonce_seen_looks_without_recording(runtime: Core) -> None:
     async with runtime.database.transaction(write=False) as session:
         assert await journal.nonce_seen(session, nonce)
         assert not await journal.nonce_seen(session, journal.nonce_key("wechat", "1", "b"))
+
+
+async def test_a_message_journaled_as_pending_is_claimed_new_once(runtime: Core) -> None:
+    """A WeChat message answered "success" before its handling committed is journaled as pending;
+    the handling (or the next start's) claims it as new, and a retry after that is a duplicate."""
+    journal = UpdateJournal(runtime.crypto)
+    key, nonce = journal.key("wechat", "msg:9"), journal.nonce_key
+    async with runtime.database.transaction() as session:
+        await journal.record_entries(session, "wechat", [("msg:9", {"xml": "<xml/>"})], 100)
+        assert await journal.state(session, key) == "pending"
+    async with runtime.database.transaction() as session:
+        assert await journal.claim_fresh(session, "wechat", [(nonce("wechat", "9", "a"), key)], 100) == ["new"]
+    async with runtime.database.transaction() as session:
+        assert await journal.state(session, key) == "handled"
+        assert await journal.claim_fresh(session, "wechat", [(nonce("wechat", "9", "b"), key)], 100) == ["duplicate"]
+        assert await journal.pending(session, "wechat") == []

@@ -149,3 +149,32 @@ async def test_a_message_answered_success_is_finished_at_shutdown(runtime: Core)
     async with runtime.database.transaction(write=False) as session:
         files = (await session.execute(DraftFile.__table__.select())).all()
     assert len(files) == 1, "the picture acknowledged to WeChat was dropped at shutdown"
+
+
+async def test_a_message_answered_success_and_lost_in_a_crash_is_handled_at_the_next_start(runtime: Core) -> None:
+    """WeChat never sends a message again once it got "success": so it is journaled first, and a
+    process that dies before handling it leaves it to the next start, which handles it once and
+    pushes her the replies."""
+    keep = media_store(runtime, {"m-slow": loaded_jpeg()})
+
+    async def slow_download(media_id: str) -> str | None:
+        await asyncio.sleep(1.0)
+        return await keep(media_id)
+
+    async with wechat_server(runtime, store_media=slow_download, passive_seconds=0.1) as (server, channel):
+        mei = WeChatUser(server)
+        await mei.event("subscribe")
+        await mei.say("1")
+        await mei.say("1")  # telling what happened: pictures are kept now
+        assert await mei.picture("m-slow") == ""  # "success"
+        await channel.close(wait=0)  # the process dies: the handling in flight is gone
+    async with runtime.database.transaction(write=False) as session:
+        assert (await session.execute(DraftFile.__table__.select())).all() == [], "nothing was committed"
+    async with wechat_server(runtime, store_media=keep) as (_server, restarted):
+        assert await restarted.resume_unfinished() == 1
+        await restarted.close()  # lets the resumed handling finish
+        assert await restarted.resume_unfinished() == 0, "handled once, not again"
+    async with runtime.database.transaction(write=False) as session:
+        files = (await session.execute(DraftFile.__table__.select())).all()
+    assert len(files) == 1, "the picture WeChat was told we had is kept"
+    assert await pushed(runtime, "", within=0), "her reply follows as a customer-service message"

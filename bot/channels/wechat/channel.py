@@ -2,10 +2,11 @@
 
 A genuine message is journaled (with its nonce, in one transaction), handled in the same
 transaction as the journal mark, and answered with a passive reply when that takes well under
-WeChat's 5 seconds. Otherwise the answer is ``success`` and the replies follow as customer-service
-messages through the outbox. WeChat retries a message it got no answer for (same MsgId, new
-nonce): a retry is never handled again; it gets an equivalent reply, and a fresh receipt if the
-first may not have arrived (receipts are never stored to be replayed).
+WeChat's 5 seconds. Otherwise the message is journaled as pending, the answer is ``success`` and
+the replies follow as customer-service messages through the outbox (a message whose process died
+before its handling committed is handled at the next start). WeChat retries a message it got no
+answer for (same MsgId, new nonce): a retry is never handled again; it gets an equivalent reply,
+and a fresh receipt if the first may not have arrived (receipts are never stored to be replayed).
 """
 
 from __future__ import annotations
@@ -115,6 +116,7 @@ class WeChatChannel:
         try:
             outcome = await asyncio.wait_for(asyncio.shield(task), self._passive_seconds)
         except TimeoutError:
+            await self._journal_unfinished(event, verified.xml)
             self._keep(asyncio.create_task(self._deliver_late(event, task)))
             return PlainTextResponse("success")
         if ticket.verdict == "replayed":
@@ -130,6 +132,36 @@ class WeChatChannel:
         if ticket.verdict == "duplicate" and event.incoming is not None:
             return await self._dispatcher.replay(event.incoming)
         return outcome
+
+    async def _journal_unfinished(self, event: WeChatEvent, xml: str) -> None:
+        """Before answering "success" (after which WeChat never sends the message again): journals
+        it, sealed, as pending, unless its handling committed already. Its handling claims the row
+        in its own transaction (``UpdateJournal.claim_fresh``); if the process dies first, the next
+        start handles it (:meth:`resume_unfinished`)."""
+        async with self._database.transaction() as session:
+            hour = int(time.time() // 3600)
+            await self._journal.record_entries(session, CHANNEL, [(event.platform_id, {"xml": xml})], hour)
+
+    async def resume_unfinished(self) -> int:
+        """At start: handles the messages a previous process answered "success" for but died before
+        committing; their replies follow as customer-service messages. Returns how many it found.
+        Replicas starting together may find the same ones: each is claimed by one handling only."""
+        async with self._database.transaction(write=False) as session:
+            entries = await self._journal.pending(session, CHANNEL)
+        for entry in entries:
+            try:
+                event = self._adapter.to_event(str(entry.payload["xml"]))
+            except Exception:  # journaled only after its checks passed: never expected
+                log.error("a journaled wechat message cannot be read again; it is left pending")
+                continue
+            if event.incoming is not None:
+                event = replace(event, incoming=replace(event.incoming, message_key=entry.key))
+            ticket = _Ticket(self._journal.nonce_key(CHANNEL, "resumed", entry.key), entry.key)
+            handling = asyncio.create_task(self._handle(event, ticket))
+            self._keep(asyncio.create_task(self._deliver_late(event, handling)))
+        if entries:
+            log.warning("%d wechat message(s) answered before a restart are handled now", len(entries))
+        return len(entries)
 
     async def _claim(self, session: AsyncSession, tickets: Sequence[_Ticket]) -> list[bool]:
         """In the group-commit transaction: refuse replayed nonces, skip retried messages, record
@@ -161,9 +193,10 @@ class WeChatChannel:
         return await self._group.handle(event.incoming, ticket)
 
     async def _unseen(self, ticket: _Ticket) -> bool:
-        """A read-only look before fetching a picture: a replayed or retried message fetches nothing."""
+        """A read-only look before fetching a picture: a replayed or retried message fetches nothing
+        (one journaled as pending, not yet handled, still does: see :meth:`resume_unfinished`)."""
         async with self._database.transaction(write=False) as session:
-            if await self._journal.state(session, ticket.dedup_key) is not None:
+            if await self._journal.state(session, ticket.dedup_key) == "handled":
                 return False
             return not await self._journal.nonce_seen(session, ticket.nonce_key)
 
