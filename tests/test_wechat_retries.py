@@ -4,7 +4,7 @@ WeChat waits 5 s for an answer and then retries the message (same MsgId, new non
 because the first reply was slow or lost, often at the end of a shift, when many workers submit
 and receipt hashes wait their turn. Here WeChat's patience is scaled down with the channel's
 passive budget (1 s instead of 4 s; the steps before the retry must still fit it on a loaded test
-machine) and a hash waiting its turn takes 3 s."""
+machine) and a hash waiting its turn takes 2 s."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from .test_wechat_channel import media_store
 from .wechat_harness import WeChatServer, WeChatUser, message_xml, wechat_server
 
 PASSIVE = 1.0
-QUEUED_HASH = 3.0
+QUEUED_HASH = 2.0
 # The answers that take a subscribed worker from the menu to the review of a report (zh).
 TO_REVIEW = ("1", "1", "他在宿舍门口等我", "写完了", "1", "跳过", "跳过", "2", "跳过", "3", "2")
 
