@@ -94,6 +94,7 @@ def reminder_sender(deps: JobDeps) -> ReminderSender:
         deps.database,
         deps.services,
         deps.sinks,
+        schedules=schedules,
         limiters=deps.limiters,
         batch_size=schedules.batch_size,
         lease=schedules.lease,

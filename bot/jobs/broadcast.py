@@ -16,6 +16,14 @@ unfollowed, outside WeChat's window, chat not found) drops the row once with its
 and a worker who blocked or unfollowed loses the subscription too; anything else is retried with
 backoff. A row of a paused occasion is handed back unsent. A row that would have to wait more than
 a moment for the rate limiter is handed back too, so one pass never sleeps long.
+
+What was true when a reminder was queued is checked again when it is sent, since a row may wait
+long in between (a 429, a retry, the rate limiter, a pause): a worker who has since turned
+reminders off or unfollowed gets nothing (``unsubscribed``), an occasion that has ended sends
+nothing (``expired``), and quiet hours move the row to their end (or drop it, ``quiet``, when that
+is after the occasion). And no send starts once it could outlast the batch's lease: another
+replica may claim rows whose lease ran out, so a slow platform would otherwise have the batch
+sent twice with no crash at all; those rows are handed back unsent and due at once.
 """
 
 from __future__ import annotations
@@ -26,16 +34,19 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from bot.channels.sinks import ChatMoved, PermanentFailure, RetryLater, Sink
 from bot.jobs.ratelimit import RateLimiter
+from bot.jobs.schedules import ReminderSchedules, allowed_time, quiet_of
 from bot.jobs.sender import backoff_delay
 from handlers.context import Services
 from storage.database import Database, short_hash
 from storage.messages import ReminderPush
 from storage.outbox import ClaimedItem
+from storage.reminders import Occasion
+from storage.subscriptions import Subscription
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +62,9 @@ RUN_BUDGET = 60.0
 a stop of the process ends it after the batch in flight."""
 FORGET_ON = frozenset({"blocked", "unsubscribed", "chat_not_found"})
 """Permanent failures that end the subscription: the worker blocked the bot or left."""
+LONGEST_SEND = timedelta(seconds=15)
+"""The longest one send may take (the platforms' API time-outs are 5–10 s): none starts later than
+this before the batch's lease ends (nor in the second half of a lease shorter than twice this)."""
 
 
 @runtime_checkable
@@ -85,6 +99,7 @@ class ReminderSender:
         services: Services,
         sinks: Mapping[str, Sink],
         *,
+        schedules: ReminderSchedules,
         limiters: Mapping[str, RateLimiter] | None = None,
         batch_size: int = 200,
         lease: timedelta = timedelta(seconds=120),
@@ -96,6 +111,7 @@ class ReminderSender:
         self._database = database
         self._services = services
         self._sinks = dict(sinks)
+        self._schedules = schedules
         if limiters is None:
             limiters = {"telegram": RateLimiter.telegram(time.monotonic)}
         self._limiters = dict(limiters)
@@ -120,14 +136,19 @@ class ReminderSender:
 
     async def send_batch(self) -> tuple[int, int]:
         """Claims, sends and records one batch; returns (sent, claimed)."""
-        outbox = self._services.outbox
-        book = self._services.reminders.book
-        now = self._services.clock()
+        services = self._services
+        outbox = services.outbox
+        book = services.reminders.book
+        now = services.clock()
+        start_by = now + max(self._lease - LONGEST_SEND, self._lease / 2)
         async with self._database.transaction() as session:
             claimed = await outbox.claim_due(session, now, self._batch_size, self._lease, kinds=(ReminderPush,))
             if not claimed:
                 return 0, 0
             paused = await book.paused(session)
+            chats = {item.message.chat for item in claimed}
+            subscriptions = await services.reminders.subscriptions.load_many(session, chats)
+            occasions = {name: await book.occasion(session, name) for name in {i.message.occasion for i in claimed}}
             doubtful: dict[tuple[str, str], int] = {}
             for item in claimed:
                 if item.in_doubt:
@@ -135,14 +156,52 @@ class ReminderSender:
                     doubtful[key] = doubtful.get(key, 0) + 1
             await book.add_counts(session, doubtful)
         gate = asyncio.Semaphore(self._concurrency)
-        outcomes = await asyncio.gather(*(self._send(item, paused, gate) for item in claimed))
+        outcomes = await asyncio.gather(
+            *(
+                self._send(
+                    item, paused, gate, start_by,
+                    self._not_wanted(occasions[item.message.occasion], subscriptions.get(item.message.chat), now),
+                )
+                for item in claimed
+            )
+        )
         await self._record(list(zip(claimed, outcomes, strict=True)))
         return sum(outcome.sent for outcome in outcomes), len(claimed)
 
-    async def _send(self, item: ClaimedItem[ReminderPush], paused: set[str], gate: asyncio.Semaphore) -> Outcome:
+    def _not_wanted(
+        self, occasion: Occasion | None, subscription: Subscription | None, now: datetime
+    ) -> Outcome | None:
+        """Why a queued reminder must not be sent now (what ``ReminderJob`` checked when it queued
+        it, checked again), or None when it may."""
+        if occasion is None:
+            return Outcome(reason="unknown_occasion")
+        if now >= occasion.ends_at:
+            return Outcome(reason="expired")
+        if subscription is None:
+            return Outcome(reason="unsubscribed")
+        plan = self._schedules.sites.get(subscription.site)
+        if plan is None:
+            return Outcome(reason="unknown_site")
+        allowed = allowed_time(now, quiet_of(subscription, plan), plan.tz)
+        if allowed > now:
+            if allowed >= occasion.ends_at:
+                return Outcome(reason="quiet")
+            return Outcome(later=allowed.astimezone(UTC), attempted=False, reason="quiet_moved")
+        return None
+
+    async def _send(
+        self,
+        item: ClaimedItem[ReminderPush],
+        paused: set[str],
+        gate: asyncio.Semaphore,
+        start_by: datetime,
+        not_wanted: Outcome | None,
+    ) -> Outcome:
         message = item.message
         if message.occasion in paused or message.occasion.split(":", 1)[0] in paused:
             return Outcome(later=self._services.clock() + PAUSED_RECHECK, attempted=False)
+        if not_wanted is not None:
+            return not_wanted
         platform, _, chat_id = message.chat.partition(":")
         sink = self._sinks.get(platform)
         if sink is None or not chat_id:
@@ -154,6 +213,8 @@ class ReminderSender:
                 if wait > MAX_PACE:
                     return Outcome(later=self._services.clock() + timedelta(seconds=wait), attempted=False)
                 await asyncio.sleep(wait)
+            if self._services.clock() >= start_by:  # the lease could run out while it is sent
+                return Outcome(later=self._services.clock(), attempted=False)
             if limiter is not None:
                 limiter.take(chat_id)
             try:
