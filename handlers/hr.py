@@ -32,7 +32,7 @@ from storage.database import Database
 from storage.evidence import EvidenceRepository
 from storage.messages import ReporterNotice
 from storage.outbox import Outbox
-from storage.people import Person
+from storage.people import Person, Role
 from storage.retention import due_for_purge
 
 from .desk_access import CaseNotFound, is_board, may_see, scope_of
@@ -274,6 +274,8 @@ class CaseDesk:
         (and every other handler) no longer sees it."""
         async with self._acting(person, "recuse", reference, now) as session:
             case = await self._case_for(session, person, reference)
+            if person.role is not Role.HANDLER:  # a board member sees escalated HR cases, never takes them from HR
+                raise NotPermitted("only a handler can declare themselves involved")
             if case.audience is not Audience.HR:
                 raise NotPermitted("a case that is already the board's")
             await self._cases.index.set_audience(session, case.id, Audience.RECUSED)

@@ -201,14 +201,22 @@ class Accounts:
             return None
         return self._crypto.open_internal(account.totp_secret_ct, _totp_binding(account.id)).decode("ascii")
 
-    async def accept_totp_step(self, session: AsyncSession, account_id: str, step: int) -> bool:
+    async def accept_totp_step(
+        self, session: AsyncSession, account_id: str, step: int, password_hash: str | None = None
+    ) -> bool:
         """Records that a code of ``step`` was used; False when that step (or a later one) was used
-        already, so a code cannot sign in twice."""
-        result = await session.execute(
-            update(DeskAccount)
-            .where(DeskAccount.id == account_id, DeskAccount.totp_last_step < step)
-            .values(totp_last_step=step)
-        )
+        already, so a code cannot sign in twice. With ``password_hash`` (the one a sign-in checked,
+        outside any transaction), also False unless the account still has that password, its
+        second factor and is enabled: a reset or a disable committed while the password was being
+        checked must not be outlived by a session made with the old credentials."""
+        condition = [DeskAccount.id == account_id, DeskAccount.totp_last_step < step]
+        if password_hash is not None:
+            condition += [
+                DeskAccount.password_hash == password_hash,
+                DeskAccount.totp_secret_ct.is_not(None),
+                DeskAccount.disabled.is_(False),
+            ]
+        result = await session.execute(update(DeskAccount).where(*condition).values(totp_last_step=step))
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     async def disable(self, session: AsyncSession, name: str, now: datetime) -> Account:

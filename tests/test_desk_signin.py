@@ -359,3 +359,56 @@ async def test_a_page_s_refusal_is_audited_even_when_its_transaction_rolls_back(
         assert (await client.get("/desk/cases/x")).status_code == 404
     entries = await actions(desk)
     assert ("wang", "desk:refused_case") in entries and ("never", "rolled back") not in entries
+
+
+class ResetWhileHashing:
+    """Wraps the desk's password hasher: ``hapbot hr reset`` commits while a password is being
+    checked, between the sign-in's read and its write (argon2id is slow on purpose)."""
+
+    def __init__(self, desk: Desk) -> None:
+        self.desk, self.inner, self.armed = desk, desk.hasher, False
+
+    async def hash(self, password: str) -> str:
+        return await self.inner.hash(password)
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        ok = await self.inner.verify(password_hash, password)
+        if self.armed:
+            self.armed = False
+            async with self.desk.database.transaction() as session:
+                await Accounts(self.desk.crypto).reset(session, "wang", self.desk.clock())
+        return ok
+
+
+async def test_a_sign_in_racing_a_reset_opens_no_session(desk: Desk, clock: Clock) -> None:
+    """A reset is what an operator runs when a handler's password and phone may be in other hands:
+    a sign-in with them that was under way when it committed must not come out with a session."""
+    racing = ResetWhileHashing(desk)
+    desk = Desk(**{**desk.__dict__, "hasher": racing})
+    token = await add_account(desk, "wang")
+    async with desk_client(desk) as client:
+        person = await enrol(client, desk, token, "wang", clock)
+        racing.armed = True
+        await login(client, person, clock)
+        assert racing.armed is False, "the reset ran during the sign-in"
+        page = await client.get("/desk/")
+        assert page.status_code == 303, "no session survives the reset"
+    assert ("wang", "desk:login_failed") in await actions(desk)
+
+
+async def test_a_signed_in_session_of_an_account_no_longer_enrolled_is_ended(desk: Desk, clock: Clock) -> None:
+    """The gate's own check, beside the sign-in's: whatever left a session behind, an account whose
+    password and second factor were forgotten (a reset) is signed out at its next request."""
+    from sqlalchemy import update
+
+    from storage.models import DeskAccount
+
+    token = await add_account(desk, "wang")
+    async with desk_client(desk) as client:
+        person = await enrol(client, desk, token, "wang", clock)
+        await login(client, person, clock)
+        assert (await client.get("/desk/")).status_code == 200
+        async with desk.database.transaction() as session:  # forgotten, the session row left in place
+            await session.execute(update(DeskAccount).values(password_hash=None, totp_secret_ct=None))
+        assert (await client.get("/desk/")).status_code == 303
+    assert ("wang", "desk:refused_not_enrolled") in await actions(desk)

@@ -267,3 +267,18 @@ async def test_the_list_columns_hold_keyed_tags_not_values(runtime: Core, clock:
     assert row["audience_tag"] == runtime.crypto.desk_tag("audience", "board")
     assert row["category_tag"] != runtime.crypto.desk_tag("urgency", "quid_pro_quo"), "each field has its own tags"
     assert b"Li" not in bytes(row["assignee_ct"]), "the assignee's name is sealed"
+
+
+async def test_a_board_member_cannot_take_an_escalated_hr_case_from_its_handlers(runtime: Core, clock: Clock) -> None:
+    """Board members see escalated HR cases; "I am involved" is a handler's step, refused to them
+    even when posted directly, so the site's handlers keep the case."""
+    _, reference = await new_case(runtime, clock(), site="main")
+    async with runtime.database.transaction() as session:  # what a missed deadline does
+        case = await runtime.services.cases.by_reference(session, reference)
+        assert case is not None
+        await runtime.services.case_deadlines.mark_escalated(session, [case.id], clock())
+    hr = desk(runtime)
+    assert (await hr.open(LI, reference, clock())).case.reference == reference
+    with pytest.raises(NotPermitted):
+        await hr.recuse(LI, reference, clock())
+    assert (await hr.open(WANG, reference, clock())).case.reference == reference

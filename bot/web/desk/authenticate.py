@@ -75,7 +75,7 @@ async def sign_in(
             step = totp.matching_step(secret, code, now, account.totp_last_step)
     if account is not None and step is not None:
         async with desk.database.transaction() as session:
-            if await desk.accounts.accept_totp_step(session, account.id, step):
+            if await desk.accounts.accept_totp_step(session, account.id, step, account.password_hash):
                 await desk.throttles.clear(session, account_key)
                 token = None
                 if create_session:

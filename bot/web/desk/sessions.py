@@ -79,6 +79,8 @@ async def resolve(desk: Desk, token: str | None, now: datetime) -> Visit:
     reason = None
     if account is None or account.disabled:
         reason = "desk:refused_disabled"
+    elif web_session.kind is SessionKind.SIGNED_IN and not account.enrolled:  # reset since: sign in anew
+        reason = "desk:refused_not_enrolled"
     elif (
         now >= web_session.expires_at
         or now - web_session.last_seen_at >= desk.settings.idle
