@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from .audit_key import AuditKeyError, load_or_create_audit_key
+from .audit_witness import Witness
 from .crypto import AuditKey
 from .database import Database
 from .models import AuditChainHead, AuditEntry, random_id
@@ -232,6 +233,7 @@ class Fault(StrEnum):
     MAC = "mac"  # the hash is consistent but not MAC'd by the key: rewritten and recomputed
     BEYOND_HEAD = "beyond_head"  # an entry after the head's last position: appended outside the chain
     HEAD = "head"  # the head's count, last hash or MAC do not match: newest entries deleted, or the head edited
+    ROLLED_BACK = "rolled_back"  # behind what an earlier verification saw: newest deleted, an older head put back
 
 
 @dataclass(frozen=True)
@@ -244,6 +246,7 @@ class ChainVerdict:
     position: int | None = None
     entry_id: str | None = None
     at: datetime | None = None
+    last_hash: str | None = None  # of the newest entry, when the chain verifies (for the next witness)
 
     @property
     def ok(self) -> bool:
@@ -277,12 +280,23 @@ FAULT_TEXT = {
     Fault.MAC: "its hash is not signed by the audit key (rewritten, with later hashes recomputed)",
     Fault.BEYOND_HEAD: "it lies beyond the chain head (appended outside the chain)",
     Fault.HEAD: "the chain head does not match the last entry (newest entries deleted, or the head edited)",
+    Fault.ROLLED_BACK: (
+        "the chain is behind what an earlier verification saw there (the newest entries deleted and an older "
+        "head put back)"
+    ),
 }
 
 
-async def verify_chain(database: Database, key: AuditKey | None = None) -> ChainVerdict:
+async def verify_chain(
+    database: Database, key: AuditKey | None = None, witness: Witness | None = None
+) -> ChainVerdict:
     """Checks the whole chain, streaming it in position order; ``key`` defaults to the one
-    :func:`open_chain` attached. Reads only."""
+    :func:`open_chain` attached. Reads only.
+
+    A chain is consistent on its own even after its newest entries were deleted and an older copy
+    of its head row put back (a database writer can do that without the key). ``witness``, the
+    head an earlier verification saw, kept outside the database (:mod:`storage.audit_witness`),
+    catches that: the chain must still hold that entry, with that hash."""
     key = key or _attached_key(database)
     async with database.transaction(write=False) as session:
         if database.dialect == "postgresql":  # head and entries from one snapshot, whatever commits meanwhile
@@ -319,6 +333,8 @@ async def verify_chain(database: Database, key: AuditKey | None = None) -> Chain
                 fault = Fault.MAC
             elif position > head.position:
                 fault = Fault.BEYOND_HEAD
+            elif witness is not None and position == witness.position and stored_hash != witness.last_hash:
+                fault = Fault.ROLLED_BACK
             if fault is not None:
                 await stream.close()
                 return ChainVerdict(checked, fault, position, entry_id, at)
@@ -329,7 +345,9 @@ async def verify_chain(database: Database, key: AuditKey | None = None) -> Chain
     head_ok = head.position == checked and head.last_hash == last_hash
     if not (head_ok and AuditKey.matches(key.head_mac(head.position, head.last_hash), head.mac)):
         return ChainVerdict(checked, Fault.HEAD, checked + 1 if head.position > checked else None)
-    return ChainVerdict(checked)
+    if witness is not None and witness.position > checked:
+        return ChainVerdict(checked, Fault.ROLLED_BACK, checked + 1)
+    return ChainVerdict(checked, last_hash=last_hash)
 
 
 def _attached_key(database: Database) -> AuditKey:

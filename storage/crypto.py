@@ -521,6 +521,7 @@ class Crypto:
 AUDIT_ENTRY_LABEL = b"hapbot audit entry v1\x00"
 AUDIT_HEAD_LABEL = b"hapbot audit head v1\x00"
 AUDIT_CHECK_LABEL = b"hapbot audit key check v1"
+AUDIT_WITNESS_LABEL = b"hapbot audit witness v1\x00"
 
 
 class AuditKey:
@@ -554,6 +555,10 @@ class AuditKey:
     def head_mac(self, position: int, last_hash: str) -> str:
         """The MAC of the chain head: how many entries the chain holds and the last one's hash."""
         return self._mac(AUDIT_HEAD_LABEL, f"{position}\x00{last_hash}".encode("ascii"))
+
+    def witness_mac(self, position: int, last_hash: str) -> str:
+        """The MAC of a verified head kept outside the database (:mod:`storage.audit_witness`)."""
+        return self._mac(AUDIT_WITNESS_LABEL, f"{position}\x00{last_hash}".encode("ascii"))
 
     def check_value(self) -> str:
         """A value stored with the chain that tells whether a key is the one the chain was made with."""

@@ -205,6 +205,40 @@ async def test_an_untouched_chain_verifies_and_the_cli_says_so(runtime: Core, co
     assert out.getvalue() == f"audit chain verifies: {len(ids)} entries\n"
 
 
+async def test_deleting_the_newest_entries_and_putting_back_an_older_head_fails_after_a_verification(
+    runtime: Core, config: Config, clock: Clock
+) -> None:
+    """The chain alone cannot tell: without the key, a database writer can delete the newest entries
+    and restore an older copy of the head row, and what is left is consistent. The head the last
+    ``hapbot audit verify`` saw, kept MAC'd beside the audit key, can."""
+    async with runtime.database.transaction() as session:
+        await audit.record(session, "Wang", "list", None, clock())
+    async with runtime.database.transaction(write=False) as session:
+        old = (await session.execute(select(AuditChainHead))).scalar_one()
+        saved = {"position": old.position, "last_hash": old.last_hash, "mac": old.mac}
+    async with runtime.database.transaction() as session:  # the read someone wants to erase
+        await audit.record(session, "Wang", "read", "HAP-ABC234", clock())
+    out = io.StringIO()
+    assert await audit_cli.verify(config, out) == 0  # the witness now holds position 2
+    async with runtime.database.transaction() as session:  # write access to the database, no key
+        await session.execute(delete(AuditEntry).where(AuditEntry.position > saved["position"]))
+        await session.execute(update(AuditChainHead).values(**saved))
+    assert (await audit.verify_chain(runtime.database)).ok, "consistent on its own: why a witness is needed"
+    out = io.StringIO()
+    assert await audit_cli.verify(config, out) == 1
+    assert "behind what an earlier verification saw" in out.getvalue()
+
+
+async def test_a_witness_someone_edited_is_refused(runtime: Core, config: Config) -> None:
+    await _fill(runtime, 2)
+    assert await audit_cli.verify(config, io.StringIO()) == 0
+    witness = audit_key_path(config).parent / "audit.witness"
+    assert witness.stat().st_mode & 0o777 == 0o600
+    witness.write_text(witness.read_text().replace('"position": 2', '"position": 1'))
+    with pytest.raises(AuditKeyError, match="not signed by this audit key"):
+        await audit_cli.verify(config, io.StringIO())
+
+
 # --- the audit key -------------------------------------------------------------------------------
 
 
