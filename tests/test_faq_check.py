@@ -229,3 +229,17 @@ def test_site_override_is_valid_and_checked_against_its_site(content: Path) -> N
     code, output = check(content, only_dg02)
     assert code == 1
     assert_problem(output, override, 1, "sites/sz01/", "does not match any configured site")
+
+
+@pytest.mark.parametrize("typed", ["｛hr_contact｝", "{ hr_contact }", "{HR_contact}"])
+def test_a_mistyped_placeholder_is_a_problem_on_its_line(content: Path, typed: str) -> None:
+    """Full-width braces (what a Chinese input method types), spaces or capitals: not a placeholder,
+    so workers would read the braces and no HR contact."""
+    path = content / "entries" / "after-reporting.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "{hr_contact}" in text
+    path.write_text(text.replace("{hr_contact}", typed, 1), encoding="utf-8")
+    line = next(n for n, row in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if typed in row)
+    code, out = check(content, facts())
+    assert code == 1
+    assert f"after-reporting.yaml:{line}" in out and "looks like a fact placeholder" in out

@@ -176,3 +176,96 @@ def test_eval_json_is_exactly_one_object(content: Path, tmp_path: Path) -> None:
     out = io.StringIO()
     assert run_eval(cases, False, content, out) == 0
     assert "top-1" in out.getvalue() and "p99" in out.getvalue()
+
+
+async def _watching(library: FaqLibrary, on_problems: object, **options: object) -> asyncio.Task[None]:
+    task = asyncio.create_task(watch_faq(library, on_problems, interval=0.05, **options))  # type: ignore[arg-type]
+    await asyncio.sleep(0.2)  # the watcher has seen the files as they are
+    return task
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_yml_file_saved_while_serving_is_reported_at_once(content: Path) -> None:
+    """The loader refuses a .yml file ("rename it"); the watcher must see it too, or the admin hears
+    nothing until the next start fails on it."""
+    library = FaqLibrary(content)
+    told = asyncio.Event()
+    reported: list[Sequence[Problem]] = []
+
+    def on_problems(problems: Sequence[Problem]) -> None:
+        reported.append(problems)
+        told.set()
+
+    task = await _watching(library, on_problems)
+    try:
+        source = (content / "entries" / ENTRY).read_text(encoding="utf-8")
+        (content / "entries" / "new-topic.yml").write_text(source.replace(f"id: {ENTRY[:-5]}", "id: new-topic"))
+        await asyncio.wait_for(told.wait(), timeout=10)
+        assert "must end in .yaml" in str(reported[0][0])
+    finally:
+        await _stop(task)
+
+
+async def test_the_watcher_outlives_a_failed_notice_and_tells_again(content: Path) -> None:
+    """Telling the admins writes to the database; a busy database once must not end live reloads."""
+    library = FaqLibrary(content)
+    calls = 0
+
+    async def on_problems(problems: Sequence[Problem]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OSError("database is locked")
+
+    path = content / "entries" / ENTRY
+    task = await _watching(library, on_problems)
+    try:
+        replace(path, "related:\n", "related：\n")
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if calls >= 2:
+                break
+        assert calls == 2, "the refused edit is told again after the failed notice"
+        replace(path, "related：\n", "related:\n")
+        replace(path, OLD_EN, NEW_EN)
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if NEW_EN in library.snapshot.entries["training-schedule"].answer("en"):
+                break
+        assert not task.done()
+        assert NEW_EN in library.snapshot.entries["training-schedule"].answer("en")
+    finally:
+        await _stop(task)
+
+
+async def test_a_file_saved_in_two_writes_goes_live_only_whole(tmp_path: Path) -> None:
+    """An editor's save may write a file in parts; its first part is often still valid YAML (a quiz
+    cut between questions). Nothing goes live until the files have been left alone a moment."""
+    from handlers.quiz.library import QuizLibrary
+
+    target = tmp_path / "faq"
+    shutil.copytree(CONTENT_DIR, target, ignore=shutil.ignore_patterns("__pycache__", "*.py", "*.md"))
+    library = QuizLibrary(target)
+    whole = len(library.snapshot.quizzes["reporting"].questions)
+    reloads = 0
+
+    def on_reloaded() -> None:
+        nonlocal reloads
+        reloads += 1
+
+    path = target / "quizzes" / "reporting.yaml"
+    full = path.read_text(encoding="utf-8")
+    task = await _watching(library, lambda problems: None, settle=0.3, on_reloaded=on_reloaded)
+    try:
+        path.write_text(full[: full.index("  - id: add-later")], encoding="utf-8")  # the first write
+        await asyncio.sleep(0.15)  # three polls see the cut file
+        path.write_text(full, encoding="utf-8")  # the rest
+        await asyncio.sleep(1.0)
+        assert reloads == 0, "the cut file went live for a moment"
+        assert len(library.snapshot.quizzes["reporting"].questions) == whole
+    finally:
+        await _stop(task)

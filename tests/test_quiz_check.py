@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -201,3 +202,16 @@ async def test_reload_tells_the_admin_chats_about_a_refused_quiz_edit(runtime: C
         notices = [item.message for item in await runtime.services.outbox.pending(session, AdminNotice)]
     assert len(notices) == 1 and isinstance(notices[0], AdminNotice)
     assert notices[0].chat == "telegram:-100777" and "Quiz edit refused" in notices[0].text
+
+
+@pytest.mark.parametrize(("written", "problem"), [("⑧", False), ("８", False), ("eight", True), ("²x", True)])
+def test_a_number_typed_with_an_input_method_is_read_or_named_never_a_crash(
+    content: Path, written: str, problem: bool
+) -> None:
+    """A circled or full-width digit is what a Chinese input method offers: read as the digit; anything
+    else that is no whole number is a problem naming the line, never a traceback."""
+    path = content / "quizzes" / "reporting.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(re.sub(r"^order: .*$", f"order: {written}", text, count=1, flags=re.M), encoding="utf-8")
+    code, out = check(content)
+    assert (code == 1 and "'order' must be a whole number" in out) if problem else code == 0, out

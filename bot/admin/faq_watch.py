@@ -5,6 +5,12 @@ Polling (every ``interval`` seconds) rather than inotify keeps this working on e
 platform and on network or container mounts. A file counts as changed when its mtime,
 size or SHA-256 changes, so a save that rewrites identical bytes triggers nothing and an
 edit within the same second (same mtime) is still noticed.
+
+A change is acted on only once it has settled: the files the same at two polls in a row and
+none written in the last ``settle`` seconds. An editor saving in two writes (or an admin copying
+a folder file by file) would otherwise have a half-saved file, often still valid YAML, go live.
+A failure telling the admins (the database busy) is logged and the telling tried again at the
+next poll; it never ends the watcher.
 """
 
 from __future__ import annotations
@@ -12,11 +18,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from handlers.faq.library import content_version
+from handlers.faq.library import content_files, content_version
 from handlers.faq.model import Problem
 
 logger = logging.getLogger(__name__)
@@ -47,12 +54,12 @@ ReloadCallback = Callable[[], Awaitable[None] | None]
 
 
 def fingerprint(directory: Path, previous: Fingerprint | None = None) -> Fingerprint:
-    """Path -> (mtime_ns, size, sha256) of every ``.yaml`` under ``directory``.
+    """Path -> (mtime_ns, size, sha256) of every content file under ``directory`` (``content_files``).
 
     The hash is recomputed only when mtime or size moved, so an idle poll reads no file.
     """
     current: Fingerprint = {}
-    for path in sorted(directory.rglob("*.y*ml")):
+    for path in content_files(directory):
         try:
             stat = path.stat()
         except OSError:
@@ -77,6 +84,12 @@ def _same_content(a: Fingerprint, b: Fingerprint) -> bool:
     return a.keys() == b.keys() and all(a[key][1:] == b[key][1:] for key in a)
 
 
+def _quiet_for(files: Fingerprint, seconds: float) -> bool:
+    """Whether no file was written in the last ``seconds``."""
+    newest = max((mtime for mtime, _size, _digest in files.values()), default=0)
+    return time.time_ns() - newest >= seconds * 1e9
+
+
 async def _call(callback: Callable[..., Awaitable[None] | None], *args: object) -> None:
     result = callback(*args)
     if result is not None:
@@ -88,6 +101,7 @@ async def watch_faq(
     on_problems: ProblemCallback,
     *,
     interval: float = 2.0,
+    settle: float | None = None,
     on_reloaded: ReloadCallback | None = None,
 ) -> None:
     """Poll ``library.directory`` forever; reload on change and report problems to ``on_problems``.
@@ -95,18 +109,22 @@ async def watch_faq(
     The first poll compares the files with the content the library was built from, so an
     edit made between start-up and the first poll is not missed. The reload runs in a worker
     thread so loading and indexing never stall the event loop. A rejected edit is reported
-    once per distinct content, not on every poll.
+    once per distinct content, not on every poll. ``settle`` (default: one second, or the
+    interval when that is shorter) is how long the files must be left alone before a change counts.
     """
+    settle = min(1.0, interval) if settle is None else settle
     seen: Fingerprint = {}
+    checked: Fingerprint | None = None  # the files as they were when their version was last compared
     attempted = library.snapshot.version
     while True:
         try:
             current = await asyncio.to_thread(fingerprint, library.directory, seen)
-            changed = not _same_content(current, seen)
+            settled = _same_content(current, seen) and _quiet_for(current, settle)
             seen = current
-            if not changed:
+            if not settled or (checked is not None and _same_content(current, checked)):
                 await asyncio.sleep(interval)
                 continue
+            checked = current
             version = await asyncio.to_thread(content_version, library.directory)
             if version == attempted:
                 await asyncio.sleep(interval)
@@ -117,11 +135,15 @@ async def watch_faq(
             logger.exception("faq reload failed")
             await asyncio.sleep(interval)
             continue
-        if problems:
-            logger.warning("faq content rejected", extra={"problems": len(problems)})
-            await _call(on_problems, problems)
-        else:
-            logger.info("faq content reloaded", extra={"version": library.snapshot.version})
-            if on_reloaded is not None:
-                await _call(on_reloaded)
+        try:
+            if problems:
+                logger.warning("faq content rejected", extra={"problems": len(problems)})
+                await _call(on_problems, problems)
+            else:
+                logger.info("faq content reloaded", extra={"version": library.snapshot.version})
+                if on_reloaded is not None:
+                    await _call(on_reloaded)
+        except Exception:  # e.g. the outbox's database busy: tell them at the next poll instead
+            logger.exception("telling the admins about a faq reload failed; trying again")
+            checked, attempted = None, ""
         await asyncio.sleep(interval)

@@ -6,12 +6,13 @@ Kept apart from the loader because the facts come from the sites' configuration,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from handlers.faq.loader import Content, load_content
-from handlers.faq.model import LANGS, Entry, Problem
+from handlers.faq.model import LANGS, PLACEHOLDER_RE, Entry, Problem
 from handlers.faq.render import DEFAULT_FACTS, fill_placeholders
 from handlers.faq.yamlsource import find_line
 
@@ -33,6 +34,9 @@ STANDARD_PLACEHOLDERS: tuple[str, ...] = (
 """Facts every site is expected to configure; used when no site facts are given to the check."""
 
 ASSUMED_FILL_BYTES = 300
+LOOKALIKE_RE = re.compile(r"[{\uff5b]\s*[A-Za-z][A-Za-z0-9_ ]*\s*[}\uff5d]")
+"""Something an admin meant as a placeholder: braces (ASCII, or the full-width ones a Chinese input
+method types) around a name; anything of that shape that is not ``PLACEHOLDER_RE`` is a typo."""
 """Room left for each fact when checking answer length without the sites' real facts."""
 
 
@@ -99,6 +103,18 @@ def _check_answer(
     reported: set[tuple[Path, str, str]],
 ) -> Iterator[Problem]:
     answer_line = entry.answer_lines.get(f"answer:{lang}", 1)
+    for match in LOOKALIKE_RE.finditer(entry.answer(lang)):
+        text = match.group(0)
+        key = (entry.source, lang, f"#lookalike:{text}")
+        if PLACEHOLDER_RE.fullmatch(text) or key in reported:
+            continue
+        reported.add(key)
+        yield Problem(
+            entry.source,
+            find_line(entry.source, text, answer_line),
+            f"{text} ({lang}) looks like a fact placeholder but is not one, so workers would read it as it "
+            "is: write it with ASCII braces, in lower case and without spaces, like {hr_contact}",
+        )
     for name in entry.placeholders(lang):
         if facts.get(name, {}).get(lang, "").strip() or name in DEFAULT_FACTS:
             continue

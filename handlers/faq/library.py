@@ -76,10 +76,24 @@ class FaqSnapshot:
         return self.entries[entry_id]
 
 
+CONTENT_SUFFIXES = (".yaml", ".yml")
+
+
+def content_files(directory: Path) -> list[Path]:
+    """Every file the loaders read or refuse (``.yaml``, and ``.yml`` which they name as a problem),
+    in any letter case, hidden files and editors' swap and backup files left out: what an admin's
+    save can change."""
+    return sorted(
+        path
+        for path in directory.rglob("*")
+        if path.suffix.lower() in CONTENT_SUFFIXES and not path.name.startswith(".") and path.is_file()
+    )
+
+
 def content_version(directory: Path) -> str:
     """A short hash of every content file's path and bytes, for logs and change detection."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in directory.rglob("*.yaml") if p.is_file()):
+    for path in content_files(directory):
         digest.update(str(path.relative_to(directory)).encode())
         with path.open("rb") as file:  # in chunks: a huge file pasted here must not fill the memory
             digest.update(hashlib.file_digest(file, "sha256").digest())

@@ -8,6 +8,7 @@ names the file and the line and says how to fix it, and a broken file never reac
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
@@ -143,10 +144,11 @@ def _number(path: Path, node: YNode | None, what: str, problems: list[Problem], 
     value = _text(path, node, what, problems)
     if value is None:
         return default
-    if not value.isdigit():
+    digits = unicodedata.normalize("NFKC", value)  # full-width "８" and circled "⑧" are 8
+    if not (digits.isascii() and digits.isdigit()):
         problems.append(Problem(path, node.line, f"'{what}' must be a whole number, like '{what}: 8'"))
         return default
-    return int(value)
+    return int(digits)
 
 
 def _flag(path: Path, node: YNode, what: str, problems: list[Problem]) -> bool | None:
