@@ -191,7 +191,7 @@ def emergency_help(ctx: Context) -> None:
         lines.append(
             ctx.t("Your report is marked as urgent: whoever handles it will be alerted as soon as you submit it.")
         )
-    ctx.say("\n".join(lines), keep_offered=True)
+    ctx.say_first("\n".join(lines))
 
 
 async def stale_choice(ctx: Context) -> None:

@@ -111,6 +111,7 @@ class Context:
     ready: Prepared = field(default_factory=dict)  # slow work done before the transaction (handlers.preparation)
     # Per owed step with a batch lookup, the workers of this batch it may owe something (Router.looks_up).
     owed_to: Mapping[object, frozenset[str]] = field(default_factory=dict)
+    alarmed: bool = False  # emergency help was given: it leads this message's replies (see say_first)
 
     @property
     def language(self) -> Language:
@@ -125,6 +126,13 @@ class Context:
     @property
     def site(self) -> SiteInfo:
         return self.services.settings.site(self.conversation.site)
+
+    def say_first(self, text: str) -> None:
+        """Puts emergency help before whatever this message queued so far (a held reminder, an owed
+        receipt, an expiry notice): a worker in danger reads the numbers first. The question before
+        it still stands."""
+        self.replies.insert(0, Reply(text=text))
+        self.alarmed = True
 
     def say(
         self, text: str, choices: Iterable[Choice] = (), *, carries_receipt: bool = False, keep_offered: bool = False

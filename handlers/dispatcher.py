@@ -85,6 +85,12 @@ def _note_delivered(conversation: Conversation, now: datetime, message_key: str 
     return True
 
 
+def _in_order(notice: tuple[Reply, ...], ctx: Context) -> tuple[Reply, ...]:
+    """A held "new message" notice, then the message's replies; after them when she raised the
+    alarm, so the emergency help is what she reads first."""
+    return (*ctx.replies, *notice) if ctx.alarmed else (*notice, *ctx.replies)
+
+
 class Dispatcher:
     def __init__(self, database: Database, services: Services, router: Router) -> None:
         self._database = database
@@ -212,14 +218,14 @@ class Dispatcher:
                     except Exception as error:
                         raise _RetryIsolated from error
                     touched.add(incoming.user_key)
-                    outcomes.append(Outcome(replies=notice + tuple(ctx.replies)))
+                    outcomes.append(Outcome(replies=_in_order(notice, ctx)))
                     continue
                 before = copy.deepcopy(conversation)
                 try:
                     async with session.begin_nested():
                         await self._route(ctx)
                         await flush_buffered(session)  # this message's buffered writes, inside its savepoint
-                    outcomes.append(Outcome(replies=notice + tuple(ctx.replies)))
+                    outcomes.append(Outcome(replies=_in_order(notice, ctx)))
                 except Unprepared as missing:
                     raise _NeedsWork(position, missing.preparation) from None
                 except Exception as error:
