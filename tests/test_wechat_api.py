@@ -20,10 +20,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.channels.sinks import PermanentFailure, TransientFailure
+from bot.channels.text import MAX_TEXT_BYTES, RECEIPT_LIKE, split_text, utf8_len
 from bot.channels.wechat.api import WeChatApi
 from bot.channels.wechat.errors import OutsideWindow, RequestRejected, TransientApiError, Unsubscribed
 from bot.channels.wechat.sink import WeChatCustomerServiceSink
-from bot.channels.wechat.text import MAX_TEXT_BYTES, RECEIPT_LIKE, split_text, utf8_len
 from bot.channels.wechat.token import AccessTokenManager
 from bot.core import Core
 from bot.jobs.sender import OutboxSender

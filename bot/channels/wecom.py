@@ -29,7 +29,7 @@ import httpx
 from pydantic import SecretStr
 
 from bot.channels.sinks import DeliveryError, PermanentFailure, RetryLater, TransientFailure
-from bot.channels.wechat.text import MAX_TEXT_BYTES, cut_text
+from bot.channels.text import MAX_TEXT_BYTES, cut_text
 from bot.config import Config
 
 log = logging.getLogger(__name__)

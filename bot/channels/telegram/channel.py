@@ -25,6 +25,7 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 from bot.channels.telegram.adapter import ForgedCallback, TelegramAdapter, TelegramEvent, clean_update
 from bot.channels.telegram.sink import retry_seconds
 from bot.channels.telegram.window import ChatWindows, hidden_ids
+from bot.channels.text import TELEGRAM_TEXT_BYTES, split_text
 from handlers.dispatcher import Dispatcher
 from handlers.events import Outcome, Reply
 from storage.conversations import SealedDocumentStore
@@ -308,13 +309,19 @@ class TelegramChannel:
             return None
 
     async def _send(self, event: TelegramEvent, outcome: Outcome) -> list[tuple[int, bool]]:
-        """Sends the replies in order; returns (message id, carries receipt) of each sent one."""
+        """Sends the replies in order; returns (message id, carries receipt) of each sent message.
+        A reply longer than Telegram takes (a long account at the review, many HR messages at a
+        status lookup) goes as several messages cut at line ends, never inside a receipt, its
+        buttons on the last: Telegram refuses the whole of an over-long one."""
         sent: list[tuple[int, bool]] = []
         for reply in outcome.replies:
-            message_id = await self._send_one(event, reply)
-            if message_id is None:
-                break
-            sent.append((message_id, reply.carries_receipt))
+            parts = split_text(reply.text, TELEGRAM_TEXT_BYTES)
+            for number, part in enumerate(parts, 1):
+                piece = replace(reply, text=part, choices=reply.choices if number == len(parts) else ())
+                message_id = await self._send_one(event, piece)
+                if message_id is None:
+                    return sent
+                sent.append((message_id, reply.carries_receipt))
         return sent
 
     async def _send_one(self, event: TelegramEvent, reply: Reply) -> int | None:

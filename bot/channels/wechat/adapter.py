@@ -16,7 +16,7 @@ from wechatpy.events import ClickEvent, ScanEvent, SubscribeEvent, SubscribeScan
 from wechatpy.messages import ImageMessage, TextMessage, VoiceMessage
 
 from bot.channels.rendering import render_numbered
-from bot.channels.wechat.text import MAX_TEXT_BYTES, split_text
+from bot.channels.text import MAX_TEXT_BYTES, split_text
 from handlers.events import Attachment, Channel, Incoming, Reply, utf8_safe
 from storage.crypto import Crypto, Purpose
 

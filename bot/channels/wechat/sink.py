@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from bot.channels.sinks import PermanentFailure, TransientFailure
+from bot.channels.text import MAX_TEXT_BYTES, split_text
 from bot.channels.wechat.errors import (
     CredentialsRejected,
     OutsideWindow,
@@ -27,7 +28,6 @@ from bot.channels.wechat.errors import (
     TransientApiError,
     Unsubscribed,
 )
-from bot.channels.wechat.text import MAX_TEXT_BYTES, split_text
 
 log = logging.getLogger(__name__)
 

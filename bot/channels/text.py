@@ -1,4 +1,6 @@
-"""Fitting text into WeChat's 2,048-byte messages without ever cutting a receipt.
+"""Fitting text into the platforms' message limits without ever cutting a receipt: WeChat's 2,048
+bytes, and Telegram's 4,096 UTF-16 units, which a limit of 4,096 UTF-8 bytes always keeps (no
+character takes more UTF-16 units than UTF-8 bytes).
 
 A receipt is the reporter's only proof of a report; half of one in each of two messages is
 useless to a worker copying it on a phone. Long texts are split at line ends, and a line longer
@@ -10,7 +12,8 @@ from __future__ import annotations
 
 import re
 
-MAX_TEXT_BYTES = 2048
+MAX_TEXT_BYTES = 2048  # WeChat
+TELEGRAM_TEXT_BYTES = 4096
 ELLIPSIS = "…"
 RECEIPT_LIKE = re.compile(r"[0-9A-Za-z]{4}(?:[-－][0-9A-Za-z]{4}){3}")
 _BREAK_AFTER = re.compile(r"[\s。，、；：！？,.;:!?）)]")
