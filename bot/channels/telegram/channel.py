@@ -346,11 +346,13 @@ class TelegramChannel:
     async def _after_receipts(
         self, sent: Sequence[tuple[TelegramEvent, Outcome, list[tuple[int, bool]]]], starts: Mapping[str, int]
     ) -> None:
-        """After a receipt went out: deletes the report's messages but the receipt, starts the
-        window again at the receipt (one transaction for the batch) and confirms the delivery.
+        """After a receipt went out: confirms the delivery, deletes the report's messages but the
+        receipt and starts the window again at the receipt (one transaction for the batch). A
+        window starts again only where the deletion went through: where Telegram failed, the old
+        start stays, so her next /hide still reaches the report's messages.
         Other messages need nothing after sending: their window was opened while handling them."""
         windows = dict(starts)
-        doomed: list[tuple[int, list[int]]] = []
+        doomed: list[tuple[str, int, list[int]]] = []
         restarts: dict[str, int] = {}
         for event, outcome, messages in sent:
             receipt_ids = [mid for mid, carries in messages if carries]
@@ -359,32 +361,39 @@ class TelegramChannel:
             key = event.incoming.user_key
             newest = max(mid for mid, _ in messages)
             keep = set(receipt_ids)
-            doomed.append((event.chat_id, [m for m in hidden_ids(windows.get(key), newest) if m not in keep]))
+            doomed.append((key, event.chat_id, [m for m in hidden_ids(windows.get(key), newest) if m not in keep]))
             windows[key] = restarts[key] = min(receipt_ids)
         if not restarts:
             return
-        async with self._database.transaction() as session:
-            await self._windows.restart(session, restarts)
         for key in restarts:
             await self._dispatcher.confirm_delivery(key)
-        for chat_id, message_ids in doomed:
-            await self._delete(chat_id, message_ids)
+        for key, chat_id, message_ids in doomed:
+            if not await self._delete(chat_id, message_ids):
+                del restarts[key]
+        if restarts:
+            async with self._database.transaction() as session:
+                await self._windows.restart(session, restarts)
 
     async def _hide(self, event: TelegramEvent, update: Update, sent_after: int) -> None:
         """/hide: deletes every message of this conversation the bot still may, then says so neutrally.
         ``sent_after`` is the newest message id the bot sent in this chat in the same batch."""
         key = event.incoming.user_key
-        async with self._database.transaction() as session:
-            await self._journal.claim_many(session, [self._journal.key(CHANNEL, str(update.update_id))])
+        async with self._database.transaction(write=False) as session:
             start = await self._windows.start(session, key)
+        deleted = True
         if event.message_id is not None:
-            await self._delete(event.chat_id, hidden_ids(start, max(event.message_id, sent_after)))
+            deleted = await self._delete(event.chat_id, hidden_ids(start, max(event.message_id, sent_after)))
         async with self._database.transaction() as session:
-            await self._windows.close(session, key)
+            # Claimed after deleting: a crash before this repeats the /hide, and deleting twice harms nothing.
+            await self._journal.claim_many(session, [self._journal.key(CHANNEL, str(update.update_id))])
+            if deleted:  # else the window stays, so her next /hide still reaches every message
+                await self._windows.close(session, key)
         await _quietly(self.bot.send_message(event.chat_id, self._hide_notice(event.incoming.language_hint)))
 
-    async def _delete(self, chat_id: int, message_ids: Sequence[int]) -> None:
-        """Deletes messages a hundred at a time; Telegram skips those already gone or too old."""
+    async def _delete(self, chat_id: int, message_ids: Sequence[int]) -> bool:
+        """Deletes messages a hundred at a time; Telegram skips those already gone or too old.
+        False when Telegram kept failing (they may all still be there): worth trying again later."""
+        done = True
         for offset in range(0, len(message_ids), DELETE_CHUNK):
             chunk = list(message_ids[offset : offset + DELETE_CHUNK])
             for _attempt in range(SEND_ATTEMPTS):
@@ -398,6 +407,9 @@ class TelegramChannel:
                 except TelegramError as error:
                     log.warning("messages not deleted: %s", type(error).__name__)
                     await asyncio.sleep(0.5)
+            else:
+                done = False
+        return done
 
 
 @dataclass
