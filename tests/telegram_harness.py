@@ -125,6 +125,18 @@ class TelegramWorker:
         self.emu.send_text(self.id, text)
         await self._await_reply(before)
 
+    async def start_report(self) -> None:
+        """/start, then into a report past the privacy notice: she is asked what happened."""
+        await self.say("/start")
+        await self.tap("Report harassment (anonymous)")
+        await self.tap("I understand, continue")
+
+    async def answer_to_review(self, category: str = "Touching or physical acts") -> None:
+        """Done telling, then every question after the account answered plainly: the review is shown."""
+        for label in ("Done", category, "Skip", "Skip", "No: a co-worker", "Skip", "Not urgent",
+                      "No, I will check with my receipt"):
+            await self.tap(label)
+
     async def tap(self, label: str) -> None:
         """Taps the button with this label on the newest bot message that has it."""
         before = self._bot_calls()

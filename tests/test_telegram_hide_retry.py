@@ -48,13 +48,9 @@ async def test_report_messages_whose_deletion_failed_stay_within_hides_reach(
 ) -> None:
     async with running_channel(runtime, emu) as channel:
         mei = TelegramWorker(emu, "Mei")
-        await mei.say("/start")
-        await mei.tap("Report harassment (anonymous)")
-        await mei.tap("I understand, continue")
+        await mei.start_report()
         await mei.say("The line leader keeps touching my shoulders")
-        for label in ("Done", "Touching or physical acts", "Skip", "Skip", "No: a co-worker", "Skip",
-                      "Not urgent", "No, I will check with my receipt"):
-            await mei.tap(label)
+        await mei.answer_to_review()
         emu.inject_error(502, "Bad Gateway", method="deleteMessages", times=3)
         await mei.tap("Submit the report")
         await channel.process_pending()

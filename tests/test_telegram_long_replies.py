@@ -19,9 +19,6 @@ from .flows import receipt_in
 from .telegram_emulator import TelegramEmulator
 from .telegram_harness import TelegramWorker, running_channel
 
-TO_SUBMIT = ("Touching or physical acts", "Skip", "Skip", "No: a co-worker", "Skip", "Not urgent",
-             "No, I will check with my receipt")
-
 
 @pytest.fixture
 def emu() -> Iterator[TelegramEmulator]:
@@ -34,14 +31,10 @@ async def test_the_review_of_a_long_account_arrives_with_its_submit_button(
 ) -> None:
     async with running_channel(runtime, emu):
         mei = TelegramWorker(emu, "Mei")
-        await mei.say("/start")
-        await mei.tap("Report harassment (anonymous)")
-        await mei.tap("I understand, continue")
+        await mei.start_report()
         for number in range(10):  # ten messages of 450 characters, each far under the limit
             await mei.say(f"Part {number}: " + "he keeps standing behind me at the line and " * 10)
-        await mei.tap("Done")
-        for label in TO_SUBMIT:
-            await mei.tap(label)
+        await mei.answer_to_review()
         assert "Submit the report" in mei.buttons(), mei.last_text()[:80]
         shown = mei.all_text()
         assert all(f"Part {number}:" in shown for number in range(10)), "every part of her account is shown"
@@ -54,13 +47,10 @@ async def test_hr_replies_longer_than_one_message_reach_the_worker_who_checks(
 ) -> None:
     async with running_channel(runtime, emu):
         mei = TelegramWorker(emu, "Mei")
-        await mei.say("/start")
-        await mei.tap("Report harassment (anonymous)")
-        await mei.tap("I understand, continue")
+        await mei.start_report()
         await mei.say("The line leader keeps touching my shoulders")
-        await mei.tap("Done")
-        for label in (*TO_SUBMIT, "Submit the report"):
-            await mei.tap(label)
+        await mei.answer_to_review()
+        await mei.tap("Submit the report")
         receipt = receipt_in(mei.all_text())
         async with runtime.database.transaction() as session:
             case_id = (await session.execute(select(Case.id))).scalar_one()

@@ -15,6 +15,7 @@ import time
 import httpx
 import pytest
 
+from bot.channels.wechat.channel import MediaStore
 from bot.core import Core
 from storage.messages import Delivery
 from storage.models import DraftFile
@@ -64,6 +65,27 @@ async def pushed(runtime: Core, wanted: str, within: float = 4 * QUEUED_HASH) ->
         if any(wanted in text for text in texts) or time.monotonic() > deadline:
             return texts
         await asyncio.sleep(0.05)
+
+
+def downloads(runtime: Core) -> tuple[MediaStore, MediaStore]:
+    """Fetching the picture ``m-slow`` at once, and over a slow link (a second)."""
+    keep = media_store(runtime, {"m-slow": loaded_jpeg()})
+
+    async def slow_download(media_id: str) -> str | None:
+        await asyncio.sleep(1.0)
+        return await keep(media_id)
+
+    return keep, slow_download
+
+
+async def picture_answered_success(server: WeChatServer) -> None:
+    """A worker telling what happened sends a picture; WeChat gets "success" (it will not send it
+    again) while the picture is still downloading."""
+    mei = WeChatUser(server)
+    await mei.event("subscribe")
+    await mei.say("1")
+    await mei.say("1")  # telling what happened: pictures are kept now
+    assert await mei.picture("m-slow") == ""
 
 
 async def at_review(server: WeChatServer) -> WeChatUser:
@@ -132,18 +154,9 @@ async def test_a_receipt_reply_written_after_wechat_hung_up_leaves_the_receipt_o
 async def test_a_message_answered_success_is_finished_at_shutdown(runtime: Core) -> None:
     """WeChat got "success" for a picture still downloading; a SIGTERM (serve.py closes the
     channel) lets it finish instead of cancelling it."""
-    keep = media_store(runtime, {"m-slow": loaded_jpeg()})
-
-    async def slow_download(media_id: str) -> str | None:
-        await asyncio.sleep(1.0)
-        return await keep(media_id)
-
+    _keep, slow_download = downloads(runtime)
     async with wechat_server(runtime, store_media=slow_download, passive_seconds=0.1) as (server, channel):
-        mei = WeChatUser(server)
-        await mei.event("subscribe")
-        await mei.say("1")
-        await mei.say("1")  # telling what happened: pictures are kept now
-        assert await mei.picture("m-slow") == ""  # "success": WeChat will not send it again
+        await picture_answered_success(server)
         await asyncio.sleep(0.05)
         await channel.close()
     async with runtime.database.transaction(write=False) as session:
@@ -155,18 +168,9 @@ async def test_a_message_answered_success_and_lost_in_a_crash_is_handled_at_the_
     """WeChat never sends a message again once it got "success": so it is journaled first, and a
     process that dies before handling it leaves it to the next start, which handles it once and
     pushes her the replies."""
-    keep = media_store(runtime, {"m-slow": loaded_jpeg()})
-
-    async def slow_download(media_id: str) -> str | None:
-        await asyncio.sleep(1.0)
-        return await keep(media_id)
-
+    keep, slow_download = downloads(runtime)
     async with wechat_server(runtime, store_media=slow_download, passive_seconds=0.1) as (server, channel):
-        mei = WeChatUser(server)
-        await mei.event("subscribe")
-        await mei.say("1")
-        await mei.say("1")  # telling what happened: pictures are kept now
-        assert await mei.picture("m-slow") == ""  # "success"
+        await picture_answered_success(server)
         await channel.close(wait=0)  # the process dies: the handling in flight is gone
     async with runtime.database.transaction(write=False) as session:
         assert (await session.execute(DraftFile.__table__.select())).all() == [], "nothing was committed"
