@@ -161,11 +161,15 @@ class HeldReminderStore:
         return {keys[key] for key in await self._documents.present(session, keys)}
 
     async def take(self, session: AsyncSession, contact: str, now: datetime) -> Held | None:
-        """The worker's held reminder if it is still current; the row goes either way."""
+        """The worker's held reminder if it is still current; the row goes either way, unless this
+        process cannot open it (a master key it lacks): then it stays for a process that can, and
+        its expiry hour lets the cleaner remove it if none ever does. A damaged row goes."""
         key = self.key(contact)
         try:
             document = await self._documents.load(session, key)
-        except (DecryptionError, ValueError):
+        except DecryptionError:
+            return None
+        except ValueError:
             document = None
             await self._documents.delete(session, key)
         if document is None:

@@ -24,7 +24,7 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.channels.telegram.adapter import ForgedCallback, TelegramAdapter, TelegramEvent, clean_update
 from bot.channels.telegram.sink import retry_seconds
-from bot.channels.telegram.window import ChatWindows, hidden_ids
+from bot.channels.telegram.window import UNREADABLE, ChatWindows, hidden_ids
 from bot.channels.text import TELEGRAM_TEXT_BYTES, split_text
 from handlers.dispatcher import Dispatcher
 from handlers.events import Outcome, Reply
@@ -354,18 +354,20 @@ class TelegramChannel:
         windows = dict(starts)
         doomed: list[tuple[str, int, list[int]]] = []
         restarts: dict[str, int] = {}
+        confirmed: list[str] = []
         for event, outcome, messages in sent:
             receipt_ids = [mid for mid, carries in messages if carries]
             if not (outcome.needs_delivery_confirmation and receipt_ids):
                 continue
             key = event.incoming.user_key
+            confirmed.append(key)
+            if windows.get(key) == UNREADABLE:  # her window row cannot be opened here: left for one that can
+                continue
             newest = max(mid for mid, _ in messages)
             keep = set(receipt_ids)
             doomed.append((key, event.chat_id, [m for m in hidden_ids(windows.get(key), newest) if m not in keep]))
             windows[key] = restarts[key] = min(receipt_ids)
-        if not restarts:
-            return
-        for key in restarts:
+        for key in dict.fromkeys(confirmed):
             await self._dispatcher.confirm_delivery(key)
         for key, chat_id, message_ids in doomed:
             if not await self._delete(chat_id, message_ids):

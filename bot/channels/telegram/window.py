@@ -22,6 +22,8 @@ from storage.conversations import SealedDocumentStore
 
 DELETE_WINDOW_SECONDS = 48 * 3600 - 600  # Telegram: bots may delete private-chat messages for 48 hours
 KEEP_HOURS = 49
+UNREADABLE = -1
+"""The start :meth:`ChatWindows.open` gives a worker whose window row this process cannot open."""
 MAX_HIDDEN = 500  # /hide tries the newest 500 ids of a window (Telegram skips what it may not delete)
 
 
@@ -52,15 +54,20 @@ class ChatWindows:
     async def open(self, session: AsyncSession, first_ids: Mapping[str, int]) -> dict[str, int]:
         """Inside the handling transaction: each worker's window start, opening one at the given id
         (the worker's first message of this batch) where none is open; one read, and a write only
-        for new windows and the hourly refresh."""
+        for new windows and the hourly refresh. A row this process cannot open (a master key it
+        lacks, a damaged row) is left as it is and its worker gets :data:`UNREADABLE`: her message
+        still goes on, and nothing here may change her window; a process with the right key keeps it."""
         if not first_ids:
             return {}
         now = self._clock()
         hour = int(now // 3600)
-        documents = await self._store.load_many(session, first_ids)
+        documents, unreadable = await self._store.load_readable(session, first_ids)
         starts: dict[str, int] = {}
         changed: dict[str, dict[str, Any]] = {}
         for key, first in first_ids.items():
+            if key in unreadable:
+                starts[key] = UNREADABLE
+                continue
             document = documents.get(key)
             stored = window_start(document, now)
             start = first if stored is None else min(stored, first)
@@ -76,8 +83,13 @@ class ChatWindows:
         await self._store.save_many(session, {key: {"s": s, "h": hour} for key, s in starts.items()}, hour + KEEP_HOURS)
 
     async def start(self, session: AsyncSession, user_key: str) -> int | None:
-        return window_start(await self._store.load(session, user_key), self._clock())
+        """Where the window starts; None when none is open, or its row cannot be opened here."""
+        documents, _unreadable = await self._store.load_readable(session, [user_key])
+        return window_start(documents.get(user_key), self._clock())
 
     async def close(self, session: AsyncSession, user_key: str) -> None:
-        """Forgets a window (after /hide deleted it): the worker's next message opens a new one."""
-        await self._store.delete(session, user_key)
+        """Forgets a window (after /hide deleted it): the worker's next message opens a new one. A
+        row this process cannot open stays for the process that can."""
+        _documents, unreadable = await self._store.load_readable(session, [user_key])
+        if user_key not in unreadable:
+            await self._store.delete(session, user_key)
