@@ -34,12 +34,12 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from bot.channels.sinks import ChatMoved, PermanentFailure, RetryLater, Sink
 from bot.jobs.ratelimit import RateLimiter
-from bot.jobs.schedules import ReminderSchedules, allowed_time, quiet_of
+from bot.jobs.schedules import ReminderSchedules, withheld
 from bot.jobs.sender import backoff_delay
 from handlers.context import Services
 from storage.database import Database, short_hash
@@ -171,23 +171,14 @@ class ReminderSender:
     def _not_wanted(
         self, occasion: Occasion | None, subscription: Subscription | None, now: datetime
     ) -> Outcome | None:
-        """Why a queued reminder must not be sent now (what ``ReminderJob`` checked when it queued
-        it, checked again), or None when it may."""
-        if occasion is None:
-            return Outcome(reason="unknown_occasion")
-        if now >= occasion.ends_at:
-            return Outcome(reason="expired")
-        if subscription is None:
-            return Outcome(reason="unsubscribed")
-        plan = self._schedules.sites.get(subscription.site)
-        if plan is None:
-            return Outcome(reason="unknown_site")
-        allowed = allowed_time(now, quiet_of(subscription, plan), plan.tz)
-        if allowed > now:
-            if allowed >= occasion.ends_at:
-                return Outcome(reason="quiet")
-            return Outcome(later=allowed.astimezone(UTC), attempted=False, reason="quiet_moved")
-        return None
+        """Why a queued reminder must not be sent now (``schedules.withheld``, as when it was
+        queued), or None when it may."""
+        stop = withheld(occasion, subscription, self._schedules.sites, now)
+        if stop is None:
+            return None
+        if stop.later is None:
+            return Outcome(reason=stop.reason)
+        return Outcome(later=stop.later, attempted=False, reason=stop.reason)
 
     async def _send(
         self,

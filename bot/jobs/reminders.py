@@ -25,7 +25,16 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.push import PushMode, PushWindow
-from bot.jobs.schedules import ReminderSchedules, SitePlan, allowed_time, eligible, occasions_between, quiet_of, wording
+from bot.jobs.schedules import (
+    ReminderSchedules,
+    SitePlan,
+    allowed_time,
+    eligible,
+    occasions_between,
+    quiet_of,
+    withheld,
+    wording,
+)
 from handlers import reminder_texts as texts
 from handlers.context import Services
 from handlers.i18n import Language
@@ -197,22 +206,14 @@ class ReminderJob:
         conversation: Mapping[str, object],
         now: datetime,
     ) -> Settled:
-        if occasion is None:
-            return Settled(DROPPED, "unknown_occasion")
-        if now >= occasion.ends_at:
-            return Settled(DROPPED, "expired")
-        if now > item.due_at + self._schedules.grace:
+        live = occasion is not None and now < occasion.ends_at
+        if live and now > item.due_at + self._schedules.grace:
             return Settled(DROPPED, MISSED)
-        if subscription is None:
-            return Settled(DROPPED, "unsubscribed")
-        plan = self._schedules.sites.get(subscription.site)
-        if plan is None:
-            return Settled(DROPPED, "unknown_site")
-        allowed = allowed_time(now, quiet_of(subscription, plan), plan.tz)
-        if allowed > now:
-            if allowed >= occasion.ends_at:
-                return Settled(DROPPED, "quiet")
-            return Settled(None, "quiet_moved", later=allowed.astimezone(UTC))
+        stop = withheld(occasion, subscription, self._schedules.sites, now)
+        if stop is not None:
+            return Settled(DROPPED if stop.later is None else None, stop.reason, later=stop.later)
+        assert occasion is not None and subscription is not None  # withheld said nothing stops it
+        plan = self._schedules.sites[subscription.site]
         language: Language = "en" if (conversation.get("language") or subscription.language) == "en" else "zh"
         t = self._services.translators[language]
         said = wording(t, occasion, plan, language)

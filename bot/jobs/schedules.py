@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config import Config, OnboardingSchedule, QuizSchedule, SiteSection, TrainingSchedule
@@ -168,6 +168,39 @@ def quiet_of(subscription: Subscription, plan: SitePlan) -> QuietHours:
 def allowed_time(moment: datetime, quiet: QuietHours, tz: ZoneInfo) -> datetime:
     """``moment``, or the end of the quiet hours it falls in (site time)."""
     return quiet.next_allowed(moment.astimezone(tz))
+
+
+@dataclass(frozen=True)
+class Withheld:
+    """Why a reminder may not reach a worker now: dropped for ``reason``, or (``later`` set) not
+    before the end of her quiet hours."""
+
+    reason: str
+    later: datetime | None = None
+
+
+def withheld(
+    occasion: Occasion | None, subscription: Subscription | None, sites: Mapping[str, SitePlan], now: datetime
+) -> Withheld | None:
+    """What stops a reminder of ``occasion`` reaching this subscriber at ``now``, or None when
+    nothing does. Asked when a due reminder is settled and again when a queued one is sent, since
+    a row may wait long in between (she may have turned reminders off, the occasion ended, night
+    fallen)."""
+    if occasion is None:
+        return Withheld("unknown_occasion")
+    if now >= occasion.ends_at:
+        return Withheld("expired")
+    if subscription is None:
+        return Withheld("unsubscribed")
+    plan = sites.get(subscription.site)
+    if plan is None:
+        return Withheld("unknown_site")
+    allowed = allowed_time(now, quiet_of(subscription, plan), plan.tz)
+    if allowed <= now:
+        return None
+    if allowed >= occasion.ends_at:
+        return Withheld("quiet")
+    return Withheld("quiet_moved", allowed.astimezone(UTC))
 
 
 def wording(t: Translator, occasion: Occasion, plan: SitePlan | None, language: str) -> texts.Wording:
