@@ -143,7 +143,8 @@ async def watch_faq(
                 logger.info("faq content reloaded", extra={"version": library.snapshot.version})
                 if on_reloaded is not None:
                     await _call(on_reloaded)
-        except Exception:  # e.g. the outbox's database busy: tell them at the next poll instead
-            logger.exception("telling the admins about a faq reload failed; trying again")
+        except Exception as error:  # e.g. the outbox's database busy: tell them at the next poll instead
+            # The type only: a database error's text can carry the statement's parameters.
+            logger.error("telling the admins about a faq reload failed (%s); trying again", type(error).__name__)
             checked, attempted = None, ""
         await asyncio.sleep(interval)
