@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from handlers.intents import find_receipt
 from storage.receipts import (
     ALPHABET,
     PARAMETERS,
@@ -82,6 +83,19 @@ class TestNewReceipt:
             for position, symbol in enumerate(new_receipt().replace("-", "")):
                 columns[position][symbol] += 1
         assert all(set(column) == set(ALPHABET) for column in columns)
+
+    def test_a_draw_without_a_digit_is_drawn_again(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """About 1 draw in 100 has no digit; pasted with spaces inside a sentence it would not be
+        recognised (``find_receipt`` needs a digit there), so such a draw is never issued."""
+        draws = iter("ABCDEFGHJKMNPQRS" + "ABCDEFGHJKMNPQR7")
+        monkeypatch.setattr("storage.receipts.secrets.choice", lambda alphabet: next(draws))
+        assert new_receipt() == "ABCD-EFGH-JKMN-PQR7"
+
+    def test_every_receipt_is_found_inside_a_sentence_with_spaces(self) -> None:
+        for _ in range(1000):
+            receipt = new_receipt()
+            assert any(symbol.isdigit() for symbol in receipt)
+            assert find_receipt(f"我的查询码是 {receipt.lower().replace('-', ' ')}") == receipt
 
     def test_pattern_rejects_non_receipts(self) -> None:
         for text in [
