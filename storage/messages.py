@@ -156,6 +156,19 @@ class Delivery(Message):
 
 
 @dataclass(frozen=True, repr=False)
+class NoticePush(Delivery):
+    """A reporter notice pushed now: sent as a :class:`Delivery`, but when the platform refuses it
+    as outside its push window (the worker's 48 hours on WeChat ran out while it waited or was
+    retried), the sender holds the notice for her next message instead of dropping it, so she still
+    learns that HR answered."""
+
+    kind: ClassVar[str] = "notice_push"
+
+    def __repr__(self) -> str:
+        return f"NoticePush(platform={self.platform!r}, chars={len(self.text)})"
+
+
+@dataclass(frozen=True, repr=False)
 class ReminderPush(Message):
     """One reminder of an occasion for one worker's chat (``platform:chat``), pushed now: a chat
     message, or on WeChat outside the 48 hours a template message (``template`` is its id, "" for a
@@ -224,6 +237,7 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     ReporterNotice,
     AdminNotice,
     Delivery,
+    NoticePush,
     ReminderPush,
     ImageDelivery,
     DeadlineAlert,

@@ -28,6 +28,7 @@ from .wechat_harness import WeChatUser, wechat_server
 CHECKIN = "有空时请看一下。方便时发送“查询”。"
 HELD = "你的举报有一条新消息"
 QUESTION = "你有没有因为举报而遭到什么对待"
+SEND = "/cgi-bin/message/custom/send"
 
 
 @pytest.fixture
@@ -121,3 +122,35 @@ async def test_no_consent_no_push_inside_the_window(runtime: Core, fake: FakeWeC
         finally:
             api.close()
     assert fake.texts(mei.openid) == []
+
+
+async def test_a_push_refused_as_too_late_is_held_for_her_next_message(
+    runtime: Core, fake: FakeWeChat, clock: Clock
+) -> None:
+    """Pushed inside the 48 hours but refused (45015) because they ran out while the push waited on a
+    busy WeChat: the check-in is not lost, it is shown at her next message."""
+    async with wechat_server(runtime) as (server, _), httpx.AsyncClient() as http:
+        mei = WeChatUser(server)
+        await mei.event("subscribe")
+        _, reference = await report_from(runtime, mei)
+        await close(runtime, reference, clock)
+        clock.advance(days=29, hours=12)
+        await mei.say("你好")
+        clock.advance(hours=12, minutes=1)
+        jobs, api = jobs_with(runtime, fake, http)
+        try:
+            fake.fail_next(SEND, -1)  # WeChat busy: the push is retried later
+            await jobs.run()
+            assert fake.texts(mei.openid) == []
+            fake.close_window(mei.openid)
+            clock.advance(hours=1)
+            await jobs.run()
+            assert fake.texts(mei.openid) == [], "refused: outside the 48 hours"
+            async with runtime.database.transaction(write=False) as session:
+                assert await runtime.services.outbox.count(session) == 0
+                counts = await runtime.services.outbox.counts(session)
+                assert counts.get("outside_window_held") == 1 and "outside_window" not in counts
+            first = await mei.say("你好")
+        finally:
+            api.close()
+    assert HELD in first and "厨师" not in first

@@ -98,7 +98,7 @@ async def test_reporter_notices_ask_the_channels_window(runtime: Core, clock: Cl
     assert wechat.asked == [(seen, clock())] and telegram.asked == [(None, clock())]
     async with runtime.database.transaction(write=False) as session:
         pushed = [item.message for item in await outbox.pending(session)]
-        assert [(m.chat, m.kind) for m in pushed if isinstance(m, Delivery)] == [("telegram:5001", "deliver")]
+        assert [(m.chat, m.kind) for m in pushed if isinstance(m, Delivery)] == [("telegram:5001", "notice_push")]
         assert len(pushed) == 1
         assert runtime.services.notices is not None
         for held in (contact, "fax:42"):

@@ -38,6 +38,11 @@ class RetryLater(DeliveryError):
         self.everywhere = everywhere
 
 
+OUTSIDE_WINDOW = "outside_window"
+"""The reason of a :class:`PermanentFailure` when the platform refuses a push because the worker's
+push window has closed (WeChat's 48 hours): a held notice may still reach her at her next message."""
+
+
 class PermanentFailure(DeliveryError):
     """This chat will never take the message (blocked, chat not found...): drop it and count ``reason``."""
 

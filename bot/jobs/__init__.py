@@ -64,10 +64,11 @@ class JobDeps:
     digests: DigestSchedules = field(default_factory=DigestSchedules)
 
 
-def build_sender(deps: JobDeps, *, concurrency: int = 4) -> OutboxSender:
+def build_sender(deps: JobDeps, *, concurrency: int = 4, notices: ReporterNotices | None = None) -> OutboxSender:
     """The outbox sender of this process; rows for a platform without a sink here wait for one."""
     services = deps.services
     router = AlertRouter(services.outbox, deps.routes, services.translators)
+    notices = notices or ReporterNotices(services, deps.push_windows)
     return OutboxSender(
         deps.database,
         services.outbox,
@@ -76,12 +77,13 @@ def build_sender(deps: JobDeps, *, concurrency: int = 4) -> OutboxSender:
         router=router,
         limiters=deps.limiters,
         concurrency=concurrency,
+        hold_notice=notices.hold,
     )
 
 
 def delivery_pass(deps: JobDeps) -> DeliveryPass:
     notices = ReporterNotices(deps.services, deps.push_windows)
-    return DeliveryPass(deps.database, notices, build_sender(deps), deps.services.clock)
+    return DeliveryPass(deps.database, notices, build_sender(deps, notices=notices), deps.services.clock)
 
 
 def reminder_job(deps: JobDeps) -> ReminderJob:

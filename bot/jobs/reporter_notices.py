@@ -3,7 +3,9 @@
 Whether a notice may be pushed now is the channel's push window (``bot.channels.push``): Telegram
 any time, WeChat within 48 hours of the worker's last message, the console never. Otherwise the
 notice waits for the worker's next message, where the core shows it first; the content itself is
-only ever shown after the worker enters the receipt.
+only ever shown after the worker enters the receipt. A push the platform refuses as too late (the
+window closed while it waited or was retried) is held the same way (:meth:`ReporterNotices.hold`,
+called by the sender), never simply dropped.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from handlers.context import Services
 from handlers.dispatcher import PUSH_NOTICE
 from handlers.notice_texts import PUSH_ACKNOWLEDGED, PUSH_CHECKIN
 from storage.crypto import Purpose
-from storage.messages import Delivery, ReporterNotice
+from storage.messages import NoticePush, ReporterNotice
 from storage.outbox import as_utc
 
 log = logging.getLogger(__name__)
@@ -62,13 +64,21 @@ class ReporterNotices:
         language = conversation.get("language")
         text = services.translators["en" if language == "en" else "zh"](PUSH_TEXTS[notice.about])
         if chat and self._mode(channel, conversation.get("last_seen"), now) is PushMode.NOW:
-            await services.outbox.enqueue(session, Delivery(contact, text), now)
+            await services.outbox.enqueue(session, NoticePush(contact, text), now)
             return
+        await self._hold(session, user_key, now)
+
+    async def hold(self, session: AsyncSession, contact: str, now: datetime) -> None:
+        """Holds a notice for the worker at ``contact`` until her next message: for a push the
+        platform refused as outside its window."""
+        await self._hold(session, self._services.crypto.pseudonym(Purpose.CONVERSATION, contact), now)
+
+    async def _hold(self, session: AsyncSession, user_key: str, now: datetime) -> None:
         # A month-sized bucket, not an offset from now: the plaintext expiry must not give
         # away when HR replied (the audit log has that time next to the case reference).
         bucket = 30 * 24
         expires = (int(now.timestamp() // 3600) // bucket + 4) * bucket
-        await services.notices.save(session, user_key, {"notice": True}, expires)
+        await self._services.notices.save(session, user_key, {"notice": True}, expires)
 
     def _mode(self, channel: str, last_seen: object, now: datetime) -> PushMode:
         """The channel's push mode for a worker last seen at ``last_seen`` (epoch seconds, as the

@@ -9,7 +9,9 @@ transaction open during a send), and record each outcome in its own short transa
   ``retry_after`` and the row is due again then;
 * ``ChatMoved`` -> the move is stored, the message goes to the new chat at once, and every later
   message for the old chat goes to the new one;
-* ``PermanentFailure`` -> the row is dropped and its reason counted, never retried;
+* ``PermanentFailure`` -> the row is dropped and its reason counted, never retried; but a
+  reporter's :class:`~storage.messages.NoticePush` refused as outside the push window becomes a
+  held notice for her next message (``hold_notice``), counted as ``outside_window_held``;
 * anything else (network errors, time-outs) -> retried with exponential backoff and jitter,
   capped at five minutes. Alerts are never given up on for a transient reason.
 
@@ -28,26 +30,31 @@ import base64
 import binascii
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
-from bot.channels.sinks import ChatMoved, ImageSink, PermanentFailure, RetryLater, Sink
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.channels.sinks import OUTSIDE_WINDOW, ChatMoved, ImageSink, PermanentFailure, RetryLater, Sink
 from bot.jobs.alert_routing import AlertRouter
 from bot.jobs.ratelimit import RateLimiter
 from storage.database import Database, short_hash
 from storage.delivery import chat_migrations, follow_migrations, increment_count, record_chat_migration
-from storage.messages import Delivery, ImageDelivery
+from storage.messages import Delivery, ImageDelivery, NoticePush
 from storage.outbox import ClaimedItem, Outbox
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+HoldNotice = Callable[[AsyncSession, str, datetime], Awaitable[None]]
+"""Holds a reporter notice for the worker at a contact address until her next message."""
+OUTSIDE_WINDOW_HELD = "outside_window_held"
 BACKOFF_BASE = timedelta(seconds=2)
 BACKOFF_CAP = timedelta(minutes=5)
 NO_SINK_RECHECK = timedelta(hours=1)
 MAX_MOVES_PER_SEND = 3
 Sendable = Delivery | ImageDelivery
-SENT_KINDS: tuple[type[Sendable], ...] = (Delivery, ImageDelivery)
+SENT_KINDS: tuple[type[Sendable], ...] = (Delivery, NoticePush, ImageDelivery)
 
 
 def _image_bytes(message: ImageDelivery) -> bytes | None:
@@ -81,8 +88,10 @@ class OutboxSender:
         lease: timedelta = timedelta(minutes=5),
         concurrency: int = 4,
         rng: random.Random | None = None,
+        hold_notice: HoldNotice | None = None,
     ) -> None:
         self._database = database
+        self._hold_notice = hold_notice
         self._outbox = outbox
         self._sinks = dict(sinks)
         self._clock = clock
@@ -208,6 +217,9 @@ class OutboxSender:
                     limiter.pause(chat_id, later.seconds, everywhere=later.everywhere)
                 return await self._retry(item, timedelta(seconds=later.seconds), "retry_after")
             except PermanentFailure as failure:
+                if failure.reason == OUTSIDE_WINDOW and isinstance(message, NoticePush):
+                    await self._hold_refused_notice(item, message)
+                    return False
                 await self._drop(item, failure.reason, f"{platform}:{chat_id}")
                 return False
             except Exception as error:
@@ -230,6 +242,16 @@ class OutboxSender:
         log.warning("delivery to %s dropped: %s", short_hash(address), reason)
         async with self._database.transaction() as session:
             await self._outbox.drop(session, item.id, reason)
+
+    async def _hold_refused_notice(self, item: ClaimedItem[Sendable], message: NoticePush) -> None:
+        """A reporter notice the platform found too late: held for her next message, in the same
+        transaction that settles the row, so it is either still queued or held, never lost."""
+        if self._hold_notice is None:
+            await self._drop(item, OUTSIDE_WINDOW, message.chat)
+            return
+        async with self._database.transaction() as session:
+            await self._hold_notice(session, message.chat, self._clock())
+            await self._outbox.drop(session, item.id, OUTSIDE_WINDOW_HELD)
 
     async def _record_move(self, old: str, new: str) -> None:
         self._migrations[old] = new

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Protocol
 
-from bot.channels.sinks import PermanentFailure, TransientFailure
+from bot.channels.sinks import OUTSIDE_WINDOW, PermanentFailure, TransientFailure
 from bot.channels.text import MAX_TEXT_BYTES, split_text
 from bot.channels.wechat.errors import (
     CredentialsRejected,
@@ -64,7 +64,7 @@ class WeChatCustomerServiceSink:
             try:
                 await self._api.send_text(chat_id, parts[index])
             except OutsideWindow as error:
-                raise PermanentFailure("outside_window") from error
+                raise PermanentFailure(OUTSIDE_WINDOW) from error
             except Unsubscribed as error:
                 raise PermanentFailure("unsubscribed") from error
             except RequestRejected as error:
@@ -83,7 +83,7 @@ class WeChatCustomerServiceSink:
         try:
             await self._api.send_template(chat_id, template_id, data)
         except OutsideWindow as error:
-            raise PermanentFailure("outside_window") from error
+            raise PermanentFailure(OUTSIDE_WINDOW) from error
         except Unsubscribed as error:
             raise PermanentFailure("unsubscribed") from error
         except RequestRejected as error:
