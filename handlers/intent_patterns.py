@@ -31,7 +31,7 @@ _HARASSER = (
     r"他|她|那人|那个人|那个男的|那个男人|那男的|那个家伙|有人|有个人|有个男的|一个男的|陌生人|"
     r"组长|线长|拉长|班长|主管|经理|领导|老板|主任"
 )
-_NEAR = r"门口|门外|楼下|外面|窗外|旁边|附近|身边|后面|房间|宿舍|床边|屋里|房里|厕所"
+_NEAR = r"门口|门外|楼下|外面|窗外|旁边|附近|身边|后面|房间|宿舍|寝室|床边|屋里|房里|厕所|走廊|楼道|楼梯|车里|车上"
 _JOB = r"开除|滚蛋|辞退|炒|加班|奖金|转正|工资|扣钱|调岗|升职|合同|陪|吃饭|约会|考核|排班"
 _JOB_EN = r"fire|fired|firing|dismiss\w*|sack\w*|job|overtime|bonus|contract|promotion|pay|salary|shifts?|date"
 _EN_SOMEONE = (
@@ -76,26 +76,33 @@ SELF_HARM = _any(
 
 ACT = _any(
     # followed, chased, waited for, watched
-    r"跟着我|跟踪(?!进度|处理|案件|结果|一下)|尾随|一路跟|跟到|跟过来|跟来了|追着我|在(?:我)?后面跟|跟在我?(?:后面|身后)",
+    r"跟着我|跟踪(?!进度|处理|案件|结果|一下)|尾随|一路跟|跟到|跟过来|跟来了|追着我|在(?:我)?后面跟|"
+    r"跟在我?(?:后面|身后)",
     r"在.{0,10}等我|等着我|守着我|守在|蹲我|蹲守|堵我|堵着我|堵在|拦着|拦住我|截住我",
     rf"在(?:{_NEAR}).{{0,2}}(?:不走|站着|守着|等着|徘徊|转悠|盯着)",
+    rf"(?:守着|蹲着|堵着|等着|站着)在?.{{0,4}}(?:{_NEAR})",
     rf"(?:{_HARASSER})(?:现在|还|又|一直|就|正)+在我?的?(?:{_NEAR})",
     rf"(?:就在|还在|又在).{{0,4}}(?:{_NEAR})",
     rf"(?:{_HARASSER})在我?的?(?:宿舍|房间|厂)?(?:门口|门外|楼下|窗外|外面)|(?:{_HARASSER})又来",
-    r"(?:又|还|要|说要|正|就|会)来.{0,6}找我|找上门|找到我(?:宿舍|家|房间)|躲在|躲起来|藏在|躲着他",
+    r"(?:又|还|要|说要|正|就|会)(?:过|上)?来.{0,6}找我|知道我住|知道我(?:家|宿舍|寝室)在|查到我(?:住|家)|找上门|"
+    r"找到我(?:宿舍|家|房间)|躲在|躲起来|藏在|躲着他",
     # the door, breaking in
-    r"[敲砸踹撬撞拍踢捶].{0,6}[门窗锁]|闯进|冲进|闯入|硬闯|[要想]进来|进了?我们?的?(?:房间|宿舍|屋|房)|半夜.{0,6}进",
-    r"反锁|锁上门|锁了门|把门锁|关上门不",
+    r"[敲砸踹撬撞拍踢捶].{0,6}[门窗锁]|闯进|冲进|闯入|硬闯|翻进|爬进|溜进|摸进|拿钥匙开|[要想]进来|"
+    r"进了?我们?的?(?:房间|宿舍|屋|房)|半夜.{0,6}进",
+    r"反锁|锁上门|锁了门|把门锁|关上门不|(?:车门|门)(?:被)?锁(?:了|住|上)|锁了车门",
     rf"(?:{_HARASSER}|在.{{0,6}}(?:{_NEAR})).{{0,8}}(?:一直|还|就是|死活)?(?:不肯?走|不离开|赖着不走)",
     # held, shut in
-    r"不让我(?:走|出|离开|回|下班|跑)|不放我(?:走|出)|把我(?:锁|关|困|堵|拉进|拖进|推进|按)|"
+    r"不让我(?:走|出|离开|回|下班|跑|下车)|不放我(?:走|出)|把我(?:锁|关|困|堵|拉进|拖进|推进|按)|"
     r"锁在|关在|困在|被困|被锁|被关|出不去|走不了|跑不掉|逃不出|拉进|拖进",
     # violence
-    r"打我(?!电话|手机|的电话)|打了我|被人?(?:打|揍|强奸|强暴|性侵|掐|绑|拖|推倒|砍|捅)|推了我|踢了我|掐了我|揍我|扇我|扇了我|踢我|掐我|掐着|掐住|勒我|勒住|推我|把我推|推倒|"
+    rf"打我(?!电话|手机|的电话)|打了我|被(?:人|{_HARASSER})?(?:打|揍|强奸|强暴|性侵|掐|绑|拖|推倒|砍|捅)|推了我|"
+    rf"踢了我|掐了我|揍我|扇我|扇了我|踢我|掐我|掐着|掐住|勒我|勒住|"
+    rf"推我|把我推|推倒|"
     r"按住我|按着我|压着我|压在|拽我|拽着我|扯我|抓住我|抓着我|拖我|把我拖|强奸|强暴|性侵|侵犯我|"
     r"脱我|扒我|绑|捂住我|捂我|拿刀|有刀|持刀|动刀|受伤|流血|出血|打伤|殴打|施暴",
     r"(?:有|很|好|非常)?危险(?![吗么])|不安全",
-    r"吓得|发抖|浑身抖|不敢(?:回|出|下班|一个人|睡|走|出门|开门)|\b(?:still )?(?:shaking|trembling)\b",
+    r"吓得|发抖|浑身抖|(?:一直|还在|不停地?)(?:在)?抖|抖个不停|不敢(?:回|出|下班|一个人|睡|走|出门|开门)|"
+    r"\b(?:still )?(?:shaking|trembling)\b",
     r"\b(?:follow|stalk|chas|tail)\w*\s+(?:me|us)\b|\bbeing (?:followed|stalked|watched)\b",
     r"\bwait(?:s|ed|ing)?\s+(?:for me|outside|at my|near my|by my|downstairs|in front)",
     r"\b(?:outside|at|near|in front of)\s+(?:my|our)\s+(?:door|room|dorm\w*|window|house|home|place|bed)",
@@ -104,10 +111,13 @@ ACT = _any(
     r"\b(?:bang|pound|knock|kick|break|forc|smash)\w*\s+(?:on\s+|down\s+|in\s+|at\s+)?(?:my|our|the)\s+"
     r"(?:door|window)",
     r"\btry(?:ing|ies|ied)? to (?:open|get into|break into|come into|get in)\b",
+    r"\b(?:try|trying|tries|tried|rattl\w*|jiggl\w*|turn\w*) (?:the |my |our )?(?:\w+ )?(?:door ?)?(?:handle|knob|"
+    r"lock)\b",
     r"\b(?:will|would|does|do|did|is|are|can) not (?:leave|go away)\b|\brefus\w* to leave\b",
     r"\b(?:will|would|does|do|did|is|are|can) not let (?:me|go)\b|\bnot letting (?:me|go)\b|\blet me out\b",
     r"\bgrab\w* (?:my|me by the) (?:hair|neck|throat)|\b(?:broke|break|breaking|broken) into (?:my|our)\b",
-    r"\block(?:s|ed|ing)? me\b|\b(?:locked|trapped|stuck) in\b|\bcan ?not get out\b",
+    r"\block(?:s|ed|ing)? me\b|\b(?:locked|trapped|stuck) in\b|\bcan ?not get out\b|\block\w*\b.{0,40}\b(?:me|"
+    r"us) (?:in|inside)\b",
     r"\bblock(?:s|ed|ing)? (?:the|my) (?:door|way|exit)|\bpinn?(?:ed|ing)? me\b|\bhold(?:s|ing)? me down\b",
     r"\b(?:hit|hitting|hits|beat|beating|beats|punch\w*|slap\w*|kick\w*|chok\w*|strangl\w*|push\w*|shov\w*|"
     r"drag\w*|attack\w*|assault\w*|stab\w*|hurt\w*|grab\w*|rap(?:e|ed|es|ing))\s+me\b",
@@ -143,7 +153,8 @@ NEGATION_ZH = re.compile(
 NEGATION_EN = re.compile(r"\b(?:not|never|no|nobody|no one|noone|neither|nor)\b")
 
 PAST = _any(
-    r"以前|之前|从前|曾经|上次|那次|有一次|有次|去年|前年|上个?月|上周|上星期|上礼拜|很久|好久以前|小时候|当时|那时|以往",
+    r"以前|之前|从前|曾经|上次|那次|有一次|有次|去年|前年|上个?月|上周|上星期|上礼拜|很久|好久以前|小时候|当时|那时|"
+    r"以往",
     r"[几两三四五六七八九十\d]+ ?(?:个)?(?:月|年|周|星期)(?:以)?前",
     r"\bused to\b|\blast (?:week|month|year|time|summer|winter)\b|\b\w+ (?:days?|weeks?|months?|years?) ago\b",
     r"\bin the past\b|\bpreviously\b|\bback then\b|\ba while ago\b|\blong ago\b|\bwhen i was\b|\bbefore\s*$",
@@ -157,6 +168,15 @@ PRESENT = _any(
 )
 
 HYPOTHETICAL = _any(r"如果|万一|假如|假设|要是|若是|假使", r"\bif\b|\bwhat if\b|\bin case\b|\bsuppose\b")
+SITUATION = _any(r"(?:遇到|碰到|遇上|遭遇|发生)(?!.{0,8}我)", r"\bwhen (?:someone|somebody|a (?:man|person|worker))\b")
+"""A kind of situation asked about in general ("遇到被跟踪要先做什么", "what to do when someone follows
+a worker"): hypothetical in a question, unless the message says it is happening now."""
+ABOUT_RULES = _any(
+    r"规定|制度|政策|条例|法律|法规|条款|培训|手册|守则",
+    r"\b(?:policy|policies|rules?|law|laws|code of conduct|handbook|training)\b|\bsays? about\b",
+)
+"""A question about what the rules say ("公司对威胁有什么规定", "what does the policy say about threats")
+asks about a kind of act, not of one happening to her."""
 CATEGORY_QUESTION = _any(
     r"算不算|算是|算.{0,10}[吗么]|属于|是不是.{0,8}(?:骚扰|违法|犯法)|什么是|什么叫|定义",
     r"\bwhat counts\b|\bcount as\b|\bconsidered\b|\bis (?:it|this|that) (?:sexual )?harassment\b|\bwhat is\b",
@@ -167,7 +187,8 @@ CATEGORY_QUESTION = _any(
 
 QUESTION = _any(
     r"[?吗呢么]\s*$|怎么|怎样|如何|咋|哪里|哪儿|在哪|什么|会不会|能不能|可不可以|可以.{0,12}[吗么]|是不是|要不要|"
-    r"有没有|多久|多长时间|几点|几天|谁会|为什么|有用吗|后果|流程|步骤|想知道|想问|想了解|请问|问一下|问问",
+    r"有没有|多久|多长时间|几点|几天|谁会|为什么|哪些|哪种|啥|有用吗|后果|流程|步骤|想知道|想问|想了解|请问|问一下|"
+    r"问问",
     r"^(?:how|what|where|when|who|whom|why|which|will|would|can|could|should|is|are|am|do|does|did|may|must)\b",
     r"\b(?:i want to know|wondering|tell me about|explain)\b",
 )
@@ -176,12 +197,20 @@ REQUEST = _any(r"帮我|替我|帮忙|麻烦你?", r"\b(?:help me|can you|could 
 
 # --- report ------------------------------------------------------------------------------------
 
-_REPORT_VERB_ZH = r"举报|举保|投诉|检举|揭发|告发|反映|申诉|报案|状告|告(?!诉|知|示|别|辞|一段|假)"
+_REPORT_VERB_ZH = r"举报|举保|举抱|投诉|检举|揭发|告发|反映|申诉|报案|状告|上报|报上去|告(?!诉|知|示|别|辞|一段|假)"
 REPORT = _any(
     rf"(?:我|我们)?(?:要|想|想要|需要|得|必须|准备|打算|决定|来|希望|请你?|帮我|替我|给我|麻烦你?帮?我?|帮忙)"
     rf"(?:[帮替代](?:她|他|朋友|同事|工友|别人|室友|姐妹))?(?:去|来|再|正式)?(?:{_REPORT_VERB_ZH})",
     rf"^(?:{_REPORT_VERB_ZH})(?:一下)?(?:我们|那个|这个|他|她|我的|一个|车间|组长|线长|拉长|主管|经理|宿舍|仓库)",
     rf"(?:{_REPORT_VERB_ZH})一下",
+    rf"[帮替代](?:她|他|朋友|同事|工友|别人|室友|姐妹|我们)(?:去|来|正式)?(?:{_REPORT_VERB_ZH})",
+    rf"把.{{0,10}}(?:报上去|上报|{_REPORT_VERB_ZH}上去)|帮我记(?:一下|下来|录)|记录一下|"
+    rf"[补留](?:个|一个|一下)?(?:记录|底)|备个?案",
+    r"\bon (?:the )?record\b|\bfor the record\b|\bkeep a record\b|\b(?:want|like|need) to tell (?:you|someone|"
+    r"hr) about\b",
+    r"^(?:i am |i am here |i want to be )?reporting\b|\breporting (?:on behalf|for (?:my|a)|about|that|this|my|him|"
+    r"her)\b",
+    r"\b(?:on behalf of|for) my (?:friend|colleague|coworker|co-worker|roommate|sister)\b.{0,40}\b(?:report|complain)",
     r"\b(?:want|wanna|would like|need|have|going|gonna|ready|here|like|wish|decided|trying|try)\s+to\s+"
     r"(?:make|file|submit|lodge|send|do|start|write|put in)\s+(?:a\s+|an\s+|my\s+)?(?:\w+\s+)?(?:report|complaint)",
     r"\b(?:want|wanna|would like|need|have|going|gonna|ready|here|like|wish|decided|trying|try)\s+to\s+"
@@ -189,6 +218,19 @@ REPORT = _any(
     r"^(?:please\s+)?(?:report|file|lodge|make)\s+(?:a\s+)?(?:complaint|report|my|a|the|him|her|this|someone)",
     r"\bhelp me (?:to )?(?:report|complain|file)\b",
 )
+NARRATIVE = _any(
+    r"摸|揩油|咸猪手|动手动脚|毛手毛脚|占.{0,2}便宜|吃豆腐|骚扰|骚饶|黄段子|黄色笑话|荤段子|下流|色眯眯|偷拍|偷看|强吻|"
+    r"亲我|搂我|抱我|蹭我|贴着我|把手放|手放在?我|盯着我的?(?:胸|身|腿|屁股)|说我.{0,6}(?:身材|胸|屁股|腿)|"
+    r"发.{0,6}(?:黄图|裸照|色情|不雅|黄色)|潜规则|性暗示|要我陪|陪他(?:睡|喝|吃|出去)|不陪.{0,6}就|xsr",
+    r"\b(?:touch\w*|grop\w*|harass\w*|fondl\w*|pinch\w*|molest\w*|stares? at my|staring at my|dirty jokes?|"
+    r"sexual (?:jokes?|comments?|remarks?|messages?)|comments? on my (?:body|looks|chest|breasts|legs|figure)|"
+    r"sends? me (?:porn|nudes?|dirty|sexual|explicit)|without knocking|while we (?:change|shower|sleep)|"
+    r"grabb?\w* my (?:bum|butt|ass|bottom|breasts?|chest|waist)|threaten\w* to (?:cut|fire|dock|reduce|take)|"
+    r"if i (?:do not|will not|refuse to) (?:go out|sleep|date|kiss|have dinner)|"
+    r"rubs? (?:against|up against) me|brush\w* against me|keeps? asking me out|asks? me out)\b",
+)
+"""An account of harassment in her own words ("组长天天在群里发黄段子", "he keeps touching me at the
+line"): not a question, so she is telling what happened and is offered the report."""
 REPORT_REFUSED = _any(r"(?:不|没|别|不想|不要|不用|不打算)(?:想|要|去)?$", r"\b(?:not|never|no)\s+(?:\w+\s+){0,2}$")
 """Said just before a report phrase, it refuses to report ("不想举报", "i do not want to report")."""
 REPORT_BARE_WORDS = re.compile(
@@ -196,21 +238,35 @@ REPORT_BARE_WORDS = re.compile(
     rf"{_REPORT_VERB_ZH}|"
     r"\b(?:i|want|wanna|would|like|need|have|going|gonna|ready|here|to|make|file|submit|lodge|send|do|start|"
     r"write|put|in|a|an|my|new|the|report|complaint|complain|please|can|could|you|help|me|now|just|am|is|how|what|"
-    r"where|it|this|that|begin|here|about|something|someone|somebody|today)\b|怎么|怎样|如何|弄|做|操作|开始|在哪|哪里|一件事|事情|"
+    r"where|it|this|that|begin|here|about|something|someone|somebody|"
+    r"today)\b|怎么|怎样|如何|弄|做|操作|开始|在哪|哪里|一件事|事情|"
     r"能不能|可不可以|可以|能否|一个人|某人|有个人|一个"
 )
 
 # --- status ------------------------------------------------------------------------------------
 
-_CASE_ZH = r"举报|投诉|报告|案子|案件|反映的事|那件事|的事"
+_CASE_ZH = r"举报|投诉|报告|案子|案件|反映的事|那件事|的事|那个|那件"
+_WHEN_ZH = r"上周|上星期|上个?月|前几天|前天|昨天|之前|上次|以前|那天"
 _MINE_ZH = (
-    r"我的|我之前|我上次|我以前|我前几天|之前的?|上次的?|我交的|我提交的|我报的|我举报的|我投诉的|我反映的|交的|提交的"
+    r"我的|我那个|我那|我之前|我上次|我以前|我前几天|之前的?|上次的?|我交的|我提交的|我报的|我举报的|我投诉的|"
+    r"我反映的|交的|提交的|"
+    rf"我(?:{_WHEN_ZH})(?:举报|投诉|反映|交|提交|报)的"
 )
 STATUS = _any(
-    rf"(?:查|查询|查看|看看|看一下|看下|问问|问一下|跟进|了解一下)(?:一下)?.{{0,4}}(?:{_MINE_ZH}).{{0,6}}(?:{_CASE_ZH}|进度|结果)",
+    rf"(?:查|查询|查看|看看|看一下|看下|问问|问一下|跟进|"
+    rf"了解一下)(?:一下)?.{{0,4}}(?:{_MINE_ZH}).{{0,6}}(?:{_CASE_ZH}|进度|结果)",
     rf"(?:{_MINE_ZH}).{{0,8}}(?:{_CASE_ZH}).{{0,6}}"
     r"(?:进度|结果|怎么样|咋样|怎样|处理|有(?:没有)?(?:消息|回复|结果|回音|进展|人管)|到哪|回复了|通过)",
-    r"(?:我的|我).{0,4}(?:举报|投诉|案子|案件).{0,4}(?:进度|结果|状态)|查进度|查一下进度|进度查询",
+    r"(?:我的|我).{0,4}(?:举报|投诉|案子|案件).{0,4}(?:进度|结果|状态)|[查看问](?:一下|下|查|看)?(?:我的)?进度|"
+    r"进度查询",
+    r"(?:案件号|案号|编号|查询码|回执码?|收据|case (?:number|code|no)|receipt)[^,.!?;:。]{0,12}(?:进度|结果|怎么样|"
+    r"咋样|状态)",
+    r"我(?:的|上次的|之前的)?(?:举报|投诉|反映|报告)[^。?!]{0,16}"
+    r"(?:没(?:有)?人(?:理|管|回|联系|跟进)|没(?:有)?(?:回音|消息|回复|下文|动静|结果)|石沉大海)",
+    r"\b(?:status|progress|update)s? (?:of|on) (?:my |the |our )?(?:report|case|complaint)\b|\bcase (?:number |"
+    r"no\.? |#)?\d{3,}\b",
+    r"\bi (?:reported|complained|made a (?:report|complaint)|filed (?:a|my) (?:report|complaint))\b.{0,40}"
+    r"\b(?:heard nothing|no (?:reply|answer|response|news|update)|nobody|no one|not heard|still waiting|any news)",
     r"\bmy (?:report|case|complaint)\b.{0,30}\b(?:status|progress|update|news|result|outcome|going|happen\w*|reply|"
     r"answer|heard|anything)\b",
     r"\b(?:check|checking|follow up|follow-up|track|see|look up|any update|any news|update|updates|news|what happened|"
@@ -218,7 +274,8 @@ STATUS = _any(
     r"^(?:我的|查询?我的)(?:举报|投诉|案子|案件|报告)$",
     r"\bhap-[0-9a-z]{6}\b",
     r"^(?:我要|我想|帮我|要)?(?:查询|查一下|查查|查)(?:一下)?(?:进度|举报|投诉|结果)?$",
-    r"\b(?:replied|reply|answered|responded|looked at|read|seen)\b.{0,16}\b(?:my|our)\s+(?:report|case|complaint)\b",
+    r"\b(?:replied|reply|answered|responded|looked at|look at|read|seen|checked|handled|opened)\b.{0,16}\b(?:my|our)\s+"
+    r"(?:report|case|complaint)\b",
 )
 
 WHO_READS = _any(
@@ -233,33 +290,43 @@ it belongs to the FAQ (data-privacy), not to a status lookup, though it names "m
 # --- talk to a person --------------------------------------------------------------------------
 
 PERSON = _any(
-    r"找人(?:聊|说|谈|倾诉)|(?:跟|和|找|同)(?:人|真人|谁|个人|一个人)(?:聊|说|谈)|有没有人.{0,6}(?:跟|和|陪)我.{0,2}(?:聊|说|谈)",
+    r"找人(?:聊|说|谈|倾诉)|(?:跟|和|找|同)(?:人|真人|谁|个人|一个人)(?:聊|说|谈)|"
+    r"有没有人.{0,6}(?:跟|和|陪)我.{0,2}(?:聊|说|谈)",
     r"真人|人工客服|人工服务|转人工|活人|倾诉|陪我(?:聊|说)|说说话|聊一?聊",
-    r"(?:跟|和|找|同)(?:人事|hr|领导|心理|主管|委员会).{0,6}(?:聊|谈|说|见面|面谈|当面|联系)",
-    r"(?:让|叫|请)(?:人事|hr|有人|人|谁)(?:直接)?.{0,4}(?:联系|打电话给|找|回电)我",
+    r"(?:跟|和|找|同)(?:人事|hr|领导|心理|主管|委员会|工会).{0,6}(?:聊|谈|说|讲|沟通|见面|面谈|当面|联系)",
+    r"(?:让|叫|请)(?:人事|hr|有人|人|谁|工会|委员会)(?:直接)?.{0,6}(?:联系|打电话给|找|回电)我",
+    r"打(?:个|一个|一下|一通)?电话给我|给我打(?:个|一个)?电话|回(?:个)?电话给我",
     r"(?:能不能|能否|可以|可不可以|请|麻烦)(?:有人|你们|人事|谁)?.{0,2}(?:打电话给我|给我打电话|联系我|回电话给我)",
     r"(?:联系|找|打给|打电话给)(?:人事|hr|人力|委员会|关爱委员会)|人事(?:部|的)?(?:电话|联系方式|在哪|办公室|分机)",
     r"\bcontact (?:hr|human resources|the board|someone|somebody)\b|\bhr(?: is)? (?:phone|number|contact)\b",
-    r"心理(?:咨询|老师|医生|辅导)|咨询师",
+    r"心理(?:咨询|老师|医生|辅导)|咨询师|辅导员|心里话|谈心|女(?:的)?(?:人事|hr|同事|工作人员)",
     r"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:someone|somebody|a (?:real )?(?:person|human)|anyone|hr|a counsell?or|"
     r"someone in hr|a woman|a real|people|a human being)",
     r"\breal person\b|\ba human\b|\bsomeone to (?:talk|listen)|\bcounsell?or\b|\bcounsell?ing\b|\bneed support\b",
     r"\b(?:can|could|please|would|will)\s+(?:someone|somebody|you|hr|a person)\s+(?:call|contact|phone)\s+me\b",
     r"\b(?:want|need|like)\s+(?:someone|somebody|hr|a person)\s+to\s+(?:call|contact|phone)\s+me\b",
+    r"\b(?:can|could|would|will|please)\b.{0,30}\b(?:call|phone|ring|contact)\s+me\b",
+    r"\b(?:connect|transfer|put)\s+me\s+(?:through\s+)?(?:to|with)\b|\bsomeone real\b|\ba (?:real|live) (?:person|"
+    r"human)\b",
 )
 
 # --- greeting and thanks (the whole message, once these and fillers are removed) ----------------
 
 GREETING_WORDS = re.compile(
-    r"你好|您好|大家好|你们好|嗨|哈喽|哈啰|哈罗|嘿|喂|在吗|在么|在嘛|在不在|有人吗|有人在吗|早上好|上午好|中午好|下午好|晚上好|早安|晚安|早|"
-    r"机器人|小助手|\b(?:hi|hello|hey|hallo|hiya|yo|good (?:morning|afternoon|evening)|anyone there|is anyone there|"
+    r"你好|您好|大家好|你们好|嗨|哈喽|哈啰|哈罗|嘿|喂|在吗|在么|在嘛|在不在|有人吗|有人在吗|早上好|上午好|中午好|"
+    r"下午好|晚上好|早安|晚安|早|"
+    r"打扰(?:了|一下|您|你)?|不好意思|亲亲?|机器人|小助手|"
+    r"\b(?:hi+|hel+o+|hey+|hallo|hiya|yo|good (?:morning|afternoon|evening)|"
+    r"anyone there|is anyone there|"
     r"are you there|there|bot)\b"
 )
 THANKS_WORDS = re.compile(
-    r"(?:谢谢|感谢|多谢|太感谢|非常感谢)(?:你们|您们|你|您|大家)?|谢了|谢啦|辛苦了?|好的|好吧|好|嗯+|哦+|噢|ok|知道了|明白了|懂了|收到|了解|"
+    r"(?:谢谢|感谢|多谢|太感谢|非常感谢)(?:晒|哂|你们|您们|你|您|大家)?|唔该|\b(?:3q|xx|xie ?xie)\b|谢了|谢啦|"
+    r"辛苦了?|好的|好吧|好|嗯+|哦+|噢|ok|知道了|明白了|懂了|"
+    r"收到|了解|"
     r"拜拜|再见|那?我再想想|我想想|"
     r"\b(?:thanks?|thank you|thank u|thx|ty|cheers|much|so|very|a lot|okay|ok|got it|great|appreciate it|"
-    r"you|fine|bye|goodbye|see you)\b"
+    r"you|fine|bye|goodbye|see you|that|this|it|really|helped|helps|helpful|useful|was|very helpful)\b"
 )
-THANKS_CORE = re.compile(r"谢|感谢|辛苦|\bthank|\bthx\b|\bty\b|\bcheers\b|\bappreciate")
-FILLERS = re.compile(r"[\s\W_]+|啊|呀|哈|哦|呢|啦|吧|了|的|呀|嘛|们")
+THANKS_CORE = re.compile(r"谢|感谢|辛苦|唔该|\b3q\b|\bxx\b|\bthank|\bthx\b|\bty\b|\bcheers\b|\bappreciate")
+FILLERS = re.compile(r"[\s\W_]+|啊|呀|哈|哦|呢|啦|吧|了|的|呀|嘛|们|鸭|哇|哟|喔|噢")

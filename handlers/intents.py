@@ -72,7 +72,23 @@ _CONTRACTIONS = (
     (r"\bgonna\b", "going to"),
     (r"\bwanna\b", "want to"),
     (r"\bu\b", "you"),
+    (r"\bwhats\b", "what is"),
+    (r"\btho\b", "though"),
 )
+# Cantonese and south-western (Sichuan) words, and the pinyin initials workers type for the words
+# they would rather not spell out, read as the Mandarin the word families are written in. Longer
+# forms come first ("唔该" is thanks, not "不该"); pinyin initials only as whole Latin tokens.
+_SPOKEN = (
+    ("唔该", "谢谢"), ("多谢晒", "谢谢"), ("有冇", "有没有"), ("而家", "现在"), ("依家", "现在"), ("点样", "怎么样"),
+    ("乜嘢", "什么"), ("咩", "什么"), ("边度", "哪里"), ("边个", "谁"), ("喺", "在"), ("唔", "不"), ("冇", "没有"),
+    ("佢", "他"), ("嘅", "的"), ("咗", "了"), ("係", "是"), ("睇", "看"), ("搵", "找"), ("嚟", "来"), ("好惊", "好怕"),
+    ("我惊", "我怕"), ("咋个", "怎么"), ("啥子", "什么"), ("没得", "没有"), ("守到起", "守着"), ("遭他", "被他"),
+    ("在马", "在吗"),
+)
+_PINYIN_INITIALS = {
+    "zs": "自杀", "jb": "举报", "xsr": "性骚扰", "sr": "骚扰", "zg": "主管", "nh": "你好", "xx": "谢谢", "bj": "报警",
+}
+_PINYIN_TOKEN = re.compile(r"(?<![a-z])(?:" + "|".join(sorted(_PINYIN_INITIALS, key=len, reverse=True)) + r")(?![a-z])")
 _CONTRACTION_RES = [(re.compile(pattern), replacement) for pattern, replacement in _CONTRACTIONS]
 # Traditional characters of the word families, folded to the simplified ones the patterns use (workers
 # outside the mainland write 門, 報, 騷擾).
@@ -86,6 +102,8 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[a-z]{2,}")
 _SPACE_BETWEEN_CJK = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
 _FIRST_PERSON = re.compile(r"我|\b(?:me|my|i|us|our)\b")
+_FIRST_PERSON_ACT = re.compile(r"[^自]我(?!们?(?:厂|公司|单位))|^我|\b(?:me|i am|i have been|i was|us)\b")
+"""She speaks of something done to her ("他威胁我", "he threatened me"), not of "our policy"."""
 _CLAUSE_BREAK = re.compile(r"[,.!?;:。、…~\n]+|\s+-\s+|\b(?:but|and|so)\b|但是|可是|不过|然后")
 
 
@@ -95,6 +113,9 @@ def fold(text: str) -> str:
     folded = folded.replace("’", "'").replace("‘", "'").replace("`", "'")
     for pattern, replacement in _CONTRACTION_RES:
         folded = pattern.sub(replacement, folded)
+    for spoken, written in _SPOKEN:
+        folded = folded.replace(spoken, written)
+    folded = _PINYIN_TOKEN.sub(lambda match: _PINYIN_INITIALS[match.group()], folded)
     return re.sub(r"\s+", " ", folded).strip()
 
 
@@ -201,11 +222,15 @@ def danger_cues(text: str) -> list[str]:
     question = _question_shaped(folded)
     category = bool(p.CATEGORY_QUESTION.search(folded)) and not p.PRESENT.search(folded)
     found: list[str] = []
+    general = question and not p.PRESENT.search(folded) and bool(p.SITUATION.search(folded))
+    rules = question and bool(p.ABOUT_RULES.search(folded)) and not _FIRST_PERSON_ACT.search(folded)
     for clause in clauses(folded):
-        hypothetical = question and bool(p.HYPOTHETICAL.search(clause))
+        hypothetical = general or (question and bool(p.HYPOTHETICAL.search(clause)))
         for name, family in (("help", p.HELP), ("threat", p.THREAT), ("self_harm", p.SELF_HARM),
                              ("act", p.ACT), ("fear", p.FEAR)):
             for match in family.finditer(clause):
+                if name in ("threat", "act") and rules:
+                    continue
                 if _cancelled(name, clause, match, hypothetical=hypothetical, question=question, category=category):
                     continue
                 found.append(name)
@@ -272,6 +297,10 @@ def _intent_without_danger(text: str, folded: str) -> tuple[Intent, str | None]:
         return Intent.GREETING, None
     if _only(p.THANKS_WORDS, folded):
         return Intent.THANKS, None
+    asks_rules = bool(p.ABOUT_RULES.search(folded)) and not _FIRST_PERSON_ACT.search(folded)
+    asks = _question_shaped(folded) or bool(p.CATEGORY_QUESTION.search(folded)) or asks_rules
+    if p.NARRATIVE.search(folded) and not asks:
+        return Intent.REPORT, text.strip()
     return Intent.QUESTION, None
 
 

@@ -8,7 +8,7 @@ import pytest
 from handlers import intent_patterns
 from handlers.intents import Intent, find_receipt, script_language, understand
 
-from .intent_rates import HELD_OUT, SHARED_DEV, TABLE, Phrase, read_phrases, score
+from .intent_rates import COLLOQUIAL, HELD_OUT, SHARED_DEV, TABLE, Phrase, read_phrases, score
 
 TABLE_PHRASES = read_phrases(TABLE)
 
@@ -168,7 +168,7 @@ def test_the_language_is_read_from_the_script_conservatively(text: str, language
 @pytest.mark.parametrize(
     "family",
     ["HELP", "THREAT", "SELF_HARM", "ACT", "FEAR", "QUESTION", "REQUEST", "REPORT", "STATUS", "PERSON",
-     "PAST", "PRESENT", "HYPOTHETICAL", "CATEGORY_QUESTION", "THANKS_CORE"],
+     "PAST", "PRESENT", "HYPOTHETICAL", "CATEGORY_QUESTION", "THANKS_CORE", "NARRATIVE", "SITUATION", "ABOUT_RULES"],
 )
 def test_no_word_family_matches_nothing(family: str) -> None:
     """An empty alternative ("a|b|") would match every message."""
@@ -192,3 +192,57 @@ def test_no_word_family_matches_nothing(family: str) -> None:
 def test_who_can_read_my_report_is_a_question_not_a_status_lookup(text: str, intent: Intent) -> None:
     """The privacy question names "my report" too; it is answered by the FAQ (who reads which report)."""
     assert understand(text).intent is intent
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("佢而家喺宿舍楼下唔肯走", Intent.DANGER),  # Cantonese: he is downstairs now and will not leave
+        ("我成日都有zs嘅念头", Intent.DANGER),  # pinyin initials for 自杀
+        ("想查下我jb嘅进度", Intent.STATUS),
+        ("唔该晒", Intent.THANKS),
+        ("那个龟儿子守到起在寝室门口", Intent.DANGER),  # Sichuan: keeps watch at the door
+        ("我的投诉交了一个月了 一直没人理", Intent.STATUS),
+        ("i complained three weeks ago and still no reply", Intent.STATUS),
+        ("能不能叫工会的人打个电话给我", Intent.PERSON),
+    ],
+)
+def test_dialect_pinyin_initials_and_plain_complaints_are_understood(text: str, intent: Intent) -> None:
+    assert understand(text).intent is intent
+
+
+@pytest.mark.parametrize(
+    ("account", "question"),
+    [
+        ("拉长老是在微信群里发黄图给我", "拉长在群里发黄图算不算性骚扰"),
+        ("the forklift driver keeps touching my waist at the line", "does touching my waist count as harassment"),
+        ("主管说不陪他喝酒就不给我转正", "法律上对这种潜规则是怎么规定的"),
+    ],
+)
+def test_an_account_in_her_own_words_is_a_report_and_asking_about_it_a_question(account: str, question: str) -> None:
+    told = understand(account)
+    assert told.intent is Intent.REPORT and told.words == account, "her words start the account"
+    assert understand(question).intent is Intent.QUESTION
+
+
+@pytest.mark.parametrize(
+    ("general", "happening"),
+    [
+        ("下夜班遇到有人尾随应该怎么做", "刚才下夜班遇到有人尾随我 怎么办"),
+        ("公司对威胁员工有什么规定", "他威胁我 公司有什么规定吗"),
+        ("what does the policy say about threats at work", "he threatened to hurt me, what does the policy say"),
+    ],
+)
+def test_a_question_about_a_kind_of_situation_is_not_danger_but_one_happening_to_her_is(
+    general: str, happening: str
+) -> None:
+    assert understand(general).intent is Intent.QUESTION
+    assert understand(happening).intent is Intent.DANGER
+
+
+def test_every_colloquial_phrase_is_read_as_its_intent() -> None:
+    """Dialect, pinyin initials, typos and euphemisms from a writer who never saw the recogniser."""
+    phrases = read_phrases(COLLOQUIAL)
+    assert len(phrases) == 160
+    missed = [(phrase.q, phrase.intent) for phrase in phrases if understand(phrase.q).intent != phrase.intent]
+    assert missed == []
