@@ -137,7 +137,10 @@ async def open_quiz(ctx: Context) -> None:
         await stale_choice(ctx)
         return
     quiz = ctx.services.quizzes.snapshot.quiz(quiz_id, ctx.site.id)
-    if quiz is None:
+    attempt = load_attempt(ctx)
+    if attempt is not None and attempt.quiz == quiz_id and attempt.results and not attempt.finished:
+        await ctx.go(State.QUIZ_QUESTION)  # her unfinished attempt of this quiz goes on where it was
+    elif quiz is None:
         await ctx.go(State.QUIZ_PICK)
     else:
         await start_quiz(ctx, quiz)
@@ -237,7 +240,10 @@ async def on_answer(ctx: Context) -> None:
 def pass_mark(quiz: Quiz | None, attempt: Attempt) -> int:
     """Right answers needed to pass, scaled down when questions were left out."""
     total = len(attempt.items)
-    mark = quiz.pass_mark if quiz is not None else -(-total * 4 // 5)
+    if attempt.pass_mark is not None:
+        mark = attempt.pass_mark
+    else:
+        mark = quiz.pass_mark if quiz is not None and quiz.pass_mark <= total else -(-total * 4 // 5)
     return -(-mark * attempt.answered // total) if total else 0
 
 

@@ -732,7 +732,8 @@ async def reissue_receipt(ctx: Context) -> None:
                 "Your report {reference} was saved. Its receipt has already been shown to you several times; "
                 "please use one you wrote down.",
                 reference=case.reference,
-            )
+            ),
+            keep_offered=True,
         )
         return
     mark_receipt_pending(ctx, case.id)
@@ -744,6 +745,7 @@ async def reissue_receipt(ctx: Context) -> None:
         + "\n"
         + receipt_message(ctx, case.reference, receipt),
         carries_receipt=True,
+        keep_offered=True,
     )
 
 
@@ -769,7 +771,7 @@ def expire_draft(ctx: Context) -> bool:
     in_report = conversation.state.startswith("report.") or (conversation.return_to or "").startswith("report.")
     if in_report:
         conversation.state, conversation.return_to, conversation.editing = State.MENU, None, False
-    ctx.say(ctx.t("Your unfinished report expired and was deleted, as promised."))
+    ctx.say(ctx.t("Your unfinished report expired and was deleted, as promised."), keep_offered=True)
     return in_report
 
 

@@ -6,6 +6,7 @@ file while a worker is mid-quiz."""
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from handlers.quiz.model import Question
 from storage.crypto import KeyRing
 
 from .conftest import Clock, Worker
+from .flows import report_script
 from .quizzes import question_at, quiz, right_index, wrong_index
 
 
@@ -302,3 +304,68 @@ async def test_a_reminders_quiz_button_opens_that_quiz_from_the_menu(worker: Wor
     await other.send("/start")
     await other.choose("quiz:gone-since")
     assert "Choose a quiz" in other.text and "That choice is not available" not in other.text, "the quiz list"
+
+
+async def test_an_attempt_keeps_the_pass_mark_it_started_with(
+    runtime: Core, keyring: KeyRing, clock: Clock, content_copy: Path
+) -> None:
+    library = QuizLibrary(content_copy)
+    core = await build_core(runtime.config, keyring=keyring, clock=clock, quizzes=library)
+    try:
+        worker = Worker(core, "pass-mark")
+        await start_onboarding(worker)  # 5 questions, pass mark 4
+        await answer(worker, library)
+        # The admin adds five questions (copies of the five with new ids): 10 questions, pass mark 8.
+        path = content_copy / "quizzes" / "onboarding.yaml"
+        text = path.read_text(encoding="utf-8")
+        head, questions = text.split("questions:\n", 1)
+        copies = questions.replace("  - id: ", "  - id: more-")
+        path.write_text(head + "questions:\n" + questions.rstrip("\n") + "\n\n" + copies, encoding="utf-8")
+        assert library.reload() == []
+        assert len(library.snapshot.quiz("onboarding", None).questions) == 10
+        for _ in range(4):
+            await answer(worker, library)
+        assert "you got 5 of 5 right" in worker.text
+        assert "You passed" in worker.text, worker.text
+    finally:
+        await core.close()
+
+
+async def test_a_number_typed_at_a_quiz_question_when_an_old_draft_expires_is_read(
+    worker: Worker, runtime: Core, clock: Clock
+) -> None:
+    await worker.send("/start")
+    await worker.choose("report")
+    await worker.choose("agree")
+    await worker.send("He keeps standing too close at the line.")
+    await worker.send("menu")  # she leaves the report; its draft is kept for a while
+    await worker.choose("quiz")
+    await worker.choose("quiz_take:onboarding")
+    assert "Question 1 of 5" in worker.text
+    clock.now += runtime.services.settings.draft_ttl + timedelta(minutes=1)
+    await worker.send("1")  # numbered lines: she types the number of an option
+    assert "Please answer with the number" not in worker.text, worker.text
+    assert "Right!" in worker.text or "Not quite" in worker.text
+
+
+async def test_a_number_typed_while_a_receipt_is_owed_is_read(worker: Worker) -> None:
+    await worker.send("/start")
+    worker.confirm_receipts = False  # the receipt's reply may not have arrived (WeChat answered late)
+    for step in report_script(["He keeps standing too close at the line."]):
+        await worker.send(step.get("text"), choice=step.get("choice"))
+    await worker.choose("quiz")
+    assert "quiz_take:onboarding" in worker.choices
+    position = worker.choices.index("quiz_take:onboarding") + 1
+    await worker.send(str(position))  # she types the number of the suggested quiz
+    assert "Question 1 of 5" in worker.text, worker.text
+
+
+async def test_a_reminders_quiz_button_mid_quiz_does_not_throw_away_her_place(
+    worker: Worker, quiz_library: QuizLibrary
+) -> None:
+    await start_onboarding(worker)
+    for _ in range(3):
+        await answer(worker, quiz_library)
+    assert "Question 4 of 5" in worker.text
+    await worker.choose("quiz:onboarding")  # the monthly reminder's button (Telegram), pressed now
+    assert "Question 1 of 5" not in worker.text and "Question 4 of 5" in worker.text, worker.text

@@ -46,6 +46,7 @@ class Attempt:
     passed: bool | None = None  # set once, when the attempt is finished and counted
     recorded: bool = False
     employee: str | None = None  # typed for a training record, kept only until it is confirmed
+    pass_mark: int | None = None  # the quiz's pass mark when the attempt began (None: older attempts)
 
     @classmethod
     def start(cls, quiz: Quiz, site: str, month: str, rng: random.Random) -> Attempt:
@@ -57,7 +58,7 @@ class Attempt:
                 rng.shuffle(order)
             items.append(Item(question.id, question.fingerprint, order))
         tag = "".join(secrets.choice(TAG_ALPHABET) for _ in range(4))
-        return cls(quiz.id, site, month, tag, items)
+        return cls(quiz.id, site, month, tag, items, pass_mark=quiz.pass_mark)
 
     @property
     def position(self) -> int:
@@ -106,7 +107,8 @@ class Attempt:
         if not document or document.get("v") != VERSION:
             return None
         try:
-            fields = {k: v for k, v in document.items() if k != "v"}
+            # Keys a newer version added are left out, so a replica one version behind keeps her place.
+            fields = {k: v for k, v in document.items() if k in cls.__dataclass_fields__}
             fields["items"] = [Item(**item) for item in fields.get("items", [])]
             return cls(**fields)
         except TypeError:
