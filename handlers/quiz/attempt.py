@@ -107,8 +107,7 @@ class Attempt:
         if not document or document.get("v") != VERSION:
             return None
         try:
-            # Keys a newer version added are left out, so a replica one version behind keeps her place.
-            fields = {k: v for k, v in document.items() if k in cls.__dataclass_fields__}
+            fields = {k: v for k, v in document.items() if k != "v"}
             fields["items"] = [Item(**item) for item in fields.get("items", [])]
             return cls(**fields)
         except TypeError:
