@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from handlers.reminder_rules import RuleError, parse_clock, parse_quiet, parse_rule, zone
-from storage.deadline_rules import CaseDeadlines
+from storage.deadline_rules import DUE_AT, CaseDeadlines
 
 ENV_PREFIX = "HAPBOT_"
 # Variables with a meaning of their own, not overrides of a config key.
@@ -331,10 +331,17 @@ def deadline_problem(deadlines: CaseDeadlines) -> str | None:
             f"acknowledge_days ({deadlines.acknowledge_days}) <= feedback_days ({deadlines.feedback_days}) "
             f"<= resolve_days ({deadlines.resolve_days}) must hold; lengthen the later ones"
         )
-    if deadlines.remind_before >= timedelta(days=deadlines.acknowledge_days):
+    # A case received just before midnight is due at DUE_AT on its last day: the shortest span there
+    # is. A reminder moment before that midnight would fall before some reports, and such a reminder
+    # goes out at the first pass after the report, telling the HR chat when it arrived.
+    day_end_to_due = datetime.combine(date.min, DUE_AT) - datetime.combine(date.min, time(0))
+    shortest = timedelta(days=deadlines.acknowledge_days - 1) + day_end_to_due
+    if deadlines.remind_before > shortest:
         return (
-            f"remind_before_hours ({int(deadlines.remind_before.total_seconds() // 3600)}) must be shorter than "
-            f"acknowledge_days ({deadlines.acknowledge_days}) in hours, or the reminder would come before the report"
+            f"remind_before_hours ({int(deadlines.remind_before.total_seconds() // 3600)}) must be at most "
+            f"{int(shortest.total_seconds() // 3600)} with acknowledge_days = {deadlines.acknowledge_days}: a report "
+            f"received late in the evening is due at {DUE_AT:%H:%M} on its last day, and a longer reminder would "
+            "come at the moment of the report and tell the HR chat when it arrived"
         )
     return None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -19,7 +20,7 @@ from storage.crypto import KeyRing
 from storage.deadline_rules import MET, MISSED, CaseDeadlines, Deadline, next_deadline, outcome
 from storage.outbox import as_utc
 
-from .conftest import Clock, Worker
+from .conftest import Clock, Worker, make_config
 from .deadlines_kit import BOARD_CHAT, HR_CHAT, PEOPLE, Pass, audit_actions, case, desk, file_report
 
 
@@ -323,3 +324,34 @@ def test_a_deadline_is_met_by_its_act_in_time_and_missed_when_late_or_escalated(
     assert outcome(view("resolved", early, closed=late), Deadline.FEEDBACK, escalated=False) == MISSED
     assert outcome(view("withdrawn", early), Deadline.ACKNOWLEDGE, escalated=True) is None
     assert outcome(view(acknowledged=early), Deadline.RESOLVE, escalated=False) is None  # no due time
+
+
+async def test_the_longest_allowed_reminder_never_names_a_late_evening_report_at_once(
+    database_url: str, tmp_path: Path, keyring: KeyRing, clock: Clock, faq_service: object,
+    quiz_library: object, receipt_hasher: object,
+) -> None:
+    """acknowledge_days = 1 allows a reminder at most 18 hours before: a report at 23:50 in Shanghai is
+    due at 18:00 the next day, so its reminder comes at midnight, never in the minute after the report
+    (which would tell the HR chat when it arrived, before the alert's random delay hides it)."""
+    north = {
+        "name": {"zh": "北厂", "en": "North Plant"},
+        "hr_chats": ["telegram:-1001"],
+        "board_chats": ["telegram:-1002"],
+        "deadlines": {"acknowledge_days": 1, "remind_before_hours": 18},
+    }
+    config = make_config(database_url, tmp_path / "data", main={"name": "Main"}, north=north)
+    core = await build_core(
+        config, keyring=keyring, clock=clock, faq=faq_service, quizzes=quiz_library, hasher=receipt_hasher
+    )
+    try:
+        clock.now = datetime(2026, 3, 2, 15, 50, tzinfo=UTC)  # 23:50 in Shanghai
+        _, reference = await file_report(Worker(core, "mei", site="north"))
+        jobs = Pass(core)
+        clock.now += timedelta(minutes=1)
+        await jobs.run()
+        assert not [text for text in jobs.texts(HR_CHAT) if reference in text and "⏰" in text]
+        clock.now = datetime(2026, 3, 2, 16, 1, tzinfo=UTC)  # 00:01 in Shanghai
+        await jobs.run()
+        assert len([text for text in jobs.texts(HR_CHAT) if reference in text and "⏰" in text]) == 1
+    finally:
+        await core.close()

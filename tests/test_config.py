@@ -199,6 +199,11 @@ BAD_CONFIGS: list[tuple[str, str, str]] = [
         '[sites.main]\nname = "A"\n[sites.main.deadlines]\nacknowledge_days = 2\nremind_before_hours = 48\n',
         r"sites\.main\.deadlines.*remind_before_hours",
     ),
+    (
+        "reminder before a late-evening report",  # due 18:00 next day: a 20-hour reminder precedes a 22:30 report
+        '[sites.main]\nname = "A"\n[sites.main.deadlines]\nacknowledge_days = 1\nremind_before_hours = 20\n',
+        r"sites\.main\.deadlines.*remind_before_hours \(20\) must be at most 18",
+    ),
     ("desk address with a query", '[web]\npublic_url = "https://desk.example.org/?x=1"\n', r"web\.public_url"),
 ]
 

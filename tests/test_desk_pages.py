@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from sqlalchemy import select, update
 
-from bot.core import Core
+from bot.config import Config
+from bot.core import Core, build_core
 from bot.web.app import build_web_app
 from bot.web.desk.pages import build_desk_pages
 from storage.cases import CaseStatus
+from storage.crypto import KeyRing
+from storage.deadline_rules import next_deadline
 from storage.models import AuditEntry
+from storage.outbox import as_utc
 
 from .conftest import Clock
 from .desk_kit import COOKIE, LI, WANG, ZHAO, TestIdentity, desk, new_case, pages_mount, picture
@@ -192,3 +197,32 @@ async def test_the_board_checks_the_audit_chain_when_asked_and_a_handler_cannot(
     await web.post("/desk/audit/verify", data=form(LI.account_id))
     tampered = await web.get("/desk/audit")
     assert "The audit log does NOT verify." in tampered.text and "edited" in tampered.text
+
+
+async def test_deadlines_are_shown_on_their_own_day_west_of_utc(
+    config: Config, keyring: KeyRing, clock: Clock, faq_service: object, quiz_library: object, receipt_hasher: object
+) -> None:
+    """[bot] time_zone = America/Mexico_City (UTC-6): a deadline at 18:00 there is 00:00 UTC the next
+    day. The list and the case page name the day the HR chat's note names, at 18:00 local."""
+    local = config.model_copy(update={"bot": config.bot.model_copy(update={"time_zone": "America/Mexico_City"})})
+    core = await build_core(
+        local, keyring=keyring, clock=clock, faq=faq_service, quizzes=quiz_library, hasher=receipt_hasher
+    )
+    try:
+        _, reference = await new_case(core, clock())
+        async with core.database.transaction(write=False) as session:
+            view = await core.services.cases.by_reference(session, reference)
+        upcoming = next_deadline(view)
+        assert upcoming is not None
+        due_there = as_utc(upcoming.due).astimezone(ZoneInfo("America/Mexico_City"))
+        assert due_there.hour == 18 and as_utc(upcoming.due).date() != due_there.date()
+        app = build_web_app([pages_mount(build_desk_pages(core))])
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://desk.test") as client:
+            as_person(client, WANG.account_id)
+            listing = (await client.get("/desk/cases?view=all&lang=en")).text
+            page = (await client.get(f"/desk/cases/{reference}?lang=en")).text
+        assert f"Next deadline: {due_there:%Y-%m-%d}" in listing
+        shown = re.findall(r"Due next</dt><dd><span[^>]*>([^<]*)</span>", page)
+        assert len(shown) == 1 and shown[0].endswith(" 18:00 (America/Mexico_City)"), shown  # opened: the next one
+    finally:
+        await core.close()

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
+from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -71,6 +72,9 @@ class DeskPages:
     default_language: Language = "zh"
     audit_check: AuditCheck = field(default_factory=lambda: AuditCheck())
     figures: FigureSource | None = None
+    deadline_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    """Whose days the deadlines count ([bot] time_zone): a deadline is shown on its own day and hour
+    there, the day the HR chat's note names, not on the UTC day (a day later west of UTC-6)."""
 
 
 @dataclass
@@ -87,6 +91,11 @@ def _aware(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _local(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
+    aware = _aware(moment)
+    return aware.astimezone(zone) if aware is not None else None
 
 
 def _person(request: Request) -> Person | None:
@@ -192,7 +201,7 @@ def desk_routes(pages: DeskPages) -> list[BaseRoute]:
                 {
                     "case": case,
                     "age_days": max(0, (now - created).days),
-                    "deadline": deadline,
+                    "deadline": deadline.astimezone(pages.deadline_zone) if deadline is not None else None,
                     "overdue": deadline is not None and deadline < now,
                 }
             )
@@ -234,6 +243,9 @@ def desk_routes(pages: DeskPages) -> list[BaseRoute]:
             error=error,
             settable=[s for s in HR_SETTABLE if s is not file.case.status],
             overdue=file.next_due is not None and file.next_due < pages.clock(),
+            due_local=_local(file.next_due, pages.deadline_zone),
+            escalated_local=_local(file.escalated_at, pages.deadline_zone),
+            zone_name=pages.deadline_zone.key,
             labels={"when": WHEN, "where": WHERE, "involved": INVOLVED},
             is_board=person.role is Role.BOARD,
             may_recuse=person.role is Role.HANDLER,
@@ -386,6 +398,7 @@ def build_desk_pages(runtime: Core) -> DeskPages:
         site_names=names,
         clock=services.clock,
         default_language=runtime.config.bot.default_language,
+        deadline_zone=zone(runtime.config.bot.time_zone),
         figures=FigureSource(
             runtime.database,
             services,
