@@ -18,6 +18,7 @@ from bot.preflight import audit_key_path, faq_directory, local, ping_storage, si
 from handlers.app import build_router
 from handlers.context import NO_FAQ, FaqAnswer, FaqService, Services
 from handlers.dispatcher import Dispatcher
+from handlers.faq.last_good import last_good_dir
 from handlers.hr import index_cases_for_the_desk
 from handlers.i18n import load_translators
 from handlers.preparation import Preparation, Reader
@@ -98,19 +99,25 @@ def faq_cache_dir(config: Config) -> Path:
 
 
 def load_faq(config: Config, directory: Path | None = None) -> LibraryFaqService:
-    """Loads and indexes the FAQ once at start-up; bad content stops the start with file:line problems.
+    """Loads and indexes the FAQ once at start-up. Bad content is replaced by the copy kept at the
+    last clean load (the watcher then tells the admins its file and line); without one, it stops
+    the start with file:line problems.
 
     What the index is built from is cached under ``<data_dir>/cache``, so a start with unchanged
     content reads it back in milliseconds; see ``handlers/faq/indexcache.py``."""
     from handlers.faq.library import FaqLibrary
     from handlers.faq.service import LibraryFaqService
 
-    return LibraryFaqService(FaqLibrary(directory or faq_directory(config), site_facts(config), faq_cache_dir(config)))
+    last_good = last_good_dir(config.bot.data_dir, "faq")
+    return LibraryFaqService(
+        FaqLibrary(directory or faq_directory(config), site_facts(config), faq_cache_dir(config), last_good)
+    )
 
 
 def load_quizzes(config: Config, directory: Path | None = None) -> QuizLibrary:
-    """Loads the quizzes beside the FAQ once at start-up; bad content stops the start with file:line problems."""
-    return QuizLibrary(directory or faq_directory(config))
+    """Loads the quizzes beside the FAQ once at start-up; bad content is replaced by the copy kept at
+    the last clean load, and stops the start with file:line problems when there is none."""
+    return QuizLibrary(directory or faq_directory(config), last_good_dir(config.bot.data_dir, "quizzes"))
 
 
 class LoadingFaq:

@@ -8,6 +8,7 @@ from one line which key to add, not from a stack of Python frames.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,8 @@ from bot.config import Config, ConfigError, LocalText
 
 if TYPE_CHECKING:
     from storage.database import Database
+
+log = logging.getLogger(__name__)
 
 FactsBySite = dict[str, dict[str, dict[str, str]]]
 MAX_PROBLEMS_NAMED = 3
@@ -246,14 +249,34 @@ def _web_problems(config: Config) -> list[str]:
 
 
 def _faq_problems(config: Config) -> list[str]:
+    """Content problems that would stop the start: those of a part (FAQ, quizzes) without a clean
+    copy kept at its last good load, which ``run`` serves instead (with a warning here)."""
     from handlers.faq.check import MissingFact, check_directory
+    from handlers.faq.last_good import last_good_dir
     from handlers.quiz.check import check_quiz_directory
 
     directory = faq_directory(config)
     if not directory.is_dir():
         return [f"bot.faq_dir: {directory} is not a folder; point it at the FAQ content folder"]
-    problems = check_directory(directory, site_facts(config)).problems
+    facts = site_facts(config)
+    problems = check_directory(directory, facts).problems
+    kept = last_good_dir(config.bot.data_dir, "faq")
+    if problems and kept.is_dir() and not check_directory(kept, facts).problems:
+        log.warning(
+            "faq: the FAQ content has %s; the last good content is served until they are fixed; "
+            "run `hapbot faq check`",
+            _named(problems),
+        )
+        problems = ()
     quiz_problems = check_quiz_directory(directory).problems
+    kept = last_good_dir(config.bot.data_dir, "quizzes")
+    if quiz_problems and kept.is_dir() and not check_quiz_directory(kept).problems:
+        log.warning(
+            "quizzes: the quiz files have %s; the last good quizzes are served until they are fixed; "
+            "run `hapbot faq check`",
+            _named(quiz_problems),
+        )
+        quiz_problems = ()
     if not problems and not quiz_problems:
         return []
     missing: dict[str, dict[str, str]] = {}

@@ -4,7 +4,8 @@ Start order: config → keys → database (migrated) → quizzes → channels �
 (journal processor, polling, outbox sender, scheduler) → FAQ and quiz watchers, and then ``/readyz``
 answers 200. The FAQ is loaded and indexed in a thread from the first moment, beside all of that
 (from ``<data_dir>/cache`` when the content is unchanged, see handlers/faq/indexcache.py); bad
-content still stops the start, with its file and line. ``/readyz`` waits for that thread: a
+content is replaced by the copy kept at the last clean load (handlers/faq/last_good.py), and stops
+the start, with its file and line, only when there is none. ``/readyz`` waits for that thread: a
 question that arrives earlier (a webhook is live already) waits for the index too. Stop order is the reverse, and
 everything committed survives: pending updates and pushes resume at the next start.
 """

@@ -2,12 +2,15 @@
 
 A request takes ``library.snapshot`` once and uses only that object, so a reload that swaps
 in new content mid-request cannot mix old and new entries. A reload that finds any problem
-swaps nothing: workers keep getting the last good answers while admins fix the file.
+swaps nothing: workers keep getting the last good answers while admins fix the file. A start that
+finds problems serves the copy kept at the last clean load instead, when there is one
+(``handlers/faq/last_good.py``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,10 +21,13 @@ from handlers.faq.analyzer import Analyzer
 from handlers.faq.check import FactsBySite, check_directory
 from handlers.faq.embedding import TextEncoder, shared_word_vectors
 from handlers.faq.indexcache import cached_index
+from handlers.faq.last_good import keep
 from handlers.faq.loader import Content
 from handlers.faq.model import Entry, Problem
 from handlers.faq.search import SearchHit, SearchIndex, is_confident
 from handlers.faq.segmenter import shared_segmenter
+
+log = logging.getLogger(__name__)
 
 
 def initialise_segmenter(cache_dir: Path | None = None) -> None:
@@ -127,14 +133,34 @@ class FaqLibrary:
     """Holds the snapshot being served and swaps it atomically on a successful reload."""
 
     def __init__(
-        self, directory: Path, facts_by_site: FactsBySite | None = None, cache_dir: Path | None = None
+        self,
+        directory: Path,
+        facts_by_site: FactsBySite | None = None,
+        cache_dir: Path | None = None,
+        last_good: Path | None = None,
     ) -> None:
-        """Load at start-up; raise ``ContentError`` (fail loudly) if the content has problems."""
+        """Load at start-up. Content with problems is replaced by the copy in ``last_good`` (kept at
+        the last clean load; its problems are in ``start_problems`` and the watcher reports them);
+        without a clean copy, raise ``ContentError`` (fail loudly)."""
         self.directory = directory
         self.facts_by_site = facts_by_site
         self.cache_dir = cache_dir
+        self.last_good = last_good
+        self.start_problems: list[Problem] = []
         self._reload_lock = threading.Lock()
         snapshot, problems = build_snapshot(directory, facts_by_site, cache_dir=cache_dir)
+        if snapshot is None and last_good is not None and last_good.is_dir():
+            snapshot, _ = build_snapshot(last_good, facts_by_site, cache_dir=cache_dir)
+            if snapshot is not None:
+                self.start_problems = problems
+                log.error(
+                    "the FAQ content has %d problem(s), the first: %s; serving the last good content until "
+                    "they are fixed",
+                    len(problems),
+                    problems[0],
+                )
+        elif snapshot is not None:
+            self._keep(snapshot)
         if snapshot is None:
             raise ContentError(problems)
         self._snapshot = snapshot
@@ -150,4 +176,9 @@ class FaqLibrary:
             snapshot, problems = build_snapshot(self.directory, self.facts_by_site, cache_dir=self.cache_dir)
             if snapshot is not None:
                 self._snapshot = snapshot
+                self._keep(snapshot)
             return problems
+
+    def _keep(self, snapshot: FaqSnapshot) -> None:
+        if self.last_good is not None:
+            keep(self.directory, self.last_good, snapshot.version)

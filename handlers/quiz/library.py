@@ -1,22 +1,27 @@
 """The live quizzes: an immutable snapshot replaced whole when the files change, as for the FAQ.
 
 A reload that finds any problem swaps nothing: workers keep the last good quizzes while admins fix
-the file. Every question version loaded since start-up stays findable by its fingerprint, so a
-worker who started a quiz before an edit finishes it with the questions they started with.
+the file (and a start that finds problems serves the copy kept at the last clean load, when there
+is one: ``handlers/faq/last_good.py``). Every question version loaded since start-up stays
+findable by its fingerprint, so a worker who started a quiz before an edit finishes it with the
+questions they started with.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 
+from handlers.faq.last_good import keep
 from handlers.faq.model import Problem
 
 from .check import check_quiz_directory
 from .model import Question, Quiz, QuizContent
 
+log = logging.getLogger(__name__)
 
 class QuizSnapshot:
     """One consistent version of the quizzes."""
@@ -57,15 +62,31 @@ def build_quiz_snapshot(directory: Path) -> tuple[QuizSnapshot | None, list[Prob
 class QuizLibrary:
     """Holds the quizzes being served, swaps them on a good reload, and remembers every question seen."""
 
-    def __init__(self, directory: Path | None) -> None:
-        """Load at start-up (``None``: no quizzes); raise ``ContentError`` if the content has problems."""
+    def __init__(self, directory: Path | None, last_good: Path | None = None) -> None:
+        """Load at start-up (``None``: no quizzes). Content with problems is replaced by the copy in
+        ``last_good`` (kept at the last clean load; its problems are in ``start_problems`` and the
+        watcher reports them); without a clean copy, raise ``ContentError``."""
         self.directory = directory or Path()
+        self.last_good = last_good
+        self.start_problems: list[Problem] = []
         self._reload_lock = threading.Lock()
         self._questions: dict[str, Question] = {}
         if directory is None:
             self._snapshot = QuizSnapshot(QuizContent(), "none")
             return
         snapshot, problems = build_quiz_snapshot(directory)
+        if snapshot is None and last_good is not None and last_good.is_dir():
+            snapshot, _ = build_quiz_snapshot(last_good)
+            if snapshot is not None:
+                self.start_problems = problems
+                log.error(
+                    "the quiz files have %d problem(s), the first: %s; serving the last good quizzes until "
+                    "they are fixed",
+                    len(problems),
+                    problems[0],
+                )
+        elif snapshot is not None:
+            self._keep(snapshot)
         if snapshot is None:
             from handlers.faq.library import ContentError
 
@@ -83,7 +104,12 @@ class QuizLibrary:
             snapshot, problems = build_quiz_snapshot(self.directory)
             if snapshot is not None:
                 self._install(snapshot)
+                self._keep(snapshot)
             return problems
+
+    def _keep(self, snapshot: QuizSnapshot) -> None:
+        if self.last_good is not None:
+            keep(self.directory, self.last_good, snapshot.version)
 
     def question(self, fingerprint: str) -> Question | None:
         """A question by the fingerprint of its content: the current one or any loaded since start."""
