@@ -31,7 +31,10 @@ _HARASSER = (
     r"他|她|那人|那个人|那个男的|那个男人|那男的|那个家伙|有人|有个人|有个男的|一个男的|陌生人|"
     r"组长|线长|拉长|班长|主管|经理|领导|老板|主任"
 )
-_NEAR = r"门口|门外|楼下|外面|窗外|旁边|附近|身边|后面|房间|宿舍|寝室|床边|屋里|房里|厕所|走廊|楼道|楼梯|车里|车上"
+_NEAR = (
+    r"门口|门外|楼下|外面|窗外|窗户外面?|阳台|旁边|附近|身边|后面|房间|宿舍|寝室|床边|屋里|房里|厕所|走廊|楼道|楼梯|"
+    r"车里|车上"
+)
 _JOB = r"开除|滚蛋|辞退|炒|加班|奖金|转正|工资|扣钱|调岗|升职|合同|陪|吃饭|约会|考核|排班"
 _JOB_EN = r"fire|fired|firing|dismiss\w*|sack\w*|job|overtime|bonus|contract|promotion|pay|salary|shifts?|date"
 _EN_SOMEONE = (
@@ -43,7 +46,8 @@ SOS = re.compile(r"救命|救救我|救我|求救|求求你们?救|快来人|来
 """Cries for help that stand even inside a question ("谁能来救救我")."""
 HELP = _any(
     SOS.pattern,
-    r"(?:快|帮我|马上|赶紧|我要|我想|我得)报警",
+    r"(?:快|帮我|马上|赶紧|我要|我想|我得)报警|救救(?:她|他|我朋友|我室友)|快去救",
+    r"\bplease help (?:her|him|my friend|my roommate|them)\b|\bhelp (?:her|him|them) (?:now|please|quick\w*)\b",
     r"\bhelp me\b(?!\s+(?:to|with|report|understand|find|know|check|make|file|get|ask|learn|see|write|contact))",
     r"^\s*help\s*!|\bplease help\s*(?:!|$)",
     r"\b(?:urgent|emergency) help\b|\bhelp needed\b",
@@ -68,6 +72,7 @@ THREAT = _any(
 SELF_HARM = _any(
     r"想死|不[想愿]再?活|活不下去|活着(?:没|没有)(?:意思|意义)|活着太(?:累|苦|难)|[撑熬挺]不下去|自杀|轻生|寻死|自残",
     r"跳楼|跳河|跳下去|割腕|安眠药|农药|结束(?:自己的?)?生命|了结自己|死了算了|不如死了|一死了之|伤害自己",
+    r"[吃吞喝]了(?:一|半|整|好几)?(?:瓶|把|堆|大把|板)(?:的)?药|[吃吞]了(?:很多|好多|一堆)药",
     r"\bkill(?:ing)? myself\b|\bend(?:ing)? (?:my|it) (?:own )?(?:life|all)\b|\btake my (?:own )?life\b|\bsuicid\w*",
     r"\b(?:want|wanted|wanna) (?:to )?die\b|\bnot want to (?:live|be alive|be here)\b|\bbetter off dead\b",
     r"\b(?:hurt|cut|harm)(?:ing)? myself\b|\bno reason to live\b|\bcan ?not go on\b|\bjump off\b|\boverdose\b",
@@ -81,7 +86,9 @@ ACT = _any(
     r"在.{0,10}等我|等着我|守着我|守在|蹲我|蹲守|堵我|堵着我|堵在|拦着|拦住我|截住我",
     rf"在(?:{_NEAR}).{{0,2}}(?:不走|站着|守着|等着|徘徊|转悠|盯着)",
     rf"(?:守着|蹲着|堵着|等着|站着)在?.{{0,4}}(?:{_NEAR})",
-    rf"(?:{_HARASSER})(?:现在|还|又|一直|就|正)+在我?的?(?:{_NEAR})",
+    rf"(?:{_HARASSER})(?:现在|还|又|一直|就|正)+在(?:我们?)?的?(?:宿舍|寝室|房间)?(?:{_NEAR})",
+    r"(?:要|会|说要|今晚|晚上)(?:过|进)?来我们?的?(?:房间|宿舍|寝室|家|屋|房)",
+    r"(?:开|带|拉|骗|叫)(?:我)?到.{0,4}(?:没人|偏僻|荒|小树林|野外)|没人的地方|车上(?:就|只有)我一个",
     rf"(?:就在|还在|又在).{{0,4}}(?:{_NEAR})",
     rf"(?:{_HARASSER})在我?的?(?:宿舍|房间|厂)?(?:门口|门外|楼下|窗外|外面)|(?:{_HARASSER})又来",
     r"(?:又|还|要|说要|正|就|会)(?:过|上)?来.{0,6}找我|知道我住|知道我(?:家|宿舍|寝室)在|查到我(?:住|家)|找上门|"
@@ -101,7 +108,7 @@ ACT = _any(
     r"按住我|按着我|压着我|压在|拽我|拽着我|扯我|抓住我|抓着我|拖我|把我拖|强奸|强暴|性侵|侵犯我|"
     r"脱我|扒我|绑|捂住我|捂我|拿刀|有刀|持刀|动刀|受伤|流血|出血|打伤|殴打|施暴",
     r"(?:有|很|好|非常)?危险(?![吗么])|不安全",
-    r"吓得|发抖|浑身抖|(?:一直|还在|不停地?)(?:在)?抖|抖个不停|不敢(?:回|出|下班|一个人|睡|走|出门|开门)|"
+    r"吓得|发抖|浑身抖|(?:一直|还在|不停地?)(?:在)?抖|抖个不停|不敢(?:回|出|下班|一个人|睡|走|出门|开门|动|出声)|"
     r"\b(?:still )?(?:shaking|trembling)\b",
     r"\b(?:follow|stalk|chas|tail)\w*\s+(?:me|us)\b|\bbeing (?:followed|stalked|watched)\b",
     r"\bwait(?:s|ed|ing)?\s+(?:for me|outside|at my|near my|by my|downstairs|in front)",
@@ -114,7 +121,8 @@ ACT = _any(
     r"\b(?:try|trying|tries|tried|rattl\w*|jiggl\w*|turn\w*) (?:the |my |our )?(?:\w+ )?(?:door ?)?(?:handle|knob|"
     r"lock)\b",
     r"\b(?:will|would|does|do|did|is|are|can) not (?:leave|go away)\b|\brefus\w* to leave\b",
-    r"\b(?:will|would|does|do|did|is|are|can) not let (?:me|go)\b|\bnot letting (?:me|go)\b|\blet me out\b",
+    r"\b(?:will|would|does|do|did|is|are|can) not let (?:me|go)\b|\bnot letting (?:me|go)\b|\blet me out\b|"
+    r"\bnot let(?:ting)? (?:me|her|us|them)\b|\b(?:me|her|us) go out\b",
     r"\bgrab\w* (?:my|me by the) (?:hair|neck|throat)|\b(?:broke|break|breaking|broken) into (?:my|our)\b",
     r"\block(?:s|ed|ing)? me\b|\b(?:locked|trapped|stuck) in\b|\bcan ?not get out\b|\block\w*\b.{0,40}\b(?:me|"
     r"us) (?:in|inside)\b",
@@ -137,6 +145,7 @@ FEAR = _any(
 )
 FEAR_NOW = _any(
     r"^(?:死了|极了|得?要死|得?要命|得?发抖|了|啊|呀|哦|呜+|他|她|他们|这个人|那个人|\s)*$",
+    r"^(?:他|她|他们)?(?:真的|会|又|还)?(?:要)?(?:来|过来|进来|找来|找我|打我|进我)",
     r"^\s*(?:so much\s*|right now\s*|now\s*|to death\s*)*(?:$|for my life|of (?:him|her|them|this (?:man|guy)|"
     r"that (?:man|guy)|my (?:supervisor|boss|manager|leader))\s*$|to (?:go (?:back|home|out|outside)|leave|sleep|"
     r"be alone|open the door|walk)\b)",
@@ -162,6 +171,12 @@ PAST = _any(
 PAST_ASPECT = re.compile(r"^过")
 """A Chinese verb followed by 过 ("跟踪过我") tells of something that happened and ended."""
 
+SAFE_NOW = _any(
+    r"现在没事了|已经没事了|现在安全了|已经安全了|现在已经好了|已经离开他了",
+    r"\b(?:i am|i am now|now i am|we are) (?:safe|ok|okay|fine|alright)(?: now)?\b|\bgot away\b|\bi escaped\b",
+)
+"""She says it is over and she is safe: what was done to her is told, not happening (a threat or
+self-harm still counts)."""
 PRESENT = _any(
     r"现在|正在|此刻|还在|又在|又来|又开始|就在|刚才|刚刚|今晚|今天|这会儿?|此时|目前",
     r"\bnow\b|\bstill\b|\bagain\b|\bcurrently\b|\btonight\b|\btoday\b|\bat the moment\b|\bthis moment\b",
@@ -178,7 +193,7 @@ ABOUT_RULES = _any(
 """A question about what the rules say ("公司对威胁有什么规定", "what does the policy say about threats")
 asks about a kind of act, not of one happening to her."""
 CATEGORY_QUESTION = _any(
-    r"算不算|算是|算.{0,10}[吗么]|属于|是不是.{0,8}(?:骚扰|违法|犯法)|什么是|什么叫|定义",
+    r"算不算|算是|算.{0,10}[吗么]|算.{0,8}还是算|属于|是不是.{0,8}(?:骚扰|违法|犯法)|什么是|什么叫|定义",
     r"\bwhat counts\b|\bcount as\b|\bconsidered\b|\bis (?:it|this|that) (?:sexual )?harassment\b|\bwhat is\b",
     r"\bdoes (?:it|this|that) count\b|\bdefin\w*",
 )
@@ -187,7 +202,7 @@ CATEGORY_QUESTION = _any(
 
 QUESTION = _any(
     r"[?吗呢么]\s*$|怎么|怎样|如何|咋|哪里|哪儿|在哪|什么|会不会|能不能|可不可以|可以.{0,12}[吗么]|是不是|要不要|"
-    r"有没有|多久|多长时间|几点|几天|谁会|为什么|哪些|哪种|啥|有用吗|后果|流程|步骤|想知道|想问|想了解|请问|问一下|"
+    r"有没有|多久|多长时间|几点|几天|谁会|归谁|谁管|谁负责|为什么|哪些|哪种|啥|有用吗|后果|流程|步骤|想知道|想问|想了解|请问|问一下|"
     r"问问",
     r"^(?:how|what|where|when|who|whom|why|which|will|would|can|could|should|is|are|am|do|does|did|may|must)\b",
     r"\b(?:i want to know|wondering|tell me about|explain)\b",
@@ -197,17 +212,20 @@ REQUEST = _any(r"帮我|替我|帮忙|麻烦你?", r"\b(?:help me|can you|could 
 
 # --- report ------------------------------------------------------------------------------------
 
-_REPORT_VERB_ZH = r"举报|举保|举抱|投诉|检举|揭发|告发|反映|申诉|报案|状告|上报|报上去|告(?!诉|知|示|别|辞|一段|假)"
+_REPORT_VERB_ZH = (
+    r"举报|举保|举抱|巨报|投诉|检举|揭发|告发|反映|申诉|报案|状告|上报|报上去|告(?!诉|知|示|别|辞|一段|假)"
+)
 REPORT = _any(
     rf"(?:我|我们)?(?:要|想|想要|需要|得|必须|准备|打算|决定|来|希望|请你?|帮我|替我|给我|麻烦你?帮?我?|帮忙)"
     rf"(?:[帮替代](?:她|他|朋友|同事|工友|别人|室友|姐妹))?(?:去|来|再|正式)?(?:{_REPORT_VERB_ZH})",
     rf"^(?:{_REPORT_VERB_ZH})(?:一下)?(?:我们|那个|这个|他|她|我的|一个|车间|组长|线长|拉长|主管|经理|宿舍|仓库)",
     rf"(?:{_REPORT_VERB_ZH})一下",
-    rf"[帮替代](?:她|他|朋友|同事|工友|别人|室友|姐妹|我们)(?:去|来|正式)?(?:{_REPORT_VERB_ZH})",
+    rf"[帮替代]我?的?(?:她|他|朋友|同事|工友|别人|室友|姐妹|表妹|表姐|妹妹|姐姐|老乡|亲戚|老婆|女儿|我们)"
+    rf"(?:去|来|正式)?(?:{_REPORT_VERB_ZH}|说一下|讲一下|说说)",
     rf"把.{{0,10}}(?:报上去|上报|{_REPORT_VERB_ZH}上去)|帮我记(?:一下|下来|录)|记录一下|"
     rf"[补留](?:个|一个|一下)?(?:记录|底)|备个?案",
-    r"\bon (?:the )?record\b|\bfor the record\b|\bkeep a record\b|\b(?:want|like|need) to tell (?:you|someone|"
-    r"hr) about\b",
+    r"\breport (?:pls|please|him|her|them|this|it)\b|\breport\s*$|\bon (?:the )?record\b|\bfor the record\b|"
+    r"\bkeep a record\b|\b(?:want|like|need) to tell (?:you|someone|hr) about\b",
     r"^(?:i am |i am here |i want to be )?reporting\b|\breporting (?:on behalf|for (?:my|a)|about|that|this|my|him|"
     r"her)\b",
     r"\b(?:on behalf of|for) my (?:friend|colleague|coworker|co-worker|roommate|sister)\b.{0,40}\b(?:report|complain)",
@@ -220,12 +238,15 @@ REPORT = _any(
 )
 NARRATIVE = _any(
     r"摸|揩油|咸猪手|动手动脚|毛手毛脚|占.{0,2}便宜|吃豆腐|骚扰|骚饶|黄段子|黄色笑话|荤段子|下流|色眯眯|偷拍|偷看|强吻|"
-    r"亲我|搂我|抱我|蹭我|贴着我|把手放|手放在?我|盯着我的?(?:胸|身|腿|屁股)|说我.{0,6}(?:身材|胸|屁股|腿)|"
+    r"亲我|搂我|抱我|蹭我|贴着我|把手放|手放在?我|盯着我的?(?:胸|身|腿|屁股)|说[我她].{0,6}(?:身材|胸|屁股|腿|性感)|"
+    r"[拍摸捏掐][我她]的?(?:背|屁股|腰|肩|腿|脸|手)|内衣|内裤|胸罩|"
     r"发.{0,6}(?:黄图|裸照|色情|不雅|黄色)|潜规则|性暗示|要我陪|陪他(?:睡|喝|吃|出去)|不陪.{0,6}就|xsr",
     r"\b(?:touch\w*|grop\w*|harass\w*|fondl\w*|pinch\w*|molest\w*|stares? at my|staring at my|dirty jokes?|"
     r"sexual (?:jokes?|comments?|remarks?|messages?)|comments? on my (?:body|looks|chest|breasts|legs|figure)|"
     r"sends? me (?:porn|nudes?|dirty|sexual|explicit)|without knocking|while we (?:change|shower|sleep)|"
-    r"grabb?\w* my (?:bum|butt|ass|bottom|breasts?|chest|waist)|threaten\w* to (?:cut|fire|dock|reduce|take)|"
+    r"grabb?\w* my (?:bum|butt|ass|bottom|breasts?|chest|waist)|"
+    r"look\w* (?:inside|down|up) my (?:shirt|skirt|dress|blouse)|"
+    r"threaten\w* to (?:cut|fire|dock|reduce|take)|"
     r"if i (?:do not|will not|refuse to) (?:go out|sleep|date|kiss|have dinner)|"
     r"rubs? (?:against|up against) me|brush\w* against me|keeps? asking me out|asks? me out)\b",
 )
@@ -265,8 +286,15 @@ STATUS = _any(
     r"(?:没(?:有)?人(?:理|管|回|联系|跟进)|没(?:有)?(?:回音|消息|回复|下文|动静|结果)|石沉大海)",
     r"\b(?:status|progress|update)s? (?:of|on) (?:my |the |our )?(?:report|case|complaint)\b|\bcase (?:number |"
     r"no\.? |#)?\d{3,}\b",
-    r"\bi (?:reported|complained|made a (?:report|complaint)|filed (?:a|my) (?:report|complaint))\b.{0,40}"
-    r"\b(?:heard nothing|no (?:reply|answer|response|news|update)|nobody|no one|not heard|still waiting|any news)",
+    r"\bi (?:report|reported|complain|complained|(?:made|make|sent|send|filed|file) (?:a |my )?(?:report|complaint))\b"
+    r".{0,60}\b(?:heard nothing|no (?:reply|answer|response|news|update)|nobody|no one|not heard|still waiting|"
+    r"any news|"
+    r"result|update|news|reply|answer|received|contact)",
+    r"(?:举报|投诉|反映)[^。!]{0,16}(?:调查|处理|查)了?(?:没|吗|没有)",
+    r"\bwhat (?:happen|happened|happens|is happening) (?:to|with) (?:my|our|the) (?:report|case|complaint)\b|"
+    r"\bhap-[0-9a-z]{3,8}\b|\bcheck (?:the |my )?status\b",
+    r"(?:之前|上次|以前|前天|昨天|上周|上个?月|前|我)[^。?!]{0,12}(?:举报|投诉|反映|报)(?:的|了|过)[^。!]{0,16}"
+    r"(?:情况|进展|结果|进度|处理|回复|回音|消息|动静|没人(?:回|理|管)|没有人(?:回|理|管)|收到)",
     r"\bmy (?:report|case|complaint)\b.{0,30}\b(?:status|progress|update|news|result|outcome|going|happen\w*|reply|"
     r"answer|heard|anything)\b",
     r"\b(?:check|checking|follow up|follow-up|track|see|look up|any update|any news|update|updates|news|what happened|"
@@ -290,7 +318,7 @@ it belongs to the FAQ (data-privacy), not to a status lookup, though it names "m
 # --- talk to a person --------------------------------------------------------------------------
 
 PERSON = _any(
-    r"找人(?:聊|说|谈|倾诉)|(?:跟|和|找|同)(?:人|真人|谁|个人|一个人)(?:聊|说|谈)|"
+    r"找人(?:聊|说|谈|倾诉)|(?:跟|和|找|同)(?:人|真人|谁|个人|一个人)(?:聊|说|谈)|找(?:个|一个)人.{0,4}(?:聊|说|谈|讲|打电话|通话)|"
     r"有没有人.{0,6}(?:跟|和|陪)我.{0,2}(?:聊|说|谈)",
     r"真人|人工客服|人工服务|转人工|活人|倾诉|陪我(?:聊|说)|说说话|聊一?聊",
     r"(?:跟|和|找|同)(?:人事|hr|领导|心理|主管|委员会|工会).{0,6}(?:聊|谈|说|讲|沟通|见面|面谈|当面|联系)",
@@ -299,6 +327,7 @@ PERSON = _any(
     r"(?:能不能|能否|可以|可不可以|请|麻烦)(?:有人|你们|人事|谁)?.{0,2}(?:打电话给我|给我打电话|联系我|回电话给我)",
     r"(?:联系|找|打给|打电话给)(?:人事|hr|人力|委员会|关爱委员会)|人事(?:部|的)?(?:电话|联系方式|在哪|办公室|分机)",
     r"\bcontact (?:hr|human resources|the board|someone|somebody)\b|\bhr(?: is)? (?:phone|number|contact)\b",
+    r"(?:叫|找|请|要|有没有)(?:个|一个)?.{0,8}的人.{0,4}(?:跟|和|同)我(?:聊|说|谈|讲)|"
     r"心理(?:咨询|老师|医生|辅导)|咨询师|辅导员|心里话|谈心|女(?:的)?(?:人事|hr|同事|工作人员)",
     r"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:someone|somebody|a (?:real )?(?:person|human)|anyone|hr|a counsell?or|"
     r"someone in hr|a woman|a real|people|a human being)",
@@ -306,6 +335,7 @@ PERSON = _any(
     r"\b(?:can|could|please|would|will)\s+(?:someone|somebody|you|hr|a person)\s+(?:call|contact|phone)\s+me\b",
     r"\b(?:want|need|like)\s+(?:someone|somebody|hr|a person)\s+to\s+(?:call|contact|phone)\s+me\b",
     r"\b(?:can|could|would|will|please)\b.{0,30}\b(?:call|phone|ring|contact)\s+me\b",
+    r"\b(?:staff|someone|somebody|person|people|anyone)\b.{0,20}\b(?:i can|to) (?:talk|speak|chat) (?:to|with)\b",
     r"\b(?:connect|transfer|put)\s+me\s+(?:through\s+)?(?:to|with)\b|\bsomeone real\b|\ba (?:real|live) (?:person|"
     r"human)\b",
 )
@@ -315,8 +345,8 @@ PERSON = _any(
 GREETING_WORDS = re.compile(
     r"你好|您好|大家好|你们好|嗨|哈喽|哈啰|哈罗|嘿|喂|在吗|在么|在嘛|在不在|有人吗|有人在吗|早上好|上午好|中午好|"
     r"下午好|晚上好|早安|晚安|早|"
-    r"打扰(?:了|一下|您|你)?|不好意思|亲亲?|机器人|小助手|"
-    r"\b(?:hi+|hel+o+|hey+|hallo|hiya|yo|good (?:morning|afternoon|evening)|"
+    r"打扰(?:了|一下|您|你)?|不好意思|亲亲?|机器人|小助手|刚下班|下班了|吃饭了(?:没|吗)?|在忙吗?|忙吗|"
+    r"\b(?:hi+|hel+o+|hey+|hallo|hiya|yo|good (?:morning|afternoon|evening|day)|po|maam|ma am|madam|sir|"
     r"anyone there|is anyone there|"
     r"are you there|there|bot)\b"
 )
@@ -328,5 +358,7 @@ THANKS_WORDS = re.compile(
     r"\b(?:thanks?|thank you|thank u|thx|ty|cheers|much|so|very|a lot|okay|ok|got it|great|appreciate it|"
     r"you|fine|bye|goodbye|see you|that|this|it|really|helped|helps|helpful|useful|was|very helpful)\b"
 )
+THANKS_START = re.compile(r"^\W*(?:谢谢|感谢|多谢|thanks?\b|thank you\b|thx\b|3q\b)")
+"""A message that opens with thanks ("谢谢你们听我讲", "thanks a lot for the help") and asks nothing is thanks."""
 THANKS_CORE = re.compile(r"谢|感谢|辛苦|唔该|\b3q\b|\bxx\b|\bthank|\bthx\b|\bty\b|\bcheers\b|\bappreciate")
 FILLERS = re.compile(r"[\s\W_]+|啊|呀|哈|哦|呢|啦|吧|了|的|呀|嘛|们|鸭|哇|哟|喔|噢")

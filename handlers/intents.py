@@ -83,7 +83,8 @@ _SPOKEN = (
     ("乜嘢", "什么"), ("咩", "什么"), ("边度", "哪里"), ("边个", "谁"), ("喺", "在"), ("唔", "不"), ("冇", "没有"),
     ("佢", "他"), ("嘅", "的"), ("咗", "了"), ("係", "是"), ("睇", "看"), ("搵", "找"), ("嚟", "来"), ("好惊", "好怕"),
     ("我惊", "我怕"), ("咋个", "怎么"), ("啥子", "什么"), ("没得", "没有"), ("守到起", "守着"), ("遭他", "被他"),
-    ("在马", "在吗"),
+    ("在马", "在吗"), ("俺", "我"), ("咱", "我"), ("巨报", "举报"), ("咋整", "怎么办"), ("中不中", "行不行"),
+    ("莫得", "没有"), ("晓得", "知道"), ("好滴", "好的"),
 )
 _PINYIN_INITIALS = {
     "zs": "自杀", "jb": "举报", "xsr": "性骚扰", "sr": "骚扰", "zg": "主管", "nh": "你好", "xx": "谢谢", "bj": "报警",
@@ -104,6 +105,10 @@ _SPACE_BETWEEN_CJK = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
 _FIRST_PERSON = re.compile(r"我|\b(?:me|my|i|us|our)\b")
 _FIRST_PERSON_ACT = re.compile(r"[^自]我(?!们?(?:厂|公司|单位))|^我|\b(?:me|i am|i have been|i was|us)\b")
 """She speaks of something done to her ("他威胁我", "he threatened me"), not of "our policy"."""
+_STILL_THERE = re.compile(
+    r"还在|又来|又在|还会来|找我|\bstill (?:here|there|outside|waiting|looking)\b|\bcoming back\b"
+)
+"""Said beside "I am safe now", it is not over ("我跑出来了 他还在到处找我")."""
 _CLAUSE_BREAK = re.compile(r"[,.!?;:。、…~\n]+|\s+-\s+|\b(?:but|and|so)\b|但是|可是|不过|然后")
 
 
@@ -223,6 +228,7 @@ def danger_cues(text: str) -> list[str]:
     category = bool(p.CATEGORY_QUESTION.search(folded)) and not p.PRESENT.search(folded)
     found: list[str] = []
     general = question and not p.PRESENT.search(folded) and bool(p.SITUATION.search(folded))
+    safe_now = bool(p.SAFE_NOW.search(folded)) and not _STILL_THERE.search(folded)
     rules = question and bool(p.ABOUT_RULES.search(folded)) and not _FIRST_PERSON_ACT.search(folded)
     for clause in clauses(folded):
         hypothetical = general or (question and bool(p.HYPOTHETICAL.search(clause)))
@@ -230,6 +236,8 @@ def danger_cues(text: str) -> list[str]:
                              ("act", p.ACT), ("fear", p.FEAR)):
             for match in family.finditer(clause):
                 if name in ("threat", "act") and rules:
+                    continue
+                if name in ("act", "fear") and safe_now:
                     continue
                 if _cancelled(name, clause, match, hypothetical=hypothetical, question=question, category=category):
                     continue
@@ -287,7 +295,8 @@ def _intent_without_danger(text: str, folded: str) -> tuple[Intent, str | None]:
     report = p.REPORT.search(folded)
     if report and p.REPORT_REFUSED.search(folded[: report.start()]):
         report = None
-    if report and (not _question_shaped(folded) or p.REQUEST.search(folded)):
+    said = report is not None and any(p.REPORT.search(c) and not _question_shaped(c) for c in clauses(folded))
+    if report and (said or not _question_shaped(folded) or p.REQUEST.search(folded)):
         return Intent.REPORT, _report_words(text, folded)
     if p.PERSON.search(folded):
         return Intent.PERSON, None
@@ -295,7 +304,7 @@ def _intent_without_danger(text: str, folded: str) -> tuple[Intent, str | None]:
         return Intent.THANKS, None
     if _only(p.GREETING_WORDS, folded):
         return Intent.GREETING, None
-    if _only(p.THANKS_WORDS, folded):
+    if _only(p.THANKS_WORDS, folded) or (p.THANKS_START.match(folded) and not _question_shaped(folded)):
         return Intent.THANKS, None
     asks_rules = bool(p.ABOUT_RULES.search(folded)) and not _FIRST_PERSON_ACT.search(folded)
     asks = _question_shaped(folded) or bool(p.CATEGORY_QUESTION.search(folded)) or asks_rules

@@ -17,8 +17,9 @@ REPO = Path(__file__).resolve().parents[1]
 TABLE = REPO / "tests" / "data" / "intent_table.jsonl"
 HELD_OUT = REPO / "tests" / "data" / "intent_heldout.jsonl"
 COLLOQUIAL = REPO / "tests" / "data" / "intent_colloquial.jsonl"
-"""160 first messages written by a helper who never saw the recogniser (dialect, pinyin initials, typos,
-euphemisms, danger after small talk); the recogniser was then tuned on them, so they are a table now."""
+"""310 first messages written by two helpers who never saw the recogniser (dialect, pinyin initials, typos,
+euphemisms, broken English, danger after small talk); the recogniser was then tuned on them, so they are
+a table now."""
 
 
 SHARED_DEV = REPO.parent / "shared" / "intent-eval" / "dev.jsonl"
