@@ -42,7 +42,7 @@ _EN_SOMEONE = (
     r"my (?:supervisor|boss|manager|leader|line leader|team leader|foreman)"
 )
 
-SOS = re.compile(r"救命|救救我|救我|求救|求求你们?救|快来人|来人啊|\bsos\b")
+SOS = re.compile(r"救命|救救我|救我|求救|求求你们?救|快来人|来人啊|(?:快|帮我|马上|赶紧)报警|\bsos\b")
 """Cries for help that stand even inside a question ("谁能来救救我")."""
 HELP = _any(
     SOS.pattern,
@@ -87,16 +87,16 @@ ACT = _any(
     rf"在(?:{_NEAR}).{{0,2}}(?:不走|站着|守着|等着|徘徊|转悠|盯着)",
     rf"(?:守着|蹲着|堵着|等着|站着)在?.{{0,4}}(?:{_NEAR})",
     rf"(?:{_HARASSER})(?:现在|还|又|一直|就|正)+在(?:我们?)?的?(?:宿舍|寝室|房间)?(?:{_NEAR})",
-    r"(?:要|会|说要|今晚|晚上)(?:过|进)?来我们?的?(?:房间|宿舍|寝室|家|屋|房)",
+    r"(?:要|会|说要|今晚|晚上)(?:过|进)?来我们?的?(?:房间|宿舍|寝室|家|屋|房)(?!.{0,6}(?:检查|查房|卫生|维修|修|打扫|开会|点名))",
     r"(?:开|带|拉|骗|叫)(?:我)?到.{0,4}(?:没人|偏僻|荒|小树林|野外)|没人的地方|车上(?:就|只有)我一个",
     rf"(?:就在|还在|又在).{{0,4}}(?:{_NEAR})",
     rf"(?:{_HARASSER})在我?的?(?:宿舍|房间|厂)?(?:门口|门外|楼下|窗外|外面)|(?:{_HARASSER})又来",
     r"(?:又|还|要|说要|正|就|会)(?:过|上)?来.{0,6}找我|知道我住|知道我(?:家|宿舍|寝室)在|查到我(?:住|家)|找上门|"
     r"找到我(?:宿舍|家|房间)|躲在|躲起来|藏在|躲着他",
     # the door, breaking in
-    r"[敲砸踹撬撞拍踢捶].{0,6}[门窗锁]|闯进|冲进|闯入|硬闯|翻进|爬进|溜进|摸进|拿钥匙开|[要想]进来|"
+    r"[敲砸踹撬撞拍踢捶].{0,6}[门窗锁]|闯进|冲进|闯入|硬闯|翻进|爬进|溜进|摸进|(?:半夜|深夜|晚上|偷偷).{0,8}拿钥匙开|[要想]进来|"
     r"进了?我们?的?(?:房间|宿舍|屋|房)|半夜.{0,6}进",
-    r"反锁|锁上门|锁了门|把门锁|关上门不|(?:车门|门)(?:被)?锁(?:了|住|上)|锁了车门",
+    r"反锁|锁上门|锁了门|把门锁|关上门不|车门(?:被)?锁(?:了|住|上)|门被(?:他|人)?锁(?:了|住|上)|锁了车门",
     rf"(?:{_HARASSER}|在.{{0,6}}(?:{_NEAR})).{{0,8}}(?:一直|还|就是|死活)?(?:不肯?走|不离开|赖着不走)",
     # held, shut in
     r"不让我(?:走|出|离开|回|下班|跑|下车)|不放我(?:走|出)|把我(?:锁|关|困|堵|拉进|拖进|推进|按)|"
@@ -173,7 +173,8 @@ PAST_ASPECT = re.compile(r"^过")
 
 SAFE_NOW = _any(
     r"现在没事了|已经没事了|现在安全了|已经安全了|现在已经好了|已经离开他了",
-    r"\b(?:i am|i am now|now i am|we are) (?:safe|ok|okay|fine|alright)(?: now)?\b|\bgot away\b|\bi escaped\b",
+    r"\b(?:i am|we are) (?:now )?safe\b|\b(?:i am|we are) (?:ok|okay|fine|alright) now\b|"
+    r"\bnow (?:i am|we are) (?:safe|ok|okay|fine)\b|\bgot away\b|\bi escaped\b",
 )
 """She says it is over and she is safe: what was done to her is told, not happening (a threat or
 self-harm still counts)."""
@@ -193,8 +194,10 @@ ABOUT_RULES = _any(
 """A question about what the rules say ("公司对威胁有什么规定", "what does the policy say about threats")
 asks about a kind of act, not of one happening to her."""
 CATEGORY_QUESTION = _any(
-    r"算不算|算是|算.{0,10}[吗么]|算.{0,8}还是算|属于|是不是.{0,8}(?:骚扰|违法|犯法)|什么是|什么叫|定义",
-    r"\bwhat counts\b|\bcount as\b|\bconsidered\b|\bis (?:it|this|that) (?:sexual )?harassment\b|\bwhat is\b",
+    r"算不算|算是|算.{0,10}[吗么]|属于|是不是.{0,8}(?:骚扰|违法|犯法)|什么是|什么叫|定义",
+    r"\bwhat counts\b|\bcount as\b|\bconsidered\b|\bis (?:it|this|that) (?:sexual )?harassment\b|"
+    r"\bwhat is (?:a |an |the )?(?:sexual |online )?(?:harassment|stalking|assault|abuse|bullying|retaliation|"
+    r"considered|counted|meant by|the definition)\b",
     r"\bdoes (?:it|this|that) count\b|\bdefin\w*",
 )
 
@@ -202,7 +205,7 @@ CATEGORY_QUESTION = _any(
 
 QUESTION = _any(
     r"[?吗呢么]\s*$|怎么|怎样|如何|咋|哪里|哪儿|在哪|什么|会不会|能不能|可不可以|可以.{0,12}[吗么]|是不是|要不要|"
-    r"有没有|多久|多长时间|几点|几天|谁会|归谁|谁管|谁负责|为什么|哪些|哪种|啥|有用吗|后果|流程|步骤|想知道|想问|想了解|请问|问一下|"
+    r"有没有|多久|多长时间|几点|几天|谁会|归谁|谁管|谁负责|为什么|哪些|哪种|有用吗|有啥|是啥|啥(?:规定|意思|情况|时候|办法|用|叫|算)|为啥|干啥|后果|流程|步骤|想知道|想问|想了解|请问|问一下|"
     r"问问",
     r"^(?:how|what|where|when|who|whom|why|which|will|would|can|could|should|is|are|am|do|does|did|may|must)\b",
     r"\b(?:i want to know|wondering|tell me about|explain)\b",

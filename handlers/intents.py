@@ -80,12 +80,14 @@ _CONTRACTIONS = (
 # forms come first ("唔该" is thanks, not "不该"); pinyin initials only as whole Latin tokens.
 _SPOKEN = (
     ("唔该", "谢谢"), ("多谢晒", "谢谢"), ("有冇", "有没有"), ("而家", "现在"), ("依家", "现在"), ("点样", "怎么样"),
-    ("乜嘢", "什么"), ("咩", "什么"), ("边度", "哪里"), ("边个", "谁"), ("喺", "在"), ("唔", "不"), ("冇", "没有"),
+    ("乜嘢", "什么"), ("咩", "什么"), ("边度", "哪里"), ("边个", "谁"), ("喺", "在"), ("冇", "没有"),
     ("佢", "他"), ("嘅", "的"), ("咗", "了"), ("係", "是"), ("睇", "看"), ("搵", "找"), ("嚟", "来"), ("好惊", "好怕"),
     ("我惊", "我怕"), ("咋个", "怎么"), ("啥子", "什么"), ("没得", "没有"), ("守到起", "守着"), ("遭他", "被他"),
     ("在马", "在吗"), ("俺", "我"), ("咱", "我"), ("巨报", "举报"), ("咋整", "怎么办"), ("中不中", "行不行"),
     ("莫得", "没有"), ("晓得", "知道"), ("好滴", "好的"),
 )
+_CANTONESE_NOT = re.compile(r"唔(?=[肯好知系係是使敢得走想要会會能可让讓放见見识識怕理管出停])")
+"""唔 is "not" before a verb ("佢唔肯走"); alone it is a hesitation ("唔…他在门口"), not a negation."""
 _PINYIN_INITIALS = {
     "zs": "自杀", "jb": "举报", "xsr": "性骚扰", "sr": "骚扰", "zg": "主管", "nh": "你好", "xx": "谢谢", "bj": "报警",
 }
@@ -105,6 +107,11 @@ _SPACE_BETWEEN_CJK = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
 _FIRST_PERSON = re.compile(r"我|\b(?:me|my|i|us|our)\b")
 _FIRST_PERSON_ACT = re.compile(r"[^自]我(?!们?(?:厂|公司|单位))|^我|\b(?:me|i am|i have been|i was|us)\b")
 """She speaks of something done to her ("他威胁我", "he threatened me"), not of "our policy"."""
+_SOMEONE_HURT = re.compile(
+    r"我|室友|同事|朋友|姐妹|工友|女儿|妹妹|\b(?:me|my|i am|i have been|i was|us|our|her|she|friend|roommate)\b"
+)
+"""Someone it happens to: she, a roommate, a friend. A question about the rules that names one is not
+only about the rules."""
 _STILL_THERE = re.compile(
     r"还在|又来|又在|还会来|找我|\bstill (?:here|there|outside|waiting|looking)\b|\bcoming back\b"
 )
@@ -120,6 +127,7 @@ def fold(text: str) -> str:
         folded = pattern.sub(replacement, folded)
     for spoken, written in _SPOKEN:
         folded = folded.replace(spoken, written)
+    folded = _CANTONESE_NOT.sub("不", folded)
     folded = _PINYIN_TOKEN.sub(lambda match: _PINYIN_INITIALS[match.group()], folded)
     return re.sub(r"\s+", " ", folded).strip()
 
@@ -227,17 +235,32 @@ def danger_cues(text: str) -> list[str]:
     question = _question_shaped(folded)
     category = bool(p.CATEGORY_QUESTION.search(folded)) and not p.PRESENT.search(folded)
     found: list[str] = []
-    general = question and not p.PRESENT.search(folded) and bool(p.SITUATION.search(folded))
-    safe_now = bool(p.SAFE_NOW.search(folded)) and not _STILL_THERE.search(folded)
-    rules = question and bool(p.ABOUT_RULES.search(folded)) and not _FIRST_PERSON_ACT.search(folded)
-    for clause in clauses(folded):
-        hypothetical = general or (question and bool(p.HYPOTHETICAL.search(clause)))
+    present = bool(p.PRESENT.search(folded))
+    # A question about the rules, with nothing happening now and nobody named it happens to, asks
+    # about a kind of act throughout; otherwise only the clause that names the rules does.
+    rules_everywhere = (
+        question and not present and bool(p.ABOUT_RULES.search(folded)) and not _SOMEONE_HURT.search(folded)
+    )
+    parts = clauses(folded)
+    # "I am safe now" ends what she told before it; whatever follows is read as it stands.
+    safe_from = next(
+        (i for i, c in enumerate(parts) if p.SAFE_NOW.search(c) and not _STILL_THERE.search(c)), None
+    )
+    for index, clause in enumerate(parts):
+        hypothetical = question and (
+            bool(p.HYPOTHETICAL.search(clause))
+            or (not present and bool(p.SITUATION.search(clause)) and not _SOMEONE_HURT.search(clause))
+        )
+        rules = question and (
+            rules_everywhere or (bool(p.ABOUT_RULES.search(clause)) and not _SOMEONE_HURT.search(clause))
+        )
+        over = safe_from is not None and index <= safe_from
         for name, family in (("help", p.HELP), ("threat", p.THREAT), ("self_harm", p.SELF_HARM),
                              ("act", p.ACT), ("fear", p.FEAR)):
             for match in family.finditer(clause):
                 if name in ("threat", "act") and rules:
                     continue
-                if name in ("act", "fear") and safe_now:
+                if name in ("act", "fear") and over:
                     continue
                 if _cancelled(name, clause, match, hypothetical=hypothetical, question=question, category=category):
                     continue

@@ -207,7 +207,7 @@ def test_who_can_read_my_report_is_a_question_not_a_status_lookup(text: str, int
         ("能不能叫工会的人打个电话给我", Intent.PERSON),
         ("俺刚才吞了一大把药 不想活了", Intent.DANGER),
         ("他把车开到没人的地方 车上只有我一个", Intent.DANGER),
-        ("he pushed me into the store room last week, i got away and i am safe now, i want to report it", Intent.REPORT),
+        ("he pushed me into the store room last week, i got away, i am safe now, i want to report it", Intent.REPORT),
         ("i got away but he is still outside my dorm", Intent.DANGER),
     ],
 )
@@ -256,3 +256,34 @@ def test_every_colloquial_phrase_is_read_as_its_intent() -> None:
     missed = [(phrase.q, phrase.intent) for phrase in phrases if understand(phrase.q).intent != phrase.intent]
     assert missed == [(GUARD_AT_THE_DOOR, "status")]
     assert understand(GUARD_AT_THE_DOOR).then is Intent.STATUS
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I got away but he is following me",
+        "I'm safe now but he's outside waiting for me",
+        "i am safe now but my roommate is trapped in his room",
+        "我已经安全了，可他拿着刀在楼下守着",
+        "救命！遇到这种事怎么办",
+        "他把我锁在房间里，发生这种事怎么办",
+        "what do i do when a man grabs me and won't let me go",
+        "How do I get away when a man is blocking my door?",
+        "he is outside my door with a knife. what does the policy say?",
+        "室友被组长锁在仓库里了，按规定该找谁？",
+        "whats happening someone is banging on the door",
+        "帮我报警，我啥也不敢说",
+        "唔…他在门口等我",
+    ],
+)
+def test_what_turns_danger_off_never_reaches_past_its_own_clause(text: str) -> None:
+    """"I am safe now", a question about a kind of situation or about the rules turn off only what
+    they are about (found in review: each of these was read as a question)."""
+    assert understand(text).intent is Intent.DANGER
+
+
+@pytest.mark.parametrize(
+    "text", ["明天人事会来我们宿舍检查", "组长说晚上来我们宿舍检查卫生", "宿舍门锁了，我进不去", "宿管拿钥匙开了宿舍门"]
+)
+def test_ordinary_visits_and_locked_out_are_not_danger(text: str) -> None:
+    assert understand(text).intent is not Intent.DANGER
