@@ -252,7 +252,7 @@ def _faq_problems(config: Config) -> list[str]:
     """Content problems that would stop the start: those of a part (FAQ, quizzes) without a clean
     copy kept at its last good load, which ``run`` serves instead (with a warning here)."""
     from handlers.faq.check import MissingFact, check_directory
-    from handlers.faq.last_good import last_good_dir
+    from handlers.faq.last_good import kept_copy, last_good_dir
     from handlers.quiz.check import check_quiz_directory
 
     directory = faq_directory(config)
@@ -260,8 +260,8 @@ def _faq_problems(config: Config) -> list[str]:
         return [f"bot.faq_dir: {directory} is not a folder; point it at the FAQ content folder"]
     facts = site_facts(config)
     problems = check_directory(directory, facts).problems
-    kept = last_good_dir(config.bot.data_dir, "faq")
-    if problems and kept.is_dir() and not check_directory(kept, facts).problems:
+    kept = kept_copy(last_good_dir(config.bot.data_dir, "faq"), directory)
+    if problems and kept is not None and not check_directory(kept, facts).problems:
         log.warning(
             "faq: the FAQ content has %s; the last good content is served until they are fixed; "
             "run `hapbot faq check`",
@@ -269,8 +269,8 @@ def _faq_problems(config: Config) -> list[str]:
         )
         problems = ()
     quiz_problems = check_quiz_directory(directory).problems
-    kept = last_good_dir(config.bot.data_dir, "quizzes")
-    if quiz_problems and kept.is_dir() and not check_quiz_directory(kept).problems:
+    kept = kept_copy(last_good_dir(config.bot.data_dir, "quizzes"), directory)
+    if quiz_problems and kept is not None and not check_quiz_directory(kept).problems:
         log.warning(
             "quizzes: the quiz files have %s; the last good quizzes are served until they are fixed; "
             "run `hapbot faq check`",

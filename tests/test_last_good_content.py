@@ -144,15 +144,9 @@ def test_the_check_before_the_start_warns_when_a_clean_copy_will_serve(
     path = tmp_path / "config.toml"
     path.write_text(f'[bot]\nfaq_dir = "{content}"\ndata_dir = "{data}"\n' + FACTS, encoding="utf-8")
     config = load_config(path)
+    for part in ("faq", "quizzes"):  # kept at an earlier clean start
+        keep(content, last_good_dir(data, part), content_version(content))
     faq_file, quiz_file = break_faq(content), break_quiz(content)
-    with pytest.raises(ConfigError) as stopped:
-        check_startup(config, env={})
-    assert str(faq_file) in str(stopped.value) and str(quiz_file) in str(stopped.value)
-
-    pristine = tmp_path / "pristine"
-    shutil.copytree(CONTENT_DIR, pristine, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
-    for part in ("faq", "quizzes"):
-        keep(pristine, last_good_dir(data, part), content_version(pristine))
     with caplog.at_level(logging.WARNING, logger="bot.preflight"):
         check_startup(config, env={})
     warned = " ".join(record.getMessage() for record in caplog.records)
@@ -160,3 +154,53 @@ def test_the_check_before_the_start_warns_when_a_clean_copy_will_serve(
     # and what `hapbot run` loads next serves those copies, the problems waiting for the watcher
     quizzes, faq = load_quizzes(config), load_faq(config)
     assert quizzes.start_problems[0].path == quiz_file and faq.library.start_problems[0].path == faq_file
+
+    shutil.rmtree(data / "last-good")
+    with pytest.raises(ConfigError) as stopped:
+        check_startup(config, env={})
+    assert str(faq_file) in str(stopped.value) and str(quiz_file) in str(stopped.value)
+
+
+def test_a_copy_of_another_folder_is_never_served(content: Path, tmp_path: Path) -> None:
+    kept = tmp_path / "last-good" / "faq"
+    FaqLibrary(content, last_good=kept)
+    other = tmp_path / "other-faq"
+    shutil.copytree(content, other)
+    break_faq(other)
+    with pytest.raises(ContentError):
+        FaqLibrary(other, last_good=kept)  # faq_dir changed: the copy is of the old folder
+
+
+def test_a_save_while_it_loads_is_not_kept_as_good(content: Path, tmp_path: Path) -> None:
+    kept = tmp_path / "last-good" / "faq"
+    library = FaqLibrary(content, last_good=kept)
+    served = library.snapshot.version
+    replace(content / "entries" / ENTRY, OLD_EN, NEW_EN)
+    assert library.reload() == []
+    edited = library.snapshot.version
+    break_faq(content)  # saved after the load, before the copy
+    keep(content, kept, edited)
+    assert served != edited and content_version(kept) == edited, "the copy is of the content that loaded"
+
+
+def test_a_crash_between_the_renames_leaves_a_copy_that_is_used(content: Path, tmp_path: Path) -> None:
+    kept = tmp_path / "last-good" / "faq"
+    FaqLibrary(content, last_good=kept)
+    kept.rename(kept.with_name("faq.old"))  # as if the process died between the two renames
+    break_faq(content)
+    assert FaqLibrary(content, last_good=kept).start_problems
+
+
+def test_a_linked_site_folder_is_in_the_copy(content: Path, tmp_path: Path) -> None:
+    north = tmp_path / "north-overrides"
+    north.mkdir()
+    shutil.copy(content / "entries" / ENTRY, north / ENTRY)
+    replace(north / ENTRY, OLD_EN, NEW_EN)
+    (content / "sites").mkdir(exist_ok=True)
+    (content / "sites" / "north").symlink_to(north, target_is_directory=True)
+    kept = tmp_path / "last-good" / "faq"
+    FaqLibrary(content, last_good=kept)
+    break_faq(content)
+    restarted = FaqLibrary(content, last_good=kept)
+    assert restarted.start_problems
+    assert NEW_EN in restarted.snapshot.entry_for_site("training-schedule", "north").answer("en")

@@ -9,11 +9,14 @@ was when it last loaded them cleanly (``<data_dir>/last-good/faq`` and ``.../qui
 and the quizzes each its own, so a broken quiz file never overwrites the FAQ's good copy). At a
 start whose content has problems, the library serves that copy instead, and the watcher's first
 poll tells the admins the file and line as it does for any refused edit. A start with problems
-and no clean copy (a first start, or a copy from before a config change the content no longer
+and no clean copy (a first start, a copy of another content folder, or one the config no longer
 fits) stops as before, with its file and line.
 
-The copy is written whole beside the old one and swapped in by renames, so a crash while
-writing leaves the previous copy (or none), never half of one.
+A copy is of the files that loaded, never of a later save: the files are copied first and kept
+only if their ``content_version`` is the one that loaded. It names the folder it came from
+(``SOURCE``), so a changed ``faq_dir`` never serves another folder's content. It is written whole
+beside the old one and swapped in by renames; a crash between the renames leaves ``<part>.old``,
+which is used until the next copy.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from typing import Literal
 log = logging.getLogger(__name__)
 
 Part = Literal["faq", "quizzes"]
+SOURCE = "SOURCE"
+"""A file in the copy naming the folder it is a copy of (not content: its name has no .yaml)."""
 
 
 def last_good_dir(data_dir: Path, part: Part) -> Path:
@@ -33,14 +38,27 @@ def last_good_dir(data_dir: Path, part: Part) -> Path:
     return data_dir / "last-good" / part
 
 
+def kept_copy(store: Path, directory: Path) -> Path | None:
+    """The copy of ``directory`` kept at ``store`` (or the one a crash left beside it), if any."""
+    source = str(directory.resolve())
+    for candidate in (store, store.with_name(store.name + ".old")):
+        try:
+            if candidate.is_dir() and (candidate / SOURCE).read_text(encoding="utf-8") == source:
+                return candidate
+        except OSError:
+            continue
+    return None
+
+
 def keep(directory: Path, store: Path, version: str) -> None:
-    """Makes ``store`` a copy of the content files under ``directory`` (whose ``content_version``
-    is ``version``), unless it is one already. Never raises: failing to keep a copy must not fail
-    the load that just succeeded."""
+    """Makes ``store`` a copy of the content files under ``directory`` that loaded as ``version``
+    (their ``content_version``), unless it is one already. Never raises: failing to keep a copy must
+    not fail the load that just succeeded."""
     from handlers.faq.library import content_files, content_version
 
     try:
-        if store.is_dir() and content_version(store) == version:
+        current = kept_copy(store, directory)
+        if current == store and content_version(store) == version:
             return
         staging, old = store.with_name(store.name + ".new"), store.with_name(store.name + ".old")
         shutil.rmtree(staging, ignore_errors=True)
@@ -49,8 +67,12 @@ def keep(directory: Path, store: Path, version: str) -> None:
             target = staging / path.relative_to(directory)
             target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             shutil.copyfile(path, target)
-        shutil.rmtree(old, ignore_errors=True)
+        if content_version(staging) != version:  # saved again while it loaded: not what was served
+            shutil.rmtree(staging, ignore_errors=True)
+            return
+        (staging / SOURCE).write_text(str(directory.resolve()), encoding="utf-8")
         if store.exists():
+            shutil.rmtree(old, ignore_errors=True)
             store.rename(old)
         staging.rename(store)
         shutil.rmtree(old, ignore_errors=True)

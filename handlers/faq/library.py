@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,7 +22,7 @@ from handlers.faq.analyzer import Analyzer
 from handlers.faq.check import FactsBySite, check_directory
 from handlers.faq.embedding import TextEncoder, shared_word_vectors
 from handlers.faq.indexcache import cached_index
-from handlers.faq.last_good import keep
+from handlers.faq.last_good import keep, kept_copy
 from handlers.faq.loader import Content
 from handlers.faq.model import Entry, Problem
 from handlers.faq.search import SearchHit, SearchIndex, is_confident
@@ -88,12 +89,21 @@ CONTENT_SUFFIXES = (".yaml", ".yml")
 def content_files(directory: Path) -> list[Path]:
     """Every file the loaders read or refuse (``.yaml``, and ``.yml`` which they name as a problem),
     in any letter case, hidden files and editors' swap and backup files left out: what an admin's
-    save can change."""
-    return sorted(
-        path
-        for path in directory.rglob("*")
-        if path.suffix.lower() in CONTENT_SUFFIXES and not path.name.startswith(".") and path.is_file()
-    )
+    save can change. Folders linked in (a site's overrides kept elsewhere) are followed, as the
+    loaders follow them; a link back up the tree is walked once."""
+    found: list[Path] = []
+    seen: set[str] = set()
+    for root, folders, files in os.walk(directory, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            folders[:] = []
+            continue
+        seen.add(real)
+        for name in files:
+            path = Path(root) / name
+            if path.suffix.lower() in CONTENT_SUFFIXES and not name.startswith(".") and path.is_file():
+                found.append(path)
+    return sorted(found)
 
 
 def content_version(directory: Path) -> str:
@@ -149,8 +159,9 @@ class FaqLibrary:
         self.start_problems: list[Problem] = []
         self._reload_lock = threading.Lock()
         snapshot, problems = build_snapshot(directory, facts_by_site, cache_dir=cache_dir)
-        if snapshot is None and last_good is not None and last_good.is_dir():
-            snapshot, _ = build_snapshot(last_good, facts_by_site, cache_dir=cache_dir)
+        copy = kept_copy(last_good, directory) if snapshot is None and last_good is not None else None
+        if copy is not None:
+            snapshot, _ = build_snapshot(copy, facts_by_site, cache_dir=cache_dir)
             if snapshot is not None:
                 self.start_problems = problems
                 log.error(

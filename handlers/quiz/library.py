@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 
-from handlers.faq.last_good import keep
+from handlers.faq.last_good import keep, kept_copy
 from handlers.faq.model import Problem
 
 from .check import check_quiz_directory
@@ -75,8 +75,9 @@ class QuizLibrary:
             self._snapshot = QuizSnapshot(QuizContent(), "none")
             return
         snapshot, problems = build_quiz_snapshot(directory)
-        if snapshot is None and last_good is not None and last_good.is_dir():
-            snapshot, _ = build_quiz_snapshot(last_good)
+        copy = kept_copy(last_good, directory) if snapshot is None and last_good is not None else None
+        if copy is not None:
+            snapshot, _ = build_quiz_snapshot(copy)
             if snapshot is not None:
                 self.start_problems = problems
                 log.error(
