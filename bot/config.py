@@ -12,10 +12,11 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
@@ -324,6 +325,14 @@ def merged_deadlines(defaults: DeadlinesSection, site: SiteDeadlines, time_zone:
     )
 
 
+def _clock_change(time_zone: str) -> timedelta:
+    """How far the zone's clocks move in a year (daylight saving), zero where they never do."""
+    zone = ZoneInfo(time_zone)
+    year = datetime.now(UTC).year
+    offsets = [datetime(year, month, 1, 12, tzinfo=zone).utcoffset() or timedelta(0) for month in range(1, 13)]
+    return max(offsets) - min(offsets)
+
+
 def deadline_problem(deadlines: CaseDeadlines) -> str | None:
     """Why a site's deadlines cannot work together, or None."""
     if not deadlines.acknowledge_days <= deadlines.feedback_days <= deadlines.resolve_days:
@@ -334,8 +343,9 @@ def deadline_problem(deadlines: CaseDeadlines) -> str | None:
     # A case received just before midnight is due at DUE_AT on its last day: the shortest span there
     # is. A reminder moment before that midnight would fall before some reports, and such a reminder
     # goes out at the first pass after the report, telling the HR chat when it arrived.
+    # Where clocks go forward in spring, that night is shorter by the change (an hour in most zones).
     day_end_to_due = datetime.combine(date.min, DUE_AT) - datetime.combine(date.min, time(0))
-    shortest = timedelta(days=deadlines.acknowledge_days - 1) + day_end_to_due
+    shortest = timedelta(days=deadlines.acknowledge_days - 1) + day_end_to_due - _clock_change(deadlines.time_zone)
     if deadlines.remind_before > shortest:
         return (
             f"remind_before_hours ({int(deadlines.remind_before.total_seconds() // 3600)}) must be at most "

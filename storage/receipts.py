@@ -1,7 +1,7 @@
 """Report receipts: the reporter's only proof of a report, so hard to guess and easy to type.
 
 A receipt is 16 symbols drawn with :mod:`secrets` from a 32-symbol alphabet (80 bits,
-well above the 64-bit floor), at least one of them a digit, shown as four groups of four:
+well above the 64-bit floor), at least one of them a digit from 2 to 9, shown as four groups of four:
 ``K7QX-M2PA-X9TB-4RWE``.
 
 Alphabet: the digits ``0`` and ``2``-``9`` and the letters ``A``-``Z`` without ``I``, ``L``
@@ -75,6 +75,8 @@ import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
 ALPHABET = "023456789ABCDEFGHJKMNPQRSTUVWXYZ"
+UNMISTAKABLE_DIGITS = frozenset("23456789")
+"""Digits no one types as a letter (``0`` may be typed ``O``): every receipt holds at least one."""
 RECEIPT_LENGTH = 16
 GROUP_SIZE = 4
 LOOK_ALIKES = {"O": "0"}
@@ -116,14 +118,15 @@ def _format(symbols: str) -> str:
 def new_receipt() -> str:
     """Return a fresh formatted receipt with (just under) 80 bits of entropy.
 
-    A draw without a digit (about 1 in 100) is thrown away and drawn again: a worker may paste her
-    receipt inside a sentence with spaces for dashes, and there only a digit tells four groups of
-    four letters from four English words (``handlers.intents.find_receipt``). Redrawing keeps the
-    choice uniform over the receipts that have a digit and costs 0.015 bits.
+    A draw without a digit from 2 to 9 (about 1 in 50) is thrown away and drawn again: a worker may
+    paste her receipt inside a sentence with spaces for dashes, and there only a digit tells four
+    groups of four letters from four English words (``handlers.intents.find_receipt``). ``0`` does
+    not count, because she may type it as the letter ``O``. Redrawing keeps the choice uniform over
+    the receipts that have such a digit and costs 0.03 bits.
     """
     while True:
         symbols = "".join(secrets.choice(ALPHABET) for _ in range(RECEIPT_LENGTH))
-        if any(symbol.isdigit() for symbol in symbols):
+        if any(symbol in UNMISTAKABLE_DIGITS for symbol in symbols):
             return _format(symbols)
 
 

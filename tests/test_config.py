@@ -204,6 +204,12 @@ BAD_CONFIGS: list[tuple[str, str, str]] = [
         '[sites.main]\nname = "A"\n[sites.main.deadlines]\nacknowledge_days = 1\nremind_before_hours = 20\n',
         r"sites\.main\.deadlines.*remind_before_hours \(20\) must be at most 18",
     ),
+    (
+        "reminder before a late-evening report on the night clocks go forward",
+        '[bot]\ntime_zone = "America/New_York"\n[sites.main]\nname = "A"\n[sites.main.deadlines]\n'
+        "acknowledge_days = 1\nremind_before_hours = 18\n",
+        r"sites\.main\.deadlines.*remind_before_hours \(18\) must be at most 17",
+    ),
     ("desk address with a query", '[web]\npublic_url = "https://desk.example.org/?x=1"\n', r"web\.public_url"),
 ]
 
