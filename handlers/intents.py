@@ -212,7 +212,10 @@ def _question_shaped(folded: str) -> bool:
 def danger_cues(text: str) -> list[str]:
     """The danger families found in a message, after negation, tense and hypotheticals (for tests
     and the bench: which family fired)."""
-    folded = fold(text)
+    return _danger_cues(fold(text))
+
+
+def _danger_cues(folded: str) -> list[str]:
     question = _question_shaped(folded)
     category = bool(p.CATEGORY_QUESTION.search(folded)) and not p.PRESENT.search(folded)
     found: list[str] = []
@@ -321,7 +324,7 @@ def understand(text: str) -> Understanding:
     """The intent of one message (see the module docstring)."""
     folded = fold(text)
     receipt = find_receipt(text)
-    if in_danger(text):
+    if _danger_cues(folded):
         if receipt is not None:
             return Understanding(Intent.DANGER, receipt=receipt, then=Intent.STATUS)
         then, words = _intent_without_danger(text, folded)
