@@ -204,3 +204,9 @@ def test_a_linked_site_folder_is_in_the_copy(content: Path, tmp_path: Path) -> N
     restarted = FaqLibrary(content, last_good=kept)
     assert restarted.start_problems
     assert NEW_EN in restarted.snapshot.entry_for_site("training-schedule", "north").answer("en")
+
+
+def test_the_copy_is_private_to_the_bot(content: Path, tmp_path: Path) -> None:
+    kept = tmp_path / "data" / "last-good" / "faq"
+    FaqLibrary(content, last_good=kept)
+    assert (kept.parent.stat().st_mode & 0o777, kept.stat().st_mode & 0o777) == (0o700, 0o700)

@@ -62,7 +62,8 @@ def keep(directory: Path, store: Path, version: str) -> None:
             return
         staging, old = store.with_name(store.name + ".new"), store.with_name(store.name + ".old")
         shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True, mode=0o700)
+        store.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # beside the keys: the data dir's own mode
+        staging.mkdir(mode=0o700)
         for path in content_files(directory):
             target = staging / path.relative_to(directory)
             target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
