@@ -42,14 +42,18 @@ _EN_SOMEONE = (
     r"my (?:supervisor|boss|manager|leader|line leader|team leader|foreman)"
 )
 
-SOS = re.compile(r"救命|救救我|救我|求救|求求你们?救|快来人|来人啊|(?:快|帮我|马上|赶紧)报警|\bsos\b")
+SOS = re.compile(
+    r"救命|救救我|救我|求救|求求你们?救|快来人|来人啊|(?:快|帮我|帮忙|马上|赶紧)报警|^\W*报警|\bsos\b|"
+    r"\b(?:can|could|will|would|please) (?:you |someone |somebody |anyone )?(?:help me )?call (?:the )?police\b|"
+    r"\bcall (?:the )?police (?:now|please|for me)\b|\bcall (?:the )?police\s*[!.]*\s*$|\bcall 110\b"
+)
 """Cries for help that stand even inside a question ("谁能来救救我")."""
 HELP = _any(
     SOS.pattern,
     r"(?:快|帮我|马上|赶紧|我要|我想|我得)报警|救救(?:她|他|我朋友|我室友)|快去救",
     r"\bplease help (?:her|him|my friend|my roommate|them)\b|\bhelp (?:her|him|them) (?:now|please|quick\w*)\b",
     r"\bhelp me\b(?!\s+(?:to|with|report|understand|find|know|check|make|file|get|ask|learn|see|write|contact))",
-    r"^\s*help\s*!|\bplease help\s*(?:!|$)",
+    r"^\s*help\s*!|\bplease help\s*(?:!|$)|^\s*help\s*[!.]*$",
     r"\b(?:urgent|emergency) help\b|\bhelp needed\b",
     r"\bcall (?:the )?police\b|\bcall 110\b|\bneed help\b(?!\s+(?:with|to|understand|finding))|需要帮助|帮帮我",
 )
@@ -106,18 +110,19 @@ ACT = _any(
     rf"踢了我|掐了我|揍我|扇我|扇了我|踢我|掐我|掐着|掐住|勒我|勒住|"
     rf"推我|把我推|推倒|"
     r"按住我|按着我|压着我|压在|拽我|拽着我|扯我|抓住我|抓着我|拖我|把我拖|强奸|强暴|性侵|侵犯我|"
-    r"脱我|扒我|绑|捂住我|捂我|拿刀|有刀|持刀|动刀|受伤|流血|出血|打伤|殴打|施暴",
+    r"脱我|扒我|绑|捂住我|捂我|拿着?刀|带着?刀|有刀|持刀|动刀|锁住我|有人在我?的?(?:房间|宿舍|寝室|屋)里|(?:房间|宿舍|寝室|屋)里有人|现在又来了|又来找我|受伤|流血|出血|打伤|殴打|施暴",
     r"(?:有|很|好|非常)?危险(?![吗么])|不安全",
     r"吓得|发抖|浑身抖|(?:一直|还在|不停地?)(?:在)?抖|抖个不停|不敢(?:回|出|下班|一个人|睡|走|出门|开门|动|出声)|"
     r"\b(?:still )?(?:shaking|trembling)\b",
     r"\b(?:follow|stalk|chas|tail)\w*\s+(?:me|us)\b|\bbeing (?:followed|stalked|watched)\b",
-    r"\bwait(?:s|ed|ing)?\s+(?:for me|outside|at my|near my|by my|downstairs|in front)",
+    r"\bwait(?:s|ed|ing)?\s+(?:for me|me|outside|at my|near my|by my|downstairs|in front)",
+    r"\b(?:has|have|with|holding|got) a (?:knife|gun|weapon)\b",
     r"\b(?:outside|at|near|in front of)\s+(?:my|our)\s+(?:door|room|dorm\w*|window|house|home|place|bed)",
     rf"\b(?:{_EN_SOMEONE})\s+(?:is|are)\s+(?:still\s+)?(?:here|nearby|near me|next to me|behind me|outside|"
     r"downstairs|at (?:my|the) door|in my room|waiting)",
     r"\b(?:bang|pound|knock|kick|break|forc|smash)\w*\s+(?:on\s+|down\s+|in\s+|at\s+)?(?:my|our|the)\s+"
     r"(?:door|window)",
-    r"\btry(?:ing|ies|ied)? to (?:open|get into|break into|come into|get in)\b",
+    r"\btr(?:y|ying|ies|ied) (?:to )?(?:open|get into|break into|come into|get in)\b",
     r"\b(?:try|trying|tries|tried|rattl\w*|jiggl\w*|turn\w*) (?:the |my |our )?(?:\w+ )?(?:door ?)?(?:handle|knob|"
     r"lock)\b",
     r"\b(?:will|would|does|do|did|is|are|can) not (?:leave|go away)\b|\brefus\w* to leave\b",
@@ -174,7 +179,7 @@ PAST_ASPECT = re.compile(r"^过")
 SAFE_NOW = _any(
     r"现在没事了|已经没事了|现在安全了|已经安全了|现在已经好了|已经离开他了",
     r"\b(?:i am|we are) (?:now )?safe\b|\b(?:i am|we are) (?:ok|okay|fine|alright) now\b|"
-    r"\bnow (?:i am|we are) (?:safe|ok|okay|fine)\b|\bgot away\b|\bi escaped\b",
+    r"\bnow (?:i am|we are) (?:safe|ok|okay|fine)\b|\bgot away\b(?! with)|\bi escaped\b",
 )
 """She says it is over and she is safe: what was done to her is told, not happening (a threat or
 self-harm still counts)."""
@@ -188,7 +193,7 @@ SITUATION = _any(r"(?:遇到|碰到|遇上|遭遇|发生)(?!.{0,8}我)", r"\bwhe
 """A kind of situation asked about in general ("遇到被跟踪要先做什么", "what to do when someone follows
 a worker"): hypothetical in a question, unless the message says it is happening now."""
 ABOUT_RULES = _any(
-    r"规定|制度|政策|条例|法律|法规|条款|培训|手册|守则",
+    r"规定|制度|政策|条例|法律|法规|条款|培训(?!室|中心|楼|教室)|手册|守则",
     r"\b(?:policy|policies|rules?|law|laws|code of conduct|handbook|training)\b|\bsays? about\b",
 )
 """A question about what the rules say ("公司对威胁有什么规定", "what does the policy say about threats")

@@ -96,6 +96,18 @@ _SOMEONE_HURT = re.compile(
 )
 """Someone it happens to: she, a roommate, a friend. A question about the rules that names one is not
 only about the rules."""
+_SOMEONE_THERE = re.compile(
+    r"他|她|那个|这个|组长|线长|拉长|主管|经理|保安|司机|宿管|一直|不走|不让|堵着|守着|"
+    r"\b(?:he|she|him|this man|that man|this guy|that guy)\b"
+)
+"""A particular man, or something going on: not a kind of situation asked about in general."""
+_DONE = re.compile(r"[了过]|\b\w{3,}ed\b|\b(?:was|were|had|did|hit|beat|took|came|went|got|held|caught|ran)\b")
+"""A clause told as something that happened (a past tense, 了 or 过)."""
+_GOING_ON = re.compile(
+    r"现在|正在|还在|又在|又来|一直|在门口|在楼下|在外面|守着|等着|堵着|着我|"
+    r"\b(?:still|now|again)\b|\b(?:is|are|am)\s+(?:\w+\s+)?\w+ing\b|\b(?:is|are)\s+(?:at|outside|in|on|here|there)\b"
+)
+"""Words that say a clause goes on now, so "I am safe now" said beside it does not end it."""
 _STILL_THERE = re.compile(
     r"还在|又来|又在|还会来|找我|\bstill (?:here|there|outside|waiting|looking)\b|\bcoming back\b"
 )
@@ -226,19 +238,35 @@ def _danger_cues(folded: str) -> list[str]:
         question and not present and bool(p.ABOUT_RULES.search(folded)) and not _SOMEONE_HURT.search(folded)
     )
     parts = clauses(folded)
-    # "I am safe now" ends what she told before it; whatever follows is read as it stands.
-    safe_from = next(
-        (i for i, c in enumerate(parts) if p.SAFE_NOW.search(c) and not _STILL_THERE.search(c)), None
-    )
+    # "I am safe now" ends what she told before it, when that was told as over (a past time before
+    # it) and nothing in the clause goes on now; the words after the phrase are read as they stand.
+    safe_from: int | None = None
+    for i, clause in enumerate(parts):
+        safe = p.SAFE_NOW.search(clause)
+        if safe is not None:
+            safe_from = i
+            parts[i : i + 1] = [clause[: safe.end()], clause[safe.end() :]]
+            break
+    told_as_past = safe_from is not None and any(p.PAST.search(c) or _DONE.search(c) for c in parts[:safe_from])
     for index, clause in enumerate(parts):
         hypothetical = question and (
             bool(p.HYPOTHETICAL.search(clause))
-            or (not present and bool(p.SITUATION.search(clause)) and not _SOMEONE_HURT.search(clause))
+            or (
+                not present
+                and bool(p.SITUATION.search(clause))
+                and not _SOMEONE_HURT.search(clause)
+                and not _SOMEONE_THERE.search(clause)
+            )
         )
         rules = question and (
             rules_everywhere or (bool(p.ABOUT_RULES.search(clause)) and not _SOMEONE_HURT.search(clause))
         )
-        over = safe_from is not None and index <= safe_from
+        over = (
+            safe_from is not None
+            and index <= safe_from
+            and (index == safe_from or told_as_past)
+            and not _GOING_ON.search(clause)
+        )
         for name, family in (("help", p.HELP), ("threat", p.THREAT), ("self_harm", p.SELF_HARM),
                              ("act", p.ACT), ("fear", p.FEAR)):
             for match in family.finditer(clause):
@@ -263,7 +291,7 @@ def _cancelled(
     if hypothetical:
         return True
     if name == "help":
-        return question and not p.SOS.search(match.group())
+        return question and not p.SOS.search(clause)  # a cry for help in the clause stands
     if name == "threat":
         return False
     if category and not _FIRST_PERSON.search(match.group()):

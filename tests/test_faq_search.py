@@ -263,4 +263,4 @@ def test_render_falls_back_instead_of_showing_a_raw_placeholder(snapshot: FaqSna
 def test_answers_cite_exact_hotlines() -> None:
     text = "\n".join(p.read_text(encoding="utf-8") for p in (CONTENT_DIR / "entries").glob("*.yaml"))
     numbers = set(re.findall(r"(?<![\dA-Z-])\d{3,5}(?![\d-])", text))
-    assert numbers <= {"110", "120", "12338", "12333", "1010", "2022", "2023"}, numbers
+    assert numbers <= {"110", "120", "12338", "12333", "1010", "179", "1183", "2022", "2023"}, numbers

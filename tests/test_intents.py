@@ -274,6 +274,18 @@ def test_every_colloquial_phrase_is_read_as_its_intent() -> None:
         "whats happening someone is banging on the door",
         "帮我报警，我啥也不敢说",
         "唔…他在门口等我",
+        "He is still outside my door. I am safe inside for now.",
+        "he is waiting downstairs for me, i am safe in my room now, what do i do",
+        "我现在安全了他在门口守着",
+        "现在没事了他在门口等我",
+        "the guy who got away with it is following me now",
+        "下班遇到他在门口堵着不让走 怎么办",
+        "那个男的在培训室门口守着不走 怎么办",
+        "can someone call the police",
+        "zg一直sr我 现在又来了",
+        "佢跟住我返屋企",
+        "he try open my door now what i do",
+        "he is touching me now in the car, help",
     ],
 )
 def test_what_turns_danger_off_never_reaches_past_its_own_clause(text: str) -> None:
@@ -283,7 +295,16 @@ def test_what_turns_danger_off_never_reaches_past_its_own_clause(text: str) -> N
 
 
 @pytest.mark.parametrize(
-    "text", ["明天人事会来我们宿舍检查", "组长说晚上来我们宿舍检查卫生", "宿舍门锁了，我进不去", "宿管拿钥匙开了宿舍门"]
+    "text",
+    [
+        "明天人事会来我们宿舍检查",
+        "组长说晚上来我们宿舍检查卫生",
+        "宿舍门锁了，我进不去",
+        "宿管拿钥匙开了宿舍门",
+        "Thanks a lot for the help",
+        "do you call the police or is it handled inside the company",
+    ],
 )
 def test_ordinary_visits_and_locked_out_are_not_danger(text: str) -> None:
+    """Nor are "thanks for the help" or asking whether the company calls the police."""
     assert understand(text).intent is not Intent.DANGER

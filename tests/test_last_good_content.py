@@ -210,3 +210,34 @@ def test_the_copy_is_private_to_the_bot(content: Path, tmp_path: Path) -> None:
     kept = tmp_path / "data" / "last-good" / "faq"
     FaqLibrary(content, last_good=kept)
     assert (kept.parent.stat().st_mode & 0o777, kept.stat().st_mode & 0o777) == (0o700, 0o700)
+
+
+def test_two_sites_linked_to_one_folder_are_both_in_the_copy(content: Path, tmp_path: Path) -> None:
+    shared = tmp_path / "shared-overrides"
+    shared.mkdir()
+    shutil.copy(content / "entries" / ENTRY, shared / ENTRY)
+    replace(shared / ENTRY, OLD_EN, NEW_EN)
+    (content / "sites").mkdir(exist_ok=True)
+    for site in ("north", "south"):
+        (content / "sites" / site).symlink_to(shared, target_is_directory=True)
+    kept = tmp_path / "last-good" / "faq"
+    FaqLibrary(content, last_good=kept)
+    break_faq(content)
+    restarted = FaqLibrary(content, last_good=kept)
+    for site in ("north", "south"):
+        assert NEW_EN in restarted.snapshot.entry_for_site("training-schedule", site).answer("en"), site
+
+
+def test_a_release_link_switched_to_a_broken_release_serves_the_copy(tmp_path: Path) -> None:
+    """faq_dir = .../current/faq, with `current` a link to the release folder: a deploy that switches
+    it to a release with a broken file is the case the copy is for."""
+    for release in ("v1", "v2"):
+        shutil.copytree(CONTENT_DIR, tmp_path / release / "faq", ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    break_faq(tmp_path / "v2" / "faq")
+    current = tmp_path / "current"
+    current.symlink_to(tmp_path / "v1", target_is_directory=True)
+    kept = tmp_path / "last-good" / "faq"
+    FaqLibrary(current / "faq", last_good=kept)
+    current.unlink()
+    current.symlink_to(tmp_path / "v2", target_is_directory=True)
+    assert FaqLibrary(current / "faq", last_good=kept).start_problems

@@ -14,7 +14,8 @@ fits) stops as before, with its file and line.
 
 A copy is of the files that loaded, never of a later save: the files are copied first and kept
 only if their ``content_version`` is the one that loaded. It names the folder it came from
-(``SOURCE``), so a changed ``faq_dir`` never serves another folder's content. It is written whole
+(``SOURCE``, as configured: a ``current`` link switched to a new release is still the same
+folder), so a changed ``faq_dir`` never serves another folder's content. It is written whole
 beside the old one and swapped in by renames; a crash between the renames leaves ``<part>.old``,
 which is used until the next copy.
 """
@@ -22,6 +23,7 @@ which is used until the next copy.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from pathlib import Path
 from typing import Literal
@@ -40,7 +42,7 @@ def last_good_dir(data_dir: Path, part: Part) -> Path:
 
 def kept_copy(store: Path, directory: Path) -> Path | None:
     """The copy of ``directory`` kept at ``store`` (or the one a crash left beside it), if any."""
-    source = str(directory.resolve())
+    source = os.path.abspath(directory)
     for candidate in (store, store.with_name(store.name + ".old")):
         try:
             if candidate.is_dir() and (candidate / SOURCE).read_text(encoding="utf-8") == source:
@@ -71,7 +73,7 @@ def keep(directory: Path, store: Path, version: str) -> None:
         if content_version(staging) != version:  # saved again while it loaded: not what was served
             shutil.rmtree(staging, ignore_errors=True)
             return
-        (staging / SOURCE).write_text(str(directory.resolve()), encoding="utf-8")
+        (staging / SOURCE).write_text(os.path.abspath(directory), encoding="utf-8")
         if store.exists():
             shutil.rmtree(old, ignore_errors=True)
             store.rename(old)

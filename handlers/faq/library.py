@@ -90,15 +90,19 @@ def content_files(directory: Path) -> list[Path]:
     """Every file the loaders read or refuse (``.yaml``, and ``.yml`` which they name as a problem),
     in any letter case, hidden files and editors' swap and backup files left out: what an admin's
     save can change. Folders linked in (a site's overrides kept elsewhere) are followed, as the
-    loaders follow them; a link back up the tree is walked once."""
+    loaders follow them (two sites linked to one shared folder are both walked); only a link back
+    up to a folder's own ancestor is not."""
     found: list[Path] = []
-    seen: set[str] = set()
+    ancestors = {str(directory): frozenset({os.path.realpath(directory)})}
     for root, folders, files in os.walk(directory, followlinks=True):
-        real = os.path.realpath(root)
-        if real in seen:
-            folders[:] = []
-            continue
-        seen.add(real)
+        above = ancestors.pop(root, frozenset())
+        walked = []
+        for folder in folders:
+            real = os.path.realpath(os.path.join(root, folder))
+            if real not in above:
+                ancestors[os.path.join(root, folder)] = above | {real}
+                walked.append(folder)
+        folders[:] = walked
         for name in files:
             path = Path(root) / name
             if path.suffix.lower() in CONTENT_SUFFIXES and not name.startswith(".") and path.is_file():
