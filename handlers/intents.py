@@ -108,10 +108,6 @@ _GOING_ON = re.compile(
     r"\b(?:still|now|again)\b|\b(?:is|are|am)\s+(?:\w+\s+)?\w+ing\b|\b(?:is|are)\s+(?:at|outside|in|on|here|there)\b"
 )
 """Words that say a clause goes on now, so "I am safe now" said beside it does not end it."""
-_STILL_THERE = re.compile(
-    r"还在|又来|又在|还会来|找我|\bstill (?:here|there|outside|waiting|looking)\b|\bcoming back\b"
-)
-"""Said beside "I am safe now", it is not over ("我跑出来了 他还在到处找我")."""
 _CLAUSE_BREAK = re.compile(r"[,.!?;:。、…~\n]+|\s+-\s+|\b(?:but|and|so)\b|但是|可是|不过|然后")
 
 
@@ -301,10 +297,6 @@ def _cancelled(
     if name == "fear":
         return not p.FEAR_NOW.match(clause[match.end() :])
     return False
-
-
-def in_danger(text: str) -> bool:
-    return bool(danger_cues(text))
 
 
 # --- the other intents ------------------------------------------------------------------------

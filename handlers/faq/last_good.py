@@ -25,10 +25,15 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
+
+from handlers.faq.model import Problem
 
 log = logging.getLogger(__name__)
+
+Snapshot = TypeVar("Snapshot")
 
 Part = Literal["faq", "quizzes"]
 SOURCE = "SOURCE"
@@ -50,6 +55,31 @@ def kept_copy(store: Path, directory: Path) -> Path | None:
         except OSError:
             continue
     return None
+
+
+def serve_copy(
+    build: Callable[[Path], tuple[Snapshot | None, Sequence[Problem]]],
+    directory: Path,
+    store: Path,
+    problems: Sequence[Problem],
+    what: tuple[str, str],
+) -> Snapshot | None:
+    """At a start whose content in ``directory`` has ``problems``: what ``build`` makes of the copy
+    kept at ``store``, or None when there is no clean copy. ``what`` names the content in the log
+    line ("the quiz files have", "quizzes")."""
+    copy = kept_copy(store, directory)
+    if copy is None:
+        return None
+    snapshot, _ = build(copy)
+    if snapshot is not None:
+        log.error(
+            "%s %d problem(s), the first: %s; serving the last good %s until they are fixed",
+            what[0],
+            len(problems),
+            problems[0],
+            what[1],
+        )
+    return snapshot
 
 
 def keep(directory: Path, store: Path, version: str) -> None:

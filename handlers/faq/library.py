@@ -10,7 +10,6 @@ finds problems serves the copy kept at the last clean load instead, when there i
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -22,13 +21,11 @@ from handlers.faq.analyzer import Analyzer
 from handlers.faq.check import FactsBySite, check_directory
 from handlers.faq.embedding import TextEncoder, shared_word_vectors
 from handlers.faq.indexcache import cached_index
-from handlers.faq.last_good import keep, kept_copy
+from handlers.faq.last_good import keep, serve_copy
 from handlers.faq.loader import Content
 from handlers.faq.model import Entry, Problem
 from handlers.faq.search import SearchHit, SearchIndex, is_confident
 from handlers.faq.segmenter import shared_segmenter
-
-log = logging.getLogger(__name__)
 
 
 def initialise_segmenter(cache_dir: Path | None = None) -> None:
@@ -163,19 +160,17 @@ class FaqLibrary:
         self.start_problems: list[Problem] = []
         self._reload_lock = threading.Lock()
         snapshot, problems = build_snapshot(directory, facts_by_site, cache_dir=cache_dir)
-        copy = kept_copy(last_good, directory) if snapshot is None and last_good is not None else None
-        if copy is not None:
-            snapshot, _ = build_snapshot(copy, facts_by_site, cache_dir=cache_dir)
-            if snapshot is not None:
-                self.start_problems = problems
-                log.error(
-                    "the FAQ content has %d problem(s), the first: %s; serving the last good content until "
-                    "they are fixed",
-                    len(problems),
-                    problems[0],
-                )
-        elif snapshot is not None:
+        if snapshot is not None:
             self._keep(snapshot)
+        elif last_good is not None:
+            snapshot = serve_copy(
+                lambda folder: build_snapshot(folder, facts_by_site, cache_dir=cache_dir),
+                directory,
+                last_good,
+                problems,
+                ("the FAQ content has", "content"),
+            )
+            self.start_problems = problems if snapshot is not None else []
         if snapshot is None:
             raise ContentError(problems)
         self._snapshot = snapshot

@@ -9,19 +9,17 @@ questions they started with.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 
-from handlers.faq.last_good import keep, kept_copy
+from handlers.faq.last_good import keep, serve_copy
 from handlers.faq.model import Problem
 
 from .check import check_quiz_directory
 from .model import Question, Quiz, QuizContent
 
-log = logging.getLogger(__name__)
 
 class QuizSnapshot:
     """One consistent version of the quizzes."""
@@ -75,19 +73,13 @@ class QuizLibrary:
             self._snapshot = QuizSnapshot(QuizContent(), "none")
             return
         snapshot, problems = build_quiz_snapshot(directory)
-        copy = kept_copy(last_good, directory) if snapshot is None and last_good is not None else None
-        if copy is not None:
-            snapshot, _ = build_quiz_snapshot(copy)
-            if snapshot is not None:
-                self.start_problems = problems
-                log.error(
-                    "the quiz files have %d problem(s), the first: %s; serving the last good quizzes until "
-                    "they are fixed",
-                    len(problems),
-                    problems[0],
-                )
-        elif snapshot is not None:
+        if snapshot is not None:
             self._keep(snapshot)
+        elif last_good is not None:
+            snapshot = serve_copy(
+                build_quiz_snapshot, directory, last_good, problems, ("the quiz files have", "quizzes")
+            )
+            self.start_problems = problems if snapshot is not None else []
         if snapshot is None:
             from handlers.faq.library import ContentError
 
