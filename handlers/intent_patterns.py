@@ -54,20 +54,28 @@ HELP = _any(
     r"\bplease help (?:her|him|my friend|my roommate|them)\b|\bhelp (?:her|him|them) (?:now|please|quick\w*)\b",
     r"\bhelp me\b(?!\s+(?:to|with|report|understand|find|know|check|make|file|get|ask|learn|see|write|contact))",
     r"^\s*help\s*!|\bplease help\s*(?:!|$)|^\s*help\s*[!.]*$",
-    r"\b(?:urgent|emergency) help\b|\bhelp needed\b",
+    r"\b(?:urgent|emergency) help\b|\bhelp needed\b|^\W*please help\b(?!\s+(?:me )?(?:to|with|understand|find|know|"
+    r"check|make|file|get|ask|learn|see|write|contact))",
     r"\bcall (?:the )?police\b|\bcall 110\b|\bneed help\b(?!\s+(?:with|to|understand|finding))|需要帮助|帮帮我",
 )
 
 
 THREAT = _any(
     r"[打弄整搞砍捅杀掐勒]死我|杀了我|要杀我|弄残我?|打残|要我的?命|让我死|不会放过我|饶不了我",
-    r"[让给要]我好看|说要报复我",
+    r"[让给要]我好看|说要报复我|找人(?:收拾|教训|弄|搞|打|揍|砍)|(?:收拾|教训)(?:我|你)(?!们?(?:的)?(?:东西|房间|宿舍|工位|行李))|"
+    r"[弄搞](?:死|残|废)(?:我|你)",
+    r"知道(?:我|你)的?(?:女儿|儿子|孩子|小孩|家人|爸妈|父母|老公|老家|家)(?:在|住)",
+    r"(?:让|叫)(?:我|你)(?:出|有)(?:个)?(?:事|意外)|出(?:点)?意外",
     rf"(?:威胁|恐吓|要挟|扬言)(?!.{{0,12}}(?:{_JOB}))",
     r"敢.{0,6}(?:说|告诉|讲).{0,8}就|说出去就|告诉别人就",
     r"(?:照片|视频|裸照).{0,6}(?:发出去|发到网上|传到网上|公开|曝光)|曝光我",
     rf"\bthreat\w*(?!.{{0,40}}\b(?:{_JOB_EN}))",
     r"\b(?:will|would|going to|gonna|wants? to|trying to|try to|threaten\w* to)\s+(?:\w+\s+){0,2}?"
-    r"(?:kill|hurt|beat|rape|harm|stab|attack|get|ruin|punish|find|come for)\s+(?:me|you)\b",
+    r"(?:kill|hurt|beat|rape|harm|stab|attack|get|ruin|punish|find|come for)\s+(?:me|you|my|your|her)\b"
+    r"(?!\s+(?:job|contract|salary|pay|bonus|shifts?|overtime|promotion|career|review))",
+    r"\bmake (?:me|you) (?:have|get) (?:an? )?accident\b|\b(?:have|get|will have) an? accident\b",
+    r"\bif (?:i|you|she) (?:say|tell|report|speak|talk|complain)\w*\b.{0,40}\b(?:he|she|they) (?:will|would|is going to|"
+    r"gonna) (?!not\b)(?:\w+ ){0,2}?(?:kill|hurt|beat|harm|rape|stab|attack|make|do|find|get|ruin|burn|break)\b",
     r"\bkill (?:me|you)\b",
     r"\b(?:will|going to|gonna|threaten\w* to)\s+(?:post|share|leak|send|spread)\s+(?:my|the|your)\s+"
     r"(?:photos?|pictures?|pics|videos?|nudes)",
@@ -75,12 +83,22 @@ THREAT = _any(
 
 SELF_HARM = _any(
     r"想死|不[想愿]再?活|活不下去|活着(?:没|没有)(?:意思|意义)|活着太(?:累|苦|难)|[撑熬挺]不下去|自杀|轻生|寻死|自残",
-    r"跳楼|跳河|跳下去|割腕|安眠药|农药|结束(?:自己的?)?生命|了结自己|死了算了|不如死了|一死了之|伤害自己",
+    r"跳楼|跳河|跳下去|割腕|割了?(?:手腕|自己|手臂)|划(?:了)?(?:手腕|自己)|安眠药|农药|结束(?:自己的?)?生命|了结自己|死了算了|"
+    r"不如死了|一死了之|一了百了|伤害自己|(?:药|绳子|刀片|炭)(?:都|也|已经)?(?:买|准备|备)好了?|遗书|"
+    r"离开这个世界|从这个世界消失|永远消失|不想醒来|不想再醒|活着(?:还)?有什么意思|叫不醒|没有?(?:了)?呼吸|昏(?:过去|迷)",
     r"[吃吞喝]了(?:一|半|整|好几)?(?:瓶|把|堆|大把|板)(?:的)?药|[吃吞]了(?:很多|好多|一堆)药",
     r"\bkill(?:ing)? myself\b|\bend(?:ing)? (?:my|it) (?:own )?(?:life|all)\b|\btake my (?:own )?life\b|\bsuicid\w*",
     r"\b(?:want|wanted|wanna) (?:to )?die\b|\bnot want to (?:live|be alive|be here)\b|\bbetter off dead\b",
     r"\b(?:hurt|cut|harm)(?:ing)? myself\b|\bno reason to live\b|\bcan ?not go on\b|\bjump off\b|\boverdose\b",
     r"\btired of (?:living|life|being alive)\b|\bcan ?not take (?:it|this) any ?more\b",
+    r"\bdisappear (?:forever|for good|from (?:this|the) world)\b|\bsuicide note\b|\bgoodbye (?:letter|note)\b|"
+    r"\b(?:wrote|written|write|writing|left) (?:a |my )?(?:last )?(?:letter|note) (?:to|for) my (?:mother|mom|mum|family|"
+    r"parents|father|husband|children|kids|daughter|son)\b|\bno (?:point|reason) (?:in |to )?(?:living|live|go on)\b|"
+    r"\bnot (?:want|wanting) to wake up\b|\bend (?:it|everything)\b|\bsleep forever\b",
+    r"\b(?:took|taken|swallowed|drank) (?:a lot of|many|too many|lots of|so many|all (?:the|her|his|my)|a bottle of|"
+    r"the whole) (?:pills|tablets|medicine|sleeping pills|poison)|\b(?:will|would|can|does) not wake up\b|"
+    r"\bjump(?:s|ed|ing)? (?:from|off) (?:the )?(?:roof|building|bridge|window|top)\b|"
+    r"\b(?:going to|will|wants? to|gonna|said she would|said he would) jump\b",
 )
 
 ACT = _any(
@@ -93,8 +111,14 @@ ACT = _any(
     rf"(?:{_HARASSER})(?:现在|还|又|一直|就|正)+在(?:我们?)?的?(?:宿舍|寝室|房间)?(?:{_NEAR})",
     r"(?:要|会|说要|今晚|晚上)(?:过|进)?来我们?的?(?:房间|宿舍|寝室|家|屋|房)(?!.{0,6}(?:检查|查房|卫生|维修|修|打扫|开会|点名))",
     r"(?:开|带|拉|骗|叫)(?:我)?到.{0,4}(?:没人|偏僻|荒|小树林|野外)|没人的地方|车上(?:就|只有)我一个",
-    rf"(?:就在|还在|又在).{{0,4}}(?:{_NEAR})",
-    rf"(?:{_HARASSER})在我?的?(?:宿舍|房间|厂)?(?:门口|门外|楼下|窗外|外面)|(?:{_HARASSER})又来",
+    rf"(?:就在|还在|又在).{{0,4}}(?:{_NEAR})|(?:就|还|又|正|一直)(?:坐|站|躺|蹲|守|等|躲)在.{{0,4}}(?:{_NEAR})",
+    r"又在那(?:里|儿)?了?|(?:现在|此刻)(?:又|还)?在那(?:里|儿)?(?:了|等|坐|站|守|盯)",
+    rf"(?:{_HARASSER})(?:说|还说|又说)?(?:今晚|今天晚上|晚上|等下|待会儿?|一会儿?)(?:就|要|会)?(?:过来|来找我|上门)"
+    r"(?!.{0,8}(?:检查|查房|卫生|维修|修|打扫|开会|点名))",
+    r"(?:里面|屋里|房间里|办公室里|门里)(?:有|传来|传出).{0,4}(?:哭|尖叫|喊|呼救)|听到.{0,8}(?:哭声|尖叫|喊救命|呼救|喊叫)",
+    r"\b(?:hear|heard|hearing) (?:her |someone |a woman |a girl |him )?(?:crying|screaming|scream|shouting for help)\b",
+    rf"(?:{_HARASSER})在我?们?的?(?:宿舍|房间|寝室|厂|家|车间)?(?:门口|门外|楼下|窗外|窗户外面?|窗边|外面|楼道|走廊)|"
+    rf"(?:{_HARASSER})又来",
     r"(?:又|还|要|说要|正|就|会)(?:过|上)?来.{0,6}找我|知道我住|知道我(?:家|宿舍|寝室)在|查到我(?:住|家)|找上门|"
     r"找到我(?:宿舍|家|房间)|躲在|躲起来|藏在|躲着他",
     # the door, breaking in
@@ -104,7 +128,7 @@ ACT = _any(
     rf"(?:{_HARASSER}|在.{{0,6}}(?:{_NEAR})).{{0,8}}(?:一直|还|就是|死活)?(?:不肯?走|不离开|赖着不走)",
     # held, shut in
     r"不让我(?:走|出|离开|回|下班|跑|下车)|不放我(?:走|出)|把我(?:锁|关|困|堵|拉进|拖进|推进|按)|"
-    r"锁在|关在|困在|被困|被锁|被关|出不去|走不了|跑不掉|逃不出|拉进|拖进",
+    r"锁在|关在|困在|被困|被锁|被关|出不去|走不了|走不开|跑不掉|跑不了|逃不掉|逃不出|脱不了身|拉进|拖进",
     # violence
     rf"打我(?!电话|手机|的电话)|打了我|被(?:人|{_HARASSER})?(?:打|揍|强奸|强暴|性侵|掐|绑|拖|推倒|砍|捅)|推了我|"
     rf"踢了我|掐了我|揍我|扇我|扇了我|踢我|掐我|掐着|掐住|勒我|勒住|"
@@ -119,7 +143,7 @@ ACT = _any(
     r"\b(?:has|have|with|holding|got) a (?:knife|gun|weapon)\b",
     r"\b(?:outside|at|near|in front of)\s+(?:my|our)\s+(?:door|room|dorm\w*|window|house|home|place|bed)",
     rf"\b(?:{_EN_SOMEONE})\s+(?:is|are)\s+(?:still\s+)?(?:here|nearby|near me|next to me|behind me|outside|"
-    r"downstairs|at (?:my|the) door|in my room|waiting)",
+    r"downstairs|at (?:my|the) door|in my room|waiting|there|out there|back)",
     r"\b(?:bang|pound|knock|kick|break|forc|smash)\w*\s+(?:on\s+|down\s+|in\s+|at\s+)?(?:my|our|the)\s+"
     r"(?:door|window)",
     r"\btr(?:y|ying|ies|ied) (?:to )?(?:open|get into|break into|come into|get in)\b",
@@ -129,6 +153,7 @@ ACT = _any(
     r"\b(?:will|would|does|do|did|is|are|can) not let (?:me|go)\b|\bnot letting (?:me|go)\b|\blet me out\b|"
     r"\bnot let(?:ting)? (?:me|her|us|them)\b|\b(?:me|her|us) go out\b",
     r"\bgrab\w* (?:my|me by the) (?:hair|neck|throat)|\b(?:broke|break|breaking|broken) into (?:my|our)\b",
+    r"\b(?:locked|locks|is locking) (?:the|my|our|a|this) (?:\w+ )?door\b|"
     r"\block(?:s|ed|ing)? me\b|\b(?:locked|trapped|stuck) in\b|\bcan ?not get out\b|\block\w*\b.{0,40}\b(?:me|"
     r"us) (?:in|inside)\b",
     r"\bblock(?:s|ed|ing)? (?:the|my) (?:door|way|exit)|\bpinn?(?:ed|ing)? me\b|\bhold(?:s|ing)? me down\b",
@@ -188,7 +213,7 @@ PRESENT = _any(
     r"\bnow\b|\bstill\b|\bagain\b|\bcurrently\b|\btonight\b|\btoday\b|\bat the moment\b|\bthis moment\b",
 )
 
-HYPOTHETICAL = _any(r"如果|万一|假如|假设|要是|若是|假使", r"\bif\b|\bwhat if\b|\bin case\b|\bsuppose\b")
+HYPOTHETICAL = _any(r"如果|万一|假如|假设|要是|若是|假使|的话", r"\bif\b|\bwhat if\b|\bin case\b|\bsuppose\b")
 SITUATION = _any(r"(?:遇到|碰到|遇上|遭遇|发生)(?!.{0,8}我)", r"\bwhen (?:someone|somebody|a (?:man|person|worker))\b")
 """A kind of situation asked about in general ("遇到被跟踪要先做什么", "what to do when someone follows
 a worker"): hypothetical in a question, unless the message says it is happening now."""
@@ -211,7 +236,7 @@ CATEGORY_QUESTION = _any(
 QUESTION = _any(
     r"[?吗呢么]\s*$|怎么|怎样|如何|咋|哪里|哪儿|在哪|什么|会不会|能不能|可不可以|可以.{0,12}[吗么]|是不是|要不要|"
     r"有没有|多久|多长时间|几点|几天|谁会|归谁|谁管|谁负责|为什么|哪些|哪种|有用吗|有啥|是啥|啥(?:规定|意思|情况|时候|办法|用|叫|算)|为啥|干啥|后果|流程|步骤|想知道|想问|想了解|请问|问一下|"
-    r"问问",
+    r"问问|还是(?:先|应该|要|直接)",
     r"^(?:how|what|where|when|who|whom|why|which|will|would|can|could|should|is|are|am|do|does|did|may|must)\b",
     r"\b(?:i want to know|wondering|tell me about|explain)\b",
 )
@@ -225,7 +250,8 @@ _REPORT_VERB_ZH = (
 )
 REPORT = _any(
     rf"(?:我|我们)?(?:要|想|想要|需要|得|必须|准备|打算|决定|来|希望|请你?|帮我|替我|给我|麻烦你?帮?我?|帮忙)"
-    rf"(?:[帮替代](?:她|他|朋友|同事|工友|别人|室友|姐妹))?(?:去|来|再|正式)?(?:{_REPORT_VERB_ZH})",
+    rf"(?:[帮替代](?:她|他|朋友|同事|工友|别人|室友|姐妹))?(?:去|来|再|正式)?(?:匿名|实名|偷偷|悄悄)?(?:地)?"
+    rf"(?:{_REPORT_VERB_ZH})",
     rf"^(?:{_REPORT_VERB_ZH})(?:一下)?(?:我们|那个|这个|他|她|我的|一个|车间|组长|线长|拉长|主管|经理|宿舍|仓库)",
     rf"(?:{_REPORT_VERB_ZH})一下",
     rf"[帮替代]我?的?(?:她|他|朋友|同事|工友|别人|室友|姐妹|表妹|表姐|妹妹|姐姐|老乡|亲戚|老婆|女儿|我们)"
@@ -243,14 +269,18 @@ REPORT = _any(
     r"(?:report|complain)\b",
     r"^(?:please\s+)?(?:report|file|lodge|make)\s+(?:a\s+)?(?:complaint|report|my|a|the|him|her|this|someone)",
     r"\bhelp me (?:to )?(?:report|complain|file)\b",
+    r"\b(?:record|take|write down|register|log|note down) (?:a |my |this )?(?:complaint|report)\b|"
+    r"\b(?:want|need|would like|like) (?:it|this|him|her|them|that) (?:to be )?reported\b",
 )
 NARRATIVE = _any(
-    r"摸|揩油|咸猪手|动手动脚|毛手毛脚|占.{0,2}便宜|吃豆腐|骚扰|骚饶|黄段子|黄色笑话|荤段子|下流|色眯眯|偷拍|偷看|强吻|"
+    r"摸|揩油|咸猪手|动手动脚|毛手毛脚|占.{0,2}便宜|吃.{0,4}豆腐|骚扰|骚饶|黄段子|黄色笑话|荤段子|下流|色眯眯|偷拍|偷看|强吻|"
     r"亲我|搂我|抱我|蹭我|贴着我|把手放|手放在?我|盯着我的?(?:胸|身|腿|屁股)|说[我她].{0,6}(?:身材|胸|屁股|腿|性感)|"
     r"[拍摸捏掐][我她]的?(?:背|屁股|腰|肩|腿|脸|手)|内衣|内裤|胸罩|"
     r"发.{0,6}(?:黄图|裸照|色情|不雅|黄色)|潜规则|性暗示|要我陪|陪他(?:睡|喝|吃|出去)|不陪.{0,6}就|xsr",
     r"\b(?:touch\w*|grop\w*|harass\w*|fondl\w*|pinch\w*|molest\w*|stares? at my|staring at my|dirty jokes?|"
-    r"sexual (?:jokes?|comments?|remarks?|messages?)|comments? on my (?:body|looks|chest|breasts|legs|figure)|"
+    r"sexual (?:jokes?|comments?|remarks?|messages?|sounds?|noises?|videos?|pictures?|photos?)|"
+    r"dirty (?:words|pictures|drawings|messages|talk|videos?)|ask\w* (?:me )?for sex|sex (?:for|to keep|to renew)|"
+    r"sleep with (?:him|her|me)|comments? on my (?:body|looks|chest|breasts|legs|figure)|"
     r"sends? me (?:porn|nudes?|dirty|sexual|explicit)|without knocking|while we (?:change|shower|sleep)|"
     r"grabb?\w* my (?:bum|butt|ass|bottom|breasts?|chest|waist)|"
     r"look\w* (?:inside|down|up) my (?:shirt|skirt|dress|blouse)|"
@@ -289,7 +319,13 @@ STATUS = _any(
     r"(?:我的|我).{0,4}(?:举报|投诉|案子|案件).{0,4}(?:进度|结果|状态)|[查看问](?:一下|下|查|看)?(?:我的)?进度|"
     r"进度查询",
     r"(?:案件号|案号|编号|查询码|回执码?|收据|case (?:number|code|no)|receipt)[^,.!?;:。]{0,12}(?:进度|结果|怎么样|"
-    r"咋样|状态)",
+    r"咋样|状态|到哪|哪一步)",
+    r"(?:举报|投诉|反映|报)的?(?:那个|那件事|事情?)[^。!]{0,8}(?:有人(?:看|管|理|处理)了?(?:没|吗|没有)|"
+    r"(?:看|处理|管)了?没|怎么样了|咋样了|到哪一?步)",
+    r"\bwhat(?: is|'s) the (?:status|progress|update)\b|\b(?:code|receipt|reference|ref(?:erence)? (?:no|number))\b.{0,30}"
+    r"\b(?:status|progress|update|result)\b",
+    r"\b(?:is|was|has|did) (?:my|our) (?:report|case|complaint) (?:been |get |got )?(?:closed|finished|done|solved|"
+    r"resolved|accepted|rejected|received|handled|read|seen|processed|approved|dismissed|dropped|looked at)\b",
     r"我(?:的|上次的|之前的)?(?:举报|投诉|反映|报告)[^。?!]{0,16}"
     r"(?:没(?:有)?人(?:理|管|回|联系|跟进)|没(?:有)?(?:回音|消息|回复|下文|动静|结果)|石沉大海)",
     r"\b(?:status|progress|update)s? (?:of|on) (?:my |the |our )?(?:report|case|complaint)\b|\bcase (?:number |"
@@ -339,10 +375,16 @@ PERSON = _any(
     r"心理(?:咨询|老师|医生|辅导)|咨询师|辅导员|心里话|谈心|女(?:的)?(?:人事|hr|同事|工作人员)",
     r"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:someone|somebody|a (?:real )?(?:person|human)|anyone|hr|a counsell?or|"
     r"someone in hr|a woman|a real|people|a human being)",
+    r"找.{0,8}(?:负责|管事|主管|领导|人事).{0,4}(?:当面|面对面)?(?:谈|聊|说|讲|沟通)|当面(?:谈|聊|说|讲)|面谈|见面谈",
+    r"会说.{0,6}(?:话|语)的(?:人|同事|老师)|(?:越南|菲律宾|印尼|缅甸|柬埔寨|泰国|老挝|英|粤|广东|客家|潮汕)(?:话|语|文)的(?:人|同事|翻译)|"
+    r"(?:我)?想(?:跟|和|同)(?:她|他|你们的人|人|真人)(?:讲|说|聊|谈)",
+    r"\b(?:lady|woman|female|women) (?:staff|officer|hr|worker|person|counsell?or|employee)\b|"
+    r"\b(?:someone|somebody|anyone|staff|person) (?:who )?(?:speaks?|can speak) (?:\w+ ){0,2}(?:vietnamese|tagalog|filipino|"
+    r"indonesian|burmese|english|cantonese|my language)\b",
     r"\breal person\b|\ba human\b|\bsomeone to (?:talk|listen)|\bcounsell?or\b|\bcounsell?ing\b|\bneed support\b",
     r"\b(?:can|could|please|would|will)\s+(?:someone|somebody|you|hr|a person)\s+(?:call|contact|phone)\s+me\b",
     r"\b(?:want|need|like)\s+(?:someone|somebody|hr|a person)\s+to\s+(?:call|contact|phone)\s+me\b",
-    r"\b(?:can|could|would|will|please)\b.{0,30}\b(?:call|phone|ring|contact)\s+me\b",
+    r"\b(?:can|could|would|will|please)\b.{0,30}\b(?:call|phone|ring|contact|message|text|meet)\s+me\b",
     r"\b(?:staff|someone|somebody|person|people|anyone)\b.{0,20}\b(?:i can|to) (?:talk|speak|chat) (?:to|with)\b",
     r"\b(?:connect|transfer|put)\s+me\s+(?:through\s+)?(?:to|with)\b|\bsomeone real\b|\ba (?:real|live) (?:person|"
     r"human)\b",
@@ -353,14 +395,16 @@ PERSON = _any(
 GREETING_WORDS = re.compile(
     r"你好|您好|大家好|你们好|嗨|哈喽|哈啰|哈罗|嘿|喂|在吗|在么|在嘛|在不在|有人吗|有人在吗|早上好|上午好|中午好|"
     r"下午好|晚上好|早安|晚安|早|"
-    r"打扰(?:了|一下|您|你)?|不好意思|亲亲?|机器人|小助手|刚下班|下班了|吃饭了(?:没|吗)?|在忙吗?|忙吗|"
+    r"打扰(?:了|一下|您|你)?|不好意思|亲亲?|机器人|小助手|刚下班|下班了|吃饭了(?:没|吗)?|在忙吗?|忙吗|请问|侬好|"
+    r"(?:我是?)?(?:第一次|头一回)用(?:这个)?|刚(?:关注|加)(?:的|了)?(?:这个)?|"
     r"\b(?:hi+|hel+o+|hey+|hallo|hiya|yo|good (?:morning|afternoon|evening|day)|po|maam|ma am|madam|sir|"
-    r"anyone there|is anyone there|"
+    r"anyone there|is anyone there|xin ?ch[aà]o|kumusta|magandang (?:umaga|hapon|gabi)|selamat (?:pagi|siang|sore|malam)|"
+    r"first time (?:here|using this)|new here|"
     r"are you there|there|bot)\b"
 )
 THANKS_WORDS = re.compile(
     r"(?:谢谢|感谢|多谢|太感谢|非常感谢)(?:晒|哂|你们|您们|你|您|大家)?|唔该|\b(?:3q|xx|xie ?xie)\b|谢了|谢啦|"
-    r"辛苦了?|好的|好吧|好|嗯+|哦+|噢|ok|知道了|明白了|懂了|"
+    r"辛苦(?:你|您|你们|您们)?了?|\bc[aả]m [oơ]n\b|\bsalamat(?: po)?\b|\bterima kasih\b|好的|好吧|好|嗯+|哦+|噢|ok|知道了|明白了|懂了|"
     r"收到|了解|"
     r"拜拜|再见|那?我再想想|我想想|"
     r"\b(?:thanks?|thank you|thank u|thx|ty|cheers|much|so|very|a lot|okay|ok|got it|great|appreciate it|"
@@ -368,5 +412,8 @@ THANKS_WORDS = re.compile(
 )
 THANKS_START = re.compile(r"^\W*(?:谢谢|感谢|多谢|thanks?\b|thank you\b|thx\b|3q\b)")
 """A message that opens with thanks ("谢谢你们听我讲", "thanks a lot for the help") and asks nothing is thanks."""
-THANKS_CORE = re.compile(r"谢|感谢|辛苦|唔该|\b3q\b|\bxx\b|\bthank|\bthx\b|\bty\b|\bcheers\b|\bappreciate")
+THANKS_CORE = re.compile(
+    r"谢|感谢|辛苦|唔该|\b3q\b|\bxx\b|\bthank|\bthx\b|\bty\b|\bcheers\b|\bappreciate|\bc[aả]m [oơ]n\b|\bsalamat\b|"
+    r"\bterima kasih\b"
+)
 FILLERS = re.compile(r"[\s\W_]+|啊|呀|哈|哦|呢|啦|吧|了|的|呀|嘛|们|鸭|哇|哟|喔|噢")

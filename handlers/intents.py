@@ -322,10 +322,12 @@ def _intent_without_danger(text: str, folded: str) -> tuple[Intent, str | None]:
     report = p.REPORT.search(folded)
     if report and p.REPORT_REFUSED.search(folded[: report.start()]):
         report = None
-    said = report is not None and any(p.REPORT.search(c) and not _question_shaped(c) for c in clauses(folded))
+    said = report is not None and any(
+        p.REPORT.search(c) and not _question_shaped(c) and not p.HYPOTHETICAL.search(c) for c in clauses(folded)
+    )
     if report and (said or not _question_shaped(folded) or p.REQUEST.search(folded)):
         return Intent.REPORT, _report_words(text, folded)
-    if p.PERSON.search(folded):
+    if p.PERSON.search(folded) and not p.CATEGORY_QUESTION.search(folded):
         return Intent.PERSON, None
     if p.THANKS_CORE.search(folded) and _only(p.THANKS_WORDS, p.GREETING_WORDS.sub(" ", folded)):
         return Intent.THANKS, None
