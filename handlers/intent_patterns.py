@@ -74,9 +74,10 @@ THREAT = _any(
     r"(?:kill|hurt|beat|rape|harm|stab|attack|get|ruin|punish|find|come for)\s+(?:me|you|my|your|her)\b"
     r"(?!\s+(?:job|contract|salary|pay|bonus|shifts?|overtime|promotion|career|review))",
     r"\bmake (?:me|you) (?:have|get) (?:an? )?accident\b|\b(?:have|get|will have) an? accident\b",
-    r"\bif (?:i|you|she) (?:say|tell|report|speak|talk|complain)\w*\b.{0,40}\b(?:he|she|they) (?:will|would|is going to|"
+    r"\bif (?:i|you|she) (?:say|tell|report|speak|talk|complain)\w*\b.{0,40}\b(?:he|she|they) (?:will|would|"
+    r"is going to|"
     r"gonna) (?!not\b)(?:\w+ ){0,2}?(?:kill|hurt|beat|harm|rape|stab|attack|make|do|find|get|ruin|burn|break)\b",
-    r"\bkill (?:me|you)\b",
+    r"\bkill (?:me|you)\b|\bknows? where i (?:sleep|live|stay)\b|\bknows? my (?:address|room number)\b",
     r"\b(?:will|going to|gonna|threaten\w* to)\s+(?:post|share|leak|send|spread)\s+(?:my|the|your)\s+"
     r"(?:photos?|pictures?|pics|videos?|nudes)",
 )
@@ -85,16 +86,19 @@ SELF_HARM = _any(
     r"想死|不[想愿]再?活|活不下去|活着(?:没|没有)(?:意思|意义)|活着太(?:累|苦|难)|[撑熬挺]不下去|自杀|轻生|寻死|自残",
     r"跳楼|跳河|跳下去|割腕|割了?(?:手腕|自己|手臂)|划(?:了)?(?:手腕|自己)|安眠药|农药|结束(?:自己的?)?生命|了结自己|死了算了|"
     r"不如死了|一死了之|一了百了|伤害自己|(?:药|绳子|刀片|炭)(?:都|也|已经)?(?:买|准备|备)好了?|遗书|"
-    r"离开这个世界|从这个世界消失|永远消失|不想醒来|不想再醒|活着(?:还)?有什么意思|叫不醒|没有?(?:了)?呼吸|昏(?:过去|迷)",
+    r"信(?:已经|都)?写好了|(?:不想|不要)再?给(?:大家|你们|家里|家人|别人)添麻烦|离开这个世界|从这个世界消失|永远消失|不想醒来|不想再醒|活着(?:还)?有什么意思|叫不醒|没有?(?:了)?呼吸|"
+    r"昏(?:过去|迷)",
     r"[吃吞喝]了(?:一|半|整|好几)?(?:瓶|把|堆|大把|板)(?:的)?药|[吃吞]了(?:很多|好多|一堆)药",
     r"\bkill(?:ing)? myself\b|\bend(?:ing)? (?:my|it) (?:own )?(?:life|all)\b|\btake my (?:own )?life\b|\bsuicid\w*",
     r"\b(?:want|wanted|wanna) (?:to )?die\b|\bnot want to (?:live|be alive|be here)\b|\bbetter off dead\b",
     r"\b(?:hurt|cut|harm)(?:ing)? myself\b|\bno reason to live\b|\bcan ?not go on\b|\bjump off\b|\boverdose\b",
     r"\btired of (?:living|life|being alive)\b|\bcan ?not take (?:it|this) any ?more\b",
     r"\bdisappear (?:forever|for good|from (?:this|the) world)\b|\bsuicide note\b|\bgoodbye (?:letter|note)\b|"
-    r"\b(?:wrote|written|write|writing|left) (?:a |my )?(?:last )?(?:letter|note) (?:to|for) my (?:mother|mom|mum|family|"
+    r"\b(?:wrote|written|write|writing|left) (?:a |my )?(?:last )?(?:letter|note) (?:to|for) my (?:mother|mom|mum|"
+    r"family|"
     r"parents|father|husband|children|kids|daughter|son)\b|\bno (?:point|reason) (?:in |to )?(?:living|live|go on)\b|"
-    r"\bnot (?:want|wanting) to wake up\b|\bend (?:it|everything)\b|\bsleep forever\b",
+    r"\bnot (?:want|wanting) to wake up\b|\b(?:and|to) (?:never|not) wake up\b|\bcan ?not do this any ?more\b|"
+    r"\btired of everything\b|\bend (?:it|everything)\b|\bsleep forever\b",
     r"\b(?:took|taken|swallowed|drank) (?:a lot of|many|too many|lots of|so many|all (?:the|her|his|my)|a bottle of|"
     r"the whole) (?:pills|tablets|medicine|sleeping pills|poison)|\b(?:will|would|can|does) not wake up\b|"
     r"\bjump(?:s|ed|ing)? (?:from|off) (?:the )?(?:roof|building|bridge|window|top)\b|"
@@ -143,7 +147,8 @@ ACT = _any(
     r"\b(?:has|have|with|holding|got) a (?:knife|gun|weapon)\b",
     r"\b(?:outside|at|near|in front of)\s+(?:my|our)\s+(?:door|room|dorm\w*|window|house|home|place|bed)",
     rf"\b(?:{_EN_SOMEONE})\s+(?:is|are)\s+(?:still\s+)?(?:here|nearby|near me|next to me|behind me|outside|"
-    r"downstairs|at (?:my|the) door|in my room|waiting|there|out there|back)",
+    rf"downstairs|at (?:my|the) door|in my room|waiting|there|out there|back)|\b(?:{_EN_SOMEONE})\s+(?:is|are)\s+"
+    r"(?:standing|sitting|waiting|staring)\s+(?:at|by|near|outside|next to|behind|in front of)\s+(?:my|me|our)",
     r"\b(?:bang|pound|knock|kick|break|forc|smash)\w*\s+(?:on\s+|down\s+|in\s+|at\s+)?(?:my|our|the)\s+"
     r"(?:door|window)",
     r"\btr(?:y|ying|ies|ied) (?:to )?(?:open|get into|break into|come into|get in)\b",
@@ -224,7 +229,7 @@ ABOUT_RULES = _any(
 """A question about what the rules say ("公司对威胁有什么规定", "what does the policy say about threats")
 asks about a kind of act, not of one happening to her."""
 CATEGORY_QUESTION = _any(
-    r"算不算|算是|算.{0,10}[吗么]|属于|是不是.{0,8}(?:骚扰|违法|犯法)|什么是|什么叫|定义",
+    r"算不算|算是|算.{0,10}[吗么]|属于|这(?:种|类|样的)(?:事|情况)|是不是.{0,8}(?:骚扰|违法|犯法)|什么是|什么叫|定义",
     r"\bwhat counts\b|\bcount as\b|\bconsidered\b|\bis (?:it|this|that) (?:sexual )?harassment\b|"
     r"\bwhat is (?:a |an |the )?(?:sexual |online )?(?:harassment|stalking|assault|abuse|bullying|retaliation|"
     r"considered|counted|meant by|the definition)\b",
@@ -240,13 +245,15 @@ QUESTION = _any(
     r"^(?:how|what|where|when|who|whom|why|which|will|would|can|could|should|is|are|am|do|does|did|may|must)\b",
     r"\b(?:i want to know|wondering|tell me about|explain)\b",
 )
+QUESTION_END = re.compile(r"[?吗呢么]\s*$")
+"""A clause that ends as a question, wherever it stands in the message."""
 REQUEST = _any(r"帮我|替我|帮忙|麻烦你?", r"\b(?:help me|can you|could you|please)\b")
 """A question that asks the bot to do something ("能不能帮我举报", "can you help me report") is a request."""
 
 # --- report ------------------------------------------------------------------------------------
 
 _REPORT_VERB_ZH = (
-    r"举报|举保|举抱|巨报|投诉|检举|揭发|告发|反映|申诉|报案|状告|上报|报上去|告(?!诉|知|示|别|辞|一段|假)"
+    r"举报|举保|举抱|举包|巨报|投诉|投述|检举|揭发|告发|反映|反应|申诉|报案|状告|上报|报上去|报告|告(?!诉|知|示|别|辞|一段|假)"
 )
 REPORT = _any(
     rf"(?:我|我们)?(?:要|想|想要|需要|得|必须|准备|打算|决定|来|希望|请你?|帮我|替我|给我|麻烦你?帮?我?|帮忙)"
@@ -258,7 +265,8 @@ REPORT = _any(
     rf"(?:去|来|正式)?(?:{_REPORT_VERB_ZH}|说一下|讲一下|说说)",
     rf"把.{{0,10}}(?:报上去|上报|{_REPORT_VERB_ZH}上去)|帮我记(?:一下|下来|录)|记录一下|"
     rf"[补留](?:个|一个|一下)?(?:记录|底)|备个?案",
-    r"\breport (?:pls|please|him|her|them|this|it)\b|\breport\s*$|\bon (?:the )?record\b|\bfor the record\b|"
+    r"^\W*report\s*:|\breport (?:pls|please|him|her|them|this|it)\b|\breport\s*$|\bon (?:the )?record\b|"
+    r"\bfor the record\b|"
     r"\bkeep a record\b|\b(?:want|like|need) to tell (?:you|someone|hr) about\b",
     r"^(?:i am |i am here |i want to be )?reporting\b|\breporting (?:on behalf|for (?:my|a)|about|that|this|my|him|"
     r"her)\b",
@@ -273,7 +281,9 @@ REPORT = _any(
     r"\b(?:want|need|would like|like) (?:it|this|him|her|them|that) (?:to be )?reported\b",
 )
 NARRATIVE = _any(
-    r"摸|揩油|咸猪手|动手动脚|毛手毛脚|占.{0,2}便宜|吃.{0,4}豆腐|骚扰|骚饶|黄段子|黄色笑话|荤段子|下流|色眯眯|偷拍|偷看|强吻|"
+    r"摸|揩油|咸猪手|动手动脚|毛手毛脚|占.{0,2}便宜|吃.{0,4}豆腐|(?<![反防])骚扰(?!培训|课)|骚饶|"
+    r"不关门.{0,12}(?:喊|叫)我|露(?:出)?(?:下体|下身|生殖器)|暴露(?:下体|自己)|往(?:里|更衣室|厕所|浴室)(?:面)?(?:看|偷看|瞄)|黄段子|黄色笑话|荤段子|下流|色眯眯|偷拍|偷看|"
+    r"强吻|"
     r"亲我|搂我|抱我|蹭我|贴着我|把手放|手放在?我|盯着我的?(?:胸|身|腿|屁股)|说[我她].{0,6}(?:身材|胸|屁股|腿|性感)|"
     r"[拍摸捏掐][我她]的?(?:背|屁股|腰|肩|腿|脸|手)|内衣|内裤|胸罩|"
     r"发.{0,6}(?:黄图|裸照|色情|不雅|黄色)|潜规则|性暗示|要我陪|陪他(?:睡|喝|吃|出去)|不陪.{0,6}就|xsr",
@@ -283,7 +293,8 @@ NARRATIVE = _any(
     r"sleep with (?:him|her|me)|comments? on my (?:body|looks|chest|breasts|legs|figure)|"
     r"sends? me (?:porn|nudes?|dirty|sexual|explicit)|without knocking|while we (?:change|shower|sleep)|"
     r"grabb?\w* my (?:bum|butt|ass|bottom|breasts?|chest|waist)|"
-    r"look\w* (?:inside|down|up) my (?:shirt|skirt|dress|blouse)|"
+    r"look\w* (?:inside|down|up) my (?:shirt|skirt|dress|blouse)|expos(?:e|es|ed|ing) (?:himself|his)|"
+    r"takes? (?:photos?|pictures?|videos?) of (?:women|girls|us|me|her|the women|female)|up ?skirt|"
     r"threaten\w* to (?:cut|fire|dock|reduce|take)|"
     r"if i (?:do not|will not|refuse to) (?:go out|sleep|date|kiss|have dinner)|"
     r"rubs? (?:against|up against) me|brush\w* against me|keeps? asking me out|asks? me out)\b",
@@ -322,7 +333,8 @@ STATUS = _any(
     r"咋样|状态|到哪|哪一步)",
     r"(?:举报|投诉|反映|报)的?(?:那个|那件事|事情?)[^。!]{0,8}(?:有人(?:看|管|理|处理)了?(?:没|吗|没有)|"
     r"(?:看|处理|管)了?没|怎么样了|咋样了|到哪一?步)",
-    r"\bwhat(?: is|'s) the (?:status|progress|update)\b|\b(?:code|receipt|reference|ref(?:erence)? (?:no|number))\b.{0,30}"
+    r"\bwhat(?: is|'s) the (?:status|progress|update)\b|\b(?:code|receipt|reference|ref(?:erence)? (?:no|"
+    r"number))\b.{0,30}"
     r"\b(?:status|progress|update|result)\b",
     r"\b(?:is|was|has|did) (?:my|our) (?:report|case|complaint) (?:been |get |got )?(?:closed|finished|done|solved|"
     r"resolved|accepted|rejected|received|handled|read|seen|processed|approved|dismissed|dropped|looked at)\b",
@@ -335,6 +347,13 @@ STATUS = _any(
     r"any news|"
     r"result|update|news|reply|answer|received|contact)",
     r"(?:举报|投诉|反映)[^。!]{0,16}(?:调查|处理|查)了?(?:没|吗|没有)",
+    r"(?:举报|投诉|反映|报)(?:了|完|过)(?:(?!会|怎么|如果|万一|要是)[^。?!]){0,24}(?:没(?:有)?人(?:理|管|回|联系|跟进)|"
+    r"(?:一点|一直|都|还)?没(?:有)?(?:回音|消息|回复|下文|动静|结果|答复)|消息都没有|石沉大海|咋回事|怎么回事)",
+    r"(?:举报码|查询码|回执码?|编号|案件号|案号)(?:弄)?(?:丢|忘|找不到|没了).{0,30}(?:帮我查|查一?查|查一下|能查|查到)|"
+    r"\b(?:lost|forgot|forget) (?:my )?(?:code|receipt|case number)\b.{0,40}\b(?:check|look up|find) (?:it|my|the)\b",
+    r"我(?:补充|发|交|上传|补)的.{0,10}(?:收到|看到)了?(?:没有?|吗)|\bunder review\b",
+    r"\b(?:the (?:guy|man|person|one|supervisor|leader)|him|her) (?:that |who )?i (?:reported|complained about)\b|"
+    r"我(?:举报|投诉)的(?:那个)?(?:人|男的|家伙|主管|组长)(?:被)?(?:处理|开除|调走|处分)了?(?:没|吗|没有)",
     r"\bwhat (?:happen|happened|happens|is happening) (?:to|with) (?:my|our|the) (?:report|case|complaint)\b|"
     r"\bhap-[0-9a-z]{3,8}\b|\bcheck (?:the |my )?status\b",
     r"(?:之前|上次|以前|前天|昨天|上周|上个?月|前|我)[^。?!]{0,12}(?:举报|投诉|反映|报)(?:的|了|过)[^。!]{0,16}"
@@ -372,15 +391,18 @@ PERSON = _any(
     r"(?:联系|找|打给|打电话给)(?:人事|hr|人力|委员会|关爱委员会)|人事(?:部|的)?(?:电话|联系方式|在哪|办公室|分机)",
     r"\bcontact (?:hr|human resources|the board|someone|somebody)\b|\bhr(?: is)? (?:phone|number|contact)\b",
     r"(?:叫|找|请|要|有没有)(?:个|一个)?.{0,8}的人.{0,4}(?:跟|和|同)我(?:聊|说|谈|讲)|"
-    r"心理(?:咨询|老师|医生|辅导)|咨询师|辅导员|心里话|谈心|女(?:的)?(?:人事|hr|同事|工作人员)",
+    r"心理(?:咨询|老师|医生|辅导)(?!热线|电话|的?电话|号码)|咨询师|辅导员|心里话|谈心|女(?:的)?(?:人事|hr|同事|工作人员)",
     r"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:someone|somebody|a (?:real )?(?:person|human)|anyone|hr|a counsell?or|"
     r"someone in hr|a woman|a real|people|a human being)",
     r"找.{0,8}(?:负责|管事|主管|领导|人事).{0,4}(?:当面|面对面)?(?:谈|聊|说|讲|沟通)|当面(?:谈|聊|说|讲)|面谈|见面谈",
     r"会说.{0,6}(?:话|语)的(?:人|同事|老师)|(?:越南|菲律宾|印尼|缅甸|柬埔寨|泰国|老挝|英|粤|广东|客家|潮汕)(?:话|语|文)的(?:人|同事|翻译)|"
     r"(?:我)?想(?:跟|和|同)(?:她|他|你们的人|人|真人)(?:讲|说|聊|谈)",
     r"\b(?:lady|woman|female|women) (?:staff|officer|hr|worker|person|counsell?or|employee)\b|"
-    r"\b(?:someone|somebody|anyone|staff|person) (?:who )?(?:speaks?|can speak) (?:\w+ ){0,2}(?:vietnamese|tagalog|filipino|"
+    r"\b(?:someone|somebody|anyone|staff|person) (?:who )?(?:speaks?|can speak) (?:\w+ ){0,2}(?:vietnamese|tagalog|"
+    r"filipino|"
     r"indonesian|burmese|english|cantonese|my language)\b",
+    r"想(?:直接|当面)?(?:找|见)(?:她|他|人事|hr|负责人|领导|你们(?:的)?人)|加我(?:的)?(?:微信|qq|好友)|私聊|"
+    r"不想(?:跟|和)机器(?:人)?(?:说|聊|讲)|不要机器人|\bnot (?:a |the |this )?(?:bot|robot|machine)\b",
     r"\breal person\b|\ba human\b|\bsomeone to (?:talk|listen)|\bcounsell?or\b|\bcounsell?ing\b|\bneed support\b",
     r"\b(?:can|could|please|would|will)\s+(?:someone|somebody|you|hr|a person)\s+(?:call|contact|phone)\s+me\b",
     r"\b(?:want|need|like)\s+(?:someone|somebody|hr|a person)\s+to\s+(?:call|contact|phone)\s+me\b",
@@ -395,22 +417,28 @@ PERSON = _any(
 GREETING_WORDS = re.compile(
     r"你好|您好|大家好|你们好|嗨|哈喽|哈啰|哈罗|嘿|喂|在吗|在么|在嘛|在不在|有人吗|有人在吗|早上好|上午好|中午好|"
     r"下午好|晚上好|早安|晚安|早|"
-    r"打扰(?:了|一下|您|你)?|不好意思|亲亲?|机器人|小助手|刚下班|下班了|吃饭了(?:没|吗)?|在忙吗?|忙吗|请问|侬好|"
+    r"打扰(?:了|一下|您|你)?|不好意思|亲亲?|机器人|小助手|刚下班|下班了|吃饭了(?:没|吗)?|在忙吗?|忙吗|请问|侬好|(?:老师|师傅|姐姐?|大姐|阿姨|小姐姐|领导)(?:您|你)?好|"
     r"(?:我是?)?(?:第一次|头一回)用(?:这个)?|刚(?:关注|加)(?:的|了)?(?:这个)?|"
     r"\b(?:hi+|hel+o+|hey+|hallo|hiya|yo|good (?:morning|afternoon|evening|day)|po|maam|ma am|madam|sir|"
-    r"anyone there|is anyone there|xin ?ch[aà]o|kumusta|magandang (?:umaga|hapon|gabi)|selamat (?:pagi|siang|sore|malam)|"
+    r"anyone there|is anyone there|xin ?ch[aà]o|kumusta|magandang (?:umaga|hapon|gabi)|selamat (?:pagi|siang|sore|"
+    r"malam)|"
     r"first time (?:here|using this)|new here|"
     r"are you there|there|bot)\b"
 )
 THANKS_WORDS = re.compile(
-    r"(?:谢谢|感谢|多谢|太感谢|非常感谢)(?:晒|哂|你们|您们|你|您|大家)?|唔该|\b(?:3q|xx|xie ?xie)\b|谢了|谢啦|"
-    r"辛苦(?:你|您|你们|您们)?了?|\bc[aả]m [oơ]n\b|\bsalamat(?: po)?\b|\bterima kasih\b|好的|好吧|好|嗯+|哦+|噢|ok|知道了|明白了|懂了|"
+    r"(?:谢谢|感谢|多谢|太感谢|非常感谢)(?:晒|哂|你们|您们|你|您|大家|老师|师傅|姐姐?|阿姨)?|(?:你们|你|您)?帮(?:了)?我|"
+    r"(?:心里)?(?:好受|舒服|好)多了|唔该|\b(?:3q|xx|xie ?xie)\b|谢了|谢啦|"
+    r"辛苦(?:你|您|你们|您们)?了?|\bc[aả]m [oơ]n\b|\bsalamat(?: po)?\b|\bterima kasih\b|"
+    r"好的|好吧|好|嗯+|哦+|噢|okay|ok|知道了|明白了|懂了|"
     r"收到|了解|"
     r"拜拜|再见|那?我再想想|我想想|"
     r"\b(?:thanks?|thank you|thank u|thx|ty|cheers|much|so|very|a lot|okay|ok|got it|great|appreciate it|"
-    r"you|fine|bye|goodbye|see you|that|this|it|really|helped|helps|helpful|useful|was|very helpful)\b"
+    r"you|fine|bye|goodbye|see you|that|this|it|really|helped|helps|helpful|useful|was|very helpful|noted|understood|"
+    r"alright|all right|for (?:the|your) help|for helping(?: me)?)\b"
 )
-THANKS_START = re.compile(r"^\W*(?:谢谢|感谢|多谢|thanks?\b|thank you\b|thx\b|3q\b)")
+THANKS_START = re.compile(
+    r"^\W*(?:谢谢|感谢|多谢|(?:太|非常|真的?|真心)感谢|真的?谢谢|thanks?\b|thank you\b|thx\b|3q\b)"
+)
 """A message that opens with thanks ("谢谢你们听我讲", "thanks a lot for the help") and asks nothing is thanks."""
 THANKS_CORE = re.compile(
     r"谢|感谢|辛苦|唔该|\b3q\b|\bxx\b|\bthank|\bthx\b|\bty\b|\bcheers\b|\bappreciate|\bc[aả]m [oơ]n\b|\bsalamat\b|"

@@ -214,7 +214,8 @@ def _past(clause: str, end: int) -> bool:
 
 
 def _question_shaped(folded: str) -> bool:
-    return bool(p.QUESTION.search(folded))
+    """A question anywhere: its words, or a clause ending as one ("培训是每个月都有吗 我新来的")."""
+    return bool(p.QUESTION.search(folded)) or any(p.QUESTION_END.search(c) for c in clauses(folded))
 
 
 def danger_cues(text: str) -> list[str]:

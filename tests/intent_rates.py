@@ -21,6 +21,9 @@ COLLOQUIAL = REPO / "tests" / "data" / "intent_colloquial.jsonl"
 euphemisms, broken English, danger after small talk); the recogniser was then tuned on them, so they are
 a table now."""
 
+BLIND_C = REPO / "tests" / "data" / "intent_blind_c.jsonl"
+"""200 first messages from a third writer who never saw the recogniser, in the proportions of the shared
+dev set; tuned on in two halves (each measured untouched first), so a table now."""
 
 SHARED_DEV = REPO.parent / "shared" / "intent-eval" / "dev.jsonl"
 """The shared dev set, beside the repository (tests skip without it: a git worktree has none beside it)."""
@@ -29,9 +32,9 @@ WORKSPACE_DEV = Path("/work/shared/intent-eval/dev.jsonl")
 
 def default_files() -> list[Path]:
     """What the bench scores: the shared dev set (beside the repository, else the workspace's), the table,
-    the held-out set, the colloquial set."""
+    the held-out set, the colloquial set, the third blind set."""
     dev = SHARED_DEV if SHARED_DEV.exists() else WORKSPACE_DEV
-    return [dev, TABLE, HELD_OUT, COLLOQUIAL]
+    return [dev, TABLE, HELD_OUT, COLLOQUIAL, BLIND_C]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import pytest
 from handlers import intent_patterns
 from handlers.intents import Intent, find_receipt, script_language, understand
 
-from .intent_rates import COLLOQUIAL, HELD_OUT, SHARED_DEV, TABLE, Phrase, read_phrases, score
+from .intent_rates import BLIND_C, COLLOQUIAL, HELD_OUT, SHARED_DEV, TABLE, Phrase, read_phrases, score
 
 TABLE_PHRASES = read_phrases(TABLE)
 
@@ -256,6 +256,25 @@ def test_every_colloquial_phrase_is_read_as_its_intent() -> None:
     missed = [(phrase.q, phrase.intent) for phrase in phrases if understand(phrase.q).intent != phrase.intent]
     assert missed == [(GUARD_AT_THE_DOOR, "status")]
     assert understand(GUARD_AT_THE_DOOR).then is Intent.STATUS
+
+
+MOVED_AWAY = (
+    "he used to wait for me after work and follow me but he was moved to another factory 2 months ago. "
+    "i want this on record"
+)
+
+
+def test_every_phrase_of_the_third_blind_set_is_read_as_its_intent() -> None:
+    """200 first messages from a third writer who never saw the recogniser: danger said without its
+    words (a letter left under the pillow, "not wake up"), threats to her family, greetings and thanks
+    in Vietnamese and Tagalog, typos of 举报. One report is read as danger: the past ("used to") stands
+    in the first clause only, and "follow me" after "and" is read as it stands. A false alarm costs one
+    message (the help first, then her report), so it is left."""
+    phrases = read_phrases(BLIND_C)
+    assert len(phrases) == 200
+    missed = [(phrase.q, phrase.intent) for phrase in phrases if understand(phrase.q).intent != phrase.intent]
+    assert missed == [(MOVED_AWAY, "report")]
+    assert understand(MOVED_AWAY).then is Intent.REPORT
 
 
 @pytest.mark.parametrize(
