@@ -174,8 +174,9 @@ async def emergency(ctx: Context) -> None:
 
 
 def emergency_help(ctx: Context) -> None:
-    """Shows the emergency numbers and the site's security phone, and marks an open report as urgent;
-    the question before it still stands."""
+    """Shows the emergency numbers and the site's security phone, and marks her report as urgent: a
+    draft wherever she is (a side question such as the language or "cancel?" interrupts it), and at
+    the privacy notice a draft started for it; the question before it still stands."""
     site = ctx.site
     lines = [
         ctx.t("If you are in danger now:"),
@@ -185,8 +186,11 @@ def emergency_help(ctx: Context) -> None:
     if site.emergency_phone:
         lines.append(ctx.t("• Factory security: {phone}", phone=site.emergency_phone))
     lines.append(ctx.t("• Women's rights hotline: 12338. Labour hotline: 12333."))
-    draft = ctx.conversation.draft
-    if draft is not None and ctx.conversation.state.startswith("report."):
+    conversation = ctx.conversation
+    draft = conversation.draft
+    if draft is None and conversation.state == State.REPORT_NOTICE:  # declining the notice deletes it
+        draft = conversation.open_draft((ctx.now + ctx.services.settings.draft_ttl).timestamp())
+    if draft is not None:
         draft["urgency"] = "danger_now"
         lines.append(
             ctx.t("Your report is marked as urgent: whoever handles it will be alerted as soon as you submit it.")

@@ -6,6 +6,7 @@ stopped mid-report, so states are strings chosen once, never enum positions.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -108,6 +109,13 @@ class Conversation:
     quiz: dict[str, Any] | None = None  # the quiz attempt in progress or just finished (handlers.quiz.attempt)
     quiz_log: dict[str, Any] | None = None  # quizzes finished, groups counted this month (handlers.quiz.attempt)
     had_links: bool = field(default=False, compare=False)  # loaded with a case-link row (not stored)
+
+    def open_draft(self, expires_at: float) -> dict[str, Any]:
+        """Her report draft, started when there is none; it now lives until ``expires_at``."""
+        if self.draft is None:
+            self.draft = {"id": secrets.token_hex(8), "parts": 0}
+        self.draft_expires_at = expires_at
+        return self.draft
 
     @property
     def in_flow(self) -> bool:

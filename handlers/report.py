@@ -152,11 +152,7 @@ async def _next(ctx: Context, state: str) -> None:
 
 
 def _draft(ctx: Context) -> dict[str, object]:
-    conversation = ctx.conversation
-    if conversation.draft is None:
-        conversation.draft = {"id": secrets.token_hex(8), "parts": 0}
-    conversation.draft_expires_at = (ctx.now + ctx.services.settings.draft_ttl).timestamp()
-    return conversation.draft
+    return ctx.conversation.open_draft((ctx.now + ctx.services.settings.draft_ttl).timestamp())
 
 
 # Parts expire with the conversation; their expiry hour is moved (one statement) at most once a day,

@@ -240,7 +240,9 @@ async def ask_add_info(ctx: Context) -> None:
 
 @router.on(State.STATUS_ADD_INFO)
 async def on_add_info(ctx: Context) -> None:
-    """Adds the message to the case, alerts HR without content, and shows the case again."""
+    """Adds the message to the case, alerts HR without content (at once when the message raised the
+    alarm: "he is outside my room now" added to a case cannot wait for a random delay), and shows
+    the case again."""
     if ctx.choice_id == "back":
         await ctx.go(State.STATUS_CASE)
         return
@@ -252,7 +254,8 @@ async def on_add_info(ctx: Context) -> None:
         return
     await ctx.services.cases.add_message(ctx.session, case.id, Author.REPORTER, ctx.text, ctx.now)
     audience = await _audience(ctx, case)
-    await enqueue_alert(ctx, Alert(case.site, case.reference, "added_information", "normal", audience))
+    urgency = "danger_now" if ctx.alarmed else "normal"
+    await enqueue_alert(ctx, Alert(case.site, case.reference, "added_information", urgency, audience))
     ctx.say(ctx.t("Added to your report. Whoever handles your case will see it."))
     await ctx.go(State.STATUS_CASE)
 
