@@ -62,9 +62,11 @@ HELP = _any(
 
 THREAT = _any(
     r"[打弄整搞砍捅杀掐勒]死我|杀了我|要杀我|弄残我?|打残|要我的?命|让我死|不会放过我|饶不了我",
-    r"[让给要]我好看|说要报复我|找人(?:收拾|教训|弄|搞|打|揍|砍)|(?:收拾|教训)(?:我|你)(?!们?(?:的)?(?:东西|房间|宿舍|工位|行李))|"
+    r"[让给要]我好看|说要报复我|找人(?:收拾|教训|弄|搞|打|揍|砍)|(?:收拾|教训)(?:我|你)(?!们?(?:的)?(?:东西|房间|宿舍|"
+    r"工位|行李))|"
     r"[弄搞](?:死|残|废)(?:我|你)",
-    r"知道(?:我|你)的?(?:女儿|儿子|孩子|小孩|家人|爸妈|父母|老公|老家|家)(?:在|住)",
+    r"知道(?:我|你)的?(?:女儿|儿子|孩子|小孩|家人|爸妈|父母|老公|老家|家|妹妹|弟弟|姐姐|哥哥)(?:在|住)",
+    r"找(?:我|你)?的?(?:爸妈|父母|家人|家里人?|老家)(?:的)?麻烦|找人.{0,10}(?:麻烦|算账)",
     r"(?:让|叫)(?:我|你)(?:出|有)(?:个)?(?:事|意外)|出(?:点)?意外",
     rf"(?:威胁|恐吓|要挟|扬言)(?!.{{0,12}}(?:{_JOB}))",
     r"敢.{0,6}(?:说|告诉|讲).{0,8}就|说出去就|告诉别人就",
@@ -73,7 +75,9 @@ THREAT = _any(
     r"\b(?:will|would|going to|gonna|wants? to|trying to|try to|threaten\w* to)\s+(?:\w+\s+){0,2}?"
     r"(?:kill|hurt|beat|rape|harm|stab|attack|get|ruin|punish|find|come for)\s+(?:me|you|my|your|her)\b"
     r"(?!\s+(?:job|contract|salary|pay|bonus|shifts?|overtime|promotion|career|review))",
-    r"\bmake (?:me|you) (?:have|get) (?:an? )?accident\b|\b(?:have|get|will have) an? accident\b",
+    r"\bmake\W+(?:me\W+|you\W+)?(?:have\W+|get\W+)?(?:an?\W+)?accident\W*(?:for (?:me|you))?|"
+    r"\bhurt (?:my|your) (?:family|parents|mother|mom|kids?|children|daughter|son|sister|brother)\b|\b(?:have|get|"
+    r"will have) an? accident\b",
     r"\bif (?:i|you|she) (?:say|tell|report|speak|talk|complain)\w*\b.{0,40}\b(?:he|she|they) (?:will|would|"
     r"is going to|"
     r"gonna) (?!not\b)(?:\w+ ){0,2}?(?:kill|hurt|beat|harm|rape|stab|attack|make|do|find|get|ruin|burn|break)\b",
@@ -84,11 +88,16 @@ THREAT = _any(
 
 SELF_HARM = _any(
     r"想死|不[想愿]再?活|活不下去|活着(?:没|没有)(?:意思|意义)|活着太(?:累|苦|难)|[撑熬挺]不下去|自杀|轻生|寻死|自残",
-    r"跳楼|跳河|跳下去|割腕|割了?(?:手腕|自己|手臂)|划(?:了)?(?:手腕|自己)|安眠药|农药|结束(?:自己的?)?生命|了结自己|死了算了|"
+    r"跳楼|跳河|跳下去|割腕|割了?(?:手腕|自己|手臂)|划(?:了)?(?:手腕|自己)|安眠药|农药|结束(?:自己的?)?生命|了结自己|"
+    r"死了算了|"
     r"不如死了|一死了之|一了百了|伤害自己|(?:药|绳子|刀片|炭)(?:都|也|已经)?(?:买|准备|备)好了?|遗书|"
-    r"信(?:已经|都)?写好了|(?:不想|不要)再?给(?:大家|你们|家里|家人|别人)添麻烦|离开这个世界|从这个世界消失|永远消失|不想醒来|不想再醒|活着(?:还)?有什么意思|叫不醒|没有?(?:了)?呼吸|"
+    r"信(?:已经|都)?写好了|(?:不想|不要)再?给(?:大家|你们|家里|家人|别人)添麻烦|离开这个世界|从这个世界消失|永远消失|"
+    r"不想醒来|不想再醒|活着(?:还)?有什么意思|叫不醒|没有?(?:了)?呼吸|"
     r"昏(?:过去|迷)",
-    r"[吃吞喝]了(?:一|半|整|好几)?(?:瓶|把|堆|大把|板)(?:的)?药|[吃吞]了(?:很多|好多|一堆)药",
+    r"[吃吞喝]了?(?:一|半|整|好几)?(?:整)?(?:瓶|把|堆|大把|板)(?:的)?(?:安眠)?药|刀片|划(?:了|伤)?(?:手|自己)|"
+    r"血.{0,4}(?:停不下来|止不住)|止不住(?:血|地流)|不会再(?:麻烦|拖累)(?:任何人|大家|你们|别人)|"
+    r"把(?:我的)?东西都?(?:送|分)给|喝了?(?:农药|消毒水|漂白水|84|洗洁精|老鼠药)|吞了?(?:老鼠药|刀片|药)|"
+    r"[吃吞]了(?:很多|好多|一堆)药",
     r"\bkill(?:ing)? myself\b|\bend(?:ing)? (?:my|it) (?:own )?(?:life|all)\b|\btake my (?:own )?life\b|\bsuicid\w*",
     r"\b(?:want|wanted|wanna) (?:to )?die\b|\bnot want to (?:live|be alive|be here)\b|\bbetter off dead\b",
     r"\b(?:hurt|cut|harm)(?:ing)? myself\b|\bno reason to live\b|\bcan ?not go on\b|\bjump off\b|\boverdose\b",
@@ -98,7 +107,11 @@ SELF_HARM = _any(
     r"family|"
     r"parents|father|husband|children|kids|daughter|son)\b|\bno (?:point|reason) (?:in |to )?(?:living|live|go on)\b|"
     r"\bnot (?:want|wanting) to wake up\b|\b(?:and|to) (?:never|not) wake up\b|\bcan ?not do this any ?more\b|"
-    r"\btired of everything\b|\bend (?:it|everything)\b|\bsleep forever\b",
+    r"\btired of everything\b|\bcut(?:ting|s)? my (?:arm|wrist|leg|skin)s?\b|\bcan ?not stop the blood(?:ing)?\b|"
+    r"\bgave away (?:all )?my (?:things|stuff|belongings|clothes)\b|\bwill not need (?:them|it|anything) (?:after|"
+    r"any ?more)\b|"
+    r"\b(?:drink|drank|drinks|drunk|swallow\w*) (?:the |some )?(?:bleach|poison|pesticide)\b|\bend (?:it|everything)\b|"
+    r"\bsleep forever\b",
     r"\b(?:took|taken|swallowed|drank) (?:a lot of|many|too many|lots of|so many|all (?:the|her|his|my)|a bottle of|"
     r"the whole) (?:pills|tablets|medicine|sleeping pills|poison)|\b(?:will|would|can|does) not wake up\b|"
     r"\bjump(?:s|ed|ing)? (?:from|off) (?:the )?(?:roof|building|bridge|window|top)\b|"
@@ -113,20 +126,24 @@ ACT = _any(
     rf"在(?:{_NEAR}).{{0,2}}(?:不走|站着|守着|等着|徘徊|转悠|盯着)",
     rf"(?:守着|蹲着|堵着|等着|站着)在?.{{0,4}}(?:{_NEAR})",
     rf"(?:{_HARASSER})(?:现在|还|又|一直|就|正)+在(?:我们?)?的?(?:宿舍|寝室|房间)?(?:{_NEAR})",
-    r"(?:要|会|说要|今晚|晚上)(?:过|进)?来我们?的?(?:房间|宿舍|寝室|家|屋|房)(?!.{0,6}(?:检查|查房|卫生|维修|修|打扫|开会|点名))",
+    rf"(?:{_HARASSER})(?:说)?(?:已经)?在(?:来的?)?路上",
+    r"(?:要|会|说要|今晚|晚上)+(?:过|进)?来我们?的?(?:房间|宿舍|寝室|家|屋|房|出租屋|出租房|住的地方|"
+    r"住处)(?!.{0,6}(?:检查|查房|卫生|维修|修|打扫|开会|点名))",
     r"(?:开|带|拉|骗|叫)(?:我)?到.{0,4}(?:没人|偏僻|荒|小树林|野外)|没人的地方|车上(?:就|只有)我一个",
     rf"(?:就在|还在|又在).{{0,4}}(?:{_NEAR})|(?:就|还|又|正|一直)(?:坐|站|躺|蹲|守|等|躲)在.{{0,4}}(?:{_NEAR})",
     r"又在那(?:里|儿)?了?|(?:现在|此刻)(?:又|还)?在那(?:里|儿)?(?:了|等|坐|站|守|盯)",
     rf"(?:{_HARASSER})(?:说|还说|又说)?(?:今晚|今天晚上|晚上|等下|待会儿?|一会儿?)(?:就|要|会)?(?:过来|来找我|上门)"
     r"(?!.{0,8}(?:检查|查房|卫生|维修|修|打扫|开会|点名))",
-    r"(?:里面|屋里|房间里|办公室里|门里)(?:有|传来|传出).{0,4}(?:哭|尖叫|喊|呼救)|听到.{0,8}(?:哭声|尖叫|喊救命|呼救|喊叫)",
+    r"(?:里面|屋里|房间里|办公室里|门里)(?:有|传来|传出).{0,4}(?:哭|尖叫|喊|呼救)|听到.{0,8}(?:哭声|尖叫|喊救命|呼救|"
+    r"喊叫)",
     r"\b(?:hear|heard|hearing) (?:her |someone |a woman |a girl |him )?(?:crying|screaming|scream|shouting for help)\b",
     rf"(?:{_HARASSER})在我?们?的?(?:宿舍|房间|寝室|厂|家|车间)?(?:门口|门外|楼下|窗外|窗户外面?|窗边|外面|楼道|走廊)|"
     rf"(?:{_HARASSER})又来",
     r"(?:又|还|要|说要|正|就|会)(?:过|上)?来.{0,6}找我|知道我住|知道我(?:家|宿舍|寝室)在|查到我(?:住|家)|找上门|"
     r"找到我(?:宿舍|家|房间)|躲在|躲起来|藏在|躲着他",
     # the door, breaking in
-    r"[敲砸踹撬撞拍踢捶].{0,6}[门窗锁]|闯进|冲进|闯入|硬闯|翻进|爬进|溜进|摸进|(?:半夜|深夜|晚上|偷偷).{0,8}拿钥匙开|[要想]进来|"
+    r"[敲砸踹撬撞拍踢捶].{0,6}[门窗锁]|闯进|冲进|闯入|硬闯|翻进|爬进|溜进|摸进|(?:半夜|深夜|晚上|偷偷).{0,8}拿钥匙开|"
+    r"[要想]进来|"
     r"进了?我们?的?(?:房间|宿舍|屋|房)|半夜.{0,6}进",
     r"反锁|锁上门|锁了门|把门锁|关上门不|车门(?:被)?锁(?:了|住|上)|门被(?:他|人)?锁(?:了|住|上)|锁了车门",
     rf"(?:{_HARASSER}|在.{{0,6}}(?:{_NEAR})).{{0,8}}(?:一直|还|就是|死活)?(?:不肯?走|不离开|赖着不走)",
@@ -138,7 +155,8 @@ ACT = _any(
     rf"踢了我|掐了我|揍我|扇我|扇了我|踢我|掐我|掐着|掐住|勒我|勒住|"
     rf"推我|把我推|推倒|"
     r"按住我|按着我|压着我|压在|拽我|拽着我|扯我|抓住我|抓着我|拖我|把我拖|强奸|强暴|性侵|侵犯我|"
-    r"脱我|扒我|绑|捂住我|捂我|拿着?刀|带着?刀|有刀|持刀|动刀|锁住我|有人在我?的?(?:房间|宿舍|寝室|屋)里|(?:房间|宿舍|寝室|屋)里有人|现在又来了|又来找我|受伤|流血|出血|打伤|殴打|施暴",
+    r"脱我|扒我|绑|捂住我|捂我|拿着?刀|带着?刀|有刀|持刀|动刀|锁住我|有人在我?的?(?:房间|宿舍|寝室|屋)里|(?:房间|宿舍|"
+    r"寝室|屋)里有人|现在又来了|又来找我|受伤|流血|出血|打伤|殴打|施暴",
     r"(?:有|很|好|非常)?危险(?![吗么])|不安全",
     r"吓得|发抖|浑身抖|(?:一直|还在|不停地?)(?:在)?抖|抖个不停|不敢(?:回|出|下班|一个人|睡|走|出门|开门|动|出声)|"
     r"\b(?:still )?(?:shaking|trembling)\b",
@@ -149,7 +167,7 @@ ACT = _any(
     rf"\b(?:{_EN_SOMEONE})\s+(?:is|are)\s+(?:still\s+)?(?:here|nearby|near me|next to me|behind me|outside|"
     rf"downstairs|at (?:my|the) door|in my room|waiting|there|out there|back)|\b(?:{_EN_SOMEONE})\s+(?:is|are)\s+"
     r"(?:standing|sitting|waiting|staring)\s+(?:at|by|near|outside|next to|behind|in front of)\s+(?:my|me|our)",
-    r"\b(?:bang|pound|knock|kick|break|forc|smash)\w*\s+(?:on\s+|down\s+|in\s+|at\s+)?(?:my|our|the)\s+"
+    r"\b(?:bang|pound|knock|kick|break|forc|smash|hit|punch|beat)\w*\s+(?:on\s+|down\s+|in\s+|at\s+)?(?:my|our|the)\s+"
     r"(?:door|window)",
     r"\btr(?:y|ying|ies|ied) (?:to )?(?:open|get into|break into|come into|get in)\b",
     r"\b(?:try|trying|tries|tried|rattl\w*|jiggl\w*|turn\w*) (?:the |my |our )?(?:\w+ )?(?:door ?)?(?:handle|knob|"
@@ -158,7 +176,11 @@ ACT = _any(
     r"\b(?:will|would|does|do|did|is|are|can) not let (?:me|go)\b|\bnot letting (?:me|go)\b|\blet me out\b|"
     r"\bnot let(?:ting)? (?:me|her|us|them)\b|\b(?:me|her|us) go out\b",
     r"\bgrab\w* (?:my|me by the) (?:hair|neck|throat)|\b(?:broke|break|breaking|broken) into (?:my|our)\b",
-    r"\b(?:locked|locks|is locking) (?:the|my|our|a|this) (?:\w+ )?door\b|"
+    r"\b(?:he|she|they|someone|somebody|the (?:\w+ )?(?:supervisor|leader|manager|boss|guard|man|guy|driver)|my \w+) "
+    r"lock(?:s|ed)? (?:the|my|our|a|this|me)\b|"
+    r"\b(?:locked|locks|is locking) (?:the|my|our|a|this) (?:\w+ )?door\b|\b(?:i am|we are) (?:under|behind) the "
+    r"(?:bed|door|table|desk)\b|\block\w* (?:the|my|our|a|this) (?:\w+ ){0,2}door\b.{0,30}\b(?:i am|me|"
+    r"we are) (?:inside|in)\b|"
     r"\block(?:s|ed|ing)? me\b|\b(?:locked|trapped|stuck) in\b|\bcan ?not get out\b|\block\w*\b.{0,40}\b(?:me|"
     r"us) (?:in|inside)\b",
     r"\bblock(?:s|ed|ing)? (?:the|my) (?:door|way|exit)|\bpinn?(?:ed|ing)? me\b|\bhold(?:s|ing)? me down\b",
@@ -219,7 +241,10 @@ PRESENT = _any(
 )
 
 HYPOTHETICAL = _any(r"如果|万一|假如|假设|要是|若是|假使|的话", r"\bif\b|\bwhat if\b|\bin case\b|\bsuppose\b")
-SITUATION = _any(r"(?:遇到|碰到|遇上|遭遇|发生)(?!.{0,8}我)", r"\bwhen (?:someone|somebody|a (?:man|person|worker))\b")
+SITUATION = _any(
+    r"(?:遇到|碰到|遇上|遭遇|发生)(?!.{0,8}我)|新闻|听说|网上看到|\bin the news\b|\bi heard\b",
+    r"\bwhen (?:someone|somebody|a (?:man|person|worker))\b",
+)
 """A kind of situation asked about in general ("遇到被跟踪要先做什么", "what to do when someone follows
 a worker"): hypothetical in a question, unless the message says it is happening now."""
 ABOUT_RULES = _any(
@@ -240,11 +265,14 @@ CATEGORY_QUESTION = _any(
 
 QUESTION = _any(
     r"[?吗呢么]\s*$|怎么|怎样|如何|咋|哪里|哪儿|在哪|什么|会不会|能不能|可不可以|可以.{0,12}[吗么]|是不是|要不要|"
-    r"有没有|多久|多长时间|几点|几天|谁会|归谁|谁管|谁负责|为什么|哪些|哪种|有用吗|有啥|是啥|啥(?:规定|意思|情况|时候|办法|用|叫|算)|为啥|干啥|后果|流程|步骤|想知道|想问|想了解|请问|问一下|"
+    r"有没有|多久|多长时间|几点|几天|谁会|归谁|谁管|谁负责|为什么|哪些|哪种|有用吗|有啥|是啥|啥(?:规定|意思|情况|时候|"
+    r"办法|用|叫|算)|为啥|干啥|后果|流程|步骤|想知道|想问|想了解|请问|问一下|"
     r"问问|还是(?:先|应该|要|直接)",
     r"^(?:how|what|where|when|who|whom|why|which|will|would|can|could|should|is|are|am|do|does|did|may|must)\b",
     r"\b(?:i want to know|wondering|tell me about|explain)\b",
 )
+REPORTED_QUESTION = re.compile(r"(?<![请想我])问(?:我|她|我们|人家)[^,.!?;:。、…~\n\s]{0,16}")
+"""What he asked her, told in her account ("老是问我晚上睡觉穿什么"): not her question."""
 QUESTION_END = re.compile(r"[?吗呢么]\s*$")
 """A clause that ends as a question, wherever it stands in the message."""
 REQUEST = _any(r"帮我|替我|帮忙|麻烦你?", r"\b(?:help me|can you|could you|please)\b")
@@ -253,7 +281,8 @@ REQUEST = _any(r"帮我|替我|帮忙|麻烦你?", r"\b(?:help me|can you|could 
 # --- report ------------------------------------------------------------------------------------
 
 _REPORT_VERB_ZH = (
-    r"举报|举保|举抱|举包|巨报|投诉|投述|检举|揭发|告发|反映|反应|申诉|报案|状告|上报|报上去|报告|告(?!诉|知|示|别|辞|一段|假)"
+    r"举报|举保|举抱|举包|巨报|投诉|投述|检举|揭发|告发|反映|反应|申诉|报案|状告|上报|报上去|报告|告(?!诉|知|示|别|辞|"
+    r"一段|假)"
 )
 REPORT = _any(
     rf"(?:我|我们)?(?:要|想|想要|需要|得|必须|准备|打算|决定|来|希望|请你?|帮我|替我|给我|麻烦你?帮?我?|帮忙)"
@@ -277,15 +306,17 @@ REPORT = _any(
     r"(?:report|complain)\b",
     r"^(?:please\s+)?(?:report|file|lodge|make)\s+(?:a\s+)?(?:complaint|report|my|a|the|him|her|this|someone)",
     r"\bhelp me (?:to )?(?:report|complain|file)\b",
+    r"(?:想|要)把(?:这个|这件)?事(?:情)?说出来|想(?:说|讲)一下.{0,10}的事|报给(?:公司|人事|厂里|领导|hr)",
     r"\b(?:record|take|write down|register|log|note down) (?:a |my |this )?(?:complaint|report)\b|"
     r"\b(?:want|need|would like|like) (?:it|this|him|her|them|that) (?:to be )?reported\b",
 )
 NARRATIVE = _any(
     r"摸|揩油|咸猪手|动手动脚|毛手毛脚|占.{0,2}便宜|吃.{0,4}豆腐|(?<![反防])骚扰(?!培训|课)|骚饶|"
-    r"不关门.{0,12}(?:喊|叫)我|露(?:出)?(?:下体|下身|生殖器)|暴露(?:下体|自己)|往(?:里|更衣室|厕所|浴室)(?:面)?(?:看|偷看|瞄)|黄段子|黄色笑话|荤段子|下流|色眯眯|偷拍|偷看|"
+    r"不关门.{0,12}(?:喊|叫)我|露(?:出)?(?:下体|下身|生殖器)|暴露(?:下体|自己)|往(?:里|更衣室|厕所|浴室)(?:面)?(?:看|"
+    r"偷看|瞄)|黄段子|黄色笑话|荤段子|下流|色眯眯|偷拍|偷看|"
     r"强吻|"
     r"亲我|搂我|抱我|蹭我|贴着我|把手放|手放在?我|盯着我的?(?:胸|身|腿|屁股)|说[我她].{0,6}(?:身材|胸|屁股|腿|性感)|"
-    r"[拍摸捏掐][我她]的?(?:背|屁股|腰|肩|腿|脸|手)|内衣|内裤|胸罩|"
+    r"[拍摸捏掐](?:一下|一把|了)?[我她]的?(?:背|屁股|腰|肩|腿|脸|手|胸)|(?:觉得|感觉|好|很|真)恶心|内衣|内裤|胸罩|"
     r"发.{0,6}(?:黄图|裸照|色情|不雅|黄色)|潜规则|性暗示|要我陪|陪他(?:睡|喝|吃|出去)|不陪.{0,6}就|xsr",
     r"\b(?:touch\w*|grop\w*|harass\w*|fondl\w*|pinch\w*|molest\w*|stares? at my|staring at my|dirty jokes?|"
     r"sexual (?:jokes?|comments?|remarks?|messages?|sounds?|noises?|videos?|pictures?|photos?)|"
@@ -348,15 +379,21 @@ STATUS = _any(
     r"result|update|news|reply|answer|received|contact)",
     r"(?:举报|投诉|反映)[^。!]{0,16}(?:调查|处理|查)了?(?:没|吗|没有)",
     r"(?:举报|投诉|反映|报)(?:了|完|过)(?:(?!会|怎么|如果|万一|要是)[^。?!]){0,24}(?:没(?:有)?人(?:理|管|回|联系|跟进)|"
-    r"(?:一点|一直|都|还)?没(?:有)?(?:回音|消息|回复|下文|动静|结果|答复)|消息都没有|石沉大海|咋回事|怎么回事)",
+    r"(?:一点|一直|都|还)?没(?:有)?(?:回音|消息|回复|下文|动静|结果|答复)|消息都没有|石沉大海|咋回事|怎么回事|"
+    r"都?没(?:有)?人找(?:过)?我|"
+    r"是不是没(?:有)?(?:处理|人管))",
+    r"(?:我的)?(?:举报|投诉|案子)(?:怎么)?(?:显示|已经|已)+(?:结案|关闭|撤销|处理完)|"
+    r"(?:举报|投诉|反映)[^。!]{0,30}(?:到底有没有处理|有没有处理|处理了?没有?|怎么还在上班)",
     r"(?:举报码|查询码|回执码?|编号|案件号|案号)(?:弄)?(?:丢|忘|找不到|没了).{0,30}(?:帮我查|查一?查|查一下|能查|查到)|"
     r"\b(?:lost|forgot|forget) (?:my )?(?:code|receipt|case number)\b.{0,40}\b(?:check|look up|find) (?:it|my|the)\b",
     r"我(?:补充|发|交|上传|补)的.{0,10}(?:收到|看到)了?(?:没有?|吗)|\bunder review\b",
-    r"\b(?:the (?:guy|man|person|one|supervisor|leader)|him|her) (?:that |who )?i (?:reported|complained about)\b|"
+    r"\b(?:the (?:guy|man|person|one|supervisor|leader|thing|matter|issue|problem)|him|her|what) (?:that |who )?i "
+    r"(?:reported|complained about)\b|"
     r"我(?:举报|投诉)的(?:那个)?(?:人|男的|家伙|主管|组长)(?:被)?(?:处理|开除|调走|处分)了?(?:没|吗|没有)",
     r"\bwhat (?:happen|happened|happens|is happening) (?:to|with) (?:my|our|the) (?:report|case|complaint)\b|"
     r"\bhap-[0-9a-z]{3,8}\b|\bcheck (?:the |my )?status\b",
-    r"(?:之前|上次|以前|前天|昨天|上周|上个?月|前|我)[^。?!]{0,12}(?:举报|投诉|反映|报)(?:的|了|过)[^。!]{0,16}"
+    r"(?:之前|上次|以前|前天|昨天|上周|上个?月|前|我)(?:(?!如果|要是|万一|假如)[^。?!]){0,12}(?:举报|投诉|反映|"
+    r"报)(?:的|了|过)[^。!]{0,16}"
     r"(?:情况|进展|结果|进度|处理|回复|回音|消息|动静|没人(?:回|理|管)|没有人(?:回|理|管)|收到)",
     r"\bmy (?:report|case|complaint)\b.{0,30}\b(?:status|progress|update|news|result|outcome|going|happen\w*|reply|"
     r"answer|heard|anything)\b",
@@ -381,7 +418,8 @@ it belongs to the FAQ (data-privacy), not to a status lookup, though it names "m
 # --- talk to a person --------------------------------------------------------------------------
 
 PERSON = _any(
-    r"找人(?:聊|说|谈|倾诉)|(?:跟|和|找|同)(?:人|真人|谁|个人|一个人)(?:聊|说|谈)|找(?:个|一个)人.{0,4}(?:聊|说|谈|讲|打电话|通话)|"
+    r"找人(?:聊|说|谈|倾诉)|(?:跟|和|找|同)(?:人|真人|谁|个人|一个人)(?:聊|说|谈)|找(?:个|一个)人.{0,4}(?:聊|说|谈|讲|"
+    r"打电话|通话)|"
     r"有没有人.{0,6}(?:跟|和|陪)我.{0,2}(?:聊|说|谈)",
     r"真人|人工客服|人工服务|转人工|活人|倾诉|陪我(?:聊|说)|说说话|聊一?聊",
     r"(?:跟|和|找|同)(?:人事|hr|领导|心理|主管|委员会|工会).{0,6}(?:聊|谈|说|讲|沟通|见面|面谈|当面|联系)",
@@ -391,11 +429,13 @@ PERSON = _any(
     r"(?:联系|找|打给|打电话给)(?:人事|hr|人力|委员会|关爱委员会)|人事(?:部|的)?(?:电话|联系方式|在哪|办公室|分机)",
     r"\bcontact (?:hr|human resources|the board|someone|somebody)\b|\bhr(?: is)? (?:phone|number|contact)\b",
     r"(?:叫|找|请|要|有没有)(?:个|一个)?.{0,8}的人.{0,4}(?:跟|和|同)我(?:聊|说|谈|讲)|"
-    r"心理(?:咨询|老师|医生|辅导)(?!热线|电话|的?电话|号码)|咨询师|辅导员|心里话|谈心|女(?:的)?(?:人事|hr|同事|工作人员)",
+    r"心理(?:咨询|老师|医生|辅导)(?!热线|电话|的?电话|号码)|咨询师|辅导员|心里话|谈心|女(?:的)?(?:人事|hr|同事|"
+    r"工作人员)",
     r"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:someone|somebody|a (?:real )?(?:person|human)|anyone|hr|a counsell?or|"
     r"someone in hr|a woman|a real|people|a human being)",
     r"找.{0,8}(?:负责|管事|主管|领导|人事).{0,4}(?:当面|面对面)?(?:谈|聊|说|讲|沟通)|当面(?:谈|聊|说|讲)|面谈|见面谈",
-    r"会说.{0,6}(?:话|语)的(?:人|同事|老师)|(?:越南|菲律宾|印尼|缅甸|柬埔寨|泰国|老挝|英|粤|广东|客家|潮汕)(?:话|语|文)的(?:人|同事|翻译)|"
+    r"会[说讲].{0,6}(?:话|语)的(?:人|同事|老师|工作人员)|(?:工会|人事|hr|心理|委员会)的人.{0,6}(?:聊|谈|说|讲)|(?:越南|"
+    r"菲律宾|印尼|缅甸|柬埔寨|泰国|老挝|英|粤|广东|客家|潮汕)(?:话|语|文)的(?:人|同事|翻译)|"
     r"(?:我)?想(?:跟|和|同)(?:她|他|你们的人|人|真人)(?:讲|说|聊|谈)",
     r"\b(?:lady|woman|female|women) (?:staff|officer|hr|worker|person|counsell?or|employee)\b|"
     r"\b(?:someone|somebody|anyone|staff|person) (?:who )?(?:speaks?|can speak) (?:\w+ ){0,2}(?:vietnamese|tagalog|"
@@ -417,21 +457,23 @@ PERSON = _any(
 GREETING_WORDS = re.compile(
     r"你好|您好|大家好|你们好|嗨|哈喽|哈啰|哈罗|嘿|喂|在吗|在么|在嘛|在不在|有人吗|有人在吗|早上好|上午好|中午好|"
     r"下午好|晚上好|早安|晚安|早|"
-    r"打扰(?:了|一下|您|你)?|不好意思|亲亲?|机器人|小助手|刚下班|下班了|吃饭了(?:没|吗)?|在忙吗?|忙吗|请问|侬好|(?:老师|师傅|姐姐?|大姐|阿姨|小姐姐|领导)(?:您|你)?好|"
+    r"打扰(?:了|一下|您|你)?|不好意思|亲亲?|机器人|小助手|刚下班|下班了|吃饭了(?:没|吗)?|在忙吗?|忙吗|请问|侬好|"
+    r"(?:老师|师傅|姐姐?|大姐|阿姨|小姐姐|领导)(?:您|你)?好|"
     r"(?:我是?)?(?:第一次|头一回)用(?:这个)?|刚(?:关注|加)(?:的|了)?(?:这个)?|"
-    r"\b(?:hi+|hel+o+|hey+|hallo|hiya|yo|good (?:morning|afternoon|evening|day)|po|maam|ma am|madam|sir|"
+    r"\b(?:hi+|hel+o+|hey+|hallo|hiya|yo|good (?:morning|afternoon|evening|day)|po|ma'?am|ma am|madam|sir|"
     r"anyone there|is anyone there|xin ?ch[aà]o|kumusta|magandang (?:umaga|hapon|gabi)|selamat (?:pagi|siang|sore|"
     r"malam)|"
     r"first time (?:here|using this)|new here|"
     r"are you there|there|bot)\b"
 )
 THANKS_WORDS = re.compile(
-    r"(?:谢谢|感谢|多谢|太感谢|非常感谢)(?:晒|哂|你们|您们|你|您|大家|老师|师傅|姐姐?|阿姨)?|(?:你们|你|您)?帮(?:了)?我|"
+    r"(?:谢谢|感谢|多谢|太感谢|非常感谢)(?:晒|哂|你们|您们|你|您|大家|老师|师傅|姐姐?|阿姨)?|(?:你们|你|"
+    r"您)?帮(?:了)?我|"
     r"(?:心里)?(?:好受|舒服|好)多了|唔该|\b(?:3q|xx|xie ?xie)\b|谢了|谢啦|"
     r"辛苦(?:你|您|你们|您们)?了?|\bc[aả]m [oơ]n\b|\bsalamat(?: po)?\b|\bterima kasih\b|"
     r"好的|好吧|好|嗯+|哦+|噢|okay|ok|知道了|明白了|懂了|"
     r"收到|了解|"
-    r"拜拜|再见|那?我再想想|我想想|"
+    r"拜拜|再见|那?我再想想|我想想|(?:那)?我?先下线了?|先走了|下次再聊|"
     r"\b(?:thanks?|thank you|thank u|thx|ty|cheers|much|so|very|a lot|okay|ok|got it|great|appreciate it|"
     r"you|fine|bye|goodbye|see you|that|this|it|really|helped|helps|helpful|useful|was|very helpful|noted|understood|"
     r"alright|all right|for (?:the|your) help|for helping(?: me)?)\b"

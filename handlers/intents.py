@@ -101,6 +101,13 @@ _SOMEONE_THERE = re.compile(
     r"\b(?:he|she|him|this man|that man|this guy|that guy)\b"
 )
 """A particular man, or something going on: not a kind of situation asked about in general."""
+_SOMEONE_ELSE = re.compile(
+    r"(?:工友|同事|别人|有人|朋友|室友|姐妹|员工|女工)(?!.{0,4}我)|\b(?:someone|somebody|a (?:co-?worker|colleague|"
+    r"friend|"
+    r"worker|roommate)|people)\b"
+)
+"""Someone else named before a self-harm cue in a hypothetical question: a question of what to do if
+a co-worker says so (taught at training), not her own wish."""
 _DONE = re.compile(r"[了过]|\b\w{3,}ed\b|\b(?:was|were|had|did|hit|beat|took|came|went|got|held|caught|ran)\b")
 """A clause told as something that happened (a past tense, 了 or 过)."""
 _GOING_ON = re.compile(
@@ -284,7 +291,7 @@ def _cancelled(
     if _negated(clause, match.start()):
         return True
     if name == "self_harm":
-        return False
+        return hypothetical and bool(_SOMEONE_ELSE.search(clause[: match.start()]))  # "如果工友说不想活了怎么办"
     if hypothetical:
         return True
     if name == "help":
@@ -337,7 +344,11 @@ def _intent_without_danger(text: str, folded: str) -> tuple[Intent, str | None]:
     if _only(p.THANKS_WORDS, folded) or (p.THANKS_START.match(folded) and not _question_shaped(folded)):
         return Intent.THANKS, None
     asks_rules = bool(p.ABOUT_RULES.search(folded)) and not _FIRST_PERSON_ACT.search(folded)
-    asks = _question_shaped(folded) or bool(p.CATEGORY_QUESTION.search(folded)) or asks_rules
+    asks = (
+        _question_shaped(p.REPORTED_QUESTION.sub(" ", folded))
+        or bool(p.CATEGORY_QUESTION.search(folded))
+        or asks_rules
+    )
     if p.NARRATIVE.search(folded) and not asks:
         return Intent.REPORT, text.strip()
     return Intent.QUESTION, None

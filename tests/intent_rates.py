@@ -24,6 +24,10 @@ a table now."""
 BLIND_C = REPO / "tests" / "data" / "intent_blind_c.jsonl"
 """200 first messages from a third writer who never saw the recogniser, in the proportions of the shared
 dev set; tuned on in two halves (each measured untouched first), so a table now."""
+BLIND_D = REPO / "tests" / "data" / "intent_blind_d.jsonl"
+"""160 first messages from a fourth writer (voice-to-text homophones, migrant workers' English, friends in
+danger, calm words around danger now); measured untouched on the final code of the third set's rounds,
+then tuned on, so a table now."""
 
 SHARED_DEV = REPO.parent / "shared" / "intent-eval" / "dev.jsonl"
 """The shared dev set, beside the repository (tests skip without it: a git worktree has none beside it)."""
@@ -32,9 +36,9 @@ WORKSPACE_DEV = Path("/work/shared/intent-eval/dev.jsonl")
 
 def default_files() -> list[Path]:
     """What the bench scores: the shared dev set (beside the repository, else the workspace's), the table,
-    the held-out set, the colloquial set, the third blind set."""
+    the held-out set, the colloquial set, the third and fourth blind sets."""
     dev = SHARED_DEV if SHARED_DEV.exists() else WORKSPACE_DEV
-    return [dev, TABLE, HELD_OUT, COLLOQUIAL, BLIND_C]
+    return [dev, TABLE, HELD_OUT, COLLOQUIAL, BLIND_C, BLIND_D]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import pytest
 from handlers import intent_patterns
 from handlers.intents import Intent, find_receipt, script_language, understand
 
-from .intent_rates import BLIND_C, COLLOQUIAL, HELD_OUT, SHARED_DEV, TABLE, Phrase, read_phrases, score
+from .intent_rates import BLIND_C, BLIND_D, COLLOQUIAL, HELD_OUT, SHARED_DEV, TABLE, Phrase, read_phrases, score
 
 TABLE_PHRASES = read_phrases(TABLE)
 
@@ -275,6 +275,16 @@ def test_every_phrase_of_the_third_blind_set_is_read_as_its_intent() -> None:
     missed = [(phrase.q, phrase.intent) for phrase in phrases if understand(phrase.q).intent != phrase.intent]
     assert missed == [(MOVED_AWAY, "report")]
     assert understand(MOVED_AWAY).then is Intent.REPORT
+
+
+def test_every_phrase_of_the_fourth_blind_set_is_read_as_its_intent() -> None:
+    """160 first messages from a fourth writer: self-harm told as cutting, bleach, things given away;
+    a door locked on her ("the supervisor lock the store room door, i am inside"); what he asked her,
+    told in her account, is not her question; a training question about a co-worker who says she does
+    not want to live is a question."""
+    phrases = read_phrases(BLIND_D)
+    assert len(phrases) == 160
+    assert [(phrase.q, phrase.intent) for phrase in phrases if understand(phrase.q).intent != phrase.intent] == []
 
 
 @pytest.mark.parametrize(
