@@ -17,13 +17,15 @@ period (references, sites, statuses and dates only), for the HR desk to show.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Column, Select, Table, delete, select, text, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from . import audit
 from .case_status import FINISHED_STATUSES, LEGACY_STATUSES, CaseStatus, stored_status
@@ -54,6 +56,14 @@ def _case_data_tables() -> list[tuple[Table, Column[str]]]:
 CASE_DATA = _case_data_tables()
 CASE_TABLES = (*(table.name for table, _ in CASE_DATA), Case.__tablename__)
 PG_LOCK_TIMEOUT = "5s"
+PG_SNAPSHOT_WAIT_SECONDS = 5.0
+"""How long a purge waits for older transactions of other sessions to end before its rewrite: a table
+rewrite keeps every deleted row that such a transaction might still see (an auto-analyze, a long read)."""
+_OLDER_SNAPSHOTS = text(
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+    "AND ((backend_xmin IS NOT NULL AND age(backend_xmin) > age(CAST(:marker AS xid))) "
+    "OR (backend_xid IS NOT NULL AND age(backend_xid) > age(CAST(:marker AS xid))))"
+)
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,18 @@ async def shred_cases(session: AsyncSession, case_ids: list[str]) -> None:
     await session.execute(delete(Case).where(Case.id.in_(case_ids)))
 
 
+async def _older_transactions_ended(autocommit: AsyncConnection) -> bool:
+    """Waits until no other session of this database holds a snapshot or a transaction begun before
+    now (after the purge committed); False when one still does after ``PG_SNAPSHOT_WAIT_SECONDS``."""
+    marker = (await autocommit.execute(text("SELECT txid_current() % 4294967296"))).scalar_one()
+    deadline = time.monotonic() + PG_SNAPSHOT_WAIT_SECONDS
+    while (await autocommit.execute(_OLDER_SNAPSHOTS, {"marker": int(marker)})).scalar_one():
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.1)
+    return True
+
+
 async def reclaim_space(database: Database) -> bool:
     """Makes deleted case rows leave the database files, as far as the database allows; True when
     it did all it could.
@@ -122,8 +144,11 @@ async def reclaim_space(database: Database) -> bool:
     the WAL into the file and empties the WAL; False if a reader held it back (the next purge
     finishes it). PostgreSQL: a plain VACUUM only marks dead tuples free, their bytes stay in the
     pages; ``VACUUM FULL`` rewrites each case table (and its TOAST and indexes) into new files
-    holding live rows only. It takes an exclusive lock for the rewrite (small tables: a moment),
-    so it waits at most ``PG_LOCK_TIMEOUT`` for the lock and falls back to a plain VACUUM (False)."""
+    holding live rows only, except rows a transaction older than the purge might still see: it first
+    waits up to ``PG_SNAPSHOT_WAIT_SECONDS`` for those to end (False if one is still open: its rows
+    go at the next purge's rewrite). It takes an exclusive lock for the rewrite (small tables: a
+    moment), so it waits at most ``PG_LOCK_TIMEOUT`` for the lock and falls back to a plain VACUUM
+    (False)."""
     if database.dialect == "sqlite":
         async with database.engine.connect() as connection:
             raw = await connection.get_raw_connection()
@@ -136,6 +161,9 @@ async def reclaim_space(database: Database) -> bool:
     rewritten = True
     async with database.engine.connect() as connection:
         autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        if not await _older_transactions_ended(autocommit):
+            rewritten = False
+            log.warning("after a purge, a transaction older than it was still open; its rows go at the next rewrite")
         await autocommit.execute(text(f"SET lock_timeout = '{PG_LOCK_TIMEOUT}'"))
         for table in CASE_TABLES:
             try:

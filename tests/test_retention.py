@@ -7,7 +7,9 @@ cases due within a week; ``hapbot cases purge --dry-run`` lists them, ``purge`` 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
+import logging
 import os
 import shutil
 import subprocess
@@ -17,12 +19,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.cli.cases import run as run_cases
 from bot.config import Config
 from bot.core import Core
 from bot.jobs.cleaner import Cleaner
-from storage import audit
+from storage import audit, retention
 from storage.cases import Author, CaseStatus
 from storage.crypto import KeyRing
 from storage.database import Database, sqlite_path
@@ -163,6 +166,57 @@ async def test_a_purged_case_leaves_nothing_in_the_database_files(runtime: Core,
         assert await runtime.services.cases.by_reference(session, kept) is not None
     assert actions == [("wang", "read"), ("retention", "purge")], "the audit log outlives the case"
     assert (await audit.verify_chain(database)).ok
+
+
+async def test_a_purge_waits_for_an_older_transaction_before_it_rewrites_the_tables(
+    runtime: Core, clock: Clock, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A table rewrite keeps the rows a still-open older transaction might see (an auto-analyze, a long
+    read): the purge waits for it to end, and says so when it does not within the wait."""
+    database = runtime.database
+    if database.dialect == "sqlite":
+        pytest.skip("SQLite has no concurrent snapshots to wait for; its checkpoint is tested above")
+    _reference, shredded = await file_case(runtime, clock)
+    clock.advance(days=DAYS + 1)
+
+    async def older_reader() -> AsyncConnection:
+        connection = await database.engine.connect()
+        await connection.execution_options(isolation_level="REPEATABLE READ")
+        await connection.begin()
+        await connection.execute(text("SELECT 1"))  # a snapshot from before the purge, on no case table
+        return connection
+
+    reader = await older_reader()
+
+    async def finish_later() -> None:
+        await asyncio.sleep(0.5)
+        await reader.rollback()
+        await reader.close()
+
+    finishing = asyncio.create_task(finish_later())
+    assert (await Cleaner(database, runtime.services).run_once())["cases"] == 1
+    await finishing
+    files = await pg_relation_files(database)
+    if files is None:
+        pytest.skip("PostgreSQL's data directory is not readable here")
+    assert_gone(files, shredded)
+
+    # One that stays open past the wait: the purge says so, and the next rewrite finishes the job.
+    _reference, shredded = await file_case(runtime, clock)
+    clock.advance(days=DAYS + 1)
+    monkeypatch.setattr(retention, "PG_SNAPSHOT_WAIT_SECONDS", 0.3)
+    reader = await older_reader()
+    try:
+        with caplog.at_level(logging.WARNING, logger="storage.retention"):
+            assert (await Cleaner(database, runtime.services).run_once())["cases"] == 1
+        assert "a transaction older than it was still open" in caplog.text
+    finally:
+        await reader.rollback()
+        await reader.close()
+    assert await reclaim_space(database)
+    files = await pg_relation_files(database)
+    assert files is not None
+    assert_gone(files, shredded)
 
 
 async def test_cases_due_within_a_week_are_listed_for_the_desk(runtime: Core, clock: Clock) -> None:
