@@ -3,8 +3,8 @@
     .venv/bin/python bench/intents.py [FILE.jsonl ...]
 
 Default files: the shared dev set (../shared/intent-eval/dev.jsonl, else /work/shared/...), our own
-table (tests/data/intent_table.jsonl), our held-out set (tests/data/intent_heldout.jsonl, written
-before the recogniser and never tuned on) and the colloquial set (tests/data/intent_colloquial.jsonl:
+table (handlers/intent_examples/table.jsonl), our held-out set (handlers/intent_examples/heldout.jsonl, written
+before the recogniser and never tuned on) and the colloquial set (handlers/intent_examples/colloquial.jsonl:
 dialect, pinyin initials, euphemisms, simple English; written blind, then tuned on). Each line is
 ``{"q", "lang", "intent"}``. ``--misses`` lists the phrases read wrongly (never run it on the held-out
 set while tuning).

@@ -50,6 +50,7 @@ from storage.reminders import ReminderStores
 from storage.training import TrainingRecords
 
 if TYPE_CHECKING:
+    from handlers.faq.embedding import StaticWordVectors
     from handlers.faq.service import LibraryFaqService
 
 log = logging.getLogger(__name__)
@@ -203,6 +204,21 @@ class Core:
 
     async def close(self) -> None:
         await self.database.dispose()
+
+
+def start_danger_reading(core: Core, *, background: bool) -> None:
+    """Trains the learned second reading of danger (``handlers.danger_model``) on the FAQ's word
+    vectors: in a thread for ``hapbot run`` (only the word families read danger for its first second
+    or so), at once for the console, whose first line is then read the way every later one is."""
+    from handlers.faq.embedding import shared_word_vectors
+
+    def encoder() -> StaticWordVectors:
+        return shared_word_vectors(faq_cache_dir(core.config))
+
+    if background:
+        core.services.danger.learn_in_background(encoder)
+    else:
+        core.services.danger.learn(encoder)
 
 
 async def build_core(

@@ -35,7 +35,7 @@ from bot.channels.telegram.webhook import telegram_route
 from bot.channels.tls import http_client
 from bot.channels.wechat.push import WeChatPushWindow
 from bot.config import Config
-from bot.core import Core, LoadingFaq, build_core, load_quizzes
+from bot.core import Core, LoadingFaq, build_core, load_quizzes, start_danger_reading
 from bot.heap import freeze_loaded
 from bot.jobs import JobDeps, timed_jobs
 from bot.jobs.alert_routing import routes_from_config
@@ -67,6 +67,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     faq = LoadingFaq(config, config.bot.faq_dir)
     quizzes = load_quizzes(config, config.bot.faq_dir)
     runtime = await build_core(config, faq=faq, quizzes=quizzes)
+    start_danger_reading(runtime, background=True)
     admin: asyncio.Future[FaqAdmin] = loop.create_future()
 
     async def admin_reload() -> str:

@@ -23,6 +23,7 @@ from storage.reminders import ReminderStores
 from storage.training import TrainingRecords
 
 from .conversation import Conversation
+from .danger_reading import DangerReading
 from .events import Choice, Incoming, Reply
 from .i18n import Language, Translator
 from .preparation import Preparation, Prepared, result_of
@@ -94,6 +95,7 @@ class Services:
     drafts: DraftParts  # the messages of draft accounts, one sealed row each
     rng: random.Random = field(default_factory=random.SystemRandom)
     case_deadlines: CaseDeadlineRepository = field(default_factory=CaseDeadlineRepository)  # due work, check-ins
+    danger: DangerReading = field(default_factory=DangerReading)  # learned second reading (handlers.danger_model)
 
 
 @dataclass

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from itertools import pairwise
@@ -354,11 +355,23 @@ def _intent_without_danger(text: str, folded: str) -> tuple[Intent, str | None]:
     return Intent.QUESTION, None
 
 
-def understand(text: str) -> Understanding:
-    """The intent of one message (see the module docstring)."""
+_FAMILIES = (p.HELP, p.THREAT, p.SELF_HARM, p.ACT, p.FEAR)
+
+
+def _mentions_danger(folded: str) -> bool:
+    """A danger word anywhere, whether or not what is around it cancels it."""
+    return any(family.search(folded) for family in _FAMILIES)
+
+
+def understand(text: str, second_reading: Callable[[str], bool] | None = None) -> Understanding:
+    """The intent of one message (see the module docstring). ``second_reading`` (the learned reading of
+    :mod:`handlers.danger_model`) is asked whether the message tells of danger only when no danger
+    word is in it at all: a word found and cancelled by what is around it stays cancelled."""
     folded = fold(text)
     receipt = find_receipt(text)
-    if _danger_cues(folded):
+    if _danger_cues(folded) or (
+        second_reading is not None and not _mentions_danger(folded) and second_reading(text)
+    ):
         if receipt is not None:
             return Understanding(Intent.DANGER, receipt=receipt, then=Intent.STATUS)
         then, words = _intent_without_danger(text, folded)

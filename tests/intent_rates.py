@@ -11,20 +11,21 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from handlers.danger_reading import EXAMPLES
 from handlers.intents import Intent, understand
 
 REPO = Path(__file__).resolve().parents[1]
-TABLE = REPO / "tests" / "data" / "intent_table.jsonl"
-HELD_OUT = REPO / "tests" / "data" / "intent_heldout.jsonl"
-COLLOQUIAL = REPO / "tests" / "data" / "intent_colloquial.jsonl"
+TABLE = EXAMPLES / "table.jsonl"
+HELD_OUT = EXAMPLES / "heldout.jsonl"
+COLLOQUIAL = EXAMPLES / "colloquial.jsonl"
 """310 first messages written by two helpers who never saw the recogniser (dialect, pinyin initials, typos,
 euphemisms, broken English, danger after small talk); the recogniser was then tuned on them, so they are
 a table now."""
 
-BLIND_C = REPO / "tests" / "data" / "intent_blind_c.jsonl"
+BLIND_C = EXAMPLES / "blind_c.jsonl"
 """200 first messages from a third writer who never saw the recogniser, in the proportions of the shared
 dev set; tuned on in two halves (each measured untouched first), so a table now."""
-BLIND_D = REPO / "tests" / "data" / "intent_blind_d.jsonl"
+BLIND_D = EXAMPLES / "blind_d.jsonl"
 """160 first messages from a fourth writer (voice-to-text homophones, migrant workers' English, friends in
 danger, calm words around danger now); measured untouched on the final code of the third set's rounds,
 then tuned on, so a table now."""

@@ -27,13 +27,14 @@ async def chat(config: Config, *, user: str, language: str | None, site: str | N
     from bot.admin.faq_reload import FaqAdmin
     from bot.admin.faq_watch import watch_faq
     from bot.channels.console import ConsoleChannel
-    from bot.core import build_core, load_faq, load_quizzes
+    from bot.core import build_core, load_faq, load_quizzes, start_danger_reading
     from bot.preflight import check_startup
 
     check_startup(config)
     faq = load_faq(config, config.bot.faq_dir)
     quizzes = load_quizzes(config, config.bot.faq_dir)
     core = await build_core(config, faq=faq, quizzes=quizzes)
+    start_danger_reading(core, background=False)
     clock = core.services.clock
     admin = FaqAdmin(faq, core.database, core.services.outbox, config.bot.admin_chats, clock, quizzes=quizzes)
     watchers = [
