@@ -70,7 +70,9 @@ THREAT = _any(
     r"(?:让|叫)(?:我|你)(?:出|有)(?:个)?(?:事|意外)|出(?:点)?意外",
     rf"(?:威胁|恐吓|要挟|扬言)(?!.{{0,12}}(?:{_JOB}))",
     r"敢.{0,6}(?:说|告诉|讲).{0,8}就|说出去就|告诉别人就|说.{0,4}敢.{0,6}(?:告诉|说出去|讲出去|举报|报警|投诉)",
-    r"(?:照片|视频|裸照).{0,6}(?:发出去|发到网上|传到网上|公开|曝光)|曝光我",
+    r"(?:照片|视频|裸照).{0,6}(?:发出去|发到网上|传到网上|公开|曝光)|曝光我|"
+    r"(?:就|要|会|说要)把?(?:我的?)?(?:照片|视频|裸照|聊天记录).{0,12}(?:发到|发给|传到|发出去|公开)|"
+    r"不(?:给|转|打)(?:我)?.{0,6}(?:块|钱|万)(?:钱)?.{0,3}就",
     rf"\bthreat\w*(?!.{{0,40}}\b(?:{_JOB_EN}))",
     r"\b(?:will|would|going to|gonna|wants? to|trying to|try to|threaten\w* to)\s+(?:\w+\s+){0,2}?"
     r"(?:kill|hurt|beat|rape|harm|stab|attack|get|ruin|punish|find|come for)\s+(?:me|you|my|your|her)\b"
@@ -81,6 +83,8 @@ THREAT = _any(
     r"\bif (?:i|you|she) (?:say|tell|report|speak|talk|complain)\w*\b.{0,40}\b(?:he|she|they) (?:will|would|"
     r"is going to|"
     r"gonna) (?!not\b)(?:\w+ ){0,2}?(?:kill|hurt|beat|harm|rape|stab|attack|make|do|find|get|ruin|burn|break)\b",
+    r"\bif (?:i|you) (?:do )?not (?:send|pay|give|transfer)\b.{0,40}"
+    r"\b(?:post|share|send|video|photo|pictures?)",
     r"\bkill (?:me|you)\b|\bknows? where i (?:sleep|live|stay)\b|\bknows? my (?:address|room number)\b",
     r"\b(?:will|going to|gonna|threaten\w* to)\s+(?:post|share|leak|send|spread)\s+(?:my|the|your)\s+"
     r"(?:photos?|pictures?|pics|videos?|nudes)",
@@ -91,6 +95,7 @@ SELF_HARM = _any(
     r"跳楼|跳河|跳下去|割腕|割了?(?:手腕|自己|手臂)|划(?:了)?(?:手腕|自己)|安眠药|农药|结束(?:自己的?)?生命|了结自己|"
     r"死了算了|"
     r"不如死了|一死了之|一了百了|伤害自己|(?:药|绳子|刀片|炭)(?:都|也|已经)?(?:买|准备|备)好了?|遗书|"
+    r"不打算活|活够了|不活了|想往下(?:跳|翻)|往下一(?:跳|翻)|被车撞(?:了|死)?(?:也)?(?:挺|倒|还)?好|撞死算了|"
     r"信(?:已经|都)?写好了|(?:不想|不要)再?给(?:大家|你们|家里|家人|别人)添麻烦|离开这个世界|从这个世界消失|永远消失|"
     r"不想醒来|不想再醒|活着(?:还)?有什么意思|叫不醒|没有?(?:了)?呼吸|"
     r"昏(?:过去|迷)",
@@ -107,6 +112,8 @@ SELF_HARM = _any(
     r"family|"
     r"parents|father|husband|children|kids|daughter|son)\b|\bno (?:point|reason) (?:in |to )?(?:living|live|go on)\b|"
     r"\bnot (?:want|wanting) to wake up\b|\b(?:and|to) (?:never|not) wake up\b|\bcan ?not do this any ?more\b|"
+    r"\b(?:better|happier|better off) without me\b|\bwrote (?:a )?letters? (?:for|to) (?:them|my family|everyone)\b|"
+    r"\b(?:many|lots of|a lot of|so many) pills\b.{0,40}\b(?:take|swallow)|\btake (?:them )?all\b.{0,30}\bpain\b|"
     r"\btired of everything\b|\bcut(?:ting|s)? my (?:arm|wrist|leg|skin)s?\b|\bcan ?not stop the blood(?:ing)?\b|"
     r"\bgave away (?:all )?my (?:things|stuff|belongings|clothes)\b|\bwill not need (?:them|it|anything) (?:after|"
     r"any ?more)\b|"
@@ -137,6 +144,19 @@ ACT = _any(
     r"(?:里面|屋里|房间里|办公室里|门里)(?:有|传来|传出).{0,4}(?:哭|尖叫|喊|呼救)|听到.{0,8}(?:哭声|尖叫|喊救命|呼救|"
     r"喊叫)",
     r"\b(?:hear|heard|hearing) (?:her |someone |a woman |a girl |him )?(?:crying|screaming|scream|shouting for help)\b",
+    r"下了?药|被下药|(?:饮料|酒|水).{0,10}(?:头晕|发晕|没力气|腿软|浑身没劲)|扶我(?:去|到).{0,6}(?:房间|宾馆|酒店|"
+    r"楼上)|"
+    r"(?:叫|让|要)我.{0,8}(?:去|到)(?:他的?)?.{0,4}(?:房间|宾馆|酒店)|开房",
+    r"就剩(?:我们俩|我们两个|我和他|我一个)|就剩我(?:跟|和)(?:一个|那个)?(?:男的|男人|他)|"
+    r"(?:今晚|晚上|半夜|深夜).{0,6}(?:去|到).{0,8}(?:\d{3,4}|宾馆|酒店|旅馆)|"
+    r"只剩(?:我们俩|我和他)|(?:正)?朝我(?:这边)?(?:走|过来)|把灯(?:关|灭)|又跟(?:着)?我上了?.{0,4}(?:车|公交|地铁)|"
+    r"坐(?:在)?我(?:后面|旁边|对面|身后)",
+    r"\b(?:drugged|spiked)\b|\bsomething in my drink\b|\bdizzy\b.{0,40}\b(?:hotel|room|car)\b|"
+    r"\bbring (?:me|her) to (?:a |the |his )?hotel\b|\bnot stop(?:ping)? the car\b|"
+    r"\bpass(?:ed)? my (?:dorm|house|home|stop)\b|"
+    r"\b(?:come|go) to (?:room \d+|his room|the hotel|a hotel|my room)\b|"
+    r"\bonly (?:me|us),? (?:and )?(?:him|he|them)\b|"
+    r"\bwait (?:until|till|for) (?:i|me) (?:come|go|get) out\b",
     rf"(?:{_HARASSER})在我?们?的?(?:宿舍|房间|寝室|厂|家|车间)?(?:门口|门外|楼下|窗外|窗户外面?|窗边|外面|楼道|走廊)|"
     rf"(?:{_HARASSER})又来",
     r"(?:又|还|要|说要|正|就|会)(?:过|上)?来.{0,6}找我|知道我住|知道我(?:家|宿舍|寝室)在|查到我(?:住|家)|找上门|"
@@ -166,7 +186,7 @@ ACT = _any(
     r"\b(?:outside|at|near|in front of)\s+(?:my|our)\s+(?:door|room|dorm\w*|window|house|home|place|bed)",
     rf"\b(?:{_EN_SOMEONE})\s+(?:is|are)\s+(?:still\s+)?(?:here|nearby|near me|next to me|behind me|outside|"
     rf"downstairs|at (?:my|the) door|in my room|waiting|there|out there|back)|\b(?:{_EN_SOMEONE})\s+(?:is|are)\s+"
-    r"(?:standing|sitting|waiting|staring)\s+(?:at|by|near|outside|next to|behind|in front of)\s+(?:my|me|our)",
+    r"(?:standing|sitting|waiting|staring)\s+(?:at|by|near|outside|next to|behind|in front of)\s+(?:my|me|our|the)?",
     r"\b(?:bang|pound|knock|kick|break|forc|smash|hit|punch|beat)\w*\s+(?:on\s+|down\s+|in\s+|at\s+)?(?:my|our|the)\s+"
     r"(?:door|window)",
     r"\btr(?:y|ying|ies|ied) (?:to )?(?:open|get into|break into|come into|get in)\b",
@@ -195,6 +215,14 @@ ACT = _any(
     r"(?:room|dorm\w*|house|bed)",
     r"\bin danger\b|\bnot safe\b|\bunsafe\b",
 )
+
+MISSING = _any(
+    r"(?:还|一直)?没(?:有)?回来.{0,20}(?:电话|手机|微信).{0,6}(?:没人接|打不通|关机|不回)",
+    r"\b(?:not|never|did not|has not|have not|still not) (?:come|came|been|coming) back\b.{0,40}\bphone\b(?: is)? "
+    r"(?:off|dead|not answer\w*|no answer)",
+)
+"""Someone who went off with him and is gone and unreachable ("室友被拉长叫去办公室…还没回来，电话一直没人接"):
+read over the whole message, as it is told across clauses."""
 
 FEAR = _any(
     r"(?<![恐哪可])(?:好|很|太|真|非常|特别|超级?|有点|真的)?(?:害怕|怕)(?:死了|极了)?|吓死|吓坏|恐惧",
@@ -264,7 +292,8 @@ CATEGORY_QUESTION = _any(
 # --- questions ---------------------------------------------------------------------------------
 
 QUESTION = _any(
-    r"[?吗呢么]\s*$|怎么|怎样|如何|咋|哪里|哪儿|在哪|什么|会不会|能不能|可不可以|可以.{0,12}[吗么]|是不是|要不要|"
+    r"[?吗呢么]\s*$|怎么|怎样|如何|咋|哪里|哪儿|在哪|什么(?![都也])|会不会|能不能|可不可以|可以.{0,12}[吗么]|是不是|"
+    r"要不要|"
     r"有没有|多久|多长时间|几点|几天|谁会|归谁|谁管|谁负责|为什么|哪些|哪种|有用吗|有啥|是啥|啥(?:规定|意思|情况|时候|"
     r"办法|用|叫|算)|为啥|干啥|后果|流程|步骤|想知道|想问|想了解|请问|问一下|"
     r"问问|还是(?:先|应该|要|直接)",
@@ -275,6 +304,11 @@ REPORTED_QUESTION = re.compile(r"(?<![请想我])问(?:我|她|我们|人家)[^,
 """What he asked her, told in her account ("老是问我晚上睡觉穿什么"): not her question."""
 QUESTION_END = re.compile(r"[?吗呢么]\s*$")
 """A clause that ends as a question, wherever it stands in the message."""
+JUST_ASKING = _any(
+    r"只是想(?:问|了解|知道)|就是问问|就问问", r"\bjust (?:want|wanted) to know\b|\bdoes the company (?:have|offer)\b"
+)
+"""A question about what exists ("does the company have counselling? just want to know") asks, it does
+not ask for the person."""
 REQUEST = _any(r"帮我|替我|帮忙|麻烦你?", r"\b(?:help me|can you|could you|please)\b")
 """A question that asks the bot to do something ("能不能帮我举报", "can you help me report") is a request."""
 
@@ -306,11 +340,14 @@ REPORT = _any(
     r"(?:report|complain)\b",
     r"^(?:please\s+)?(?:report|file|lodge|make)\s+(?:a\s+)?(?:complaint|report|my|a|the|him|her|this|someone)",
     r"\bhelp me (?:to )?(?:report|complain|file)\b",
+    r"(?:交给|让|请)(?:公司|人事|厂里)处理|^\W*complain\w*\b|"
     r"(?:想|要)把(?:这个|这件)?事(?:情)?说出来|想(?:说|讲)一下.{0,10}的事|报给(?:公司|人事|厂里|领导|hr)",
     r"\b(?:record|take|write down|register|log|note down) (?:a |my |this )?(?:complaint|report)\b|"
     r"\b(?:want|need|would like|like) (?:it|this|him|her|them|that) (?:to be )?reported\b",
 )
 NARRATIVE = _any(
+    r"醒来(?:在|时在).{0,8}(?:房间|宾馆|酒店|床上)|没穿衣服|光着身子|裸体|不敲门|盯着.{0,6}换衣服|换衣服.{0,4}(?:看|"
+    r"盯)|"
     r"摸|揩油|咸猪手|动手动脚|毛手毛脚|占.{0,2}便宜|吃.{0,4}豆腐|(?<![反防])骚扰(?!培训|课)|骚饶|"
     r"不关门.{0,12}(?:喊|叫)我|露(?:出)?(?:下体|下身|生殖器)|暴露(?:下体|自己)|往(?:里|更衣室|厕所|浴室)(?:面)?(?:看|"
     r"偷看|瞄)|黄段子|黄色笑话|荤段子|下流|色眯眯|偷拍|偷看|"
@@ -324,7 +361,10 @@ NARRATIVE = _any(
     r"sleep with (?:him|her|me)|comments? on my (?:body|looks|chest|breasts|legs|figure)|"
     r"sends? me (?:porn|nudes?|dirty|sexual|explicit)|without knocking|while we (?:change|shower|sleep)|"
     r"grabb?\w* my (?:bum|butt|ass|bottom|breasts?|chest|waist)|"
-    r"look\w* (?:inside|down|up) my (?:shirt|skirt|dress|blouse)|expos(?:e|es|ed|ing) (?:himself|his)|"
+    r"look\w* (?:inside|down|up) my (?:shirt|skirt|dress|blouse)|refus\w* to (?:be his|date|go out|sleep)|"
+    r"because i (?:refuse|said no|reject)|bad words about my|about my body|naked|nude|"
+    r"asking (?:me )?for (?:photos|pictures|pics|nudes)|i want (?:it|this|him) to stop|expos(?:e|es|ed|ing) (?:himself|"
+    r"his)|"
     r"takes? (?:photos?|pictures?|videos?) of (?:women|girls|us|me|her|the women|female)|up ?skirt|"
     r"threaten\w* to (?:cut|fire|dock|reduce|take)|"
     r"if i (?:do not|will not|refuse to) (?:go out|sleep|date|kiss|have dinner)|"
@@ -360,7 +400,7 @@ STATUS = _any(
     r"(?:进度|结果|怎么样|咋样|怎样|处理|有(?:没有)?(?:消息|回复|结果|回音|进展|人管)|到哪|回复了|通过)",
     r"(?:我的|我).{0,4}(?:举报|投诉|案子|案件).{0,4}(?:进度|结果|状态)|[查看问](?:一下|下|查|看)?(?:我的)?进度|"
     r"进度查询",
-    r"(?:案件号|案号|编号|查询码|回执码?|收据|case (?:number|code|no)|receipt)[^,.!?;:。]{0,12}(?:进度|结果|怎么样|"
+    r"(?:案件号|案号|编号|查询码|回执码?|收据|case (?:number|code|no)|receipt)[^。!?]{0,24}(?:进度|结果|怎么样|"
     r"咋样|状态|到哪|哪一步)",
     r"(?:举报|投诉|反映|报)的?(?:那个|那件事|事情?)[^。!]{0,8}(?:有人(?:看|管|理|处理)了?(?:没|吗|没有)|"
     r"(?:看|处理|管)了?没|怎么样了|咋样了|到哪一?步)",
@@ -381,7 +421,12 @@ STATUS = _any(
     r"(?:举报|投诉|反映|报)(?:了|完|过)(?:(?!会|怎么|如果|万一|要是)[^。?!]){0,24}(?:没(?:有)?人(?:理|管|回|联系|跟进)|"
     r"(?:一点|一直|都|还)?没(?:有)?(?:回音|消息|回复|下文|动静|结果|答复)|消息都没有|石沉大海|咋回事|怎么回事|"
     r"都?没(?:有)?人找(?:过)?我|"
-    r"是不是没(?:有)?(?:处理|人管))",
+    r"是不是没(?:有)?(?:处理|人管)|(?:消息|动静|回音|回复|下文)都没(?:有)?|处理到哪|查没查)",
+    r"(?:上回|上次|之前)?那(?:件)?事(?:情)?(?:处理|办)(?:完|好)?了?没|(?:举报|投诉)(?:怎么)?(?:找不到|不见)了|"
+    r"(?:举报|投诉|案子)[^。!?]{0,4}(?:显示|已经|已|被)+\W*(?:结案|关闭|撤销|处理完|驳回|不予受理)",
+    r"\bfollow(?:ing)? up on (?:the|my) (?:complaint|report|case)\b|\bthe (?:complaint|report) i (?:submitted|sent|"
+    r"made|filed)\b|"
+    r"\b(?:did|has|have)\b.{0,30}\babout my (?:report|case|complaint)\b",
     r"(?:我的)?(?:举报|投诉|案子)(?:怎么)?(?:显示|已经|已)+(?:结案|关闭|撤销|处理完)|"
     r"(?:举报|投诉|反映)[^。!]{0,30}(?:到底有没有处理|有没有处理|处理了?没有?|怎么还在上班)",
     r"(?:举报码|查询码|回执码?|编号|案件号|案号)(?:弄)?(?:丢|忘|找不到|没了).{0,30}(?:帮我查|查一?查|查一下|能查|查到)|"
@@ -396,6 +441,7 @@ STATUS = _any(
     r"报)(?:的|了|过)[^。!]{0,16}"
     r"(?:情况|进展|结果|进度|处理|回复|回音|消息|动静|没人(?:回|理|管)|没有人(?:回|理|管)|收到)",
     r"\bmy (?:report|case|complaint)\b.{0,30}\b(?:status|progress|update|news|result|outcome|going|happen\w*|reply|"
+    r"closed|"
     r"answer|heard|anything)\b",
     r"\b(?:check|checking|follow up|follow-up|track|see|look up|any update|any news|update|updates|news|what happened|"
     r"what is happening|how is|where is|status)\b.{0,12}\b(?:my|our)\s+(?:\w+\s+)?(?:report|case|complaint)\b",
@@ -433,7 +479,9 @@ PERSON = _any(
     r"工作人员)",
     r"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:someone|somebody|a (?:real )?(?:person|human)|anyone|hr|a counsell?or|"
     r"someone in hr|a woman|a real|people|a human being)",
-    r"找.{0,8}(?:负责|管事|主管|领导|人事).{0,4}(?:当面|面对面)?(?:谈|聊|说|讲|沟通)|当面(?:谈|聊|说|讲)|面谈|见面谈",
+    r"找.{0,8}(?:负责|管事|主管|领导|人事).{0,4}(?:当面|面对面)?(?:谈|聊|说|讲|沟通)|当面(?:谈|聊|说|讲|沟通)|面对面|"
+    r"(?:想|要|希望|申请|安排)(?:一次|个)?面谈|见面谈|约(?:一下)?.{0,6}(?:人事|hr|姐|哥|负责人|领导)|"
+    r"(?:找|叫)(?:一下)?(?:你们)?(?:的)?(?:负责人|值班的|管事的)|别让机器人",
     r"会[说讲].{0,6}(?:话|语)的(?:人|同事|老师|工作人员)|(?:工会|人事|hr|心理|委员会)的人.{0,6}(?:聊|谈|说|讲)|(?:越南|"
     r"菲律宾|印尼|缅甸|柬埔寨|泰国|老挝|英|粤|广东|客家|潮汕)(?:话|语|文)的(?:人|同事|翻译)|"
     r"(?:我)?想(?:跟|和|同)(?:她|他|你们的人|人|真人)(?:讲|说|聊|谈)",
@@ -443,6 +491,8 @@ PERSON = _any(
     r"indonesian|burmese|english|cantonese|my language)\b",
     r"想(?:直接|当面)?(?:找|见)(?:她|他|人事|hr|负责人|领导|你们(?:的)?人)|加我(?:的)?(?:微信|qq|好友)|私聊|"
     r"不想(?:跟|和)机器(?:人)?(?:说|聊|讲)|不要机器人|\bnot (?:a |the |this )?(?:bot|robot|machine)\b",
+    r"\breal human\b|^\W*human\b|\bface to face\b|\bmeet (?:the|a|an|with)\b.{0,30}\b(?:representative|hr|officer|"
+    r"manager|counsell?or|someone|person)\b",
     r"\breal person\b|\ba human\b|\bsomeone to (?:talk|listen)|\bcounsell?or\b|\bcounsell?ing\b|\bneed support\b",
     r"\b(?:can|could|please|would|will)\s+(?:someone|somebody|you|hr|a person)\s+(?:call|contact|phone)\s+me\b",
     r"\b(?:want|need|like)\s+(?:someone|somebody|hr|a person)\s+to\s+(?:call|contact|phone)\s+me\b",
@@ -457,13 +507,14 @@ PERSON = _any(
 GREETING_WORDS = re.compile(
     r"你好|您好|大家好|你们好|嗨|哈喽|哈啰|哈罗|嘿|喂|在吗|在么|在嘛|在不在|有人吗|有人在吗|早上好|上午好|中午好|"
     r"下午好|晚上好|早安|晚安|早|"
-    r"打扰(?:了|一下|您|你)?|不好意思|亲亲?|机器人|小助手|刚下班|下班了|吃饭了(?:没|吗)?|在忙吗?|忙吗|请问|侬好|"
+    r"打扰(?:了|一下|您|你)?|不好意思|亲亲?|机器人|小助手|刚下班|下班了|吃饭了(?:没|吗)?|在忙吗?|忙吗|请问|侬好|再吗|"
+    r"再么|"
     r"(?:老师|师傅|姐姐?|大姐|阿姨|小姐姐|领导)(?:您|你)?好|"
     r"(?:我是?)?(?:第一次|头一回)用(?:这个)?|刚(?:关注|加)(?:的|了)?(?:这个)?|"
     r"\b(?:hi+|hel+o+|hey+|hallo|hiya|yo|good (?:morning|afternoon|evening|day)|po|ma'?am|ma am|madam|sir|"
     r"anyone there|is anyone there|xin ?ch[aà]o|kumusta|magandang (?:umaga|hapon|gabi)|selamat (?:pagi|siang|sore|"
     r"malam)|"
-    r"first time (?:here|using this)|new here|"
+    r"first time (?:here|using this)|new here|assalamu ?alaikum|salam|namaste(?: ji)?|sister|brother|kak|sis|bro|"
     r"are you there|there|bot)\b"
 )
 THANKS_WORDS = re.compile(
@@ -471,12 +522,12 @@ THANKS_WORDS = re.compile(
     r"您)?帮(?:了)?我|"
     r"(?:心里)?(?:好受|舒服|好)多了|唔该|\b(?:3q|xx|xie ?xie)\b|谢了|谢啦|"
     r"辛苦(?:你|您|你们|您们)?了?|\bc[aả]m [oơ]n\b|\bsalamat(?: po)?\b|\bterima kasih\b|"
-    r"好的|好吧|好|嗯+|哦+|噢|okay|ok|知道了|明白了|懂了|"
+    r"好的|好吧|好嘞|好|嗯+|哦+|噢|okay|ok|知道了|明白了|懂了|"
     r"收到|了解|"
-    r"拜拜|再见|那?我再想想|我想想|(?:那)?我?先下线了?|先走了|下次再聊|"
+    r"拜拜|再见|那?我再想想|我想想|(?:那)?我?先下(?:线)?了?|先走了|下次再聊|好嘞|行吧?|领导|"
     r"\b(?:thanks?|thank you|thank u|thx|ty|cheers|much|so|very|a lot|okay|ok|got it|great|appreciate it|"
     r"you|fine|bye|goodbye|see you|that|this|it|really|helped|helps|helpful|useful|was|very helpful|noted|understood|"
-    r"alright|all right|for (?:the|your) help|for helping(?: me)?)\b"
+    r"alright|all right|for (?:the|your) help|for helping(?: me)?|for explaining|banyak)\b"
 )
 THANKS_START = re.compile(
     r"^\W*(?:谢谢|感谢|多谢|(?:太|非常|真的?|真心)感谢|真的?谢谢|thanks?\b|thank you\b|thx\b|3q\b)"

@@ -242,6 +242,7 @@ def _danger_cues(folded: str) -> list[str]:
     rules_everywhere = (
         question and not present and bool(p.ABOUT_RULES.search(folded)) and not _SOMEONE_HURT.search(folded)
     )
+    asks_rules = question and not present and bool(p.ABOUT_RULES.search(folded))  # "培训讲过…该怎么办"
     parts = clauses(folded)
     # "I am safe now" ends what she told before it, when that was told as over (a past time before
     # it) and nothing in the clause goes on now; the words after the phrase are read as they stand.
@@ -279,20 +280,25 @@ def _danger_cues(folded: str) -> list[str]:
                     continue
                 if name in ("act", "fear") and over:
                     continue
-                if _cancelled(name, clause, match, hypothetical=hypothetical, question=question, category=category):
+                if _cancelled(
+                    name, clause, match, hypothetical=hypothetical, rules=rules or asks_rules, question=question,
+                    category=category,
+                ):
                     continue
                 found.append(name)
                 break
+    if not found and p.MISSING.search(folded) and not (question and p.HYPOTHETICAL.search(folded)):
+        found.append("act")
     return found
 
 
 def _cancelled(
-    name: str, clause: str, match: re.Match[str], *, hypothetical: bool, question: bool, category: bool
+    name: str, clause: str, match: re.Match[str], *, hypothetical: bool, rules: bool, question: bool, category: bool
 ) -> bool:
     if _negated(clause, match.start()):
         return True
-    if name == "self_harm":
-        return hypothetical and bool(_SOMEONE_ELSE.search(clause[: match.start()]))  # "如果工友说不想活了怎么办"
+    if name == "self_harm":  # "如果工友说不想活了怎么办", "培训讲过同事有轻生的念头该怎么办": someone else, asked about
+        return (hypothetical or rules) and bool(_SOMEONE_ELSE.search(clause[: match.start()]))
     if hypothetical:
         return True
     if name == "help":
@@ -336,7 +342,7 @@ def _intent_without_danger(text: str, folded: str) -> tuple[Intent, str | None]:
     )
     if report and (said or not _question_shaped(folded) or p.REQUEST.search(folded)):
         return Intent.REPORT, _report_words(text, folded)
-    if p.PERSON.search(folded) and not p.CATEGORY_QUESTION.search(folded):
+    if p.PERSON.search(folded) and not p.CATEGORY_QUESTION.search(folded) and not p.JUST_ASKING.search(folded):
         return Intent.PERSON, None
     if p.THANKS_CORE.search(folded) and _only(p.THANKS_WORDS, p.GREETING_WORDS.sub(" ", folded)):
         return Intent.THANKS, None

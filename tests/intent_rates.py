@@ -30,6 +30,11 @@ BLIND_D = EXAMPLES / "blind_d.jsonl"
 danger, calm words around danger now); measured untouched on the final code of the third set's rounds,
 then tuned on, so a table now."""
 
+BLIND_E = EXAMPLES / "blind_e.jsonl"
+"""200 first messages from a fifth writer (vehicles, drinks and hotels, blackmail with a deadline, a friend
+gone and unreachable, self-harm said indirectly); measured untouched on the code with the learned
+reading, then tuned on."""
+
 SHARED_DEV = REPO.parent / "shared" / "intent-eval" / "dev.jsonl"
 """The shared dev set, beside the repository (tests skip without it: a git worktree has none beside it)."""
 WORKSPACE_DEV = Path("/work/shared/intent-eval/dev.jsonl")
@@ -37,9 +42,9 @@ WORKSPACE_DEV = Path("/work/shared/intent-eval/dev.jsonl")
 
 def default_files() -> list[Path]:
     """What the bench scores: the shared dev set (beside the repository, else the workspace's), the table,
-    the held-out set, the colloquial set, the third and fourth blind sets."""
+    the held-out set, the colloquial set, the third, fourth and fifth blind sets."""
     dev = SHARED_DEV if SHARED_DEV.exists() else WORKSPACE_DEV
-    return [dev, TABLE, HELD_OUT, COLLOQUIAL, BLIND_C, BLIND_D]
+    return [dev, TABLE, HELD_OUT, COLLOQUIAL, BLIND_C, BLIND_D, BLIND_E]
 
 
 @dataclass(frozen=True)

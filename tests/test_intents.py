@@ -8,7 +8,18 @@ import pytest
 from handlers import intent_patterns
 from handlers.intents import Intent, find_receipt, script_language, understand
 
-from .intent_rates import BLIND_C, BLIND_D, COLLOQUIAL, HELD_OUT, SHARED_DEV, TABLE, Phrase, read_phrases, score
+from .intent_rates import (
+    BLIND_C,
+    BLIND_D,
+    BLIND_E,
+    COLLOQUIAL,
+    HELD_OUT,
+    SHARED_DEV,
+    TABLE,
+    Phrase,
+    read_phrases,
+    score,
+)
 
 TABLE_PHRASES = read_phrases(TABLE)
 
@@ -275,6 +286,16 @@ def test_every_phrase_of_the_third_blind_set_is_read_as_its_intent() -> None:
     missed = [(phrase.q, phrase.intent) for phrase in phrases if understand(phrase.q).intent != phrase.intent]
     assert missed == [(MOVED_AWAY, "report")]
     assert understand(MOVED_AWAY).then is Intent.REPORT
+
+
+def test_every_phrase_of_the_fifth_blind_set_is_read_as_its_intent() -> None:
+    """200 first messages from a fifth writer: a drink and dizziness, a hotel room summons, blackmail with
+    a deadline, a roommate gone with the line leader and her phone off (told across clauses), self-harm
+    said indirectly ("被车撞了也挺好"); a training question about a co-worker's thoughts of suicide is a
+    question; greetings and thanks in Malay, Arabic and Nepali."""
+    phrases = read_phrases(BLIND_E)
+    assert len(phrases) == 200
+    assert [(phrase.q, phrase.intent) for phrase in phrases if understand(phrase.q).intent != phrase.intent] == []
 
 
 def test_every_phrase_of_the_fourth_blind_set_is_read_as_its_intent() -> None:
