@@ -3,13 +3,16 @@ to a greeting, thanks, or a wish to talk to a person."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from .commands import MENU_CHOICES, NUMBERED_CHANNELS
-from .context import Context
+from .context import Context, Services
 from .conversation import State
+from .events import Incoming
 from .i18n import N_, Language
 from .intents import Intent, Understanding
+from .preparation import Preparation, Reader
 from .router import Router
 from .settings import pick
 
@@ -171,6 +174,32 @@ async def emergency(ctx: Context) -> None:
     """Shows emergency numbers at once, marks an open report as urgent, then repeats the question."""
     emergency_help(ctx)
     await ctx.router.ask(ctx)
+
+
+def danger_reading(services: Services, text: str) -> Preparation[bool]:
+    """The learned reading of a message (``handlers.danger_model``): a fraction of a millisecond, but
+    model work, so done before the message's transaction like all such work."""
+
+    async def read(_reader: Reader) -> bool:
+        return services.danger.reads_danger(text)
+
+    return Preparation("danger.reading", read)
+
+
+@router.prepares
+def read_danger_beforehand(incoming: Incoming, services: Services) -> list[Preparation[bool]]:
+    """Every typed message is read before its transaction, once the reading is trained."""
+    if incoming.text is None or incoming.choice is not None or not services.danger.learned:
+        return []
+    return [danger_reading(services, incoming.text)]
+
+
+def second_reading(ctx: Context) -> Callable[[str], bool] | None:
+    """What :func:`handlers.intents.understand` asks when no danger word is in a message: the reading
+    prepared before the transaction, or nothing while it is not trained."""
+    if not ctx.services.danger.learned:
+        return None
+    return lambda text: ctx.prepared(danger_reading(ctx.services, text))
 
 
 def emergency_help(ctx: Context) -> None:

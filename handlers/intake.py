@@ -142,7 +142,7 @@ async def answer_emergency_at_once(ctx: Context, arrival: Arrival) -> bool:
         return FINISHED
     if text is None or ctx.incoming.choice is not None or len(text) > MAX_TEXT_CHARS:
         return PASS_ON
-    arrival.understanding = understanding = understand(text, ctx.services.danger.reads_danger)
+    arrival.understanding = understanding = understand(text, common.second_reading(ctx))
     if understanding.intent is not Intent.DANGER or _names_an_offered_choice(ctx, text):
         return PASS_ON
     arrival.alarmed = True

@@ -4,8 +4,11 @@ training fails) the families alone read danger, in the real pipeline too."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,3 +108,37 @@ async def test_in_the_pipeline_the_help_comes_first_once_it_is_trained(
     await after.send("/start")
     await after.send(text)
     assert "110" in after.last.replies[0].text, "the emergency help leads the replies"
+
+
+async def test_the_reading_is_done_before_the_transaction_not_inside_it(
+    runtime: Core, vectors: StaticWordVectors, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Model work is slow work by the house rules: never while the worker's lock is held."""
+    runtime.services.danger.learn(lambda: vectors)
+    open_transactions = 0
+    transaction = runtime.database.transaction
+
+    @contextlib.asynccontextmanager
+    async def counted(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        nonlocal open_transactions
+        async with transaction(*args, **kwargs) as session:
+            open_transactions += 1
+            try:
+                yield session
+            finally:
+                open_transactions -= 1
+
+    reads: list[int] = []
+    reads_danger = runtime.services.danger.reads_danger
+
+    def spied(text: str) -> bool:
+        reads.append(open_transactions)
+        return reads_danger(text)
+
+    monkeypatch.setattr(runtime.database, "transaction", counted)
+    monkeypatch.setattr(runtime.services.danger, "reads_danger", spied)
+    worker = Worker(runtime, "read-first")
+    await worker.send("/start")
+    await worker.send(UNSEEN_DANGER[0])
+    assert "110" in worker.last.replies[0].text
+    assert reads and set(reads) == {0}, "read while a transaction was open"
