@@ -85,6 +85,8 @@ THREAT = _any(
     r"gonna) (?!not\b)(?:\w+ ){0,2}?(?:kill|hurt|beat|harm|rape|stab|attack|make|do|find|get|ruin|burn|break)\b",
     r"\bif (?:i|you) (?:do )?not (?:send|pay|give|transfer)\b.{0,40}"
     r"\b(?:post|share|send|video|photo|pictures?)",
+    r"\byou(?: are)? dead\b|\byou will die\b|你死定了|你等着瞧|\bpay (?:him|them|me)\b.{0,20}\bor\b.{0,20}\bpost\w*|"
+    r"\bor (?:he|they) (?:will )?(?:post|share|send|leak)\w* (?:them|it|the|my)\b|"
     r"\bkill (?:me|you)\b|\bknows? where i (?:sleep|live|stay)\b|\bknows? my (?:address|room number)\b",
     r"\b(?:will|going to|gonna|threaten\w* to)\s+(?:post|share|leak|send|spread)\s+(?:my|the|your)\s+"
     r"(?:photos?|pictures?|pics|videos?|nudes)",
@@ -95,7 +97,9 @@ SELF_HARM = _any(
     r"跳楼|跳河|跳下去|割腕|割了?(?:手腕|自己|手臂)|划(?:了)?(?:手腕|自己)|安眠药|农药|结束(?:自己的?)?生命|了结自己|"
     r"死了算了|"
     r"不如死了|一死了之|一了百了|伤害自己|(?:药|绳子|刀片|炭)(?:都|也|已经)?(?:买|准备|备)好了?|遗书|"
-    r"不打算活|活够了|不活了|想往下(?:跳|翻)|往下一(?:跳|翻)|被车撞(?:了|死)?(?:也)?(?:挺|倒|还)?好|撞死算了|"
+    r"不打算活|活够了|不活了|药我?(?:都|也|已经)?(?:买|准备|备)好了?|熬不下去|不想再(?:这样)?熬|累赘|"
+    r"没有我(?:可能)?(?:会)?(?:过得)?更好|想往下(?:跳|翻)|往下一(?:跳|翻)|被车撞(?:了|"
+    r"死)?(?:也)?(?:挺|倒|还)?好|撞死算了|"
     r"信(?:已经|都)?写好了|(?:不想|不要)再?给(?:大家|你们|家里|家人|别人)添麻烦|离开这个世界|从这个世界消失|永远消失|"
     r"不想醒来|不想再醒|活着(?:还)?有什么意思|叫不醒|没有?(?:了)?呼吸|"
     r"昏(?:过去|迷)",
@@ -112,7 +116,9 @@ SELF_HARM = _any(
     r"family|"
     r"parents|father|husband|children|kids|daughter|son)\b|\bno (?:point|reason) (?:in |to )?(?:living|live|go on)\b|"
     r"\bnot (?:want|wanting) to wake up\b|\b(?:and|to) (?:never|not) wake up\b|\bcan ?not do this any ?more\b|"
-    r"\b(?:better|happier|better off) without me\b|\bwrote (?:a )?letters? (?:for|to) (?:them|my family|everyone)\b|"
+    r"\b(?:better|happier|better off) without me\b|\bbetter off if i (?:just )?(?:disappear\w*|die\w*|was gone|"
+    r"were gone)\b|"
+    r"\bcutting myself\b|\bwrote (?:a )?letters? (?:for|to) (?:them|my family|everyone)\b|"
     r"\b(?:many|lots of|a lot of|so many) pills\b.{0,40}\b(?:take|swallow)|\btake (?:them )?all\b.{0,30}\bpain\b|"
     r"\btired of everything\b|\bcut(?:ting|s)? my (?:arm|wrist|leg|skin)s?\b|\bcan ?not stop the blood(?:ing)?\b|"
     r"\bgave away (?:all )?my (?:things|stuff|belongings|clothes)\b|\bwill not need (?:them|it|anything) (?:after|"
@@ -144,6 +150,20 @@ ACT = _any(
     r"(?:里面|屋里|房间里|办公室里|门里)(?:有|传来|传出).{0,4}(?:哭|尖叫|喊|呼救)|听到.{0,8}(?:哭声|尖叫|喊救命|呼救|"
     r"喊叫)",
     r"\b(?:hear|heard|hearing) (?:her |someone |a woman |a girl |him )?(?:crying|screaming|scream|shouting for help)\b",
+    r"往(?:郊区|野外|山里|没人的地方)开|叫他停他?不停|不(?:肯)?停车|(?:今晚|现在)(?:一定)?要我(?:下去|出去|过去|开门)|"
+    r"在.{0,6}楼下(?:喊|叫)我|"
+    r"只有我(?:跟|和)他|把门关上|拧.{0,4}门把手|推开.{0,8}门进来|(?:现在|他)还没走|"
+    r"等着瞧|不.{0,8}就(?:把(?:它|视频|照片))?(?:发到|发给|传到|发出去|公开)|"
+    r"\bpulling (?:my|me)\b|\bget in(?:to)? his car\b|\bknows? (?:which|where) (?:school|my (?:kids|children|daughter|"
+    r"son|family))\b|"
+    r"\bbetter keep quiet\b|\bkeep (?:your|my) mouth shut\b|\bcornered me\b|\b(?:come|came|coming) in now\b|"
+    r"\bby my bed\b|"
+    r"捂住?我的?嘴|抓住?我的?(?:手腕|胳膊|头发)|把我(?:塞|推|拉|拖)(?:进|上)|"
+    r"(?<!keeps )(?<!keep )\b(?:grab\w*|hold\w*) my (?:wrist|arm|hair|neck)\b|"
+    r"\bhand (?:on|over) my mouth\b|\bforc\w* me (?:into|to get in)\b|"
+    r"装了?定位|(?:我|他说)?看到你了|\btrack\w* (?:me|my phone)\b|\bi (?:can )?see you\b|"
+    r"(?:趴|蹲|站|躲)在(?:我们?的?)?(?:窗外|窗户外面?|门外|门口|楼下)|(?:刚刚|刚才|现在)又出现了?|"
+    r"\btexted me (?:for )?help\b|\bsent me (?:a )?(?:help|sos)\b|\b(?:took|dragged|pulled) her into\b|"
     r"下了?药|被下药|(?:饮料|酒|水).{0,10}(?:头晕|发晕|没力气|腿软|浑身没劲)|扶我(?:去|到).{0,6}(?:房间|宾馆|酒店|"
     r"楼上)|"
     r"(?:叫|让|要)我.{0,8}(?:去|到)(?:他的?)?.{0,4}(?:房间|宾馆|酒店)|开房",
@@ -185,7 +205,8 @@ ACT = _any(
     r"\b(?:has|have|with|holding|got) a (?:knife|gun|weapon)\b",
     r"\b(?:outside|at|near|in front of)\s+(?:my|our)\s+(?:door|room|dorm\w*|window|house|home|place|bed)",
     rf"\b(?:{_EN_SOMEONE})\s+(?:is|are)\s+(?:still\s+)?(?:here|nearby|near me|next to me|behind me|outside|"
-    rf"downstairs|at (?:my|the) door|in my room|waiting|there|out there|back)|\b(?:{_EN_SOMEONE})\s+(?:is|are)\s+"
+    rf"downstairs|at (?:my|the) door|in my room|waiting|there|out there|back)|\b(?:{_EN_SOMEONE})\s+(?:is|"
+    rf"are)\s+(?:still\s+)?"
     r"(?:standing|sitting|waiting|staring)\s+(?:at|by|near|outside|next to|behind|in front of)\s+(?:my|me|our|the)?",
     r"\b(?:bang|pound|knock|kick|break|forc|smash|hit|punch|beat)\w*\s+(?:on\s+|down\s+|in\s+|at\s+)?(?:my|our|the)\s+"
     r"(?:door|window)",
@@ -300,12 +321,13 @@ QUESTION = _any(
     r"^(?:how|what|where|when|who|whom|why|which|will|would|can|could|should|is|are|am|do|does|did|may|must)\b",
     r"\b(?:i want to know|wondering|tell me about|explain)\b",
 )
-REPORTED_QUESTION = re.compile(r"(?<![请想我])问(?:我|她|我们|人家)[^,.!?;:。、…~\n\s]{0,16}")
+REPORTED_QUESTION = re.compile(r"(?<![请想我])问(?:我|她|我们|人家)[^,.!?;:。…~\n\s]{0,24}|说(?:些)?什么")
 """What he asked her, told in her account ("老是问我晚上睡觉穿什么"): not her question."""
 QUESTION_END = re.compile(r"[?吗呢么]\s*$")
 """A clause that ends as a question, wherever it stands in the message."""
 JUST_ASKING = _any(
-    r"只是想(?:问|了解|知道)|就是问问|就问问", r"\bjust (?:want|wanted) to know\b|\bdoes the company (?:have|offer)\b"
+    r"只是想(?:问|了解|知道)|就是问问|就问问|报销|费用|收费|多少钱",
+    r"\bjust (?:want|wanted) to know\b|\bdoes the company (?:have|offer)\b",
 )
 """A question about what exists ("does the company have counselling? just want to know") asks, it does
 not ask for the person."""
@@ -340,12 +362,17 @@ REPORT = _any(
     r"(?:report|complain)\b",
     r"^(?:please\s+)?(?:report|file|lodge|make)\s+(?:a\s+)?(?:complaint|report|my|a|the|him|her|this|someone)",
     r"\bhelp me (?:to )?(?:report|complain|file)\b",
-    r"(?:交给|让|请)(?:公司|人事|厂里)处理|^\W*complain\w*\b|"
+    r"(?:交给|让|请)(?:公司|人事|厂里)处理|想把.{0,12}记(?:录)?下来|"
+    r"(?:要|想|想要|需要|打算|希望)(?:跟|向|给|和)(?:公司|人事|厂里|领导|hr|你们)(?:去)?(?:举报|投诉|反映|反应|说|讲)|"
+    r"^\W*complain\w*\b|"
     r"(?:想|要)把(?:这个|这件)?事(?:情)?说出来|想(?:说|讲)一下.{0,10}的事|报给(?:公司|人事|厂里|领导|hr)",
     r"\b(?:record|take|write down|register|log|note down) (?:a |my |this )?(?:complaint|report)\b|"
     r"\b(?:want|need|would like|like) (?:it|this|him|her|them|that) (?:to be )?reported\b",
 )
 NARRATIVE = _any(
+    r"只要(?:我)?(?:跟|和)他.{0,10}就(?:给我|让我)|跟他处对象|做他(?:的)?女朋友|碰我(?:的)?(?:胸|屁股|腿|腰|身体)|"
+    r"故意碰|"
+    r"问我有没有男朋友|问我.{0,6}一个人睡|拿我开(?:玩笑|黄腔)|勾引|"
     r"醒来(?:在|时在).{0,8}(?:房间|宾馆|酒店|床上)|没穿衣服|光着身子|裸体|不敲门|盯着.{0,6}换衣服|换衣服.{0,4}(?:看|"
     r"盯)|"
     r"摸|揩油|咸猪手|动手动脚|毛手毛脚|占.{0,2}便宜|吃.{0,4}豆腐|(?<![反防])骚扰(?!培训|课)|骚饶|"
@@ -362,7 +389,9 @@ NARRATIVE = _any(
     r"sends? me (?:porn|nudes?|dirty|sexual|explicit)|without knocking|while we (?:change|shower|sleep)|"
     r"grabb?\w* my (?:bum|butt|ass|bottom|breasts?|chest|waist)|"
     r"look\w* (?:inside|down|up) my (?:shirt|skirt|dress|blouse)|refus\w* to (?:be his|date|go out|sleep)|"
-    r"because i (?:refuse|said no|reject)|bad words about my|about my body|naked|nude|"
+    r"because i (?:refuse|said no|reject)|porn\w*|dirty (?:things|stuff)|underwear|"
+    r"if i (?:go|date|sleep|drink)\w* (?:out )?with him|if i go (?:out|drinking) with him|bad words about my|"
+    r"about my body|naked|nude|"
     r"asking (?:me )?for (?:photos|pictures|pics|nudes)|i want (?:it|this|him) to stop|expos(?:e|es|ed|ing) (?:himself|"
     r"his)|"
     r"takes? (?:photos?|pictures?|videos?) of (?:women|girls|us|me|her|the women|female)|up ?skirt|"
@@ -401,7 +430,7 @@ STATUS = _any(
     r"(?:我的|我).{0,4}(?:举报|投诉|案子|案件).{0,4}(?:进度|结果|状态)|[查看问](?:一下|下|查|看)?(?:我的)?进度|"
     r"进度查询",
     r"(?:案件号|案号|编号|查询码|回执码?|收据|case (?:number|code|no)|receipt)[^。!?]{0,24}(?:进度|结果|怎么样|"
-    r"咋样|状态|到哪|哪一步)",
+    r"咋样|状态|到哪|哪一步|进展)",
     r"(?:举报|投诉|反映|报)的?(?:那个|那件事|事情?)[^。!]{0,8}(?:有人(?:看|管|理|处理)了?(?:没|吗|没有)|"
     r"(?:看|处理|管)了?没|怎么样了|咋样了|到哪一?步)",
     r"\bwhat(?: is|'s) the (?:status|progress|update)\b|\b(?:code|receipt|reference|ref(?:erence)? (?:no|"
@@ -417,7 +446,11 @@ STATUS = _any(
     r".{0,60}\b(?:heard nothing|no (?:reply|answer|response|news|update)|nobody|no one|not heard|still waiting|"
     r"any news|"
     r"result|update|news|reply|answer|received|contact)",
-    r"(?:举报|投诉|反映)[^。!]{0,16}(?:调查|处理|查)了?(?:没|吗|没有)",
+    r"(?:举报|投诉|反映)[^。!]{0,16}(?:调查|处理|查)(?:完)?了?(?:没|吗|没有)",
+    r"(?:举报|投诉|反映)(?:以后|之后|完)[^。!?]{0,24}(?:是不是没人管|还在.{0,6}上班|没人管)|提交(?:完|了|"
+    r"以后)?.{0,10}没(?:有)?收到|"
+    r"没提交成功|提交成功了?(?:吗|没)|我的事(?:情)?(?:到底)?(?:怎么样|咋样|处理)了?",
+    r"\binto my (?:report|case|complaint)\b|\b(?:complaint|report)\b.{0,60}\bhow (?:it is|is it) going\b",
     r"(?:举报|投诉|反映|报)(?:了|完|过)(?:(?!会|怎么|如果|万一|要是)[^。?!]){0,24}(?:没(?:有)?人(?:理|管|回|联系|跟进)|"
     r"(?:一点|一直|都|还)?没(?:有)?(?:回音|消息|回复|下文|动静|结果|答复)|消息都没有|石沉大海|咋回事|怎么回事|"
     r"都?没(?:有)?人找(?:过)?我|"
@@ -481,7 +514,7 @@ PERSON = _any(
     r"someone in hr|a woman|a real|people|a human being)",
     r"找.{0,8}(?:负责|管事|主管|领导|人事).{0,4}(?:当面|面对面)?(?:谈|聊|说|讲|沟通)|当面(?:谈|聊|说|讲|沟通)|面对面|"
     r"(?:想|要|希望|申请|安排)(?:一次|个)?面谈|见面谈|约(?:一下)?.{0,6}(?:人事|hr|姐|哥|负责人|领导)|"
-    r"(?:找|叫)(?:一下)?(?:你们)?(?:的)?(?:负责人|值班的|管事的)|别让机器人",
+    r"(?:找|叫)(?:一下)?(?:你们)?(?:的)?(?:负责人|值班的|管事的)|别让机器人|(?:跟|和)我见(?:个)?面|见个面",
     r"会[说讲].{0,6}(?:话|语)的(?:人|同事|老师|工作人员)|(?:工会|人事|hr|心理|委员会)的人.{0,6}(?:聊|谈|说|讲)|(?:越南|"
     r"菲律宾|印尼|缅甸|柬埔寨|泰国|老挝|英|粤|广东|客家|潮汕)(?:话|语|文)的(?:人|同事|翻译)|"
     r"(?:我)?想(?:跟|和|同)(?:她|他|你们的人|人|真人)(?:讲|说|聊|谈)",
@@ -514,7 +547,8 @@ GREETING_WORDS = re.compile(
     r"\b(?:hi+|hel+o+|hey+|hallo|hiya|yo|good (?:morning|afternoon|evening|day)|po|ma'?am|ma am|madam|sir|"
     r"anyone there|is anyone there|xin ?ch[aà]o|kumusta|magandang (?:umaga|hapon|gabi)|selamat (?:pagi|siang|sore|"
     r"malam)|"
-    r"first time (?:here|using this)|new here|assalamu ?alaikum|salam|namaste(?: ji)?|sister|brother|kak|sis|bro|"
+    r"first time (?:here|using this)|new here|anyone here|is anyone here|somebody there|assalamu ?alaikum|salam|"
+    r"namaste(?: ji)?|sister|brother|kak|sis|bro|"
     r"are you there|there|bot)\b"
 )
 THANKS_WORDS = re.compile(
@@ -524,7 +558,7 @@ THANKS_WORDS = re.compile(
     r"辛苦(?:你|您|你们|您们)?了?|\bc[aả]m [oơ]n\b|\bsalamat(?: po)?\b|\bterima kasih\b|"
     r"好的|好吧|好嘞|好|嗯+|哦+|噢|okay|ok|知道了|明白了|懂了|"
     r"收到|了解|"
-    r"拜拜|再见|那?我再想想|我想想|(?:那)?我?先下(?:线)?了?|先走了|下次再聊|好嘞|行吧?|领导|"
+    r"拜拜|再见|没事了|知道(?:了|啦)|那?我再想想|我想想|(?:那)?我?先下(?:线)?了?|先走了|下次再聊|好嘞|行吧?|领导|"
     r"\b(?:thanks?|thank you|thank u|thx|ty|cheers|much|so|very|a lot|okay|ok|got it|great|appreciate it|"
     r"you|fine|bye|goodbye|see you|that|this|it|really|helped|helps|helpful|useful|was|very helpful|noted|understood|"
     r"alright|all right|for (?:the|your) help|for helping(?: me)?|for explaining|banyak)\b"

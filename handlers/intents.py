@@ -109,6 +109,7 @@ _SOMEONE_ELSE = re.compile(
 )
 """Someone else named before a self-harm cue in a hypothetical question: a question of what to do if
 a co-worker says so (taught at training), not her own wish."""
+_SAYS_NO = re.compile(r"\b(?:say|said|says|saying|tell|told) no\b")
 _DONE = re.compile(r"[了过]|\b\w{3,}ed\b|\b(?:was|were|had|did|hit|beat|took|came|went|got|held|caught|ran)\b")
 """A clause told as something that happened (a past tense, 了 or 过)."""
 _GOING_ON = re.compile(
@@ -209,7 +210,7 @@ def _negated(clause: str, start: int) -> bool:
     English words before it."""
     if p.NEGATION_ZH.search(clause[:start]):
         return True
-    before_en = " ".join(clause[:start].split()[-3:])
+    before_en = " ".join(_SAYS_NO.sub(" ", clause[:start]).split()[-3:])  # "next time i say no he will beat me"
     return bool(p.NEGATION_EN.search(before_en))
 
 

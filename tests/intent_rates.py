@@ -35,6 +35,10 @@ BLIND_E = EXAMPLES / "blind_e.jsonl"
 gone and unreachable, self-harm said indirectly); measured untouched on the code with the learned
 reading, then tuned on."""
 
+BLIND_F = EXAMPLES / "blind_f.jsonl"
+"""200 first messages from a sixth writer, in the plain style of a careful annotator's held-out set; measured
+untouched on the code with the learned reading (the last untouched measure of this round), then tuned on."""
+
 SHARED_DEV = REPO.parent / "shared" / "intent-eval" / "dev.jsonl"
 """The shared dev set, beside the repository (tests skip without it: a git worktree has none beside it)."""
 WORKSPACE_DEV = Path("/work/shared/intent-eval/dev.jsonl")
@@ -42,9 +46,9 @@ WORKSPACE_DEV = Path("/work/shared/intent-eval/dev.jsonl")
 
 def default_files() -> list[Path]:
     """What the bench scores: the shared dev set (beside the repository, else the workspace's), the table,
-    the held-out set, the colloquial set, the third, fourth and fifth blind sets."""
+    the held-out set, the colloquial set, the third to sixth blind sets."""
     dev = SHARED_DEV if SHARED_DEV.exists() else WORKSPACE_DEV
-    return [dev, TABLE, HELD_OUT, COLLOQUIAL, BLIND_C, BLIND_D, BLIND_E]
+    return [dev, TABLE, HELD_OUT, COLLOQUIAL, BLIND_C, BLIND_D, BLIND_E, BLIND_F]
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from .conftest import Worker
 UNSEEN_DANGER = [
     "我现在很慌 那个人一直跟我后面到了宿舍楼",
     "他把我的手机抢走了 不让我打电话",
-    "the foreman is drunk and pulling my shirt right now",
+    "he is drunk and keeps holding my wrist in the stairwell",
 ]
 PLAIN = ["我想知道举报流程", "怎么查我的举报进度", "培训什么时候开始", "how long does HR take to answer"]
 

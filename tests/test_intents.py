@@ -12,6 +12,7 @@ from .intent_rates import (
     BLIND_C,
     BLIND_D,
     BLIND_E,
+    BLIND_F,
     COLLOQUIAL,
     HELD_OUT,
     SHARED_DEV,
@@ -286,6 +287,16 @@ def test_every_phrase_of_the_third_blind_set_is_read_as_its_intent() -> None:
     missed = [(phrase.q, phrase.intent) for phrase in phrases if understand(phrase.q).intent != phrase.intent]
     assert missed == [(MOVED_AWAY, "report")]
     assert understand(MOVED_AWAY).then is Intent.REPORT
+
+
+def test_every_phrase_of_the_sixth_blind_set_is_read_as_its_intent() -> None:
+    """200 plain first messages from a sixth writer: a driver heading out of town who will not stop, a
+    video held over her, someone turning her door handle, a guard who walked into the dorm and is
+    still there, "药我都买好了"; quid pro quo and remarks about her body as accounts; what he said,
+    told in her account, is not her question."""
+    phrases = read_phrases(BLIND_F)
+    assert len(phrases) == 200
+    assert [(phrase.q, phrase.intent) for phrase in phrases if understand(phrase.q).intent != phrase.intent] == []
 
 
 def test_every_phrase_of_the_fifth_blind_set_is_read_as_its_intent() -> None:
