@@ -59,8 +59,11 @@ PG_LOCK_TIMEOUT = "5s"
 PG_SNAPSHOT_WAIT_SECONDS = 5.0
 """How long a purge waits for older transactions of other sessions to end before its rewrite: a table
 rewrite keeps every deleted row that such a transaction might still see (an auto-analyze, a long read)."""
+# A plain VACUUM (not FULL, not ANALYZE) never holds back what another vacuum may remove, so it is not waited for.
 _OLDER_SNAPSHOTS = text(
     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+    "AND NOT (query ILIKE 'autovacuum: VACUUM%' AND query NOT ILIKE '%ANALYZE%') "
+    "AND NOT (query ILIKE 'vacuum%' AND query NOT ILIKE '%full%' AND query NOT ILIKE '%analyze%') "
     "AND ((backend_xmin IS NOT NULL AND age(backend_xmin) > age(CAST(:marker AS xid))) "
     "OR (backend_xid IS NOT NULL AND age(backend_xid) > age(CAST(:marker AS xid))))"
 )
@@ -145,10 +148,10 @@ async def reclaim_space(database: Database) -> bool:
     finishes it). PostgreSQL: a plain VACUUM only marks dead tuples free, their bytes stay in the
     pages; ``VACUUM FULL`` rewrites each case table (and its TOAST and indexes) into new files
     holding live rows only, except rows a transaction older than the purge might still see: it first
-    waits up to ``PG_SNAPSHOT_WAIT_SECONDS`` for those to end (False if one is still open: its rows
-    go at the next purge's rewrite). It takes an exclusive lock for the rewrite (small tables: a
-    moment), so it waits at most ``PG_LOCK_TIMEOUT`` for the lock and falls back to a plain VACUUM
-    (False)."""
+    waits up to ``PG_SNAPSHOT_WAIT_SECONDS`` for those to end (False if one is still open: the cleaner
+    tries again at its next pass, ``hapbot cases purge`` when run again). It takes an exclusive lock for
+    the rewrite (small tables: a moment), so it waits at most ``PG_LOCK_TIMEOUT`` for the lock and falls
+    back to a plain VACUUM (False)."""
     if database.dialect == "sqlite":
         async with database.engine.connect() as connection:
             raw = await connection.get_raw_connection()

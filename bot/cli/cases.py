@@ -177,6 +177,13 @@ async def purge(runtime: Core, args: argparse.Namespace, out: TextIO) -> int:
             f"due {case.purge_after:%Y-%m-%d}  {verb}\n"
         )
     out.write(f"{len(due)} finished case(s) past {days} days: {verb}\n")
-    if due and not args.dry_run and not await reclaim_space(runtime.database):
-        out.write("the WAL checkpoint was held back by a reader; run the purge again when the bot is quiet\n")
+    # Always after a purge, even of nothing: running it again is how a held-back rewrite is finished.
+    if not args.dry_run and not await reclaim_space(runtime.database):
+        if runtime.database.dialect == "sqlite":
+            out.write("the WAL checkpoint was held back by a reader; run the purge again when the bot is quiet\n")
+        else:
+            out.write(
+                "the rewrite was held back by an older transaction (a backup, a long query), so deleted rows may "
+                "remain in the table files; run the purge again when it has finished\n"
+            )
     return 0

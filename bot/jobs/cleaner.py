@@ -54,6 +54,7 @@ class Cleaner:
         self._database = database
         self._services = services
         self._expired = ExpiredRowCleaner(database, services.clock)
+        self._reclaim_owed = False  # a purge's rewrite was held back: the next passes try again until it is done
 
     async def run_once(self) -> dict[str, int]:
         counts = await self._expired.run_once()
@@ -70,5 +71,6 @@ class Cleaner:
         counts["cases"] = len(purged)
         if purged:
             log.info("retention purged %d finished cases", len(purged))
-            await reclaim_space(self._database)
+        if purged or self._reclaim_owed:
+            self._reclaim_owed = not await reclaim_space(self._database)
         return counts
