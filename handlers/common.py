@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from .commands import MENU_CHOICES, NUMBERED_CHANNELS
 from .context import Context, Services
-from .conversation import State
+from .conversation import Conversation, State
 from .events import Incoming
 from .i18n import N_, Language
 from .intents import Intent, Understanding
@@ -196,16 +196,32 @@ def read_danger_beforehand(incoming: Incoming, services: Services) -> list[Prepa
 
 def second_reading(ctx: Context) -> Callable[[str], bool] | None:
     """What :func:`handlers.intents.understand` asks when no danger word is in a message: the reading
-    prepared before the transaction, or nothing while it is not trained."""
-    if not ctx.services.danger.learned:
+    prepared before the transaction, or nothing while it is not trained. Not at a question with
+    options that takes no free text: there a few words are her answer ("就在车间里面" to "where?"),
+    which the reading, learned from first messages, would take for danger; the word families still
+    read danger there."""
+    conversation = ctx.conversation
+    if not ctx.services.danger.learned or (conversation.offered and not ctx.router.takes_text(conversation.state)):
         return None
     return lambda text: ctx.prepared(danger_reading(ctx.services, text))
 
 
+def _in_report(conversation: Conversation) -> bool:
+    """Telling her report: at one of its questions, or at a side question asked in the middle of it
+    (the language, "cancel your report?"). A draft kept while she does something else (her status,
+    the FAQ) is another report, which this message is not about."""
+    if conversation.state.startswith("report."):
+        return True
+    back = conversation.return_to if conversation.state == State.CONFIRM_CANCEL else None
+    if conversation.state == State.LANGUAGE:
+        back = conversation.language_return_to
+    return (back or "").startswith("report.")
+
+
 def emergency_help(ctx: Context) -> None:
-    """Shows the emergency numbers and the site's security phone, and marks her report as urgent: a
-    draft wherever she is (a side question such as the language or "cancel?" interrupts it), and at
-    the privacy notice a draft started for it; the question before it still stands."""
+    """Shows the emergency numbers and the site's security phone, and marks her report as urgent: the
+    draft she is telling (also at a side question in the middle of it), and at the privacy notice a
+    draft started for it; the question before it still stands."""
     site = ctx.site
     lines = [
         ctx.t("If you are in danger now:"),
@@ -216,7 +232,7 @@ def emergency_help(ctx: Context) -> None:
         lines.append(ctx.t("• Factory security: {phone}", phone=site.emergency_phone))
     lines.append(ctx.t("• Women's rights hotline: 12338. Labour hotline: 12333."))
     conversation = ctx.conversation
-    draft = conversation.draft
+    draft = conversation.draft if _in_report(conversation) else None
     if draft is None and conversation.state == State.REPORT_NOTICE:  # declining the notice deletes it
         draft = conversation.open_draft((ctx.now + ctx.services.settings.draft_ttl).timestamp())
     if draft is not None:
