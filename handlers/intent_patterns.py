@@ -62,24 +62,27 @@ HELP = _any(
 
 THREAT = _any(
     r"[打弄整搞砍捅杀掐勒]死我|杀了我|要杀我|弄残我?|打残|要我的?命|让我死|不会放过我|饶不了我",
-    r"[让给要]我好看|说要报复我|找人(?:收拾|教训|弄|搞|打|揍|砍)|(?:收拾|教训)(?:我|你)(?!们?(?:的)?(?:东西|房间|宿舍|"
+    r"[让给要]我好看|说要报复我|找人(?:来)?(?:收拾|教训|打|揍|砍)(?:我|你)|找人(?:来)?[弄搞](?:死|残|废)(?:我|你)|"
+    r"(?:收拾|教训)(?:我|你)(?!们?(?:的)?(?:东西|房间|宿舍|"
     r"工位|行李))|"
     r"[弄搞](?:死|残|废)(?:我|你)",
     r"知道(?:我|你)的?(?:女儿|儿子|孩子|小孩|家人|爸妈|父母|老公|老家|家|妹妹|弟弟|姐姐|哥哥)(?:在|住)",
-    r"找(?:我|你)?的?(?:爸妈|父母|家人|家里人?|老家)(?:的)?麻烦|找人.{0,10}(?:麻烦|算账)",
-    r"(?:让|叫)(?:我|你)(?:出|有)(?:个)?(?:事|意外)|出(?:点)?意外",
+    r"找(?:我|你)?的?(?:爸妈|父母|家人|家里人?|老家)(?:的)?麻烦|找人.{0,10}(?:找(?:我|你)(?:的)?麻烦|(?:跟|和)(?:我|"
+    r"你)算账)",
+    r"(?:让|叫)(?:我|你)(?:出|有)(?:个|点)?(?:事|意外)",
     rf"(?:威胁|恐吓|要挟|扬言)(?!.{{0,12}}(?:{_JOB}))",
     r"敢.{0,6}(?:说|告诉|讲).{0,8}就|说出去就|告诉别人就|说.{0,4}敢.{0,6}(?:告诉|说出去|讲出去|举报|报警|投诉)",
     r"(?:照片|视频|裸照).{0,6}(?:发出去|发到网上|传到网上|公开|曝光)|曝光我|"
     r"(?:就|要|会|说要)把?(?:我的?)?(?:照片|视频|裸照|聊天记录).{0,12}(?:发到|发给|传到|发出去|公开)|"
-    r"不(?:给|转|打)(?:我)?.{0,6}(?:块|钱|万)(?:钱)?.{0,3}就",
+    r"不(?:给|转|打)(?:我|他)?.{0,6}(?:块|万)(?:钱)?.{0,3}就(?:把|发|曝光|公开)",
     rf"\bthreat\w*(?!.{{0,40}}\b(?:{_JOB_EN}))",
     r"\b(?:will|would|going to|gonna|wants? to|trying to|try to|threaten\w* to)\s+(?:\w+\s+){0,2}?"
-    r"(?:kill|hurt|beat|rape|harm|stab|attack|get|ruin|punish|find|come for)\s+(?:me|you|my|your|her)\b"
+    r"(?:(?:kill|hurt|beat|rape|harm|stab|attack)\s+(?:me|you|my|your|her)|(?:get|ruin|punish|find|come for)\s+(?:me|"
+    r"you))\b"
     r"(?!\s+(?:job|contract|salary|pay|bonus|shifts?|overtime|promotion|career|review))",
-    r"\bmake\W+(?:me\W+|you\W+)?(?:have\W+|get\W+)?(?:an?\W+)?accident\W*(?:for (?:me|you))?|"
-    r"\bhurt (?:my|your) (?:family|parents|mother|mom|kids?|children|daughter|son|sister|brother)\b|\b(?:have|get|"
-    r"will have) an? accident\b",
+    r"\bmake\W+(?:me|you)\W+(?:have\W+|get\W+)?(?:an?\W+)?accident\b|\bmake\W+(?:an?\W+)?accident\W+for (?:me|you)\b|"
+    r"\bhurt (?:my|your) (?:family|parents|mother|mom|kids?|children|daughter|son|sister|brother)\b|"
+    r"\b(?:you|i) (?:will|would|gonna|are going to|am going to) (?:have|get) an? accident\b",
     r"\bif (?:i|you|she) (?:say|tell|report|speak|talk|complain)\w*\b.{0,40}\b(?:he|she|they) (?:will|would|"
     r"is going to|"
     r"gonna) (?!not\b)(?:\w+ ){0,2}?(?:kill|hurt|beat|harm|rape|stab|attack|make|do|find|get|ruin|burn|break)\b",
@@ -96,14 +99,16 @@ SELF_HARM = _any(
     r"想死|不[想愿]再?活|活不下去|活着(?:没|没有)(?:意思|意义)|活着太(?:累|苦|难)|[撑熬挺]不下去|自杀|轻生|寻死|自残",
     r"跳楼|跳河|跳下去|割腕|割了?(?:手腕|自己|手臂)|划(?:了)?(?:手腕|自己)|安眠药|农药|结束(?:自己的?)?生命|了结自己|"
     r"死了算了|"
-    r"不如死了|一死了之|一了百了|伤害自己|(?:药|绳子|刀片|炭)(?:都|也|已经)?(?:买|准备|备)好了?|遗书|"
+    r"不如死了|一死了之|一了百了|伤害自己|(?:药|绳子|炭)(?:都|也|已经)?(?:买|准备|备)好了?|遗书|"
     r"不打算活|活够了|不活了|药我?(?:都|也|已经)?(?:买|准备|备)好了?|熬不下去|不想再(?:这样)?熬|累赘|"
     r"没有我(?:可能)?(?:会)?(?:过得)?更好|想往下(?:跳|翻)|往下一(?:跳|翻)|被车撞(?:了|"
     r"死)?(?:也)?(?:挺|倒|还)?好|撞死算了|"
-    r"信(?:已经|都)?写好了|(?:不想|不要)再?给(?:大家|你们|家里|家人|别人)添麻烦|离开这个世界|从这个世界消失|永远消失|"
+    r"(?:遗|绝笔)信(?:已经|都)?写好了|信(?:已经|都)?写好了.{0,6}(?:放在|留在|压在)|(?:不想|不要)再?给(?:大家|你们|家里|"
+    r"家人|别人)添麻烦|离开这个世界|从这个世界消失|永远消失|"
     r"不想醒来|不想再醒|活着(?:还)?有什么意思|叫不醒|没有?(?:了)?呼吸|"
     r"昏(?:过去|迷)",
-    r"[吃吞喝]了?(?:一|半|整|好几)?(?:整)?(?:瓶|把|堆|大把|板)(?:的)?(?:安眠)?药|刀片|划(?:了|伤)?(?:手|自己)|"
+    r"[吃吞喝]了?(?:一|半|整|好几)?(?:整)?(?:瓶|把|堆|大把|板)(?:的)?(?:安眠)?药|刀片.{0,6}(?:划|割)|划(?:了|"
+    r"伤)?(?:手腕|自己)|"
     r"血.{0,4}(?:停不下来|止不住)|止不住(?:血|地流)|不会再(?:麻烦|拖累)(?:任何人|大家|你们|别人)|"
     r"把(?:我的)?东西都?(?:送|分)给|喝了?(?:农药|消毒水|漂白水|84|洗洁精|老鼠药)|吞了?(?:老鼠药|刀片|药)|"
     r"[吃吞]了(?:很多|好多|一堆)药",
@@ -112,7 +117,7 @@ SELF_HARM = _any(
     r"\b(?:hurt|cut|harm)(?:ing)? myself\b|\bno reason to live\b|\bcan ?not go on\b|\bjump off\b|\boverdose\b",
     r"\btired of (?:living|life|being alive)\b|\bcan ?not take (?:it|this) any ?more\b",
     r"\bdisappear (?:forever|for good|from (?:this|the) world)\b|\bsuicide note\b|\bgoodbye (?:letter|note)\b|"
-    r"\b(?:wrote|written|write|writing|left) (?:a |my )?(?:last )?(?:letter|note) (?:to|for) my (?:mother|mom|mum|"
+    r"\b(?:wrote|written|write|writing|left) (?:a |my )?last (?:letter|note) (?:to|for) my (?:mother|mom|mum|"
     r"family|"
     r"parents|father|husband|children|kids|daughter|son)\b|\bno (?:point|reason) (?:in |to )?(?:living|live|go on)\b|"
     r"\bnot (?:want|wanting) to wake up\b|\b(?:and|to) (?:never|not) wake up\b|\bcan ?not do this any ?more\b|"
@@ -123,8 +128,9 @@ SELF_HARM = _any(
     r"\btired of everything\b|\bcut(?:ting|s)? my (?:arm|wrist|leg|skin)s?\b|\bcan ?not stop the blood(?:ing)?\b|"
     r"\bgave away (?:all )?my (?:things|stuff|belongings|clothes)\b|\bwill not need (?:them|it|anything) (?:after|"
     r"any ?more)\b|"
-    r"\b(?:drink|drank|drinks|drunk|swallow\w*) (?:the |some )?(?:bleach|poison|pesticide)\b|\bend (?:it|everything)\b|"
-    r"\bsleep forever\b",
+    r"\b(?:drink|drank|drinks|drunk|swallow\w*) (?:the |some )?(?:bleach|poison|pesticide)\b|\bi (?:want to|will|"
+    r"am going to|am gonna) end (?:it|everything)(?: all)?\s*$|"
+    r"\b(?:want|wanna|wish i could) (?:to )?sleep forever\b",
     r"\b(?:took|taken|swallowed|drank) (?:a lot of|many|too many|lots of|so many|all (?:the|her|his|my)|a bottle of|"
     r"the whole) (?:pills|tablets|medicine|sleeping pills|poison)|\b(?:will|would|can|does) not wake up\b|"
     r"\bjump(?:s|ed|ing)? (?:from|off) (?:the )?(?:roof|building|bridge|window|top)\b|"
@@ -144,7 +150,7 @@ ACT = _any(
     r"住处)(?!.{0,6}(?:检查|查房|卫生|维修|修|打扫|开会|点名))",
     r"(?:开|带|拉|骗|叫)(?:我)?到.{0,4}(?:没人|偏僻|荒|小树林|野外)|没人的地方|车上(?:就|只有)我一个",
     rf"(?:就在|还在|又在).{{0,4}}(?:{_NEAR})|(?:就|还|又|正|一直)(?:坐|站|躺|蹲|守|等|躲)在.{{0,4}}(?:{_NEAR})",
-    r"又在那(?:里|儿)?了?|(?:现在|此刻)(?:又|还)?在那(?:里|儿)?(?:了|等|坐|站|守|盯)",
+    rf"(?:{_HARASSER})(?:现在)?又在那(?:里|儿)?了?|(?:现在|此刻)(?:又|还)?在那(?:里|儿)?(?:了|等|坐|站|守|盯)",
     rf"(?:{_HARASSER})(?:说|还说|又说)?(?:今晚|今天晚上|晚上|等下|待会儿?|一会儿?)(?:就|要|会)?(?:过来|来找我|上门)"
     r"(?!.{0,8}(?:检查|查房|卫生|维修|修|打扫|开会|点名))",
     r"(?:里面|屋里|房间里|办公室里|门里)(?:有|传来|传出).{0,4}(?:哭|尖叫|喊|呼救)|听到.{0,8}(?:哭声|尖叫|喊救命|呼救|"
@@ -166,15 +172,18 @@ ACT = _any(
     r"\btexted me (?:for )?help\b|\bsent me (?:a )?(?:help|sos)\b|\b(?:took|dragged|pulled) her into\b|"
     r"下了?药|被下药|(?:饮料|酒|水).{0,10}(?:头晕|发晕|没力气|腿软|浑身没劲)|扶我(?:去|到).{0,6}(?:房间|宾馆|酒店|"
     r"楼上)|"
-    r"(?:叫|让|要)我.{0,8}(?:去|到)(?:他的?)?.{0,4}(?:房间|宾馆|酒店)|开房",
-    r"就剩(?:我们俩|我们两个|我和他|我一个)|就剩我(?:跟|和)(?:一个|那个)?(?:男的|男人|他)|"
-    r"(?:今晚|晚上|半夜|深夜).{0,6}(?:去|到).{0,8}(?:\d{3,4}|宾馆|酒店|旅馆)|"
-    r"只剩(?:我们俩|我和他)|(?:正)?朝我(?:这边)?(?:走|过来)|把灯(?:关|灭)|又跟(?:着)?我上了?.{0,4}(?:车|公交|地铁)|"
-    r"坐(?:在)?我(?:后面|旁边|对面|身后)",
+    r"(?:叫|让|要)我.{0,8}(?:去|到)(?:他的?)?.{0,4}(?:房间|宾馆|酒店)(?!.{0,4}(?:吃饭|开会|培训|聚餐|上班))|开房",
+    r"就剩(?:我们俩|我们两个|我和他)|就剩我(?:跟|和)(?:一个|那个)?(?:男的|男人|他)|"
+    r"(?:今晚|晚上|半夜|深夜).{0,6}去.{0,8}(?:宾馆|酒店|旅馆|\d{3,4})(?!.{0,4}(?:吃饭|开会|培训|聚餐|上班|教室|会议|"
+    r"车间|点))|"
+    r"只剩(?:我们俩|我和他)|(?:正)?朝我(?:这边)?(?:走|过来)|(?:他|那人|那个人)把灯(?:关|灭)|"
+    r"又跟(?:着)?我上了?.{0,4}(?:车|公交|地铁)|"
+    r"(?:就|现在|正)坐(?:在)?我(?:后面|旁边|对面|身后)",
     r"\b(?:drugged|spiked)\b|\bsomething in my drink\b|\bdizzy\b.{0,40}\b(?:hotel|room|car)\b|"
     r"\bbring (?:me|her) to (?:a |the |his )?hotel\b|\bnot stop(?:ping)? the car\b|"
     r"\bpass(?:ed)? my (?:dorm|house|home|stop)\b|"
-    r"\b(?:come|go) to (?:room \d+|his room|the hotel|a hotel|my room)\b|"
+    r"\b(?:come|go) to (?:room \d+|his room|the hotel|a hotel|my room)\b"
+    r"(?=.{0,24}\b(?:tonight|now|alone|at night|after (?:work|shift)))|"
     r"\bonly (?:me|us),? (?:and )?(?:him|he|them)\b|"
     r"\bwait (?:until|till|for) (?:i|me) (?:come|go|get) out\b",
     rf"(?:{_HARASSER})在我?们?的?(?:宿舍|房间|寝室|厂|家|车间)?(?:门口|门外|楼下|窗外|窗户外面?|窗边|外面|楼道|走廊)|"
@@ -189,7 +198,7 @@ ACT = _any(
     rf"(?:{_HARASSER}|在.{{0,6}}(?:{_NEAR})).{{0,8}}(?:一直|还|就是|死活)?(?:不肯?走|不离开|赖着不走)",
     # held, shut in
     r"不让我(?:走|出|离开|回|下班|跑|下车)|不放我(?:走|出)|把我(?:锁|关|困|堵|拉进|拖进|推进|按)|"
-    r"锁在|关在|困在|被困|被锁|被关|出不去|走不了|走不开|跑不掉|跑不了|逃不掉|逃不出|脱不了身|拉进|拖进",
+    r"锁在|关在|困在|被困|被锁|被关|出不去|走不了|跑不掉|逃不掉|逃不出|脱不了身|拉进|拖进",
     # violence
     rf"打我(?!电话|手机|的电话)|打了我|被(?:人|{_HARASSER})?(?:打|揍|强奸|强暴|性侵|掐|绑|拖|推倒|砍|捅)|推了我|"
     rf"踢了我|掐了我|揍我|扇我|扇了我|踢我|掐我|掐着|掐住|勒我|勒住|"
@@ -205,10 +214,11 @@ ACT = _any(
     r"\b(?:has|have|with|holding|got) a (?:knife|gun|weapon)\b",
     r"\b(?:outside|at|near|in front of)\s+(?:my|our)\s+(?:door|room|dorm\w*|window|house|home|place|bed)",
     rf"\b(?:{_EN_SOMEONE})\s+(?:is|are)\s+(?:still\s+)?(?:here|nearby|near me|next to me|behind me|outside|"
-    rf"downstairs|at (?:my|the) door|in my room|waiting|there|out there|back)|\b(?:{_EN_SOMEONE})\s+(?:is|"
+    rf"downstairs|at (?:my|the) door|in my room|waiting|there|out there)|\b(?:{_EN_SOMEONE})\s+(?:is|"
     rf"are)\s+(?:still\s+)?"
     r"(?:standing|sitting|waiting|staring)\s+(?:at|by|near|outside|next to|behind|in front of)\s+(?:my|me|our|the)?",
-    r"\b(?:bang|pound|knock|kick|break|forc|smash|hit|punch|beat)\w*\s+(?:on\s+|down\s+|in\s+|at\s+)?(?:my|our|the)\s+"
+    r"\b(?:bang|pound|knock|kick|break|forc|smash|hit|punch|beat)\w*\s+(?:on\s+|down\s+|in\s+|at\s+)?(?:my|our|"
+    r"the)\s+(?!door button)"
     r"(?:door|window)",
     r"\btr(?:y|ying|ies|ied) (?:to )?(?:open|get into|break into|come into|get in)\b",
     r"\b(?:try|trying|tries|tried|rattl\w*|jiggl\w*|turn\w*) (?:the |my |our )?(?:\w+ )?(?:door ?)?(?:handle|knob|"
@@ -218,10 +228,7 @@ ACT = _any(
     r"\bnot let(?:ting)? (?:me|her|us|them)\b|\b(?:me|her|us) go out\b",
     r"\bgrab\w* (?:my|me by the) (?:hair|neck|throat)|\b(?:broke|break|breaking|broken) into (?:my|our)\b",
     r"\b(?:he|she|they|someone|somebody|the (?:\w+ )?(?:supervisor|leader|manager|boss|guard|man|guy|driver)|my \w+) "
-    r"lock(?:s|ed)? (?:the|my|our|a|this|me)\b|"
-    r"\b(?:locked|locks|is locking) (?:the|my|our|a|this) (?:\w+ )?door\b|\b(?:i am|we are) (?:under|behind) the "
-    r"(?:bed|door|table|desk)\b|\block\w* (?:the|my|our|a|this) (?:\w+ ){0,2}door\b.{0,30}\b(?:i am|me|"
-    r"we are) (?:inside|in)\b|"
+    r"lock(?:s|ed)? me\b|\b(?:i am|we are) hiding (?:under|behind)\b|\b(?:i am|we are) under the bed\b(?!\s+\w+ing)|"
     r"\block(?:s|ed|ing)? me\b|\b(?:locked|trapped|stuck) in\b|\bcan ?not get out\b|\block\w*\b.{0,40}\b(?:me|"
     r"us) (?:in|inside)\b",
     r"\bblock(?:s|ed|ing)? (?:the|my) (?:door|way|exit)|\bpinn?(?:ed|ing)? me\b|\bhold(?:s|ing)? me down\b",
@@ -237,13 +244,18 @@ ACT = _any(
     r"\bin danger\b|\bnot safe\b|\bunsafe\b",
 )
 
-MISSING = _any(
+ACROSS_CLAUSES = _any(
     r"(?:还|一直)?没(?:有)?回来.{0,20}(?:电话|手机|微信).{0,6}(?:没人接|打不通|关机|不回)",
+    r"\block\w* (?:the|my|our|a|this|me in the) (?:\w+ ){0,2}(?:door|room)\b.{0,40}\b(?:i am|me|we are|"
+    r"she is) (?:still )?"
+    r"(?:inside|in here|in there|in)\b",
+    r"(?:把|将)?(?:门|房门)(?:反)?锁(?:上|了|住).{0,12}我(?:还)?在(?:里面|里头)",
     r"\b(?:not|never|did not|has not|have not|still not) (?:come|came|been|coming) back\b.{0,40}\bphone\b(?: is)? "
     r"(?:off|dead|not answer\w*|no answer)",
 )
-"""Someone who went off with him and is gone and unreachable ("室友被拉长叫去办公室…还没回来，电话一直没人接"):
-read over the whole message, as it is told across clauses."""
+"""Danger told across clauses, read over the whole message: someone who went off with him and is gone and
+unreachable ("室友被拉长叫去办公室…还没回来，电话一直没人接"), a door locked with her inside ("he lock the
+store room door, i am inside")."""
 
 FEAR = _any(
     r"(?<![恐哪可])(?:好|很|太|真|非常|特别|超级?|有点|真的)?(?:害怕|怕)(?:死了|极了)?|吓死|吓坏|恐惧",
@@ -289,7 +301,10 @@ PRESENT = _any(
     r"\bnow\b|\bstill\b|\bagain\b|\bcurrently\b|\btonight\b|\btoday\b|\bat the moment\b|\bthis moment\b",
 )
 
-HYPOTHETICAL = _any(r"如果|万一|假如|假设|要是|若是|假使|的话", r"\bif\b|\bwhat if\b|\bin case\b|\bsuppose\b")
+HYPOTHETICAL = _any(
+    r"如果|万一|假如|假设|要是|若是|假使|(?<![说讲发写骂])的话(?![是让我都很])",
+    r"\bif\b|\bwhat if\b|\bin case\b|\bsuppose\b",
+)
 SITUATION = _any(
     r"(?:遇到|碰到|遇上|遭遇|发生)(?!.{0,8}我)|新闻|听说|网上看到|\bin the news\b|\bi heard\b",
     r"\bwhen (?:someone|somebody|a (?:man|person|worker))\b",
@@ -323,8 +338,8 @@ QUESTION = _any(
 )
 REPORTED_QUESTION = re.compile(r"(?<![请想我])问(?:我|她|我们|人家)[^,.!?;:。…~\n\s]{0,24}|说(?:些)?什么")
 """What he asked her, told in her account ("老是问我晚上睡觉穿什么"): not her question."""
-QUESTION_END = re.compile(r"[?吗呢么]\s*$")
-"""A clause that ends as a question, wherever it stands in the message."""
+QUESTION_END = re.compile(r"[?吗么]\s*$")
+"""A clause that ends as a question, wherever it stands in the message (not 呢: "他还没走呢" tells)."""
 JUST_ASKING = _any(
     r"只是想(?:问|了解|知道)|就是问问|就问问|报销|费用|收费|多少钱",
     r"\bjust (?:want|wanted) to know\b|\bdoes the company (?:have|offer)\b",
@@ -451,7 +466,7 @@ STATUS = _any(
     r"以后)?.{0,10}没(?:有)?收到|"
     r"没提交成功|提交成功了?(?:吗|没)|我的事(?:情)?(?:到底)?(?:怎么样|咋样|处理)了?",
     r"\binto my (?:report|case|complaint)\b|\b(?:complaint|report)\b.{0,60}\bhow (?:it is|is it) going\b",
-    r"(?:举报|投诉|反映|报)(?:了|完|过)(?:(?!会|怎么|如果|万一|要是)[^。?!]){0,24}(?:没(?:有)?人(?:理|管|回|联系|跟进)|"
+    r"(?:举报|投诉|反映|报)(?:了|完|过)(?!名|工伤|销)(?:(?!会|怎么|如果|万一|要是)[^。?!]){0,24}(?:没(?:有)?人(?:理|管|回|联系|跟进)|"
     r"(?:一点|一直|都|还)?没(?:有)?(?:回音|消息|回复|下文|动静|结果|答复)|消息都没有|石沉大海|咋回事|怎么回事|"
     r"都?没(?:有)?人找(?:过)?我|"
     r"是不是没(?:有)?(?:处理|人管)|(?:消息|动静|回音|回复|下文)都没(?:有)?|处理到哪|查没查)",
@@ -512,7 +527,8 @@ PERSON = _any(
     r"工作人员)",
     r"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:someone|somebody|a (?:real )?(?:person|human)|anyone|hr|a counsell?or|"
     r"someone in hr|a woman|a real|people|a human being)",
-    r"找.{0,8}(?:负责|管事|主管|领导|人事).{0,4}(?:当面|面对面)?(?:谈|聊|说|讲|沟通)|当面(?:谈|聊|说|讲|沟通)|面对面|"
+    r"找.{0,8}(?:负责|管事|主管|领导|人事).{0,4}(?:当面|面对面)?(?:谈|聊|说|讲|沟通)|"
+    r"(?:想|要|希望|能不能|可以|申请|安排).{0,12}(?:当面|面对面)(?:谈|聊|说|讲|沟通|见)|"
     r"(?:想|要|希望|申请|安排)(?:一次|个)?面谈|见面谈|约(?:一下)?.{0,6}(?:人事|hr|姐|哥|负责人|领导)|"
     r"(?:找|叫)(?:一下)?(?:你们)?(?:的)?(?:负责人|值班的|管事的)|别让机器人|(?:跟|和)我见(?:个)?面|见个面",
     r"会[说讲].{0,6}(?:话|语)的(?:人|同事|老师|工作人员)|(?:工会|人事|hr|心理|委员会)的人.{0,6}(?:聊|谈|说|讲)|(?:越南|"
@@ -522,7 +538,8 @@ PERSON = _any(
     r"\b(?:someone|somebody|anyone|staff|person) (?:who )?(?:speaks?|can speak) (?:\w+ ){0,2}(?:vietnamese|tagalog|"
     r"filipino|"
     r"indonesian|burmese|english|cantonese|my language)\b",
-    r"想(?:直接|当面)?(?:找|见)(?:她|他|人事|hr|负责人|领导|你们(?:的)?人)|加我(?:的)?(?:微信|qq|好友)|私聊|"
+    r"想(?:直接|当面)?(?:找|见)(?:她|他|人事|hr|负责人|领导|你们(?:的)?人)|(?:让|叫|请|能不能|可以|麻烦)(?:人|你们|谁|"
+    r"她|他)?.{0,4}加我(?:的)?(?:微信|qq|好友)|(?:想|要|能不能|可以)私聊|"
     r"不想(?:跟|和)机器(?:人)?(?:说|聊|讲)|不要机器人|\bnot (?:a |the |this )?(?:bot|robot|machine)\b",
     r"\breal human\b|^\W*human\b|\bface to face\b|\bmeet (?:the|a|an|with)\b.{0,30}\b(?:representative|hr|officer|"
     r"manager|counsell?or|someone|person)\b",
@@ -552,13 +569,13 @@ GREETING_WORDS = re.compile(
     r"are you there|there|bot)\b"
 )
 THANKS_WORDS = re.compile(
-    r"(?:谢谢|感谢|多谢|太感谢|非常感谢)(?:晒|哂|你们|您们|你|您|大家|老师|师傅|姐姐?|阿姨)?|(?:你们|你|"
+    r"谢谢(?:你们|你|您)?帮(?:了)?我|(?:谢谢|感谢|多谢|太感谢|非常感谢)(?:晒|哂|你们|您们|你|您|大家|老师|师傅|姐姐?|阿姨|领导)?|谢谢(?:你们|你|"
     r"您)?帮(?:了)?我|"
     r"(?:心里)?(?:好受|舒服|好)多了|唔该|\b(?:3q|xx|xie ?xie)\b|谢了|谢啦|"
     r"辛苦(?:你|您|你们|您们)?了?|\bc[aả]m [oơ]n\b|\bsalamat(?: po)?\b|\bterima kasih\b|"
     r"好的|好吧|好嘞|好|嗯+|哦+|噢|okay|ok|知道了|明白了|懂了|"
     r"收到|了解|"
-    r"拜拜|再见|没事了|知道(?:了|啦)|那?我再想想|我想想|(?:那)?我?先下(?:线)?了?|先走了|下次再聊|好嘞|行吧?|领导|"
+    r"拜拜|再见|没事了|知道(?:了|啦)|那?我再想想|我想想|(?:那)?我?先下(?:线)?了?|先走了|下次再聊|好嘞|行吧?|"
     r"\b(?:thanks?|thank you|thank u|thx|ty|cheers|much|so|very|a lot|okay|ok|got it|great|appreciate it|"
     r"you|fine|bye|goodbye|see you|that|this|it|really|helped|helps|helpful|useful|was|very helpful|noted|understood|"
     r"alright|all right|for (?:the|your) help|for helping(?: me)?|for explaining|banyak)\b"

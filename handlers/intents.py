@@ -23,7 +23,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from itertools import pairwise
+from itertools import islice, pairwise
 
 from storage.receipts import ALPHABET, LOOK_ALIKES
 
@@ -109,6 +109,8 @@ _SOMEONE_ELSE = re.compile(
 )
 """Someone else named before a self-harm cue in a hypothetical question: a question of what to do if
 a co-worker says so (taught at training), not her own wish."""
+MAX_CUES_PER_CLAUSE = 32
+"""Cues of one family looked at in one clause: a message of 4,000 "怕" is read in milliseconds, not seconds."""
 _SAYS_NO = re.compile(r"\b(?:say|said|says|saying|tell|told) no\b")
 _DONE = re.compile(r"[了过]|\b\w{3,}ed\b|\b(?:was|were|had|did|hit|beat|took|came|went|got|held|caught|ran)\b")
 """A clause told as something that happened (a past tense, 了 or 过)."""
@@ -207,10 +209,10 @@ def _as_receipt(folded: str, group: list[re.Match[str]]) -> str | None:
 
 def _negated(clause: str, start: int) -> bool:
     """A negation just before a cue: a Chinese negation word ending right there, or one of the three
-    English words before it."""
-    if p.NEGATION_ZH.search(clause[:start]):
+    English words before it (read in a short window: a long message costs no more per cue)."""
+    if p.NEGATION_ZH.search(clause[max(0, start - 12) : start]):
         return True
-    before_en = " ".join(_SAYS_NO.sub(" ", clause[:start]).split()[-3:])  # "next time i say no he will beat me"
+    before_en = " ".join(_SAYS_NO.sub(" ", clause[max(0, start - 60) : start]).split()[-3:])  # "i say no he will"
     return bool(p.NEGATION_EN.search(before_en))
 
 
@@ -276,7 +278,7 @@ def _danger_cues(folded: str) -> list[str]:
         )
         for name, family in (("help", p.HELP), ("threat", p.THREAT), ("self_harm", p.SELF_HARM),
                              ("act", p.ACT), ("fear", p.FEAR)):
-            for match in family.finditer(clause):
+            for match in islice(family.finditer(clause), MAX_CUES_PER_CLAUSE):
                 if name in ("threat", "act") and rules:
                     continue
                 if name in ("act", "fear") and over:
@@ -288,9 +290,16 @@ def _danger_cues(folded: str) -> list[str]:
                     continue
                 found.append(name)
                 break
-    if not found and p.MISSING.search(folded) and not (question and p.HYPOTHETICAL.search(folded)):
+    if not found and p.ACROSS_CLAUSES.search(folded) and not (question and p.HYPOTHETICAL.search(folded)):
         found.append("act")
     return found
+
+
+def _someone_else_wants_it(clause: str, start: int) -> bool:
+    """Someone else is named before the self-harm cue, and she does not come in between ("要是同事们都知道了
+    我真的不想活了" is hers)."""
+    others = list(_SOMEONE_ELSE.finditer(clause, 0, start))
+    return bool(others) and not _FIRST_PERSON.search(clause, others[-1].end(), start)
 
 
 def _cancelled(
@@ -299,7 +308,7 @@ def _cancelled(
     if _negated(clause, match.start()):
         return True
     if name == "self_harm":  # "如果工友说不想活了怎么办", "培训讲过同事有轻生的念头该怎么办": someone else, asked about
-        return (hypothetical or rules) and bool(_SOMEONE_ELSE.search(clause[: match.start()]))
+        return (hypothetical or rules) and _someone_else_wants_it(clause, match.start())
     if hypothetical:
         return True
     if name == "help":

@@ -26,7 +26,10 @@ _CANTONESE_NOT = re.compile(r"唔(?=[肯好知系係是使敢得走想要会會�
 _PINYIN_INITIALS = {
     "zs": "自杀", "jb": "举报", "xsr": "性骚扰", "sr": "骚扰", "zg": "主管", "nh": "你好", "xx": "谢谢", "bj": "报警",
 }
-_PINYIN_TOKEN = re.compile(r"(?<![a-z])(?:" + "|".join(sorted(_PINYIN_INITIALS, key=len, reverse=True)) + r")(?![a-z])")
+_PINYIN_TOKEN = re.compile(
+    r"(?<![a-z0-9])(?:" + "|".join(sorted(_PINYIN_INITIALS, key=len, reverse=True)) + r")(?![a-z0-9])"
+)
+"""Whole Latin tokens only: "zs" inside a receipt group ("k7zs") is not 自杀."""
 
 
 def as_mandarin(text: str) -> str:

@@ -3,6 +3,8 @@ turn danger on and off (negation, tense, hypotheticals, fear of a consequence)."
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from handlers import intent_patterns
@@ -369,3 +371,16 @@ def test_what_turns_danger_off_never_reaches_past_its_own_clause(text: str) -> N
 def test_ordinary_visits_and_locked_out_are_not_danger(text: str) -> None:
     """Nor are "thanks for the help" or asking whether the company calls the police."""
     assert understand(text).intent is not Intent.DANGER
+
+
+def test_a_receipt_is_never_read_as_danger() -> None:
+    """Pinyin initials ("zs" for 自杀, "bj" for 报警) count only as whole tokens: inside a receipt's group
+    ("k7zs") they are not, so pasting her receipt never brings the emergency help."""
+    rng = random.Random(7)
+    symbols = "23456789abcdefghjkmnpqrstuvwxyz"
+    groups = (["".join(rng.choice(symbols) for _ in range(4)) for _ in range(4)] for _ in range(3000))
+    receipts = ["-".join(group) for group in groups]
+    receipts += ["k7zs-m2bj-x9tb-4rwe", "zs2k-bj3m-x9tb-4rwe"]
+    alarmed = [r for r in receipts if understand(r).intent is Intent.DANGER or understand(f"我的查询码是 {r}").intent
+               is Intent.DANGER]
+    assert alarmed == []
