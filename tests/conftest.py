@@ -51,9 +51,12 @@ from bot.channels.console import ConsoleChannel
 from bot.config import Config, load_config
 from bot.core import Core, build_core
 from faq import CONTENT_DIR
+from handlers.danger_model import LearnedDanger
+from handlers.danger_reading import read_examples
 from handlers.events import Outcome
 from handlers.faq import FaqLibrary, initialise_segmenter
 from handlers.faq.diskcache import private_folder
+from handlers.faq.embedding import StaticWordVectors, shared_word_vectors
 from handlers.faq.service import LibraryFaqService
 from handlers.i18n import load_translators
 from handlers.quiz.library import QuizLibrary
@@ -322,6 +325,18 @@ def seed_faq_cache(warm: Path, data_dir: Path) -> None:
             os.link(file, cache / file.name)
         except OSError:
             shutil.copy2(file, cache / file.name)
+
+
+@pytest.fixture(scope="session")
+def vectors(warm_faq_cache: Path) -> StaticWordVectors:
+    """The FAQ search's word vectors, read from the run's FAQ cache."""
+    return shared_word_vectors(warm_faq_cache)
+
+
+@pytest.fixture(scope="session")
+def learned(vectors: StaticWordVectors) -> LearnedDanger:
+    """The learned danger reading trained on every example, as a start trains it."""
+    return LearnedDanger.train(read_examples(), vectors)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ import pytest
 from bot.core import Core
 from handlers.danger_model import LearnedDanger
 from handlers.danger_reading import DangerReading, read_examples
-from handlers.faq.embedding import StaticWordVectors, shared_word_vectors
+from handlers.faq.embedding import StaticWordVectors
 from handlers.intents import Intent, understand
 
 from .conftest import Worker
@@ -27,16 +26,6 @@ UNSEEN_DANGER = [
     "he is drunk and keeps holding my wrist in the stairwell",
 ]
 PLAIN = ["我想知道举报流程", "怎么查我的举报进度", "培训什么时候开始", "how long does HR take to answer"]
-
-
-@pytest.fixture(scope="module")
-def vectors(warm_faq_cache: Path) -> StaticWordVectors:
-    return shared_word_vectors(warm_faq_cache)
-
-
-@pytest.fixture(scope="module")
-def learned(vectors: StaticWordVectors) -> LearnedDanger:
-    return LearnedDanger.train(read_examples(), vectors)
 
 
 @pytest.mark.parametrize("text", UNSEEN_DANGER)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import io
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +20,7 @@ from bot.cli.cases import run as run_cases
 from bot.config import Config
 from bot.core import Core
 from handlers.danger_model import LearnedDanger
-from handlers.danger_reading import read_examples
-from handlers.faq.embedding import StaticWordVectors, shared_word_vectors
+from handlers.faq.embedding import StaticWordVectors
 from handlers.intents import Intent, danger_cues, understand
 from storage import retention
 from storage.crypto import KeyRing
@@ -122,16 +120,6 @@ def test_an_account_of_what_he_does_is_not_a_request_for_a_person(message: str) 
 
 
 # --- 4. the learned reading at a report step -------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def vectors(warm_faq_cache: Path) -> StaticWordVectors:
-    return shared_word_vectors(warm_faq_cache)
-
-
-@pytest.fixture(scope="module")
-def learned(vectors: StaticWordVectors) -> LearnedDanger:
-    return LearnedDanger.train(read_examples(), vectors)
 
 
 @pytest.mark.parametrize("message", ["我现在在车间", "我现在在宿舍", "就在车间里面", "在我们车间里面", "我在厕所里面"])
