@@ -2,8 +2,8 @@
 
 The word families of :mod:`handlers.intent_patterns` know how danger is said only as far as someone
 wrote it down. Each blind-written set found new ways (cutting, bleach, "the supervisor lock the store
-room door, i am inside"), and on text nobody had tuned on the families caught 58-76 % of danger. This
-reading learns from every labelled first message in :data:`EXAMPLES` (about 1,000, Chinese and
+room door, i am inside"), and on text nobody had tuned on the families caught 51-76 % of danger. This
+reading learns from every labelled first message in ``handlers/intent_examples`` (about 1,200, Chinese and
 English) and is asked only where the families found no danger word at all: a cue they found and
 cancelled (a negation, a past time, a question about rules) stays cancelled, so it adds words, never
 overrides the grammar around them.
@@ -11,7 +11,7 @@ overrides the grammar around them.
 It is a logistic regression over two kinds of features, both cheap: the averaged word vectors of the
 FAQ search (``handlers.faq.embedding``: related words lie near each other, in both languages) and the
 Chinese characters and character pairs and English words and word pairs of the folded text, hashed.
-Training is deterministic (zero start, fixed steps) and takes about a second, in a thread at start;
+Training is deterministic (zero start, fixed steps) and takes under half a second, in a thread at start;
 until it is done only the families read danger (``handlers.danger_reading``, which the rest of the
 bot sees; this module, with numpy, is imported only when training). ``bench/danger_model.py``
 measures what it adds on sets it did not learn from, and what it costs in false alarms.

@@ -103,9 +103,8 @@ _SOMEONE_THERE = re.compile(
 )
 """A particular man, or something going on: not a kind of situation asked about in general."""
 _SOMEONE_ELSE = re.compile(
-    r"(?:工友|同事|别人|有人|朋友|室友|姐妹|员工|女工)(?!.{0,4}我)|\b(?:someone|somebody|a (?:co-?worker|colleague|"
-    r"friend|"
-    r"worker|roommate)|people)\b"
+    r"(?:工友|同事|别人|有人|朋友|室友|姐妹|员工|女工)(?!.{0,4}我)|"
+    r"\b(?:someone|somebody|a (?:co-?worker|colleague|friend|worker|roommate)|people)\b"
 )
 """Someone else named before a self-harm cue in a hypothetical question: a question of what to do if
 a co-worker says so (taught at training), not her own wish."""
@@ -206,6 +205,8 @@ def _as_receipt(folded: str, group: list[re.Match[str]]) -> str | None:
 
 # --- danger ------------------------------------------------------------------------------------
 
+_FAMILIES = (("help", p.HELP), ("threat", p.THREAT), ("self_harm", p.SELF_HARM), ("act", p.ACT), ("fear", p.FEAR))
+
 
 def _negated(clause: str, start: int) -> bool:
     """A negation just before a cue: a Chinese negation word ending right there, or one of the three
@@ -242,10 +243,8 @@ def _danger_cues(folded: str) -> list[str]:
     present = bool(p.PRESENT.search(folded))
     # A question about the rules, with nothing happening now and nobody named it happens to, asks
     # about a kind of act throughout; otherwise only the clause that names the rules does.
-    rules_everywhere = (
-        question and not present and bool(p.ABOUT_RULES.search(folded)) and not _SOMEONE_HURT.search(folded)
-    )
     asks_rules = question and not present and bool(p.ABOUT_RULES.search(folded))  # "培训讲过…该怎么办"
+    rules_everywhere = asks_rules and not _SOMEONE_HURT.search(folded)
     parts = clauses(folded)
     # "I am safe now" ends what she told before it, when that was told as over (a past time before
     # it) and nothing in the clause goes on now; the words after the phrase are read as they stand.
@@ -276,8 +275,7 @@ def _danger_cues(folded: str) -> list[str]:
             and (index == safe_from or told_as_past)
             and not _GOING_ON.search(clause)
         )
-        for name, family in (("help", p.HELP), ("threat", p.THREAT), ("self_harm", p.SELF_HARM),
-                             ("act", p.ACT), ("fear", p.FEAR)):
+        for name, family in _FAMILIES:
             for match in islice(family.finditer(clause), MAX_CUES_PER_CLAUSE):
                 if name in ("threat", "act") and rules:
                     continue
@@ -371,12 +369,9 @@ def _intent_without_danger(text: str, folded: str) -> tuple[Intent, str | None]:
     return Intent.QUESTION, None
 
 
-_FAMILIES = (p.HELP, p.THREAT, p.SELF_HARM, p.ACT, p.FEAR)
-
-
 def _mentions_danger(folded: str) -> bool:
     """A danger word anywhere, whether or not what is around it cancels it."""
-    return any(family.search(folded) for family in _FAMILIES)
+    return any(family.search(folded) for _name, family in _FAMILIES)
 
 
 def understand(text: str, second_reading: Callable[[str], bool] | None = None) -> Understanding:
